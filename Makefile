@@ -1,0 +1,65 @@
+# Runnable ML Notes. Two commands do everything on a fresh machine:
+#   make book   create .venv, install, execute every chapter, build _build/html
+#   make test   the same install, then unit tests, notebook checks, strict build, browser tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := book
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+# Kernels started by the build and tests run strictly (warnings are errors, network cut).
+export IPYTHONDIR := $(CURDIR)/tools/ipython
+export MLNOTES_STATIC_EXPLORERS := 1
+export MLNOTES_OFFLINE := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: book test install assets execute report html unit contract gates browser bench clean chromium
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+assets/vendor/.done: tools/fetch-assets.sh
+	./tools/fetch-assets.sh assets/vendor
+	touch $@
+
+assets: assets/vendor/.done
+
+# Execute chapters that changed (or all, after a change to src/mlnotes) into the cache, in parallel.
+execute: install
+	$(BIN)/python -m mlnotes.book.execute --jobs $(JOBS)
+
+report: execute
+	$(BIN)/python -m mlnotes.book.report
+
+html: report assets
+	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
+	@echo "Open $(CURDIR)/_build/html/index.html"
+
+book: html
+
+unit: install
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "not book" tests
+
+# Everything that needs the built book: gates on metrics, page weight, determinism, browser.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+test: unit book chromium
+	$(BIN)/python -m pytest -q -m book tests
+	$(BIN)/python -m mlnotes.book.execute --jobs $(JOBS) --determinism
+
+bench: install assets
+	$(BIN)/python -m mlnotes.book.bench
+
+clean:
+	rm -rf _build appendix/build-report.md

@@ -1,0 +1,74 @@
+"""Seeding, CPU thread setup and the one-line set-up every chapter runs first.
+
+Used by every chapter (``setup_notebook``) and by tests that train small torch models.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+
+#: Threads torch may use for one small model. The book executes two chapters at once
+#: on a 2-core machine; with torch's default (one thread per core, plus spinning
+#: inter-op workers) tiny training loops ran up to 10x slower there than with one.
+DEFAULT_TORCH_THREADS = 1
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` if it is a usable RNG seed (a non-negative int), else raise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return int(seed)
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, numpy's global RNG and, if imported, torch.
+
+    Chapters should still pass explicit generators (``np.random.default_rng(seed)``,
+    ``torch.Generator().manual_seed(seed)``); this covers libraries that use the globals.
+    """
+    seed = check_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.manual_seed(seed)
+
+
+def setup_torch_threads(num_threads: int = DEFAULT_TORCH_THREADS) -> int:
+    """Limit torch to ``num_threads`` intra-op threads (and one inter-op thread).
+
+    Returns the thread count now in effect. Call it before the first torch operation:
+    torch allows setting the inter-op pool only once, so a later call keeps that pool.
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int):
+        raise TypeError(f"num_threads must be an int, got {type(num_threads).__name__}")
+    if not 1 <= num_threads <= (os.cpu_count() or 1):
+        raise ValueError(f"num_threads must be in [1, {os.cpu_count()}], got {num_threads}")
+    import torch
+
+    torch.set_num_threads(num_threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work has started: keep the pool
+        pass
+    return torch.get_num_threads()
+
+
+def setup_notebook(seed: int = 0, torch: bool = False) -> None:
+    """First cell of every chapter: book plot style, seeds and, with ``torch=True``, threads.
+
+    ``torch=False`` keeps chapters that do not need torch from paying for its import.
+    """
+    from mlnotes.plotting import use_book_style
+
+    use_book_style()
+    if torch:
+        setup_torch_threads()
+        import torch as _torch  # noqa: F401  (imported so seed_everything seeds it)
+    seed_everything(seed)
