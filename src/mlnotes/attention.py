@@ -2,13 +2,13 @@
 
 Used by the chapter ``sequences/flash-attention`` (and available to ``sequences/rope`` and
 ``sequences/positional-encodings``). Everything is numpy and single-head: ``Q`` has shape
-``(N, d)``, ``K`` has shape ``(M, d)`` and ``V`` has shape ``(M, dv)``; the output has shape
+``(N, d)``, ``K`` has shape ``(Nk, d)`` and ``V`` has shape ``(Nk, dv)``; the output has shape
 ``(N, dv)``. With ``scale = 1 / sqrt(d)``,
 
     S = scale * Q K^T,   P = softmax(S) row-wise,   O = P V.
 
-The tiled functions never build the ``N x M`` matrices ``S`` or ``P``: they keep, per query
-row, a running maximum ``m``, a running denominator ``d = sum_j exp(S_j - m)`` and a running
+The tiled functions never build the ``N x Nk`` matrices ``S`` or ``P``: they keep, per query
+row, a running maximum ``m``, a running denominator ``ell = sum_j exp(S_j - m)`` and a running
 unnormalised output ``acc = sum_j exp(S_j - m) V_j`` (an :class:`AttentionState`), and merge
 states tile by tile with :func:`merge_states`. ``causal=True`` masks key ``j > i`` for query
 ``i`` (the top-left aligned mask of ``scaled_dot_product_attention(..., is_causal=True)``).
@@ -84,15 +84,15 @@ def _check_vector(x: object, name: str = "x") -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- reference
-def causal_mask(N: int, M: int) -> np.ndarray:
-    """Boolean ``(N, M)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
-    N, M = _check_block(N, "N"), _check_block(M, "M")
-    return np.arange(M)[None, :] <= np.arange(N)[:, None]
+def causal_mask(N: int, Nk: int) -> np.ndarray:
+    """Boolean ``(N, Nk)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
+    N, Nk = _check_block(N, "N"), _check_block(Nk, "Nk")
+    return np.arange(Nk)[None, :] <= np.arange(N)[:, None]
 
 
 def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = False,
                     scale: float | None = None, shift_max: bool = True) -> np.ndarray:
-    """Reference attention ``softmax(scale * Q K^T) V`` that builds the full ``(N, M)`` matrices.
+    """Reference attention ``softmax(scale * Q K^T) V`` that builds the full ``(N, Nk)`` matrices.
 
     ``shift_max=False`` computes ``exp(S) / sum exp(S)`` without subtracting the row maximum:
     it overflows to ``inf / inf = nan`` once a logit passes about 709 (float64) or 88 (float32).
@@ -124,21 +124,23 @@ def naive_softmax(x: object) -> np.ndarray:
 
 
 def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
-    """Softmax of a 1-D vector with the normaliser computed in ONE pass: ``(p, m, d)``.
+    """Softmax of a 1-D vector with the normaliser computed in ONE pass: ``(p, m, ell)``.
 
     Pass 1 keeps the running max ``m_i = max(m_{i-1}, x_i)`` and the running denominator
-    ``d_i = d_{i-1} exp(m_{i-1} - m_i) + exp(x_i - m_i)``, starting from ``m_0 = -inf, d_0 = 0``.
-    Pass 2 normalises: ``p_j = exp(x_j - m) / d``. Also ``m + log d = logsumexp(x)``.
+    ``ell_i = ell_{i-1} exp(m_{i-1} - m_i) + exp(x_i - m_i)``, starting from ``m_0 = -inf, ell_0 = 0``.
+    Pass 2 normalises: ``p_j = exp(x_j - m) / ell``. Also ``m + log ell = logsumexp(x)``.
     """
     a = _check_vector(x)
     if np.isinf(a).all() and (a < 0).all():
         raise ValueError("x is all -inf: softmax is undefined")
-    m, d = -math.inf, 0.0
+    m, ell = -math.inf, 0.0
     for xi in a.tolist():
+        if xi == -math.inf:  # a masked entry adds exp(-inf) = 0; skipping avoids exp(-inf + inf)
+            continue
         m_new = max(m, xi)
-        d = d * math.exp(m - m_new) + math.exp(xi - m_new)
+        ell = ell * math.exp(m - m_new) + math.exp(xi - m_new)
         m = m_new
-    return np.exp(a - m) / d, m, d
+    return np.exp(a - m) / ell, m, ell
 
 
 # ----------------------------------------------------------------------------- states
@@ -146,24 +148,24 @@ def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
 class AttentionState:
     """Running summary of attention over a set of keys, for each of ``n`` query rows.
 
-    ``m`` (n,): max logit seen; ``d`` (n,): ``sum_j exp(S_j - m)``; ``acc`` (n, dv):
-    ``sum_j exp(S_j - m) V_j``. The attention output is ``acc / d`` and the row
-    logsumexp is ``m + log d``. An empty state has ``m = -inf, d = 0, acc = 0``.
+    ``m`` (n,): max logit seen; ``ell`` (n,): ``sum_j exp(S_j - m)``; ``acc`` (n, dv):
+    ``sum_j exp(S_j - m) V_j``. The attention output is ``acc / ell`` and the row
+    logsumexp is ``m + log ell``. An empty state has ``m = -inf, ell = 0, acc = 0``.
     """
 
     m: np.ndarray
-    d: np.ndarray
+    ell: np.ndarray
     acc: np.ndarray
 
     @property
     def output(self) -> np.ndarray:
-        """``acc / d``: the attention output over the keys summarised so far, shape (n, dv)."""
-        return self.acc / self.d[:, None]
+        """``acc / ell``: the attention output over the keys summarised so far, shape (n, dv)."""
+        return self.acc / self.ell[:, None]
 
     @property
     def logsumexp(self) -> np.ndarray:
-        """``m + log d``: the row logsumexp of the logits summarised so far, shape (n,)."""
-        return self.m + np.log(self.d)
+        """``m + log ell``: the row logsumexp of the logits summarised so far, shape (n,)."""
+        return self.m + np.log(self.ell)
 
 
 def _empty_state(n: int, dv: int, dtype: np.dtype) -> AttentionState:
@@ -182,7 +184,7 @@ def _merge(a: AttentionState, b: AttentionState) -> AttentionState:
     m_safe = np.where(np.isfinite(m), m, 0.0).astype(m.dtype)
     alpha = np.exp(np.where(np.isfinite(a.m), a.m - m_safe, -np.inf))
     beta = np.exp(np.where(np.isfinite(b.m), b.m - m_safe, -np.inf))
-    return AttentionState(m, a.d * alpha + b.d * beta, a.acc * alpha[:, None] + b.acc * beta[:, None])
+    return AttentionState(m, a.ell * alpha + b.ell * beta, a.acc * alpha[:, None] + b.acc * beta[:, None])
 
 
 def attention_state(S: np.ndarray, V: np.ndarray) -> AttentionState:
@@ -211,7 +213,7 @@ def _as_matrix_allow_inf(x: object, name: str) -> np.ndarray:
 def merge_states(a: AttentionState, b: AttentionState) -> AttentionState:
     """Combine the summaries of two disjoint key sets into the summary of their union.
 
-    With ``m = max(m_a, m_b)``: ``d = d_a e^{m_a - m} + d_b e^{m_b - m}`` and
+    With ``m = max(m_a, m_b)``: ``ell = ell_a e^{m_a - m} + ell_b e^{m_b - m}`` and
     ``acc = acc_a e^{m_a - m} + acc_b e^{m_b - m}``. The merge is associative and
     commutative, with the empty state (``m = -inf``) as identity, so keys can be
     summarised in any grouping: one at a time (online softmax) or tile by tile.
@@ -241,7 +243,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
 
     For each block of ``Br`` query rows (kept "on chip"), stream blocks of ``Bc`` keys and
     values, turn each ``Br x Bc`` logit tile into an :class:`AttentionState` and merge it into
-    the running state. Only ``O = acc / d`` and ``L = m + log d`` are written out. With
+    the running state. Only ``O = acc / ell`` and ``L = m + log ell`` are written out. With
     ``causal=True`` tiles entirely above the diagonal are skipped. If ``stats`` is a dict it
     receives element counts of the simulated HBM traffic (``reads``, ``writes``) and the
     numbers of tiles ``computed`` and ``skipped``.
@@ -251,7 +253,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     scale = _check_scale(scale, Q.shape[1])
     if stats is not None and not isinstance(stats, dict):
         raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
-    N, M, dv = Q.shape[0], K.shape[0], V.shape[1]
+    N, Nk, dv = Q.shape[0], K.shape[0], V.shape[1]
     O = np.empty((N, dv), Q.dtype)
     L = np.empty(N, Q.dtype)
     reads = writes = computed = skipped = 0
@@ -259,7 +261,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
         Qi = Q[r0:r0 + Br]
         reads += Qi.size
         state = _empty_state(Qi.shape[0], dv, Q.dtype)
-        for c0 in range(0, M, Bc):
+        for c0 in range(0, Nk, Bc):
             if causal and c0 > r0 + Qi.shape[0] - 1:  # every key in the tile is in the future
                 skipped += 1
                 continue

@@ -5,7 +5,8 @@ takes a function that draws one matplotlib Figure from keyword parameters, and o
 finite list of values per control:
 
 - in a live kernel (Binder, Thebe, local Jupyter) it returns a real ipywidgets control:
-  numeric lists become ``SelectionSlider`` s, string lists become ``Dropdown`` s;
+  numeric lists become ``SelectionSlider`` s, string lists become ``Dropdown`` s, and an
+  ``Image`` widget shows the figure, redrawn in the kernel whenever a control moves;
 - when the book is built (``MLNOTES_STATIC_EXPLORERS=1``, set by the Makefile) it renders
   every combination of control values at build time into PNG frames and returns a small
   HTML/JS control that switches frames with no kernel.
@@ -78,11 +79,11 @@ def render_checked(render: Renderer, params: dict[str, Value]) -> Figure:
     return fig
 
 
-def _png_base64(fig: Figure) -> str:
+def _png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
 class StaticExplorer:
@@ -97,7 +98,7 @@ class StaticExplorer:
         self.frames: dict[str, str] = {}
         for combo in itertools.product(*controls.values()):
             params = dict(zip(names, combo))
-            self.frames[self.key(params)] = _png_base64(render_checked(render, params))
+            self.frames[self.key(params)] = base64.b64encode(_png_bytes(render_checked(render, params))).decode("ascii")
         size = sum(len(f) * 3 // 4 for f in self.frames.values())
         if size > MAX_BYTES:
             raise ValueError(f"explorer {title!r} frames take {size} bytes > MAX_BYTES={MAX_BYTES}; "
@@ -160,8 +161,8 @@ class StaticExplorer:
 
 def _live_explorer(render: Renderer, controls: dict[str, list[Value]], defaults: dict[str, Value],
                    title: str):
+    """An ipywidgets box: a title, one control per parameter, and an Image redrawn on every change."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     inputs = {}
     for name, values in controls.items():
@@ -170,14 +171,16 @@ def _live_explorer(render: Renderer, controls: dict[str, list[Value]], defaults:
         else:
             inputs[name] = widgets.SelectionSlider(options=values, value=defaults[name], description=name,
                                                    continuous_update=False)
-    def redraw(**params: Value) -> None:
-        fig = render_checked(render, params)
-        display(fig)
-        plt.close(fig)
+    image = widgets.Image(format="png")
 
-    output = widgets.interactive_output(redraw, inputs)
+    def redraw(change: object = None) -> None:
+        image.value = _png_bytes(render_checked(render, {n: w.value for n, w in inputs.items()}))
+
+    for control in inputs.values():
+        control.observe(redraw, names="value")
+    redraw()
     box = widgets.VBox([widgets.HTML(f"<strong>{html.escape(title)}</strong>"),
-                        widgets.HBox(list(inputs.values())), output])
+                        widgets.HBox(list(inputs.values())), image])
     box.controls = inputs  # lets tests and readers drive the explorer programmatically
     return box
 

@@ -1,0 +1,45 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from mlnotes.core import check_seed, seed_everything, setup_notebook, setup_torch_threads
+
+
+def test_seed_everything_makes_global_rngs_repeat():
+    seed_everything(3)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    seed_everything(3)
+    assert first == (random.random(), np.random.rand(), torch.rand(1).item())
+
+
+def test_setup_torch_threads_sets_one_thread():
+    assert setup_torch_threads(1) == 1 == torch.get_num_threads()
+
+
+def test_setup_notebook_applies_style_and_seed():
+    import matplotlib as mpl
+
+    setup_notebook(seed=5, torch=True)
+    assert mpl.rcParams["figure.facecolor"] == "white"
+    assert torch.get_num_threads() == 1
+    value = np.random.rand()
+    setup_notebook(seed=5)
+    assert np.random.rand() == value
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_bad_seeds_are_rejected(seed, error):
+    with pytest.raises(error, match="seed"):
+        check_seed(seed)
+    with pytest.raises(error, match="seed"):
+        seed_everything(seed)
+    with pytest.raises(error, match="seed"):
+        setup_notebook(seed=seed)
+
+
+@pytest.mark.parametrize("threads, error", [(0, ValueError), (10_000, ValueError), (1.0, TypeError), (True, TypeError)])
+def test_bad_thread_counts_are_rejected(threads, error):
+    with pytest.raises(error, match="num_threads"):
+        setup_torch_threads(threads)
