@@ -47,3 +47,11 @@ def test_new_figure_rejects_bad_layouts(kwargs, error):
 def test_style_cycle_rejects_bad_counts(n):
     with pytest.raises(ValueError, match="non-negative int"):
         style_cycle(n)
+
+
+def test_label_axes_rejects_non_text():
+    fig, ax = new_figure()
+    with pytest.raises(TypeError, match="xlabel"):
+        label_axes(ax, 3, "y")
+    with pytest.raises(TypeError, match="title"):
+        label_axes(ax, "x", "y", title=1.0)

@@ -116,3 +116,11 @@ def test_static_html_has_no_unescaped_labels(static):
     html = ex._repr_html_()
     assert "<b>t</b>" not in html and "&lt;x&gt;" in html
     assert not re.search(r"<option[^>]*><x>", html)
+
+
+def test_render_checked_direct():
+    fig = mw.render_checked(render, {"k": 2, "kind": "a"})
+    assert fig.axes
+    plt.close(fig)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        mw.render_checked(render, {"q": 1})

@@ -74,6 +74,9 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float
 
 def label_axes(ax: object, xlabel: str, ylabel: str, title: str | None = None) -> None:
     """Set axis labels (with units, by the book's convention) and an optional title."""
+    for name, text in (("xlabel", xlabel), ("ylabel", ylabel), ("title", title or "")):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a string, got {type(text).__name__}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:
