@@ -75,6 +75,15 @@ def test_naive_attention_matches_sdpa(causal):
     assert np.abs(naive_attention(Q, K, V, causal) - sdpa(Q, K, V, causal)).max() < 1e-12
 
 
+def test_naive_attention_bias_matches_sdpa_mask():
+    Q, K, V = qkv(9, 11, 4, 3)
+    bias = np.random.default_rng(5).normal(size=(9, 11))
+    ref = F.scaled_dot_product_attention(*(torch.from_numpy(x) for x in (Q, K, V)), attn_mask=torch.from_numpy(bias))
+    assert np.abs(naive_attention(Q, K, V, bias=bias) - ref.numpy()).max() < 1e-12
+    with pytest.raises(ValueError, match="bias must have shape"):
+        naive_attention(Q, K, V, bias=bias[:, :3])
+
+
 def test_naive_attention_unshifted_overflows():
     Q, K, V = qkv(4, 6, 3, 2)
     Q[0] = 2000.0 * K[0]

@@ -91,8 +91,12 @@ def causal_mask(N: int, Nk: int) -> np.ndarray:
 
 
 def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = False,
-                    scale: float | None = None, shift_max: bool = True) -> np.ndarray:
-    """Reference attention ``softmax(scale * Q K^T) V`` that builds the full ``(N, Nk)`` matrices.
+                    scale: float | None = None, shift_max: bool = True,
+                    bias: np.ndarray | None = None) -> np.ndarray:
+    """Reference attention ``softmax(scale * Q K^T + bias) V`` that builds the full ``(N, Nk)`` matrices.
+
+    ``bias`` (optional, shape ``(N, Nk)``) is added to the scaled logits before the softmax:
+    relative-position schemes (T5, ALiBi) enter attention this way.
 
     ``shift_max=False`` computes ``exp(S) / sum exp(S)`` without subtracting the row maximum:
     it overflows to ``inf / inf = nan`` once a logit passes about 709 (float64) or 88 (float32).
@@ -101,6 +105,11 @@ def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = 
     Q, K, V = _check_qkv(Q, K, V)
     scale = _check_scale(scale, Q.shape[1])
     S = scale * (Q @ K.T)
+    if bias is not None:
+        bias = _as_matrix_allow_inf(bias, "bias")
+        if bias.shape != S.shape:
+            raise ValueError(f"bias must have shape {S.shape} (queries, keys), got {bias.shape}")
+        S = S + bias
     if causal:
         S = np.where(causal_mask(*S.shape), S, -np.inf)
     if shift_max:

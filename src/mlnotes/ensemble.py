@@ -127,7 +127,9 @@ class SimpleForest:
         return self.tree_probas(X).mean(axis=0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """Label with the highest mean probability: shape (n,)."""
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
 
     def staged_accuracy(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Accuracy of the forest made of the first b trees, b = 1..B: shape (B,)."""
@@ -275,6 +277,7 @@ class AdaBoostStumps:
             yield F
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """F_M(x) = sum_m alpha_m h_m(x) for all M rounds: shape (n,)."""
         F = None
         for F in self.staged_decision_function(X):
             pass
@@ -286,7 +289,9 @@ class AdaBoostStumps:
             yield self.classes_[(F > 0).astype(int)]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        """Label sign(F_M(x)) mapped back to ``classes_``: shape (n,)."""
+        F = self.decision_function(X)
+        return self.classes_[(F > 0).astype(int)]
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -323,6 +328,19 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
 
 # ----------------------------------------------------------------------------- plotting
 
+def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The (grid, grid) mesh ``(gx, gy)`` that :func:`plot_decision_boundary` evaluates for 2-D ``X``.
+
+    Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
+    """
+    X = _check_X(X, 2)
+    grid = _check_int("grid", grid, 2)
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    return np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+
+
 def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
                            ax: object = None, grid: int = 200, sizes: np.ndarray | None = None,
                            margin: float = 0.5) -> object:
@@ -338,11 +356,9 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np
         raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
     if not callable(predict_fn):
         raise TypeError("predict_fn must be callable: (m, 2) array -> (m,) labels or probabilities")
-    grid = _check_int("grid", grid, 2)
     if ax is None:
         ax = plt.gca()
-    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+    gx, gy = decision_grid(X, grid, margin)
     Z = np.asarray(predict_fn(np.c_[gx.ravel(), gy.ravel()]), dtype=float).reshape(gx.shape)
     ax.contourf(gx, gy, Z, levels=np.linspace(Z.min() - 1e-9, Z.max() + 1e-9, 11), cmap="RdBu_r", alpha=0.35)
     classes = np.unique(y)
@@ -350,5 +366,5 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np
         sel = y == c
         ax.scatter(X[sel, 0], X[sel, 1], s=12 if sizes is None else np.asarray(sizes)[sel], c=color,
                    marker=marker, edgecolors="white", linewidths=0.4, label=f"class {c}")
-    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="$x_1$", ylabel="$x_2$")
+    ax.set(xlim=(gx[0, 0], gx[0, -1]), ylim=(gy[0, 0], gy[-1, 0]), xlabel="$x_1$", ylabel="$x_2$")
     return ax

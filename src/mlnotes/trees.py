@@ -4,7 +4,8 @@ Used by the chapters ``classical/random-forests``, ``classical/adaboost``,
 ``classical/gbdt``, ``classical/xgboost`` and ``classical/ensembles`` (the boosting
 criterion for XGBoost lives in ``mlnotes.boosting``).
 
-Every criterion here is a *score of summed statistics*. Each sample carries a row of
+Every criterion here is a *score of summed statistics* (``score`` may divide by zero for
+an empty side; ``_best_split`` masks those positions). Each sample carries a row of
 statistics ``S[i]`` (class-count one-hots, ``(w, w y, w y^2)``, or ``(g, h)``); a node's
 statistics are the column sums over its samples, and a split's gain is
 
@@ -33,9 +34,7 @@ class GiniCriterion:
     """Gini impurity. Statistics: weighted one-hot class counts, shape (n, C)."""
 
     def score(self, S: np.ndarray) -> np.ndarray:
-        w = S.sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(w > 0, (S**2).sum(axis=-1) / w, 0.0)
+        return np.einsum("...c,...c->...", S, S) / S.sum(axis=-1)
 
     def leaf(self, S: np.ndarray) -> np.ndarray:
         return S / S.sum()
@@ -52,8 +51,7 @@ class SquaredErrorCriterion:
     """Squared error. Statistics: ``(w, w y, w y^2)``, shape (n, 3)."""
 
     def score(self, S: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(S[..., 0] > 0, S[..., 1] ** 2 / S[..., 0], 0.0)
+        return S[..., 1] ** 2 / S[..., 0]
 
     def leaf(self, S: np.ndarray) -> np.ndarray:
         return S[1:2] / S[0]
@@ -155,7 +153,8 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
     total = cum[-1]                                      # (k, s)
     left = cum[:-1]
     right = total - left
-    gain = gain_scale * (criterion.score(left) + criterion.score(right) - criterion.score(total))
+    with np.errstate(invalid="ignore", divide="ignore"):   # empty sides are masked below
+        gain = gain_scale * (criterion.score(left) + criterion.score(right) - criterion.score(total))
     valid = xs[1:] > xs[:-1] + FEATURE_TOL               # split only between distinct values
     n_left = np.arange(1, m)[:, None]
     valid &= (n_left >= min_samples_leaf) & (m - n_left >= min_samples_leaf)
@@ -163,7 +162,7 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
         valid &= (criterion.weight(left) >= min_child_weight) & (criterion.weight(right) >= min_child_weight)
     if not valid.any():
         return -np.inf, -1, 0.0
-    gain = np.where(valid, gain, -np.inf)
+    gain = np.where(valid & ~np.isnan(gain), gain, -np.inf)
     flat = int(np.argmax(gain.T))                        # first feature, then first position
     j, i = divmod(flat, m - 1)
     threshold = xs[i, j] / 2.0 + xs[i + 1, j] / 2.0      # midpoint, as scikit-learn
@@ -286,7 +285,8 @@ class _CART:
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """Leaf index of each row of ``X`` (n, d): shape (n,)."""
-        return self.tree_.apply(self._check_predict(X))
+        X = self._check_predict(X)
+        return self.tree_.apply(X)
 
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -309,7 +309,8 @@ class ClassificationTree(_CART):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class frequencies (weighted) in the leaf of each row: shape (n, C)."""
-        return self.tree_.predict_value(self._check_predict(X))
+        X = self._check_predict(X)
+        return self.tree_.predict_value(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most frequent class in each row's leaf: shape (n,)."""
@@ -329,7 +330,8 @@ class RegressionTree(_CART):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Leaf mean for each row: shape (n,)."""
-        return self.tree_.predict_value(self._check_predict(X))[:, 0]
+        X = self._check_predict(X)
+        return self.tree_.predict_value(X)[:, 0]
 
 
 def tree_to_text(tree: TreeArrays, feature_names: list[str] | None = None, decimals: int = 3) -> str:
@@ -337,7 +339,7 @@ def tree_to_text(tree: TreeArrays, feature_names: list[str] | None = None, decim
     if not isinstance(tree, TreeArrays):
         raise TypeError(f"tree must be a TreeArrays (e.g. model.tree_), got {type(tree).__name__}")
     n_feat = int(tree.feature.max()) + 1 if (tree.feature >= 0).any() else 0
-    names = feature_names or [f"x{j}" for j in range(n_feat)]
+    names = [f"x{j}" for j in range(n_feat)] if feature_names is None else list(feature_names)
     if len(names) < n_feat:
         raise ValueError(f"feature_names needs at least {n_feat} names, got {len(names)}")
     lines: list[str] = []

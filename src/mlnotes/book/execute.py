@@ -86,12 +86,15 @@ def source_hash(root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
-def open_cache(cache_dir: Path = CACHE_DIR, root: Path = ROOT):
-    """The jupyter-cache at ``cache_dir``, emptied first if ``src/mlnotes`` changed."""
+def open_cache(cache_dir: Path = CACHE_DIR, root: Path = ROOT, invalidate: bool = True):
+    """The jupyter-cache at ``cache_dir``; with ``invalidate``, emptied first if ``src/mlnotes`` changed."""
     from jupyter_cache import get_cache
 
     stamp = cache_dir / "mlnotes-src.sha256"
     current = source_hash(root)
+    if not invalidate:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return get_cache(str(cache_dir))
     if cache_dir.exists() and (not stamp.exists() or stamp.read_text() != current):
         print("src/mlnotes changed since the cache was filled: every chapter re-executes")
         shutil.rmtree(cache_dir)
