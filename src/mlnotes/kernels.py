@@ -134,8 +134,7 @@ class KernelLogReg:
         y = _as_pm1(y, X.shape[0])
         tol = _check_positive("tol", tol)
         K = self.gram(X, X)
-        N, c = len(y), 2.0 * self.lam / len(y)
-        beta = np.zeros(N)
+        beta = np.zeros(len(y))
         loss, grad = _logistic_objective(beta, K, y, self.lam)
         self.n_iter_ = 0
         with threadpool_limits(limits=1, user_api="blas"):  # multithreaded BLAS crawls on a busy box
