@@ -13,6 +13,7 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 export MLNOTES_STATIC_EXPLORERS := 1
 export MLNOTES_OFFLINE := 1
 export PYTHONHASHSEED := 0
+export OMP_NUM_THREADS := 1
 
 .PHONY: book test install assets execute report html unit contract gates browser bench clean chromium
 

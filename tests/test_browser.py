@@ -82,6 +82,11 @@ def test_chapter_page_loads_typesets_and_explores(browser, server, path):
     after = image.get_attribute("src")
     assert after != before, f"{path}: moving the explorer control did not change the figure"
     page.screenshot(path=str(SHOTS / (path.replace("/", "__") + ".png")), full_page=False)
+    notebook = path.removesuffix(".html") + ".ipynb"
+    for launcher in ("https://mybinder.org/", "https://colab.research.google.com/"):
+        assert page.locator(f'a[href^="{launcher}"][href$="{notebook}"]').count() == 1, (path, launcher)
+    assert page.locator(".btn-launch-thebe").count() == 1, f"{path}: no Thebe live-code button"
+    assert page.locator(f'a[href$="_sources/{notebook}"]').count() >= 1, f"{path}: no .ipynb download"
     page.close()
     assert not problems, f"{path}: console errors {problems}"
     assert not outside, f"{path}: requests left the machine: {outside[:5]}"

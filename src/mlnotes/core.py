@@ -11,9 +11,10 @@ import sys
 
 import numpy as np
 
-#: Threads torch may use for one small model. The book executes two chapters at once
-#: on a 2-core machine; with torch's default (one thread per core, plus spinning
-#: inter-op workers) tiny training loops ran up to 10x slower there than with one.
+#: Threads torch may use for one small model. The book executes two chapters at once on a
+#: 2-core machine. Measured there under load (load average 9): 500 SGD steps of a 64-64-10
+#: MLP on a batch of 128 took 48-53 s with torch's default of 2 threads and 0.75-0.95 s with
+#: 1 thread; idle-machine gaps are smaller (the spec measured ~10x), never in favour of more.
 DEFAULT_TORCH_THREADS = 1
 
 
