@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path.cwd()  # the book's root: every entry point runs from there (see the Makefile)
 CACHE_DIR = ROOT / "_build" / ".jupyter_cache"
 METRICS_FILE = ROOT / "_build" / "reports" / "metrics.json"
 KERNEL_ENV = {
