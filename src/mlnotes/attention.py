@@ -1,0 +1,356 @@
+"""Exact attention, online softmax and a tiled (FlashAttention-style) forward and backward.
+
+Used by the chapter ``sequences/flash-attention`` (and available to ``sequences/rope`` and
+``sequences/positional-encodings``). Everything is numpy and single-head: ``Q`` has shape
+``(N, d)``, ``K`` has shape ``(Nk, d)`` and ``V`` has shape ``(Nk, dv)``; the output has shape
+``(N, dv)``. With ``scale = 1 / sqrt(d)``,
+
+    S = scale * Q K^T,   P = softmax(S) row-wise,   O = P V.
+
+The tiled functions never build the ``N x Nk`` matrices ``S`` or ``P``: they keep, per query
+row, a running maximum ``m``, a running denominator ``ell = sum_j exp(S_j - m)`` and a running
+unnormalised output ``acc = sum_j exp(S_j - m) V_j`` (an :class:`AttentionState`), and merge
+states tile by tile with :func:`merge_states`. ``causal=True`` masks key ``j > i`` for query
+``i`` (the top-left aligned mask of ``scaled_dot_product_attention(..., is_causal=True)``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_FLOATS = (np.float32, np.float64)
+
+
+# ----------------------------------------------------------------------------- validation
+def _as_matrix(x: object, name: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.dtype.type not in _FLOATS:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, features), got shape {x.shape}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def _check_qkv(Q: object, K: object, V: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    Q, K, V = _as_matrix(Q, "Q"), _as_matrix(K, "K"), _as_matrix(V, "V")
+    if Q.shape[1] != K.shape[1]:
+        raise ValueError(f"Q and K need the same feature size d, got {Q.shape[1]} and {K.shape[1]}")
+    if K.shape[0] != V.shape[0]:
+        raise ValueError(f"K and V need the same number of rows, got {K.shape[0]} and {V.shape[0]}")
+    if len({Q.dtype, K.dtype, V.dtype}) != 1:
+        raise TypeError(f"Q, K, V must share one dtype, got {Q.dtype}, {K.dtype}, {V.dtype}")
+    return Q, K, V
+
+
+def _check_block(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def _check_scale(scale: float | None, d: int) -> float:
+    if scale is None:
+        return 1.0 / math.sqrt(d)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
+        raise TypeError(f"scale must be a float or None, got {type(scale).__name__}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    return float(scale)
+
+
+def _check_vector(x: object, name: str = "x") -> np.ndarray:
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(x).__name__}")
+    a = np.asarray(x)
+    if a.dtype == object or a.dtype == bool or not np.issubdtype(a.dtype, np.number):
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN")
+    return a.astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- reference
+def causal_mask(N: int, Nk: int) -> np.ndarray:
+    """Boolean ``(N, Nk)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
+    N, Nk = _check_block(N, "N"), _check_block(Nk, "Nk")
+    return np.arange(Nk)[None, :] <= np.arange(N)[:, None]
+
+
+def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = False,
+                    scale: float | None = None, shift_max: bool = True,
+                    bias: np.ndarray | None = None) -> np.ndarray:
+    """Reference attention ``softmax(scale * Q K^T + bias) V`` that builds the full ``(N, Nk)`` matrices.
+
+    ``bias`` (optional, shape ``(N, Nk)``) is added to the scaled logits before the softmax:
+    relative-position schemes (T5, ALiBi) enter attention this way.
+
+    ``shift_max=False`` computes ``exp(S) / sum exp(S)`` without subtracting the row maximum:
+    it overflows to ``inf / inf = nan`` once a logit passes about 709 (float64) or 88 (float32).
+    That is shown on purpose, so floating-point warnings are silenced for that path only.
+    """
+    Q, K, V = _check_qkv(Q, K, V)
+    scale = _check_scale(scale, Q.shape[1])
+    S = scale * (Q @ K.T)
+    if bias is not None:
+        bias = _as_matrix_allow_inf(bias, "bias")
+        if bias.shape != S.shape:
+            raise ValueError(f"bias must have shape {S.shape} (queries, keys), got {bias.shape}")
+        S = S + bias
+    if causal:
+        S = np.where(causal_mask(*S.shape), S, -np.inf)
+    if shift_max:
+        m = S.max(axis=1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        E = np.exp(S - m)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            E = np.exp(S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P = E / E.sum(axis=1, keepdims=True)
+        return P @ V
+
+
+def naive_softmax(x: object) -> np.ndarray:
+    """``exp(x) / sum(exp(x))`` with no max shift: overflows to nan for logits above ~709."""
+    a = _check_vector(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(a)
+        return e / e.sum()
+
+
+def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
+    """Softmax of a 1-D vector with the normaliser computed in ONE pass: ``(p, m, ell)``.
+
+    Pass 1 keeps the running max ``m_i = max(m_{i-1}, x_i)`` and the running denominator
+    ``ell_i = ell_{i-1} exp(m_{i-1} - m_i) + exp(x_i - m_i)``, starting from ``m_0 = -inf, ell_0 = 0``.
+    Pass 2 normalises: ``p_j = exp(x_j - m) / ell``. Also ``m + log ell = logsumexp(x)``.
+    """
+    a = _check_vector(x)
+    if np.isinf(a).all() and (a < 0).all():
+        raise ValueError("x is all -inf: softmax is undefined")
+    m, ell = -math.inf, 0.0
+    for xi in a.tolist():
+        if xi == -math.inf:  # a masked entry adds exp(-inf) = 0; skipping avoids exp(-inf + inf)
+            continue
+        m_new = max(m, xi)
+        ell = ell * math.exp(m - m_new) + math.exp(xi - m_new)
+        m = m_new
+    return np.exp(a - m) / ell, m, ell
+
+
+# ----------------------------------------------------------------------------- states
+@dataclass
+class AttentionState:
+    """Running summary of attention over a set of keys, for each of ``n`` query rows.
+
+    ``m`` (n,): max logit seen; ``ell`` (n,): ``sum_j exp(S_j - m)``; ``acc`` (n, dv):
+    ``sum_j exp(S_j - m) V_j``. The attention output is ``acc / ell`` and the row
+    logsumexp is ``m + log ell``. An empty state has ``m = -inf, ell = 0, acc = 0``.
+    """
+
+    m: np.ndarray
+    ell: np.ndarray
+    acc: np.ndarray
+
+    @property
+    def output(self) -> np.ndarray:
+        """``acc / ell``: the attention output over the keys summarised so far, shape (n, dv)."""
+        return self.acc / self.ell[:, None]
+
+    @property
+    def logsumexp(self) -> np.ndarray:
+        """``m + log ell``: the row logsumexp of the logits summarised so far, shape (n,)."""
+        return self.m + np.log(self.ell)
+
+
+def _empty_state(n: int, dv: int, dtype: np.dtype) -> AttentionState:
+    return AttentionState(np.full(n, -np.inf, dtype), np.zeros(n, dtype), np.zeros((n, dv), dtype))
+
+
+def _tile_state(S: np.ndarray, V: np.ndarray) -> AttentionState:
+    m = S.max(axis=1)
+    m_safe = np.where(np.isfinite(m), m, 0.0).astype(S.dtype)  # fully masked row: exp(-inf) = 0
+    E = np.exp(S - m_safe[:, None])
+    return AttentionState(m, E.sum(axis=1), E @ V)
+
+
+def _merge(a: AttentionState, b: AttentionState) -> AttentionState:
+    m = np.maximum(a.m, b.m)
+    m_safe = np.where(np.isfinite(m), m, 0.0).astype(m.dtype)
+    alpha = np.exp(np.where(np.isfinite(a.m), a.m - m_safe, -np.inf))
+    beta = np.exp(np.where(np.isfinite(b.m), b.m - m_safe, -np.inf))
+    return AttentionState(m, a.ell * alpha + b.ell * beta, a.acc * alpha[:, None] + b.acc * beta[:, None])
+
+
+def attention_state(S: np.ndarray, V: np.ndarray) -> AttentionState:
+    """Summarise logits ``S`` (n, k) over values ``V`` (k, dv) as an :class:`AttentionState`.
+
+    ``-inf`` entries of ``S`` are masked keys; a row that is entirely ``-inf`` gives the empty state.
+    """
+    S, V = _as_matrix_allow_inf(S, "S"), _as_matrix(V, "V")
+    if S.shape[1] != V.shape[0]:
+        raise ValueError(f"S has {S.shape[1]} columns but V has {V.shape[0]} rows")
+    return _tile_state(S, V)
+
+
+def _as_matrix_allow_inf(x: object, name: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.dtype.type not in _FLOATS:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {x.shape}")
+    if np.isnan(x).any() or (x == np.inf).any():
+        raise ValueError(f"{name} contains NaN or +inf (only -inf, meaning 'masked', is allowed)")
+    return x
+
+
+def merge_states(a: AttentionState, b: AttentionState) -> AttentionState:
+    """Combine the summaries of two disjoint key sets into the summary of their union.
+
+    With ``m = max(m_a, m_b)``: ``ell = ell_a e^{m_a - m} + ell_b e^{m_b - m}`` and
+    ``acc = acc_a e^{m_a - m} + acc_b e^{m_b - m}``. The merge is associative and
+    commutative, with the empty state (``m = -inf``) as identity, so keys can be
+    summarised in any grouping: one at a time (online softmax) or tile by tile.
+    """
+    for name, s in (("a", a), ("b", b)):
+        if not isinstance(s, AttentionState):
+            raise TypeError(f"{name} must be an AttentionState, got {type(s).__name__}")
+    if a.acc.shape != b.acc.shape or a.m.shape != b.m.shape:
+        raise ValueError(f"states summarise different shapes: {a.acc.shape} and {b.acc.shape}")
+    return _merge(a, b)
+
+
+# ----------------------------------------------------------------------------- tiled attention
+def _tile_logits(Q: np.ndarray, K: np.ndarray, r0: int, c0: int, scale: float, causal: bool) -> np.ndarray:
+    S = scale * (Q @ K.T)
+    if causal and c0 + K.shape[0] - 1 > r0:  # the tile crosses the diagonal: mask j > i
+        rows = r0 + np.arange(Q.shape[0])[:, None]
+        cols = c0 + np.arange(K.shape[0])[None, :]
+        S = np.where(cols <= rows, S, -np.inf)
+    return S
+
+
+def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int = 16, Bc: int = 16,
+                            causal: bool = False, scale: float | None = None,
+                            stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Tiled exact attention: returns ``O`` (N, dv) and the row logsumexp ``L`` (N,).
+
+    For each block of ``Br`` query rows (kept "on chip"), stream blocks of ``Bc`` keys and
+    values, turn each ``Br x Bc`` logit tile into an :class:`AttentionState` and merge it into
+    the running state. Only ``O = acc / ell`` and ``L = m + log ell`` are written out. With
+    ``causal=True`` tiles entirely above the diagonal are skipped. If ``stats`` is a dict it
+    receives element counts of the simulated HBM traffic (``reads``, ``writes``) and the
+    numbers of tiles ``computed`` and ``skipped``.
+    """
+    Q, K, V = _check_qkv(Q, K, V)
+    Br, Bc = _check_block(Br, "Br"), _check_block(Bc, "Bc")
+    scale = _check_scale(scale, Q.shape[1])
+    if stats is not None and not isinstance(stats, dict):
+        raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
+    N, Nk, dv = Q.shape[0], K.shape[0], V.shape[1]
+    O = np.empty((N, dv), Q.dtype)
+    L = np.empty(N, Q.dtype)
+    reads = writes = computed = skipped = 0
+    for r0 in range(0, N, Br):
+        Qi = Q[r0:r0 + Br]
+        reads += Qi.size
+        state = _empty_state(Qi.shape[0], dv, Q.dtype)
+        for c0 in range(0, Nk, Bc):
+            if causal and c0 > r0 + Qi.shape[0] - 1:  # every key in the tile is in the future
+                skipped += 1
+                continue
+            Kj, Vj = K[c0:c0 + Bc], V[c0:c0 + Bc]
+            reads += Kj.size + Vj.size
+            computed += 1
+            state = _merge(state, _tile_state(_tile_logits(Qi, Kj, r0, c0, scale, causal), Vj))
+        O[r0:r0 + Br] = state.output
+        L[r0:r0 + Br] = state.logsumexp
+        writes += O[r0:r0 + Br].size + Qi.shape[0]
+    if stats is not None:
+        stats.update(reads=reads, writes=writes, computed=computed, skipped=skipped)
+    return O, L
+
+
+def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.ndarray, L: np.ndarray,
+                             dO: np.ndarray, Br: int = 16, Bc: int = 16, causal: bool = False,
+                             scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients ``(dQ, dK, dV)`` of attention by recomputation from ``Q, K, V, O, L, dO``.
+
+    No ``P`` is stored: each tile ``P_ij = exp(S_ij - L_i)`` is recomputed from the saved row
+    logsumexp ``L``. With ``D = rowsum(dO * O)``:
+    ``dV = P^T dO``, ``dP = dO V^T``, ``dS = P * (dP - D)``, ``dQ = scale dS K``, ``dK = scale dS^T Q``.
+    """
+    Q, K, V = _check_qkv(Q, K, V)
+    O, dO = _as_matrix(O, "O"), _as_matrix(dO, "dO")
+    if O.shape != (Q.shape[0], V.shape[1]) or dO.shape != O.shape:
+        raise ValueError(f"O and dO must have shape {(Q.shape[0], V.shape[1])}, got {O.shape} and {dO.shape}")
+    L = np.asarray(L)
+    if L.shape != (Q.shape[0],) or not np.isfinite(L).all():
+        raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
+    Br, Bc = _check_block(Br, "Br"), _check_block(Bc, "Bc")
+    scale = _check_scale(scale, Q.shape[1])
+    D = (dO * O).sum(axis=1)
+    dQ, dK, dV = np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
+    for c0 in range(0, K.shape[0], Bc):  # outer loop over key/value tiles, as in FlashAttention
+        Kj, Vj = K[c0:c0 + Bc], V[c0:c0 + Bc]
+        for r0 in range(0, Q.shape[0], Br):
+            rows = slice(r0, r0 + Br)
+            if causal and c0 > r0 + Q[rows].shape[0] - 1:
+                continue
+            P = np.exp(_tile_logits(Q[rows], Kj, r0, c0, scale, causal) - L[rows, None])
+            dV[c0:c0 + Bc] += P.T @ dO[rows]
+            dS = P * (dO[rows] @ Vj.T - D[rows, None])
+            dQ[rows] += scale * (dS @ Kj)
+            dK[c0:c0 + Bc] += scale * (dS.T @ Q[rows])
+    return dQ, dK, dV
+
+
+# ----------------------------------------------------------------------------- IO accounting
+def flash_block_sizes(d: int, M: int) -> tuple[int, int]:
+    """Tile sizes ``(Br, Bc)`` that fit ``Q_i, K_j, V_j, O_i`` (four tiles of ``B x d``) into
+    an on-chip memory of ``M`` elements: ``Br = Bc = floor(M / (4 d))``."""
+    d, M = _check_block(d, "d"), _check_block(M, "M")
+    B = M // (4 * d)
+    if B < 1:
+        raise ValueError(f"SRAM of M={M} elements cannot hold four tiles of one row of d={d}; need M >= {4 * d}")
+    return B, B
+
+
+def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = False) -> int:
+    """Elements read from plus written to HBM by one attention forward pass (one head).
+
+    ``"naive"``: read Q, K (2Nd), write S (N^2), read S and write P (2N^2), read P and V
+    (N^2 + Nd), write O (Nd): ``4 N^2 + 4 N d``, whatever ``M``.
+    ``"flash"`` (query tiles outside, key tiles inside, tiles from :func:`flash_block_sizes`):
+    read Q once and write O and L once (``2Nd + N``), and read K and V once per query tile:
+    ``2 N d * ceil(N / Br)``, about ``8 N^2 d^2 / M``. With ``causal=True`` only the key tiles
+    on or below the diagonal are read. Matches the ``stats`` counted by
+    :func:`flash_attention_forward`.
+    """
+    N, d, M = _check_block(N, "N"), _check_block(d, "d"), _check_block(M, "M")
+    if method not in ("naive", "flash"):
+        raise ValueError(f"method must be 'naive' or 'flash', got {method!r}")
+    if method == "naive":
+        return 4 * N * N + 4 * N * d
+    Br, Bc = flash_block_sizes(d, M)
+    kv = 0
+    for r0 in range(0, N, Br):
+        last = min(r0 + Br, N) - 1
+        n_keys = N if not causal else min(N, (last // Bc + 1) * Bc)
+        kv += 2 * n_keys * d
+    return 2 * N * d + N + kv

@@ -1,0 +1,231 @@
+"""Autoregressive density models for binary vectors, in torch: FVSBN and NADE.
+
+Both factorize ``p(x) = prod_i p(x_i | x_<i)`` in a fixed order and return Bernoulli logits
+for every conditional in one parallel pass ("teacher forcing"); sampling is sequential
+(ancestral), optionally with some pixels clamped to known values (inpainting).
+
+* :class:`FVSBN`: ``logit_i = b_i + sum_{j<i} w_ij x_j``, n(n+1)/2 parameters (the strictly
+  lower-triangular weights are stored packed, so ``numel`` counts only free parameters).
+* :class:`NADE`: ``h_i = sigmoid(c + W[:, :i] x_<i)``, ``logit_i = b_i + V_i . h_i``,
+  2nd + n + d parameters; the pre-activations obey ``a_{i+1} = a_i + W[:, i] x_i`` (a cumsum).
+
+Plus :func:`enumerate_binary`, :func:`empirical_pmf`, :func:`tv_distance` for exact checks on
+small n, and :func:`fit_density`, a small Adam loop. Used by
+chapters/generative/autoregressive-models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _check_int(value: object, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def enumerate_binary(n: int) -> torch.Tensor:
+    """All 2^n binary vectors as a float64 tensor (2^n, n), row k = binary digits of k (MSB first)."""
+    n = _check_int(n, "n")
+    if n > 20:
+        raise ValueError(f"enumerating 2^{n} states is too large; use n <= 20")
+    k = torch.arange(2 ** n)
+    return ((k[:, None] >> torch.arange(n - 1, -1, -1)) & 1).to(torch.float64)
+
+
+def empirical_pmf(codes: object, K: int) -> np.ndarray:
+    """Frequencies of integer codes in ``[0, K)``: shape (K,), sums to 1."""
+    codes = np.asarray(codes)
+    K = _check_int(K, "K")
+    if codes.ndim != 1 or codes.size == 0:
+        raise ValueError(f"codes must be a non-empty 1-D array, got shape {codes.shape}")
+    if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0 or codes.max() >= K:
+        raise ValueError(f"codes must be integers in [0, {K})")
+    return np.bincount(codes, minlength=K) / codes.size
+
+
+def tv_distance(p: object, q: object) -> float:
+    """Total variation distance ``0.5 * sum |p - q|`` between two pmfs of the same shape."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape or p.size == 0:
+        raise ValueError(f"p and q must be non-empty with the same shape, got {p.shape} and {q.shape}")
+    if (p < 0).any() or (q < 0).any() or not (np.isclose(p.sum(), 1) and np.isclose(q.sum(), 1)):
+        raise ValueError("p and q must be non-negative and sum to 1")
+    return float(0.5 * np.abs(p - q).sum())
+
+
+def _check_x(x: object, n: int) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != n:
+        raise ValueError(f"x must have shape (batch, {n}), got {tuple(x.shape)}")
+    if not ((x == 0) | (x == 1)).all():
+        raise ValueError("x must hold only 0/1 values")
+    return x
+
+
+class _Autoregressive(nn.Module):
+    """Shared log_prob / sample on top of ``logits(x)`` and ``_step``."""
+
+    n: int
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def conditionals(self, x: torch.Tensor) -> torch.Tensor:
+        """``p(x_i = 1 | x_<i)`` for every row, shape (batch, n)."""
+        return torch.sigmoid(self.logits(_check_x(x, self.n).to(self._dtype())))
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) in nats, shape (batch,), via binary cross-entropy on logits (no log of a sigmoid)."""
+        x = _check_x(x, self.n)
+        logits = self.logits(x.to(self._dtype()))
+        return -F.binary_cross_entropy_with_logits(logits, x.to(logits.dtype), reduction="none").sum(1)
+
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, generator: torch.Generator | None = None,
+               x_known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Ancestral samples (num_samples, n); pixels where ``known_mask`` is True are set to ``x_known``.
+
+        Conditioning on known pixels this way is exact only for pixels that come first in the
+        order (a known prefix); later known pixels are clamped, not conditioned on.
+        """
+        num_samples = _check_int(num_samples, "num_samples")
+        if (x_known is None) != (known_mask is None):
+            raise ValueError("give both x_known and known_mask, or neither")
+        if known_mask is not None:
+            if x_known.shape != (self.n,) or known_mask.shape != (self.n,) or known_mask.dtype != torch.bool:
+                raise ValueError(f"x_known must have shape ({self.n},) and known_mask be a bool tensor of that shape")
+        x = torch.zeros(num_samples, self.n, dtype=self._dtype())
+        state = self._init_state(num_samples)
+        for i in range(self.n):
+            logit, state = self._step(i, x, state)
+            xi = (torch.rand(num_samples, generator=generator, dtype=x.dtype) < torch.sigmoid(logit)).to(x.dtype)
+            if known_mask is not None and known_mask[i]:
+                xi = torch.full_like(xi, float(x_known[i]))
+            x[:, i] = xi
+            state = self._update(i, x, state)
+        return x
+
+
+class FVSBN(_Autoregressive):
+    """Fully visible sigmoid belief net over n binary variables: n(n+1)/2 parameters."""
+
+    def __init__(self, n: int, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        self.n = _check_int(n, "n")
+        self.register_buffer("_rows", torch.tril_indices(self.n, self.n, -1)[0], persistent=False)
+        self.register_buffer("_cols", torch.tril_indices(self.n, self.n, -1)[1], persistent=False)
+        self.bias = nn.Parameter(torch.zeros(self.n, dtype=dtype))
+        self.packed = nn.Parameter(torch.zeros(self.n * (self.n - 1) // 2, dtype=dtype))
+
+    def weight(self) -> torch.Tensor:
+        """The strictly lower-triangular weight matrix (n, n): entry (i, j) weighs x_j in logit_i."""
+        W = torch.zeros(self.n, self.n, dtype=self.bias.dtype)
+        return W.index_put((self._rows, self._cols), self.packed)
+
+    @torch.no_grad()
+    def set_weights(self, bias: object, weight: object) -> "FVSBN":
+        """Copy a bias (n,) and a weight matrix (n, n) (only its strict lower triangle is used)."""
+        bias, weight = np.asarray(bias, dtype=np.float64), np.asarray(weight, dtype=np.float64)
+        if bias.shape != (self.n,) or weight.shape != (self.n, self.n):
+            raise ValueError(f"bias must be ({self.n},) and weight ({self.n}, {self.n}), got {bias.shape}, {weight.shape}")
+        self.bias.copy_(torch.from_numpy(bias))
+        self.packed.copy_(torch.from_numpy(weight)[self._rows, self._cols])
+        return self
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias + x @ self.weight().T
+
+    def _init_state(self, num_samples: int):
+        return self.weight()
+
+    def _step(self, i: int, x: torch.Tensor, W: torch.Tensor):
+        return self.bias[i] + x[:, :i] @ W[i, :i], W
+
+    def _update(self, i: int, x: torch.Tensor, W: torch.Tensor):
+        return W
+
+
+class NADE(_Autoregressive):
+    """Neural autoregressive distribution estimator with d hidden units: 2nd + n + d parameters."""
+
+    def __init__(self, n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        self.n, self.d = _check_int(n, "n"), _check_int(d, "d")
+        gen = torch.Generator().manual_seed(_check_int(seed, "seed", low=0))
+        self.W = nn.Parameter(torch.randn(self.d, self.n, generator=gen, dtype=dtype) / np.sqrt(self.n))
+        self.c = nn.Parameter(torch.zeros(self.d, dtype=dtype))
+        self.V = nn.Parameter(torch.randn(self.n, self.d, generator=gen, dtype=dtype) / np.sqrt(self.d))
+        self.b = nn.Parameter(torch.zeros(self.n, dtype=dtype))
+
+    def preactivations(self, x: torch.Tensor) -> torch.Tensor:
+        """``a_i = c + W[:, :i] x_<i`` for all i at once, (batch, n, d): an exclusive cumsum of W[:, j] x_j."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.n:
+            raise ValueError(f"x must be a tensor of shape (batch, {self.n})")
+        contrib = x[:, :, None] * self.W.T[None]  # (batch, n, d): W[:, j] x_j
+        return self.c + torch.cumsum(contrib, dim=1) - contrib
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.sigmoid(self.preactivations(x))
+        return self.b + (h * self.V).sum(-1)
+
+    def logits_naive(self, x: torch.Tensor) -> torch.Tensor:
+        """The same logits recomputed from scratch for every i with a mask (O(n^2 d)); for checking."""
+        x = _check_x(x, self.n).to(self.W.dtype)
+        out = []
+        for i in range(self.n):
+            mask = (torch.arange(self.n) < i).to(x.dtype)
+            h = torch.sigmoid(self.c + (x * mask) @ self.W.T)
+            out.append(self.b[i] + h @ self.V[i])
+        return torch.stack(out, dim=1)
+
+    def _init_state(self, num_samples: int):
+        return self.c.expand(num_samples, self.d).clone()
+
+    def _step(self, i: int, x: torch.Tensor, a: torch.Tensor):
+        return self.b[i] + torch.sigmoid(a) @ self.V[i], a
+
+    def _update(self, i: int, x: torch.Tensor, a: torch.Tensor):
+        return a + x[:, i:i + 1] * self.W[:, i]
+
+
+def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float = 1e-2, batch_size: int = 128,
+                seed: int = 0, weight_decay: float = 0.0, X_eval: torch.Tensor | None = None,
+                eval_every: int = 50) -> dict[str, list[float]]:
+    """Maximum likelihood with Adam on minibatches: minimizes mean NLL (nats per row).
+
+    Returns ``{"step": [...], "train_nll": [...], "eval_nll": [...]}`` recorded every ``eval_every``
+    steps (``eval_nll`` only when ``X_eval`` is given).
+    """
+    if not isinstance(model, _Autoregressive):
+        raise TypeError(f"model must be an FVSBN or NADE, got {type(model).__name__}")
+    X = _check_x(X, model.n).to(model._dtype())
+    steps, batch_size = _check_int(steps, "steps"), _check_int(batch_size, "batch_size")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    gen = torch.Generator().manual_seed(_check_int(seed, "seed", low=0))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history: dict[str, list[float]] = {"step": [], "train_nll": [], "eval_nll": []}
+    for step in range(1, steps + 1):
+        idx = torch.randint(0, X.shape[0], (min(batch_size, X.shape[0]),), generator=gen)
+        loss = -model.log_prob(X[idx]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                history["step"].append(step)
+                history["train_nll"].append(-model.log_prob(X).mean().item())
+                if X_eval is not None:
+                    history["eval_nll"].append(-model.log_prob(X_eval.to(X.dtype)).mean().item())
+    return history

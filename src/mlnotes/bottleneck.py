@@ -1,0 +1,110 @@
+"""The variational information bottleneck (VIB): closed forms for a linear-Gaussian encoder and a
+small VIB classifier in torch.
+
+For ``x ~ N(0, s^2)`` and the encoder ``p(z | x) = N(a x, sigma^2)``, everything is Gaussian:
+the marginal is ``p(z) = N(0, v)`` with ``v = a^2 s^2 + sigma^2``, and
+
+* ``I(X; Z) = 0.5 log(v / sigma^2)`` (:func:`gaussian_mi_linear`),
+* ``E_x KL(p(z|x) || N(0, 1)) = 0.5 (v - log sigma^2 - 1)`` (:func:`expected_kl_linear`),
+* ``KL(p(z) || N(0, 1)) = 0.5 (v - log v - 1)`` (:func:`marginal_kl_linear`),
+
+so ``E_x KL = I + KL(p(z) || q)`` >= I, with equality exactly when ``v = 1``.
+
+Used by chapters/generative/vae-information-bottleneck (with :mod:`mlnotes.vae`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlnotes.vae import kl_std_normal, reparameterize
+
+
+def _check_params(a: object, s: object, sigma: object) -> tuple[float, float, float]:
+    out = []
+    for name, v in (("a", a), ("s", s), ("sigma", sigma)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+        out.append(float(v))
+    if out[1] <= 0 or out[2] <= 0:
+        raise ValueError(f"s and sigma must be > 0, got s={out[1]}, sigma={out[2]}")
+    return out[0], out[1], out[2]
+
+
+def gaussian_mi_linear(a: float, s: float, sigma: float) -> float:
+    """Mutual information ``I(X; Z)`` in nats for ``x ~ N(0, s^2)``, ``z | x ~ N(a x, sigma^2)``."""
+    a, s, sigma = _check_params(a, s, sigma)
+    return 0.5 * float(np.log1p(a ** 2 * s ** 2 / sigma ** 2))
+
+
+def expected_kl_linear(a: float, s: float, sigma: float) -> float:
+    """``E_x KL(N(a x, sigma^2) || N(0, 1))`` in nats: the VIB / VAE penalty, an upper bound on I(X; Z)."""
+    a, s, sigma = _check_params(a, s, sigma)
+    return 0.5 * (a ** 2 * s ** 2 + sigma ** 2 - np.log(sigma ** 2) - 1)
+
+
+def marginal_kl_linear(a: float, s: float, sigma: float) -> float:
+    """``KL(p(z) || N(0, 1))`` with ``p(z) = N(0, a^2 s^2 + sigma^2)``: the slack of the bound."""
+    a, s, sigma = _check_params(a, s, sigma)
+    v = a ** 2 * s ** 2 + sigma ** 2
+    return 0.5 * (v - np.log(v) - 1)
+
+
+class VIBClassifier(nn.Module):
+    """``x -> MLP -> (mu, log_var) -> z -> linear -> class logits``, with a KL(p(z|x) || N(0, I)) output.
+
+    ``forward(x, sample=None)`` returns ``(logits, kl)`` with ``kl`` per row (batch,). ``sample``
+    defaults to ``self.training``: noise during training, the mean ``mu`` at evaluation.
+    """
+
+    def __init__(self, d_in: int = 64, d_hidden: int = 128, d_z: int = 8, n_classes: int = 10, seed: int = 0):
+        super().__init__()
+        for name, v in (("d_in", d_in), ("d_hidden", d_hidden), ("d_z", d_z), ("n_classes", n_classes)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        torch.manual_seed(seed)
+        self.d_in, self.d_z = d_in, d_z
+        self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_z))
+        self.classifier = nn.Linear(d_z, n_classes)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.d_in:
+            raise ValueError(f"x must be a tensor of shape (batch, {self.d_in})")
+        mu, log_var = self.encoder(x).chunk(2, dim=-1)
+        return mu, log_var.clamp(-10.0, 10.0)
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.encode(x)
+        sample = self.training if sample is None else sample
+        z = reparameterize(mu, log_var, generator) if sample else mu
+        return self.classifier(z), kl_std_normal(mu, log_var)
+
+
+def train_vib(model: VIBClassifier, X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 600,
+              lr: float = 3e-3, batch_size: int = 128, seed: int = 0) -> VIBClassifier:
+    """Minimize ``cross-entropy + lam * mean KL`` with Adam on minibatches; returns the model in eval mode."""
+    if not isinstance(model, VIBClassifier):
+        raise TypeError(f"model must be a VIBClassifier, got {type(model).__name__}")
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ValueError(f"X and y must have the same non-zero length, got {X.shape[0]} and {y.shape[0]}")
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, X.shape[0], (min(batch_size, X.shape[0]),), generator=gen)
+        logits, kl = model(X[idx], generator=gen)
+        loss = F.cross_entropy(logits, y[idx]) + lam * kl.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()

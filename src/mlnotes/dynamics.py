@@ -1,0 +1,162 @@
+"""Optimisation as dynamics: gradient descent, gradient flow and the modified flow of backward error analysis.
+
+Used by the chapter ``foundations/implicit-gradient-regularization``. Losses are written once
+as torch functions of ``theta`` with shape ``(d, ...)`` (so they evaluate on a single point or a
+grid); :func:`numpy_grad` turns them into numpy gradient functions.
+
+- ``gradient_descent``   iterates ``theta_{k+1} = theta_k - h g(theta_k)``
+- ``gradient_flow``      solves ``dtheta/dt = -g`` or the modified ``-g - (h/2) H g`` with ``solve_ivp``
+- ``modified_gradient``  ``grad(L + (h/4)|grad L|^2) = g + (h/2) H g`` by double backward
+- ``loglog_slope``       least-squares slope of ``log y`` on ``log x`` (order of accuracy)
+- ``toy_loss`` / ``hyperbola_loss`` (+ ``hyperbola_grad``)  the chapter's two 2-D examples
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+
+__all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
+           "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid"]
+
+Loss = Callable[[torch.Tensor], torch.Tensor]
+Grad = Callable[[np.ndarray], np.ndarray]
+
+
+def toy_loss(theta: torch.Tensor) -> torch.Tensor:
+    """Non-convex 2-D loss ``0.5 (xy - 1)^2 + 0.05 (x^2 + y^2) + 0.3 sin x``; ``theta`` is ``(2, ...)``."""
+    x, y = theta[0], theta[1]
+    return 0.5 * (x * y - 1) ** 2 + 0.05 * (x ** 2 + y ** 2) + 0.3 * torch.sin(x)
+
+
+def hyperbola_loss(theta: torch.Tensor) -> torch.Tensor:
+    """``0.5 (ab - 1)^2``: its minima form the hyperbola ``ab = 1``; ``theta`` is ``(2, ...)``."""
+    return 0.5 * (theta[0] * theta[1] - 1) ** 2
+
+
+def _check_point(theta: object, name: str = "theta0") -> np.ndarray:
+    array = np.asarray(theta)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric vector, got dtype {array.dtype}")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D vector, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite")
+    return array.astype(np.float64)
+
+
+def _check_positive(value: object, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value}")
+    return float(value)
+
+
+def hyperbola_grad(theta: np.ndarray) -> np.ndarray:
+    """Analytic gradient of :func:`hyperbola_loss`: ``r (b, a)`` with ``r = ab - 1``."""
+    theta = _check_point(theta, "theta")
+    if theta.shape != (2,):
+        raise ValueError(f"theta must have shape (2,), got {theta.shape}")
+    r = theta[0] * theta[1] - 1
+    return r * theta[::-1]
+
+
+def numpy_grad(loss: Loss) -> Grad:
+    """Wrap a torch loss into ``grad(theta: ndarray (d,)) -> ndarray (d,)`` using autograd (float64)."""
+    if not callable(loss):
+        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+
+    def grad(theta: np.ndarray) -> np.ndarray:
+        t = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=True)
+        (g,) = torch.autograd.grad(loss(t), t)
+        return g.numpy()
+
+    return grad
+
+
+def modified_gradient(loss: Loss, theta: object, lr: float) -> np.ndarray:
+    """Gradient of the modified loss ``L + (h/4) |grad L|^2``, i.e. ``g + (h/2) H g``.
+
+    Computed by double backward: differentiate ``|grad L|^2`` through the graph of ``grad L``.
+    ``theta`` has shape ``(d,)``; ``lr`` is the step size ``h >= 0`` (``h = 0`` gives ``g``).
+    """
+    if not callable(loss):
+        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    theta = _check_point(theta, "theta")
+    lr = _check_positive(lr, "lr", allow_zero=True)
+    t = torch.tensor(theta, requires_grad=True)
+    (g,) = torch.autograd.grad(loss(t), t, create_graph=True)
+    (penalty_grad,) = torch.autograd.grad((g * g).sum(), t)
+    return (g + 0.25 * lr * penalty_grad).detach().numpy()
+
+
+def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> np.ndarray:
+    """Run ``theta_{k+1} = theta_k - lr * grad(theta_k)``; returns all iterates, shape ``(num_steps + 1, d)``.
+
+    Iterate ``k`` sits at time ``t = k * lr`` when compared with the gradient flow.
+    """
+    if not callable(grad):
+        raise TypeError(f"grad must be callable, got {type(grad).__name__}")
+    theta = _check_point(theta0)
+    lr = _check_positive(lr, "lr")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
+        raise ValueError(f"num_steps must be a non-negative int, got {num_steps!r}")
+    path = np.empty((int(num_steps) + 1, theta.size))
+    path[0] = theta
+    for k in range(int(num_steps)):
+        path[k + 1] = path[k] - lr * grad(path[k])
+    return path
+
+
+def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval: object = None,
+                  rtol: float = 1e-11, atol: float = 1e-12):
+    """Solve the (modified) gradient flow ``dtheta/dt = -(g + (lr/2) H g)`` from ``theta0`` on ``[0, T]``.
+
+    ``lr = 0`` is the plain flow ``-g``; ``lr = h`` is the first-order modified equation whose
+    solution GD with step ``h`` tracks to ``O(h^2)``. Uses ``solve_ivp(method="DOP853")`` with a
+    dense output. Returns ``(t, thetas)`` with ``thetas`` of shape ``(len(t), d)``; ``t`` is
+    ``t_eval`` if given, else the solver's steps.
+    """
+    if not callable(loss):
+        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    theta0 = _check_point(theta0)
+    T = _check_positive(T, "T")
+    lr = _check_positive(lr, "lr", allow_zero=True)
+    _check_positive(rtol, "rtol")
+    if t_eval is not None:
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or t_eval.min() < 0 or t_eval.max() > T:
+            raise ValueError(f"t_eval must be a 1-D array of times in [0, T={T}]")
+    sol = solve_ivp(lambda t, th: -modified_gradient(loss, th, lr), (0.0, T), theta0,
+                    method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
+    if not sol.success:
+        raise RuntimeError(f"solve_ivp failed: {sol.message}")
+    return sol.t, sol.y.T
+
+
+def loglog_slope(x: object, y: object) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (the order ``p`` in ``y ~ C x^p``)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape or x.size < 2:
+        raise ValueError(f"x and y must be 1-D of equal length >= 2, got {x.shape} and {y.shape}")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be positive to take logarithms")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def loss_grid(loss: Loss, xlim: tuple[float, float], ylim: tuple[float, float], n: int = 200):
+    """Evaluate a 2-D torch loss on an ``n x n`` grid: returns ``(X, Y, Z)`` arrays for ``contour``."""
+    if not callable(loss):
+        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    if len(xlim) != 2 or len(ylim) != 2 or xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
+        raise ValueError(f"xlim and ylim must be increasing pairs, got {xlim} and {ylim}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    with torch.no_grad():
+        Z = loss(torch.from_numpy(np.stack([X, Y]))).numpy()
+    return X, Y, Z

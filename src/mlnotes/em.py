@@ -1,0 +1,318 @@
+"""Expectation-maximization: the two-coin example, Gaussian mixtures, the ELBO and hard EM.
+
+Used by the chapter ``classical/em-algorithm`` (and by ``generative/generative-models`` for a
+mixture of Bernoullis). Everything is numpy; responsibilities are computed in log space
+with :func:`mlnotes.prob.logsumexp` so that tiny densities never underflow.
+
+Notation: ``X`` has shape (N, D), a mixture has ``K`` components with ``weights`` (K,),
+``means`` (K, D) and ``covs`` (K, D, D); responsibilities ``resp`` (N, K) are
+``Q_i(z = k) = P(z = k | x_i, theta)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlnotes.core import check_seed
+from mlnotes.prob import logsumexp, softmax
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+# ----------------------------------------------------------------------------- validation
+def _as_2d(X: object, name: str = "X") -> np.ndarray:
+    array = np.asarray(X)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {array.shape}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return array
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_mixture(means: object, covs: object, weights: object, D: int) -> tuple[np.ndarray, ...]:
+    means = np.asarray(means, dtype=np.float64)
+    covs = np.asarray(covs, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if means.ndim != 2 or means.shape[1] != D or means.shape[0] == 0:
+        raise ValueError(f"means must have shape (K, D={D}), got {means.shape}")
+    K = means.shape[0]
+    if covs.shape != (K, D, D):
+        raise ValueError(f"covs must have shape (K={K}, D={D}, D={D}), got {covs.shape}")
+    if weights.shape != (K,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise ValueError(f"weights must be K={K} non-negative numbers summing to 1, got {weights}")
+    return means, covs, weights
+
+
+# ----------------------------------------------------------------------------- two coins
+def two_coins_responsibilities(heads: object, n: int, theta_a: float, theta_b: float) -> np.ndarray:
+    """P(coin = A | heads_i) for each set of ``n`` tosses, with equal prior on the two coins.
+
+    ``Q_i(A) = theta_a^h (1-theta_a)^(n-h) / (same + theta_b^h (1-theta_b)^(n-h))``, shape (S,).
+    """
+    heads = np.asarray(heads)
+    n = _check_int("n", n, 1)
+    if heads.ndim != 1 or heads.size == 0 or not np.issubdtype(heads.dtype, np.integer):
+        raise ValueError(f"heads must be a non-empty 1-D array of ints, got {heads!r}")
+    if np.any(heads < 0) or np.any(heads > n):
+        raise ValueError(f"every head count must be in [0, n={n}], got {heads.tolist()}")
+    for name, t in (("theta_a", theta_a), ("theta_b", theta_b)):
+        if not 0.0 < float(t) < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {t}")
+    log_a = heads * np.log(theta_a) + (n - heads) * np.log1p(-theta_a)
+    log_b = heads * np.log(theta_b) + (n - heads) * np.log1p(-theta_b)
+    return softmax(np.stack([log_a, log_b], axis=1), axis=1)[:, 0]
+
+
+def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
+                 iters: int = 10) -> list[tuple[float, float]]:
+    """EM for two biased coins (Do & Batzoglou 2008): the trajectory ``[(theta_a, theta_b), ...]``.
+
+    E-step: responsibilities ``Q_i(A)``; M-step: ``theta_a = sum_i Q_i(A) h_i / sum_i Q_i(A) n``
+    (and the same with ``1 - Q_i(A)`` for B). Returns ``iters + 1`` pairs, the start first.
+    """
+    iters = _check_int("iters", iters, 0)
+    heads_arr = np.asarray(heads)
+    path = [(float(theta_a), float(theta_b))]
+    for _ in range(iters):
+        q = two_coins_responsibilities(heads_arr, n, theta_a, theta_b)
+        theta_a = float(np.sum(q * heads_arr) / (n * np.sum(q)))
+        theta_b = float(np.sum((1 - q) * heads_arr) / (n * np.sum(1 - q)))
+        path.append((theta_a, theta_b))
+    return path
+
+
+# ----------------------------------------------------------------------------- Gaussian mixtures
+def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.ndarray:
+    """Log joint ``log pi_k + log N(x_i | mu_k, Sigma_k)`` for every point and component, (N, K).
+
+    Vectorized through one Cholesky factor per component: with ``Sigma = L L^T``,
+    ``log N = -D/2 log 2pi - sum log diag L - |L^{-1}(x - mu)|^2 / 2``.
+    """
+    X = _as_2d(X)
+    means, covs, weights = _check_mixture(means, covs, weights, X.shape[1])
+    try:
+        L = np.linalg.cholesky(covs)
+    except np.linalg.LinAlgError as err:
+        raise ValueError("every covariance in covs must be symmetric positive definite") from err
+    diff = X[None, :, :] - means[:, None, :]                       # (K, N, D)
+    z = np.linalg.solve(L, diff.transpose(0, 2, 1))                # (K, D, N)
+    maha = np.sum(z ** 2, axis=1)                                  # (K, N)
+    log_det = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+    with np.errstate(divide="ignore"):                              # weight 0 -> log 0 = -inf
+        log_w = np.log(weights)
+    log_norm = -0.5 * (X.shape[1] * LOG_2PI + log_det[:, None] + maha)
+    return (log_w[:, None] + log_norm).T
+
+
+def elbo(log_joint: object, Q: object) -> float:
+    """Evidence lower bound ``sum_i sum_z Q_i(z) (log P(x_i, z) - log Q_i(z))`` (0 log 0 = 0).
+
+    ``log_joint`` and ``Q`` have shape (N, K); each row of ``Q`` is a distribution. By Jensen the
+    result is <= ``sum_i logsumexp(log_joint_i)``, with equality when ``Q`` is the posterior.
+    """
+    log_joint = np.asarray(log_joint, dtype=np.float64)
+    Q = np.asarray(Q, dtype=np.float64)
+    if log_joint.ndim != 2 or log_joint.size == 0 or Q.shape != log_joint.shape:
+        raise ValueError(f"log_joint and Q must have the same shape (N, K), got {log_joint.shape}, {Q.shape}")
+    if np.any(Q < 0) or not np.allclose(Q.sum(axis=1), 1.0):
+        raise ValueError("every row of Q must be a probability distribution (>= 0, summing to 1)")
+    mask = Q > 0
+    return float(np.sum(Q[mask] * (log_joint[mask] - np.log(Q[mask]))))
+
+
+def e_step(X: object, means: object, covs: object, weights: object) -> tuple[np.ndarray, float]:
+    """Responsibilities ``P(z = k | x_i)`` (N, K) and the total log-likelihood ``sum_i log p(x_i)``."""
+    log_joint = gmm_logpdf(X, means, covs, weights)
+    log_px = logsumexp(log_joint, axis=1)
+    return np.exp(log_joint - log_px[:, None]), float(np.sum(log_px))
+
+
+def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed-form maximizer of the expected complete-data log-likelihood: ``(means, covs, weights)``.
+
+    ``N_k = sum_i r_ik``, ``pi_k = N_k / N``, ``mu_k = sum_i r_ik x_i / N_k``,
+    ``Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg * I``.
+    """
+    X = _as_2d(X)
+    resp = np.asarray(resp, dtype=np.float64)
+    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
+        raise ValueError(f"resp must have shape (N={X.shape[0]}, K), got {resp.shape}")
+    if not reg >= 0:
+        raise ValueError(f"reg must be >= 0, got {reg}")
+    Nk = resp.sum(axis=0)
+    if np.any(Nk <= 0):
+        raise ValueError("a component has zero responsibility; restart or merge components")
+    means = resp.T @ X / Nk[:, None]
+    diff = X[None, :, :] - means[:, None, :]
+    covs = np.einsum("nk,kni,knj->kij", resp, diff, diff) / Nk[:, None, None]
+    covs += reg * np.eye(X.shape[1])
+    return means, covs, Nk / X.shape[0]
+
+
+def random_init(X: object, K: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Start a mixture: means at K distinct random data points, every cov = data covariance, equal weights."""
+    X = _as_2d(X)
+    K = _check_int("K", K, 1)
+    if K > X.shape[0]:
+        raise ValueError(f"K must be <= N={X.shape[0]}, got {K}")
+    rng = np.random.default_rng(check_seed(seed))
+    means = X[rng.choice(X.shape[0], size=K, replace=False)]
+    cov = np.atleast_2d(np.cov(X.T)) + 1e-6 * np.eye(X.shape[1])
+    return {"means": means.copy(), "covs": np.repeat(cov[None], K, axis=0), "weights": np.full(K, 1.0 / K)}
+
+
+def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: float = 0.0,
+           seed: int = 0) -> dict:
+    """Fit a K-component full-covariance Gaussian mixture by EM for exactly ``iters`` iterations.
+
+    Returns a dict with the final ``means``, ``covs``, ``weights``, ``resp`` (N, K), the history
+    ``loglik`` (iters + 1 values: log-likelihood of the parameters after 0, 1, ... M-steps),
+    ``elbo_gap`` (ELBO minus log-likelihood right after each E-step: 0 up to round-off),
+    ``param_change`` (max |change| of any parameter per iteration) and ``states`` (the
+    parameters after every iteration, the start first).
+    """
+    X = _as_2d(X)
+    K = _check_int("K", K, 1)
+    iters = _check_int("iters", iters, 0)
+    start = random_init(X, K, seed) if init is None else init
+    if not isinstance(start, dict) or not {"means", "covs", "weights"} <= set(start):
+        raise TypeError("init must be None or a dict with keys 'means', 'covs', 'weights'")
+    means, covs, weights = _check_mixture(start["means"], start["covs"], start["weights"], X.shape[1])
+    if means.shape[0] != K:
+        raise ValueError(f"init has {means.shape[0]} components but K={K}")
+    states = [(means, covs, weights)]
+    loglik, gaps, changes = [], [], []
+    for _ in range(iters):
+        log_joint = gmm_logpdf(X, means, covs, weights)
+        log_px = logsumexp(log_joint, axis=1)
+        resp = np.exp(log_joint - log_px[:, None])
+        loglik.append(float(log_px.sum()))
+        gaps.append(elbo(log_joint, resp) - loglik[-1])
+        new = m_step(X, resp, reg)
+        changes.append(max(float(np.max(np.abs(a - b))) for a, b in zip(new, (means, covs, weights))))
+        means, covs, weights = new
+        states.append(new)
+    resp, final = e_step(X, means, covs, weights)
+    loglik.append(final)
+    return {"means": means, "covs": covs, "weights": weights, "resp": resp, "loglik": np.array(loglik),
+            "elbo_gap": np.array(gaps), "param_change": np.array(changes), "states": states}
+
+
+# ----------------------------------------------------------------------------- 1-D bound picture
+def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float, float] = (-1.0, 1.5),
+                        sds: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, float]:
+    """Log-likelihood of ``pi`` and the EM lower bound built at ``pi_j``, for a 1-D two-component mixture.
+
+    Only the weight ``pi`` of component 1 is unknown: ``p(x) = (1 - pi) N(x|m0, s0) + pi N(x|m1, s1)``.
+    Returns ``(loglik(pis), bound(pis), pi_next)`` where ``bound(pi) = ELBO(pi; Q = posterior at pi_j)``
+    touches ``loglik`` at ``pi_j`` and is maximized at ``pi_next = mean_i Q_i(z = 1)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    pis = np.asarray(pis, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
+    if pis.ndim != 1 or pis.size == 0 or np.any(pis <= 0) or np.any(pis >= 1):
+        raise ValueError("pis must be a non-empty 1-D array of values in (0, 1)")
+    if not 0.0 < pi_j < 1.0:
+        raise ValueError(f"pi_j must be in (0, 1), got {pi_j}")
+    log_n = np.stack([-0.5 * LOG_2PI - np.log(s) - 0.5 * ((x - m) / s) ** 2 for m, s in zip(means, sds)], axis=1)
+    log_w = np.stack([np.log1p(-pis), np.log(pis)], axis=1)            # (P, 2)
+    loglik = logsumexp(log_w[:, None, :] + log_n[None], axis=2).sum(axis=1)
+    Q = softmax(np.log([1 - pi_j, pi_j]) + log_n, axis=1)            # (N, 2)
+    bound = np.array([elbo(lw + log_n, Q) for lw in log_w])
+    return loglik, bound, float(Q[:, 1].mean())
+
+
+# ----------------------------------------------------------------------------- hard EM
+def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
+    """K-means as hard EM: assign each point to its nearest centre (E), move centres to means (M).
+
+    ``centers`` (K, D) is the start. Returns ``centers``, ``labels`` (N,) and ``inertia`` history
+    (sum of squared distances to the assigned centre, one value per E-step).
+    """
+    X = _as_2d(X)
+    centers = _as_2d(centers, "centers").copy()
+    if centers.shape[1] != X.shape[1]:
+        raise ValueError(f"centers must have D={X.shape[1]} columns, got {centers.shape[1]}")
+    iters = _check_int("iters", iters, 1)
+    inertia = []
+    for _ in range(iters):
+        d2 = np.sum((X[:, None, :] - centers[None]) ** 2, axis=2)
+        labels = np.argmin(d2, axis=1)                                     # hard E-step
+        inertia.append(float(d2[np.arange(len(X)), labels].sum()))
+        for k in range(len(centers)):                                      # M-step
+            if np.any(labels == k):
+                centers[k] = X[labels == k].mean(axis=0)
+    return {"centers": centers, "labels": labels, "inertia": np.array(inertia)}
+
+
+# ----------------------------------------------------------------------------- Bernoulli mixtures
+def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alpha: float = 1.0) -> dict:
+    """Mixture of K product-Bernoulli components on binary data X (N, D), fitted by EM.
+
+    M-step with Laplace smoothing ``alpha``: ``p_kd = (sum_i r_ik x_id + alpha) / (N_k + 2 alpha)``.
+    Returns ``weights`` (K,), ``probs`` (K, D) and the ``loglik`` history (nats, total).
+    """
+    X = _as_2d(X)
+    if not np.all((X == 0) | (X == 1)):
+        raise ValueError("X must hold only 0 and 1")
+    K = _check_int("K", K, 1)
+    iters = _check_int("iters", iters, 1)
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    rng = np.random.default_rng(check_seed(seed))
+    resp = rng.dirichlet(np.ones(K), size=X.shape[0])
+    loglik = []
+    for _ in range(iters):
+        Nk = resp.sum(axis=0)
+        weights = Nk / X.shape[0]
+        probs = (resp.T @ X + alpha) / (Nk[:, None] + 2 * alpha)
+        probs = np.clip(probs, 1e-12, 1 - 1e-12)
+        log_joint = np.log(weights) + X @ np.log(probs).T + (1 - X) @ np.log1p(-probs).T
+        log_px = logsumexp(log_joint, axis=1)
+        resp = np.exp(log_joint - log_px[:, None])
+        loglik.append(float(log_px.sum()))
+    return {"weights": weights, "probs": probs, "loglik": np.array(loglik)}
+
+
+def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.ndarray:
+    """Per-row log-likelihood ``log sum_k pi_k prod_d p_kd^x_d (1 - p_kd)^(1 - x_d)``, shape (N,)."""
+    X = _as_2d(X)
+    weights = np.asarray(weights, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != X.shape[1] or weights.shape != (probs.shape[0],):
+        raise ValueError(f"need weights (K,) and probs (K, D={X.shape[1]}), got {weights.shape}, {probs.shape}")
+    if np.any(probs <= 0) or np.any(probs >= 1):
+        raise ValueError("probs must lie strictly inside (0, 1)")
+    log_joint = np.log(weights) + X @ np.log(probs).T + (1 - X) @ np.log1p(-probs).T
+    return logsumexp(log_joint, axis=1)
+
+
+# ----------------------------------------------------------------------------- drawing
+def gaussian_ellipse(ax: object, mean: object, cov: object, n_std: tuple[float, ...] = (1.0, 2.0),
+                     **kw: object) -> None:
+    """Draw the ``n_std``-sigma contour ellipses of a 2-D Gaussian on ``ax`` (eigen-decomposition of cov)."""
+    from matplotlib.patches import Ellipse
+
+    mean = np.asarray(mean, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    if mean.shape != (2,) or cov.shape != (2, 2):
+        raise ValueError(f"need mean (2,) and cov (2, 2), got {mean.shape}, {cov.shape}")
+    vals, vecs = np.linalg.eigh(cov)
+    if np.any(vals <= 0):
+        raise ValueError("cov must be positive definite")
+    angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
+    style = {"fill": False, "lw": 1.5} | kw
+    for s in n_std:
+        ax.add_patch(Ellipse(mean, 2 * s * np.sqrt(vals[1]), 2 * s * np.sqrt(vals[0]), angle=angle, **style))

@@ -1,0 +1,383 @@
+"""Bagging, random forests, AdaBoost, voting and stacking, built on ``mlnotes.trees``.
+
+Used by the chapters ``classical/random-forests`` (bootstrap, ``SimpleForest``, voting),
+``classical/adaboost`` (``AdaBoostStumps``, ``adaboost_reweight``) and
+``classical/ensembles`` (all of it, plus ``manual_stacking``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy.stats import binom
+
+from mlnotes.core import check_seed
+from mlnotes.trees import ClassificationTree, resolve_max_features
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (n, d) with n >= 1, got {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X must have {n_features} columns, got {X.shape[1]}")
+    if not np.isfinite(X).all():
+        raise ValueError("X must be finite (no NaN or inf)")
+    return X
+
+
+def limit_blas_threads(n: int = 1) -> object:
+    """Cap the BLAS and OpenMP thread pools (used by scikit-learn's linear models and k-NN) at n.
+
+    The book executes two chapters at once on two cores. Measured there, 20 fits of a
+    logistic regression cost 2.0 s of CPU with the default two threads and 0.11 s with one:
+    the idle threads spin. Returns threadpoolctl's limiter; ``.restore_original_limits()`` undoes it.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = _check_int("n", n, 1)
+    return threadpool_limits(limits=n)
+
+
+# ----------------------------------------------------------------------------- bagging
+
+def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One bootstrap sample of ``range(n)``: ``(in_bag, oob)``.
+
+    ``in_bag`` has n indices drawn with replacement; ``oob`` holds the indices never drawn
+    (each is missed with probability (1 - 1/n)^n -> 1/e).
+    """
+    n = _check_int("n", n, 1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    in_bag = rng.integers(0, n, size=n)
+    drawn = np.zeros(n, dtype=bool)
+    drawn[in_bag] = True
+    return in_bag, np.flatnonzero(~drawn)
+
+
+def oob_fraction(n: int) -> float:
+    """Probability that a given point is out of bag: (1 - 1/n)^n, which tends to 1/e."""
+    n = _check_int("n", n, 1)
+    return float(math.exp(n * math.log1p(-1.0 / n))) if n > 1 else 0.0
+
+
+def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
+    """Variance of the mean of B estimators with variance sigma2 and pairwise correlation rho:
+    rho sigma2 + (1 - rho) sigma2 / B."""
+    B = _check_int("B", B, 1)
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"rho must be in [0, 1], got {rho}")
+    if not sigma2 >= 0:
+        raise ValueError(f"sigma2 must be >= 0, got {sigma2}")
+    return rho * sigma2 + (1.0 - rho) * sigma2 / B
+
+
+class SimpleForest:
+    """Random forest from scratch: bootstrap + fully grown CART trees with feature subsampling.
+
+    ``max_features=None`` gives plain bagging of trees; 'log2' is the source article's
+    choice, 'sqrt' scikit-learn's default. Class probabilities are averaged over trees.
+    """
+
+    def __init__(self, n_estimators: int = 100, max_features: int | float | str | None = "log2",
+                 max_depth: int | None = None, bootstrap: bool = True, seed: int = 0):
+        self.n_estimators = _check_int("n_estimators", n_estimators, 1)
+        self.max_features, self.max_depth, self.bootstrap = max_features, max_depth, bool(bootstrap)
+        self.seed = check_seed(seed)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "SimpleForest":
+        """Fit ``n_estimators`` trees, each on its own bootstrap sample (as sample weights)."""
+        X = _check_X(X)
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+        resolve_max_features(self.max_features, X.shape[1])
+        self.classes_ = np.unique(y)
+        rng = np.random.default_rng(self.seed)
+        self.trees_, self.oob_masks_ = [], []
+        for b in range(self.n_estimators):
+            if self.bootstrap:
+                in_bag, oob = bootstrap_indices(len(X), rng)
+                counts = np.bincount(in_bag, minlength=len(X)).astype(float)
+            else:
+                counts, oob = np.ones(len(X)), np.array([], dtype=np.int64)
+            tree = ClassificationTree(max_depth=self.max_depth, max_features=self.max_features,
+                                      seed=int(rng.integers(2**31)))
+            self.trees_.append(tree.fit(X, y, sample_weight=counts))
+            mask = np.zeros(len(X), dtype=bool)
+            mask[oob] = True
+            self.oob_masks_.append(mask)
+        self._X_train, self._y_train = X, y
+        return self
+
+    def tree_probas(self, X: np.ndarray) -> np.ndarray:
+        """Every tree's class probabilities, columns aligned to ``classes_``: shape (B, n, C).
+
+        A bootstrap sample can miss a class, so each tree's columns are placed by label.
+        """
+        if not hasattr(self, "trees_"):
+            raise ValueError("the forest is not fitted yet: call fit(X, y) first")
+        X = _check_X(X, self._X_train.shape[1])
+        out = np.zeros((len(self.trees_), len(X), len(self.classes_)))
+        for b, tree in enumerate(self.trees_):
+            out[b][:, np.searchsorted(self.classes_, tree.classes_)] = tree.predict_proba(X)
+        return out
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Mean of the trees' class probabilities: shape (n, C)."""
+        return self.tree_probas(X).mean(axis=0)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Label with the highest mean probability: shape (n,)."""
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
+
+    def staged_accuracy(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Accuracy of the forest made of the first b trees, b = 1..B: shape (B,)."""
+        P = np.cumsum(self.tree_probas(X), axis=0)
+        return (self.classes_[np.argmax(P, axis=2)] == np.asarray(y)[None]).mean(axis=1)
+
+    def oob_score(self, n_trees: int | None = None) -> float:
+        """Out-of-bag accuracy: each training point is voted on only by trees that did not see it.
+
+        Points that are in-bag for every one of the first ``n_trees`` trees are skipped.
+        """
+        if not hasattr(self, "trees_"):
+            raise ValueError("the forest is not fitted yet: call fit(X, y) first")
+        if not self.bootstrap:
+            raise ValueError("oob_score needs bootstrap=True")
+        n_trees = len(self.trees_) if n_trees is None else _check_int("n_trees", n_trees, 1)
+        if n_trees > len(self.trees_):
+            raise ValueError(f"n_trees must be <= {len(self.trees_)}, got {n_trees}")
+        votes = np.zeros((len(self._X_train), len(self.classes_)))
+        for tree, mask in zip(self.trees_[:n_trees], self.oob_masks_[:n_trees]):
+            if mask.any():
+                cols = np.searchsorted(self.classes_, tree.classes_)
+                votes[np.ix_(mask, cols)] += tree.predict_proba(self._X_train[mask])
+        seen = votes.sum(axis=1) > 0
+        pred = self.classes_[np.argmax(votes[seen], axis=1)]
+        return float((pred == self._y_train[seen]).mean())
+
+
+# ----------------------------------------------------------------------------- voting
+
+def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
+    """Accuracy of a majority vote of T (odd) voters, each right with probability p.
+
+    With probability rho all voters copy one shared vote, otherwise they vote
+    independently; this makes the pairwise correlation of their correctness exactly rho:
+    acc = rho p + (1 - rho) P[Binomial(T, p) > T/2].
+    """
+    T = _check_int("T", T, 1)
+    if T % 2 == 0:
+        raise ValueError(f"T must be odd so that a majority always exists, got {T}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"rho must be in [0, 1], got {rho}")
+    return float(rho * p + (1.0 - rho) * binom.sf(T // 2, T, p))
+
+
+def simulate_majority_vote(T: int, p: float, rho: float = 0.0, n_trials: int = 20_000, seed: int = 0) -> float:
+    """Monte Carlo estimate of :func:`majority_vote_accuracy` with the same voter model."""
+    majority_vote_accuracy(T, p, rho)          # validates T, p, rho
+    n_trials = _check_int("n_trials", n_trials, 1)
+    rng = np.random.default_rng(check_seed(seed))
+    shared = rng.random(n_trials) < rho
+    correct = rng.random((n_trials, T)) < p
+    correct[shared] = (rng.random(shared.sum()) < p)[:, None]
+    return float((correct.sum(axis=1) > T // 2).mean())
+
+
+# ----------------------------------------------------------------------------- AdaBoost
+
+def adaboost_reweight(w: np.ndarray, y: np.ndarray, h: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """One AdaBoost weight update: w_i exp(-alpha y_i h_i) / Z, returned with Z.
+
+    ``w`` (n,) non-negative weights summing to 1; ``y`` and ``h`` (n,) in {-1, +1}.
+    With alpha = 1/2 ln((1 - e)/e), Z = 2 sqrt(e (1 - e)).
+    """
+    w, y, h = (np.asarray(a, dtype=np.float64) for a in (w, y, h))
+    if w.ndim != 1 or w.size == 0 or y.shape != w.shape or h.shape != w.shape:
+        raise ValueError(f"w, y, h must be 1-D of one length >= 1, got {w.shape}, {y.shape}, {h.shape}")
+    if not (np.isin(y, (-1, 1)).all() and np.isin(h, (-1, 1)).all()):
+        raise ValueError("y and h must hold only -1 and +1")
+    if (w < 0).any() or not abs(w.sum() - 1.0) < 1e-9:
+        raise ValueError(f"w must be non-negative and sum to 1, got sum {w.sum()}")
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be finite, got {alpha}")
+    w_new = w * np.exp(-alpha * y * h)
+    Z = float(w_new.sum())
+    return w_new / Z, Z
+
+
+class AdaBoostStumps:
+    """Binary AdaBoost (Freund & Schapire) with decision stumps, by reweighting or resampling.
+
+    Labels may be any two values; internally y is mapped to {-1, +1} (``classes_[1]`` is +1).
+    After ``fit``: ``alphas_``, ``errors_`` (weighted error e_m), ``Z_`` (normaliser),
+    ``weights_history_`` (M + 1, n) with the weights before each round and after the last.
+    ``estimator`` is any object with ``fit(X, y, sample_weight)`` and ``predict``; it is
+    deep-copied every round (default: ``ClassificationTree(max_depth=1)``).
+    """
+
+    def __init__(self, n_rounds: int = 50, learning_rate: float = 1.0, resample: bool = False,
+                 estimator: object | None = None, seed: int = 0):
+        self.n_rounds = _check_int("n_rounds", n_rounds, 1)
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), check_seed(seed)
+        self.estimator = ClassificationTree(max_depth=1) if estimator is None else estimator
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "AdaBoostStumps":
+        X = _check_X(X)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        if y.shape != (len(X),) or len(self.classes_) != 2:
+            raise ValueError(f"y must have shape ({len(X)},) and exactly two classes, got {self.classes_}")
+        ys = np.where(y == self.classes_[1], 1.0, -1.0)
+        rng = np.random.default_rng(self.seed)
+        w = np.full(len(X), 1.0 / len(X))
+        self.learners_, self.alphas_, self.errors_, self.Z_, history = [], [], [], [], [w]
+        for _ in range(self.n_rounds):
+            learner = copy.deepcopy(self.estimator)
+            if self.resample:
+                idx = rng.choice(len(X), size=len(X), p=w)
+                learner.fit(X[idx], ys[idx], sample_weight=np.ones(len(X)))
+            else:
+                learner.fit(X, ys, sample_weight=w)
+            h = np.asarray(learner.predict(X), dtype=np.float64)
+            e = float(np.sum(w[h != ys]))
+            if e >= 0.5:                               # no better than chance: stop
+                if not self.learners_:
+                    raise ValueError("the first weak learner is no better than chance (error >= 0.5)")
+                break
+            alpha = self.learning_rate * 0.5 * math.log((1.0 - max(e, 1e-12)) / max(e, 1e-12))
+            self.learners_.append(learner)
+            self.alphas_.append(alpha)
+            self.errors_.append(e)
+            if e == 0.0:                               # perfect learner: it decides alone
+                self.Z_.append(0.0)
+                break
+            w, Z = adaboost_reweight(w, ys, h, alpha)
+            self.Z_.append(Z)
+            history.append(w)
+        self.alphas_, self.errors_, self.Z_ = map(np.array, (self.alphas_, self.errors_, self.Z_))
+        self.weights_history_ = np.array(history)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def staged_decision_function(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """F_m(x) = sum_{j <= m} alpha_j h_j(x) for m = 1..M, each of shape (n,)."""
+        if not hasattr(self, "learners_"):
+            raise ValueError("not fitted yet: call fit(X, y) first")
+        X = _check_X(X, self.n_features_in_)
+        F = np.zeros(len(X))
+        for alpha, learner in zip(self.alphas_, self.learners_):
+            F = F + alpha * np.asarray(learner.predict(X), dtype=np.float64)
+            yield F
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """F_M(x) = sum_m alpha_m h_m(x) for all M rounds: shape (n,)."""
+        F = None
+        for F in self.staged_decision_function(X):
+            pass
+        return F
+
+    def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """Labels sign(F_m(x)) mapped back to ``classes_``, for m = 1..M."""
+        for F in self.staged_decision_function(X):
+            yield self.classes_[(F > 0).astype(int)]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Label sign(F_M(x)) mapped back to ``classes_``: shape (n,)."""
+        F = self.decision_function(X)
+        return self.classes_[(F > 0).astype(int)]
+
+
+# ----------------------------------------------------------------------------- stacking
+
+def manual_stacking(estimators: list[object], final_estimator: object, X: np.ndarray, y: np.ndarray,
+                    cv: object) -> Callable[[np.ndarray], np.ndarray]:
+    """Stacking by hand; returns ``predict_proba(X_new) -> (n, C)``.
+
+    1. Meta-features: out-of-fold ``predict_proba`` of every base estimator (folds from ``cv``);
+       for two classes only the positive column is kept, as scikit-learn does.
+    2. Fit ``final_estimator`` on the meta-features; refit every base estimator on all of X.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_predict
+
+    if not estimators:
+        raise ValueError("estimators must be a non-empty list of classifiers")
+    X = _check_X(X)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    keep = slice(1, None) if len(np.unique(y)) == 2 else slice(None)
+    meta = np.hstack([cross_val_predict(clone(est), X, y, cv=cv, method="predict_proba")[:, keep]
+                      for est in estimators])
+    final = clone(final_estimator).fit(meta, y)
+    bases = [clone(est).fit(X, y) for est in estimators]
+
+    def predict_proba(X_new: np.ndarray) -> np.ndarray:
+        X_new = _check_X(X_new, X.shape[1])
+        return final.predict_proba(np.hstack([b.predict_proba(X_new)[:, keep] for b in bases]))
+
+    return predict_proba
+
+
+# ----------------------------------------------------------------------------- plotting
+
+def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The (grid, grid) mesh ``(gx, gy)`` that :func:`plot_decision_boundary` evaluates for 2-D ``X``.
+
+    Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
+    """
+    X = _check_X(X, 2)
+    grid = _check_int("grid", grid, 2)
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    return np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
+
+
+def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
+                           ax: object = None, grid: int = 200, sizes: np.ndarray | None = None,
+                           margin: float = 0.5) -> object:
+    """Shade the plane by ``predict_fn`` (class labels or P(class 1) on an (m, 2) grid) and
+    scatter the 2-D points ``X`` (n, 2) coloured by ``y``; ``sizes`` sets marker areas."""
+    import matplotlib.pyplot as plt
+
+    from mlnotes.plotting import COLORS
+
+    X = _check_X(X, 2)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    if not callable(predict_fn):
+        raise TypeError("predict_fn must be callable: (m, 2) array -> (m,) labels or probabilities")
+    if ax is None:
+        ax = plt.gca()
+    gx, gy = decision_grid(X, grid, margin)
+    Z = np.asarray(predict_fn(np.c_[gx.ravel(), gy.ravel()]), dtype=float).reshape(gx.shape)
+    ax.contourf(gx, gy, Z, levels=np.linspace(Z.min() - 1e-9, Z.max() + 1e-9, 11), cmap="RdBu_r", alpha=0.35)
+    classes = np.unique(y)
+    for c, color, marker in zip(classes, (COLORS[0], COLORS[3]), ("o", "^")):
+        sel = y == c
+        ax.scatter(X[sel, 0], X[sel, 1], s=12 if sizes is None else np.asarray(sizes)[sel], c=color,
+                   marker=marker, edgecolors="white", linewidths=0.4, label=f"class {c}")
+    ax.set(xlim=(gx[0, 0], gx[0, -1]), ylim=(gy[0, 0], gy[-1, 0]), xlabel="$x_1$", ylabel="$x_2$")
+    return ax

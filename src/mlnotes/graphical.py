@@ -1,0 +1,328 @@
+"""Representing distributions over binary vectors: parameter counts, the chain rule, Bayes nets,
+Bernoulli naive Bayes and the fully visible sigmoid belief net (FVSBN), all in numpy / sklearn.
+
+Used by: chapters/generative/binarized-digits (and chapters/generative/autoregressive-models,
+which reuses :class:`FVSBN`, :class:`IndependentBernoulli` and :func:`tile_images`).
+
+Conventions: data ``X`` is an (m, n) array of 0/1 values; log-probabilities are natural logs
+(nats) and are summed over the n variables, so ``log_prob`` returns one number per row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp, xlogy
+
+from mlnotes.prob import as_generator
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_n(n: object, name: str = "n", low: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+    if n < low:
+        raise ValueError(f"{name} must be >= {low}, got {n}")
+    return int(n)
+
+
+def _check_binary(X: object, n: int | None = None) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must be a non-empty 2-D array (m, n), got shape {X.shape}")
+    if not np.isin(X, (0, 1)).all():
+        raise ValueError("X must hold only 0/1 values")
+    if n is not None and X.shape[1] != n:
+        raise ValueError(f"X must have {n} columns, got {X.shape[1]}")
+    return X.astype(np.float64)
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not alpha >= 0:
+        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+    return float(alpha)
+
+
+def _bernoulli_log_prob(X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """sum_j x_j log p_j + (1 - x_j) log(1 - p_j) for each row; 0 log 0 = 0."""
+    return (xlogy(X, p) + xlogy(1 - X, 1 - p)).sum(axis=-1)
+
+
+# ----------------------------------------------------------------------------- parameter counts
+def param_counts(n: int, n_classes: int = 10) -> dict[str, int]:
+    """Free parameters of each representation of n binary variables (exact Python ints).
+
+    full joint / chain-rule tables ``2^n - 1``; Markov chain ``2n - 1``; Bayes net with at most
+    two parents (each variable takes the previous two) ``1 + 2 + 4(n - 2)``; independent ``n``;
+    naive Bayes ``(c - 1) + c n``; FVSBN ``n (n + 1) / 2``; logistic regression ``c (n + 1)``.
+    """
+    n = _check_n(n)
+    c = _check_n(n_classes, "n_classes", low=2)
+    return {
+        "full joint": 2 ** n - 1,
+        "Markov chain": 2 * n - 1,
+        "Bayes net, 2 parents": bayes_net_param_count([list(range(max(0, i - 2), i)) for i in range(n)]),
+        "independent": n,
+        "naive Bayes": (c - 1) + c * n,
+        "FVSBN": n * (n + 1) // 2,
+        "logistic regression": c * (n + 1),
+    }
+
+
+def bayes_net_param_count(parents: list[list[int]]) -> int:
+    """``sum_i 2^{|pa(i)|}``: one Bernoulli parameter per configuration of each node's parents.
+
+    ``parents[i]`` lists the parents of node i; they must come earlier (a topological order).
+    """
+    if not isinstance(parents, (list, tuple)) or not parents:
+        raise ValueError("parents must be a non-empty list of parent lists")
+    total = 0
+    for i, pa in enumerate(parents):
+        if not isinstance(pa, (list, tuple)) or any(
+                isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j < i for j in pa):
+            raise ValueError(f"parents[{i}] must list distinct earlier nodes in [0, {i}), got {pa!r}")
+        if len(set(pa)) != len(pa):
+            raise ValueError(f"parents[{i}] has repeated entries: {pa!r}")
+        total += 2 ** len(pa)
+    return total
+
+
+# ----------------------------------------------------------------------------- chain rule
+def chain_rule_conditionals(joint: object) -> list[np.ndarray]:
+    """Conditionals ``p(x_i = 1 | x_<i)`` of a joint pmf over n binary variables.
+
+    ``joint`` has shape (2,)*n and sums to 1. Entry i of the result has shape (2,)*i and
+    holds ``p(x_i = 1 | x_0..x_{i-1})`` (0.5 where the conditioning event has probability 0),
+    i.e. the 1 + 2 + ... + 2^{n-1} = 2^n - 1 numbers of the tabular chain rule.
+    """
+    P = np.asarray(joint, dtype=np.float64)
+    if P.ndim < 1 or P.shape != (2,) * P.ndim:
+        raise ValueError(f"joint must have shape (2,)*n, got {P.shape}")
+    if (P < 0).any() or not np.isclose(P.sum(), 1.0, atol=1e-9):
+        raise ValueError("joint must be non-negative and sum to 1")
+    conds = []
+    for i in range(P.ndim):
+        marg = P.sum(axis=tuple(range(i + 1, P.ndim)))  # p(x_0..x_i), shape (2,)*(i+1)
+        denom = marg.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            conds.append(np.where(denom > 0, marg[..., 1] / np.where(denom > 0, denom, 1), 0.5))
+    return conds
+
+
+def joint_from_conditionals(conds: list[np.ndarray]) -> np.ndarray:
+    """Multiply chain-rule conditionals back into the joint pmf, shape (2,)*n."""
+    if not isinstance(conds, (list, tuple)) or not conds:
+        raise ValueError("conds must be a non-empty list of conditional tables")
+    n = len(conds)
+    joint = np.ones((2,) * n)
+    for i, c in enumerate(conds):
+        c = np.asarray(c, dtype=np.float64)
+        if c.shape != (2,) * i:
+            raise ValueError(f"conds[{i}] must have shape {(2,) * i}, got {c.shape}")
+        if ((c < 0) | (c > 1)).any():
+            raise ValueError(f"conds[{i}] must hold probabilities in [0, 1]")
+        factor = np.stack([1 - c, c], axis=-1).reshape((2,) * (i + 1) + (1,) * (n - i - 1))
+        joint = joint * factor
+    return joint
+
+
+# ----------------------------------------------------------------------------- Markov chain BN
+def fit_markov_chain(X: object) -> tuple[float, np.ndarray]:
+    """Maximum-likelihood CPTs of the chain x_0 -> x_1 -> ... -> x_{n-1}: normalized counts.
+
+    Returns ``p0 = P(x_0 = 1)`` and ``cpt`` (n - 1, 2) with ``cpt[i - 1, v] = P(x_i = 1 | x_{i-1} = v)``
+    (0.5 when ``x_{i-1} = v`` never occurs). 1 + 2(n - 1) = 2n - 1 parameters.
+    """
+    X = _check_binary(X)
+    prev, cur = X[:, :-1], X[:, 1:]
+    ones = np.stack([((prev == v) * cur).sum(0) for v in (0, 1)], axis=1)
+    totals = np.stack([(prev == v).sum(0) for v in (0, 1)], axis=1)
+    cpt = np.where(totals > 0, ones / np.maximum(totals, 1), 0.5)
+    return float(X[:, 0].mean()), cpt
+
+
+def markov_chain_log_likelihood(X: object, p0: float, cpt: object) -> float:
+    """Total log-likelihood (nats) of the rows of X under a chain Bayes net (see :func:`fit_markov_chain`)."""
+    X = _check_binary(X)
+    cpt = np.asarray(cpt, dtype=np.float64)
+    if cpt.shape != (X.shape[1] - 1, 2):
+        raise ValueError(f"cpt must have shape ({X.shape[1] - 1}, 2), got {cpt.shape}")
+    if not 0 <= p0 <= 1 or ((cpt < 0) | (cpt > 1)).any():
+        raise ValueError("p0 and cpt must be probabilities in [0, 1]")
+    p = np.where(X[:, :-1] == 1, cpt[:, 1], cpt[:, 0])  # P(x_i = 1 | parent value), (m, n - 1)
+    first = xlogy(X[:, 0], p0) + xlogy(1 - X[:, 0], 1 - p0)
+    return float(first.sum() + (xlogy(X[:, 1:], p) + xlogy(1 - X[:, 1:], 1 - p)).sum())
+
+
+# ----------------------------------------------------------------------------- density models
+class IndependentBernoulli:
+    """``p(x) = prod_j p_j^{x_j} (1 - p_j)^{1 - x_j}``: n parameters, smoothed by ``alpha``."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = _check_alpha(alpha)
+        self.p_: np.ndarray | None = None
+
+    def fit(self, X: object) -> "IndependentBernoulli":
+        X = _check_binary(X)
+        self.p_ = (X.sum(0) + self.alpha) / (X.shape[0] + 2 * self.alpha)
+        return self
+
+    def _fitted(self) -> np.ndarray:
+        if self.p_ is None:
+            raise ValueError("call fit(X) first")
+        return self.p_
+
+    def log_prob(self, X: object) -> np.ndarray:
+        """log p(x) in nats for each row, shape (m,)."""
+        p = self._fitted()
+        return _bernoulli_log_prob(_check_binary(X, p.size), p)
+
+    def sample(self, n_samples: int, rng: object) -> np.ndarray:
+        p = self._fitted()
+        return (as_generator(rng).random((_check_n(n_samples, "n_samples"), p.size)) < p).astype(np.uint8)
+
+
+class BernoulliNaiveBayes:
+    """``p(x, y) = p(y) prod_j p(x_j | y)`` with Laplace smoothing ``alpha``; (c - 1) + c n parameters.
+
+    ``theta_[c, j] = (count(x_j = 1, y = c) + alpha) / (count(y = c) + 2 alpha)``; the class prior is
+    the empirical frequency (as in ``sklearn.naive_bayes.BernoulliNB`` with ``fit_prior=True``).
+    """
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = _check_alpha(alpha)
+        self.classes_: np.ndarray | None = None
+
+    def fit(self, X: object, y: object) -> "BernoulliNaiveBayes":
+        X = _check_binary(X)
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+        self.classes_, idx = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError("y must hold at least two classes")
+        counts = np.bincount(idx)
+        ones = np.stack([X[idx == c].sum(0) for c in range(self.classes_.size)])
+        self.theta_ = (ones + self.alpha) / (counts[:, None] + 2 * self.alpha)
+        self.log_prior_ = np.log(counts / counts.sum())
+        return self
+
+    def _joint(self, X: object) -> np.ndarray:
+        if self.classes_ is None:
+            raise ValueError("call fit(X, y) first")
+        X = _check_binary(X, self.theta_.shape[1])
+        with np.errstate(divide="ignore"):
+            log_t, log_1t = np.log(self.theta_), np.log1p(-self.theta_)
+        return self.log_prior_ + X @ log_t.T + (1 - X) @ log_1t.T  # log p(x, y), (m, c)
+
+    def predict_log_proba(self, X: object) -> np.ndarray:
+        """log p(y | x), shape (m, c), columns in the order of ``classes_``."""
+        joint = self._joint(X)
+        return joint - logsumexp(joint, axis=1, keepdims=True)
+
+    def predict(self, X: object) -> np.ndarray:
+        return self.classes_[np.argmax(self._joint(X), axis=1)]
+
+    def log_prob(self, X: object) -> np.ndarray:
+        """Marginal density log p(x) = logsumexp_y [log p(y) + log p(x | y)], shape (m,)."""
+        return logsumexp(self._joint(X), axis=1)
+
+    def sample(self, n_samples: int, rng: object, y: object = None) -> np.ndarray:
+        """Samples from p(x) (class drawn from the prior) or from p(x | y) when ``y`` is given."""
+        if self.classes_ is None:
+            raise ValueError("call fit(X, y) first")
+        rng = as_generator(rng)
+        n_samples = _check_n(n_samples, "n_samples")
+        if y is None:
+            rows = rng.choice(self.classes_.size, size=n_samples, p=np.exp(self.log_prior_))
+        else:
+            if y not in self.classes_:
+                raise ValueError(f"y must be one of {self.classes_.tolist()}, got {y!r}")
+            rows = np.full(n_samples, int(np.flatnonzero(self.classes_ == y)[0]))
+        return (rng.random((n_samples, self.theta_.shape[1])) < self.theta_[rows]).astype(np.uint8)
+
+
+class FVSBN:
+    """Fully visible sigmoid belief net: ``p(x_i = 1 | x_<i) = sigmoid(a_i + w_i . x_<i)``.
+
+    Maximum likelihood decouples into one logistic regression per variable (sklearn, L2 with
+    inverse strength ``C``); a variable that is constant in the training data gets a smoothed
+    Bernoulli instead (a logistic regression needs two classes). ``order`` permutes the
+    variables before the chain rule is applied. n (n + 1) / 2 parameters.
+    """
+
+    def __init__(self, C: float = 1.0, order: object = None, alpha: float = 1.0):
+        if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
+            raise ValueError(f"C must be a number > 0, got {C!r}")
+        self.C, self.order, self.alpha = float(C), order, _check_alpha(alpha)
+        self.bias_: np.ndarray | None = None
+
+    def fit(self, X: object) -> "FVSBN":
+        from sklearn.linear_model import LogisticRegression
+
+        X = _check_binary(X)
+        n = X.shape[1]
+        order = np.arange(n) if self.order is None else np.asarray(self.order)
+        if sorted(order.tolist()) != list(range(n)):
+            raise ValueError(f"order must be a permutation of range({n})")
+        self.order_ = order
+        Xo = X[:, order]
+        self.bias_, self.weights_ = np.zeros(n), np.zeros((n, n))  # weights_[i, :i] used
+        for i in range(n):
+            target = Xo[:, i]
+            if i == 0 or target.min() == target.max():
+                p = (target.sum() + self.alpha) / (target.size + 2 * self.alpha)
+                self.bias_[i] = np.log(p / (1 - p))
+                continue
+            lr = LogisticRegression(C=self.C, max_iter=1000).fit(Xo[:, :i], target)
+            self.bias_[i], self.weights_[i, :i] = lr.intercept_[0], lr.coef_[0]
+        return self
+
+    def _fitted(self) -> None:
+        if self.bias_ is None:
+            raise ValueError("call fit(X) first")
+
+    def conditionals(self, X: object) -> np.ndarray:
+        """``p(x_i = 1 | x_<i)`` for every row and variable, in the model's order, shape (m, n)."""
+        self._fitted()
+        Xo = _check_binary(X, self.bias_.size)[:, self.order_]
+        logits = self.bias_ + Xo @ np.tril(self.weights_, -1).T
+        return 1 / (1 + np.exp(-logits))
+
+    def log_prob(self, X: object) -> np.ndarray:
+        """log p(x) in nats, shape (m,), computed from logits (stable for large |logits|)."""
+        self._fitted()
+        Xo = _check_binary(X, self.bias_.size)[:, self.order_]
+        logits = self.bias_ + Xo @ np.tril(self.weights_, -1).T
+        return -(np.logaddexp(0, logits) - Xo * logits).sum(axis=1)
+
+    def sample(self, n_samples: int, rng: object) -> np.ndarray:
+        """Ancestral sampling, one variable at a time; returns (n_samples, n) in the ORIGINAL order."""
+        self._fitted()
+        rng = as_generator(rng)
+        n = self.bias_.size
+        Xo = np.zeros((_check_n(n_samples, "n_samples"), n))
+        for i in range(n):
+            p = 1 / (1 + np.exp(-(self.bias_[i] + Xo[:, :i] @ self.weights_[i, :i])))
+            Xo[:, i] = rng.random(Xo.shape[0]) < p
+        out = np.empty_like(Xo)
+        out[:, self.order_] = Xo
+        return out.astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- pictures
+def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of ``fill`` between."""
+    images = np.asarray(images, dtype=np.float64)
+    side, ncols = _check_n(side, "side"), _check_n(ncols, "ncols")
+    if images.ndim != 2 or images.shape[0] == 0 or images.shape[1] != side * side:
+        raise ValueError(f"images must have shape (m, {side * side}) with m >= 1, got {images.shape}")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be an int >= 0, got {pad!r}")
+    m = images.shape[0]
+    nrows = -(-m // ncols)
+    step = side + pad
+    canvas = np.full((nrows * step - pad, ncols * step - pad), fill)
+    for k, img in enumerate(images):
+        r, c = divmod(k, ncols)
+        canvas[r * step:r * step + side, c * step:c * step + side] = img.reshape(side, side)
+    return canvas

@@ -1,0 +1,243 @@
+"""Mutual-information estimation by variational bounds, and Deep InfoMax on small images.
+
+Used by the chapter ``pretraining/deep-infomax`` (and by ``pretraining/self-supervised-learning``
+for InfoNCE). Holds
+
+- ``gaussian_mi``, ``correlated_gaussians``, ``gaussian_log_ratio``: a test bed with known MI and
+  its optimal critic ``log p(x, y) / (p(x) p(y))``;
+- ``dv_bound``, ``jsd_bound``, ``infonce_bound``: the Donsker-Varadhan (MINE), Jensen-Shannon and
+  InfoNCE objectives, from critic scores;
+- ``SeparableCritic`` and ``train_critic``: a learned critic ``f(x) . g(y)`` (torch);
+- ``DIMEncoder``, ``local_dim_loss`` and ``train_local_dim``: local Deep InfoMax on 8x8 digits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import logsumexp
+from torch import nn
+
+from mlnotes.core import check_seed
+
+
+def _check_rho(rho: float) -> float:
+    if not isinstance(rho, (int, float, np.floating)) or not -1 < rho < 1:
+        raise ValueError(f"rho must be a number in (-1, 1), got {rho!r}")
+    return float(rho)
+
+
+def _check_pos_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def gaussian_mi(rho: float, d: int = 1) -> float:
+    """MI of d independent pairs of standard normals with correlation rho: ``-(d/2) log(1 - rho^2)`` nats."""
+    rho, d = _check_rho(rho), _check_pos_int("d", d)
+    return -0.5 * d * math.log1p(-rho * rho)
+
+
+def correlated_gaussians(n: int, rho: float, d: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` samples of (x, y), each (n, d): ``y = rho x + sqrt(1 - rho^2) eps`` coordinate-wise."""
+    n, d, rho = _check_pos_int("n", n), _check_pos_int("d", d), _check_rho(rho)
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.standard_normal((n, d))
+    y = rho * x + math.sqrt(1 - rho * rho) * rng.standard_normal((n, d))
+    return x, y
+
+
+def gaussian_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
+    """Optimal critic ``log p(x, y) / (p(x) p(y))`` for :func:`correlated_gaussians`, summed over d.
+
+    ``x`` (n, d) and ``y`` (n, d) give the n paired values; ``x`` (n, 1, d) with ``y`` (1, m, d)
+    broadcast to the (n, m) matrix of all pairs.
+    """
+    rho = _check_rho(rho)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"x and y must have the same last dimension, got {x.shape} and {y.shape}")
+    r2 = rho * rho
+    d = x.shape[-1]
+    if x.ndim == 3 and y.ndim == 3 and x.shape[1] == 1 and y.shape[0] == 1:
+        # all pairs at once: sum_k (r2 x_k^2 - 2 rho x_k y_k + r2 y_k^2) through one matrix product
+        x2, y2 = (x[:, 0] ** 2).sum(-1), (y[0] ** 2).sum(-1)
+        quad = r2 * x2[:, None] + r2 * y2[None, :] - 2 * rho * (x[:, 0] @ y[0].T)
+        return -0.5 * d * math.log1p(-r2) - quad / (2 * (1 - r2))
+    per_dim = -0.5 * math.log1p(-r2) - (r2 * x**2 - 2 * rho * x * y + r2 * y**2) / (2 * (1 - r2))
+    return per_dim.sum(axis=-1)
+
+
+def _check_scores(name: str, t: object) -> np.ndarray:
+    a = np.asarray(t, dtype=np.float64)
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be a non-empty array of finite critic scores")
+    return a
+
+
+def dv_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
+    """Donsker-Varadhan bound ``E_joint[T] - log E_marginal[e^T]`` (MINE's objective), in nats.
+
+    The log-mean-exp is computed as ``logsumexp(T) - log M``, never as a plain mean of ``e^T``.
+    """
+    tj, tm = _check_scores("t_joint", t_joint), _check_scores("t_marginal", t_marginal).ravel()
+    return float(tj.mean() - (logsumexp(tm) - math.log(tm.size)))
+
+
+def jsd_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
+    """Jensen-Shannon objective ``E_joint[-softplus(-T)] - E_marginal[softplus(T)]``.
+
+    Its maximiser is the same log density ratio, but its value is NOT a mutual-information estimate.
+    """
+    tj, tm = _check_scores("t_joint", t_joint), _check_scores("t_marginal", t_marginal)
+    return float(-np.logaddexp(0, -tj).mean() - np.logaddexp(0, tm).mean())
+
+
+def infonce_bound(scores: np.ndarray) -> float:
+    """InfoNCE ``mean_i [S_ii - log sum_j exp(S_ij)] + log N`` for an (N, N) score matrix.
+
+    Row i scores x_i against every y_j; the diagonal holds the positive pairs. Each term is a
+    log-softmax (<= 0), so the value never exceeds ``log N``.
+    """
+    s = _check_scores("scores", scores)
+    if s.ndim != 2 or s.shape[0] != s.shape[1]:
+        raise ValueError(f"scores must be a square (N, N) matrix, got shape {s.shape}")
+    n = s.shape[0]
+    return float(np.mean(np.diag(s) - logsumexp(s, axis=1)) + math.log(n))
+
+
+# -- learned critics (torch) ----------------------------------------------------------------------
+class SeparableCritic(nn.Module):
+    """``T(x, y) = f(x) . g(y)`` with two small MLPs; ``forward(x, y)`` gives the (N, N) score matrix."""
+
+    def __init__(self, d: int, hidden: int = 64, embed: int = 16):
+        super().__init__()
+        d, hidden, embed = _check_pos_int("d", d), _check_pos_int("hidden", hidden), _check_pos_int("embed", embed)
+        self.f = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
+        self.g = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.f(x) @ self.g(y).T
+
+
+def _torch_infonce(scores: torch.Tensor) -> torch.Tensor:
+    n = scores.shape[0]
+    return torch.diagonal(scores).mean() - torch.logsumexp(scores, dim=1).mean() + math.log(n)
+
+
+def _torch_jsd(scores: torch.Tensor) -> torch.Tensor:
+    n = scores.shape[0]
+    joint = torch.diagonal(scores)
+    marginal = scores[~torch.eye(n, dtype=torch.bool)]
+    return -F.softplus(-joint).mean() - F.softplus(marginal).mean()
+
+
+def _torch_dv(scores: torch.Tensor) -> torch.Tensor:
+    n = scores.shape[0]
+    marginal = scores[~torch.eye(n, dtype=torch.bool)]
+    return torch.diagonal(scores).mean() - (torch.logsumexp(marginal, dim=0) - math.log(marginal.numel()))
+
+
+def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int = 1000, batch: int = 256,
+                 lr: float = 1e-3, seed: int = 0) -> tuple[SeparableCritic, dict[str, list[float]]]:
+    """Train a :class:`SeparableCritic` on fresh correlated-Gaussian batches by maximising ``objective``.
+
+    ``objective`` is "infonce", "jsd" or "dv". Negatives are the other y's of the batch (all
+    off-diagonal pairs). Returns the critic and per-step values of the InfoNCE and DV estimates.
+    """
+    if objective not in ("infonce", "jsd", "dv"):
+        raise ValueError(f"objective must be 'infonce', 'jsd' or 'dv', got {objective!r}")
+    steps, batch = _check_pos_int("steps", steps), _check_pos_int("batch", batch)
+    rng = np.random.default_rng(check_seed(seed))
+    torch.manual_seed(check_seed(seed))
+    critic = SeparableCritic(d)
+    opt = torch.optim.Adam(critic.parameters(), lr=lr)
+    loss_fn = {"infonce": _torch_infonce, "jsd": _torch_jsd, "dv": _torch_dv}[objective]
+    history: dict[str, list[float]] = {"infonce": [], "dv": []}
+    for _ in range(steps):
+        x, y = correlated_gaussians(batch, rho, d, seed=int(rng.integers(2**31)))
+        scores = critic(torch.from_numpy(x).float(), torch.from_numpy(y).float())
+        loss = -loss_fn(scores)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            history["infonce"].append(_torch_infonce(scores).item())
+            history["dv"].append(_torch_dv(scores).item())
+    return critic, history
+
+
+# -- local Deep InfoMax ---------------------------------------------------------------------------
+class DIMEncoder(nn.Module):
+    """8x8 image -> local features (B, 64, code) and a global code (B, code).
+
+    Two 3x3 convolutions (``channels`` each, ReLU, padding 1) give a (channels, 8, 8) map; a 1x1
+    convolution projects each of its 64 positions to ``code`` dims (the local features); an MLP on
+    the flattened map gives the global code.
+    """
+
+    def __init__(self, channels: int = 32, code: int = 16):
+        super().__init__()
+        channels, code = _check_pos_int("channels", channels), _check_pos_int("code", code)
+        self.conv = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        self.local = nn.Conv2d(channels, code, 1)
+        self.glob = nn.Sequential(nn.Flatten(), nn.Linear(channels * 64, 64), nn.ReLU(), nn.Linear(64, code))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmap = self.conv(images)
+        local = self.local(fmap).flatten(2).transpose(1, 2)  # (B, 64, code)
+        return self.glob(fmap), local
+
+
+def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+    """Negative mean InfoNCE between each image's global code and each of its local features.
+
+    ``global_code`` (B, k), ``local`` (B, P, k). For every position p the positive pair is (i, i)
+    and the negatives are the position-p features of the other images in the batch:
+    ``S_p = G L_p^T`` (B, B), loss = ``-mean_p mean_i log softmax_j(S_p)[i, i]``.
+    """
+    if global_code.ndim != 2 or local.ndim != 3 or local.shape[0] != global_code.shape[0] \
+            or local.shape[2] != global_code.shape[1]:
+        raise ValueError(f"need global_code (B, k) and local (B, P, k), got {tuple(global_code.shape)} "
+                         f"and {tuple(local.shape)}")
+    scores = torch.einsum("ik,jpk->pij", global_code, local)  # (P, B, B)
+    target = torch.arange(global_code.shape[0]).expand(scores.shape[0], -1)
+    return F.cross_entropy(scores.reshape(-1, scores.shape[2]), target.reshape(-1))
+
+
+def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: float = 2e-3,
+                    seed: int = 0) -> tuple[DIMEncoder, list[float]]:
+    """Train a :class:`DIMEncoder` on ``images`` (n, 8, 8) in [0, 1] with :func:`local_dim_loss`."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or images.shape[1:] != (8, 8) or len(images) < 2:
+        raise ValueError(f"images must have shape (n >= 2, 8, 8), got {images.shape}")
+    steps, batch = _check_pos_int("steps", steps), _check_pos_int("batch", batch)
+    torch.manual_seed(check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
+    encoder = DIMEncoder()
+    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+    data = torch.from_numpy(images)[:, None]
+    losses = []
+    for _ in range(steps):
+        idx = torch.from_numpy(rng.choice(len(images), size=min(batch, len(images)), replace=False))
+        g, local = encoder(data[idx])
+        loss = local_dim_loss(g, local)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return encoder, losses
+
+
+def encode(encoder: DIMEncoder, images: np.ndarray) -> np.ndarray:
+    """Global codes (n, code) of ``images`` (n, 8, 8), without gradients."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or images.shape[1:] != (8, 8):
+        raise ValueError(f"images must have shape (n, 8, 8), got {images.shape}")
+    with torch.no_grad():
+        return encoder(torch.from_numpy(images)[:, None])[0].numpy().astype(np.float64)

@@ -1,0 +1,238 @@
+"""Kernels, surrogate losses, kernel logistic regression and Platt scaling.
+
+Used by the chapter ``classical/kernel-logistic-regression``. Labels are in {-1, +1}
+throughout, so that the margin of a score ``f(x)`` is ``s = y f(x)``.
+
+- :func:`rbf` and :func:`linear_kernel`: Gram matrices.
+- :func:`surrogate_losses`, :func:`hinge_objective`: the SVM as L2-regularized hinge loss.
+- :class:`KernelLogReg`: ``min_beta (lam/N) beta^T K beta + (1/N) sum_n log(1 + exp(-y_n (K beta)_n))``
+  by Newton's method (the representer theorem puts ``w = sum_m beta_m z_m``).
+- :func:`logreg_primal`: the same objective in weight space, ``(lam/N)|w|^2 + mean log-loss``.
+- :func:`platt_fit`: ``P(y = 1 | score) = sigmoid(A * score + B)`` fitted on held-out scores.
+- :func:`plot_decision_boundary`: filled contours of a score function over 2-D data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
+
+KERNELS = ("rbf", "linear")
+
+
+def _as_2d(X: object, name: str = "X") -> np.ndarray:
+    array = np.asarray(X)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {array.shape}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return array
+
+
+def _as_pm1(y: object, n: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    if not np.all(np.isin(y, (-1, 1))):
+        raise ValueError("labels y must be -1 or +1 (map {0, 1} with 2 * y - 1)")
+    return y.astype(np.float64)
+
+
+def _check_positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not value > 0 or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def rbf(X: object, Y: object, gamma: float) -> np.ndarray:
+    """Gaussian kernel matrix ``K[i, j] = exp(-gamma |x_i - y_j|^2)``, shape (N, M)."""
+    X, Y = _as_2d(X), _as_2d(Y, "Y")
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
+    gamma = _check_positive("gamma", gamma)
+    sq = np.sum(X ** 2, 1)[:, None] + np.sum(Y ** 2, 1)[None, :] - 2.0 * X @ Y.T
+    return np.exp(-gamma * np.maximum(sq, 0.0))
+
+
+def linear_kernel(X: object, Y: object) -> np.ndarray:
+    """Linear kernel matrix ``K = X Y^T``, shape (N, M)."""
+    X, Y = _as_2d(X), _as_2d(Y, "Y")
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
+    return X @ Y.T
+
+
+def surrogate_losses(s: object) -> dict[str, np.ndarray]:
+    """Losses as functions of the margin ``s = y f(x)``: 0/1, hinge, scaled logistic, squared.
+
+    ``zero_one = [s <= 0]``, ``hinge = max(0, 1 - s)``, ``logistic = log2(1 + e^{-s})``,
+    ``squared = (1 - s)^2``. Hinge and scaled logistic upper-bound the 0/1 loss.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if s.size == 0 or np.any(np.isnan(s)):
+        raise ValueError("s must be a non-empty array of margins without NaN")
+    return {"0/1": (s <= 0).astype(np.float64), "hinge": np.maximum(0.0, 1.0 - s),
+            "scaled logistic": np.logaddexp(0.0, -s) / np.log(2.0), "squared": (1.0 - s) ** 2}
+
+
+def hinge_objective(w: object, b: float, X: object, y: object, C: float) -> float:
+    """Unconstrained soft-margin SVM objective ``0.5 |w|^2 + C sum_n max(0, 1 - y_n (w . x_n + b))``."""
+    X = _as_2d(X)
+    y = _as_pm1(y, X.shape[0])
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (X.shape[1],):
+        raise ValueError(f"w must have shape ({X.shape[1]},), got {w.shape}")
+    C = _check_positive("C", C)
+    return float(0.5 * w @ w + C * np.sum(np.maximum(0.0, 1.0 - y * (X @ w + b))))
+
+
+def _logistic_objective(beta: np.ndarray, K: np.ndarray, y: np.ndarray, lam: float) -> tuple[float, np.ndarray]:
+    N = len(y)
+    scores = K @ beta
+    loss = (lam / N) * beta @ scores + np.mean(np.logaddexp(0.0, -y * scores))
+    dloss_dscore = -y * expit(-y * scores) / N
+    return float(loss), (2.0 * lam / N) * scores + K @ dloss_dscore
+
+
+class KernelLogReg:
+    """Kernel logistic regression: ``f(x) = sum_m beta_m K(x_m, x)``, fitted by Newton's method.
+
+    Minimizes ``(lam/N) beta^T K beta + (1/N) sum_n log(1 + exp(-y_n f(x_n)))`` with labels in
+    {-1, +1}. ``beta_`` has one (generally nonzero) entry per training point.
+    """
+
+    def __init__(self, lam: float = 0.01, kernel: str = "rbf", gamma: float = 1.0):
+        self.lam = _check_positive("lam", lam)
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        self.kernel = kernel
+        self.gamma = _check_positive("gamma", gamma)
+
+    def gram(self, X: object, Y: object) -> np.ndarray:
+        """Kernel matrix between the rows of X and Y, shape (N, M)."""
+        return rbf(X, Y, self.gamma) if self.kernel == "rbf" else linear_kernel(X, Y)
+
+    def fit(self, X: object, y: object, tol: float = 1e-10, max_iter: int = 100) -> "KernelLogReg":
+        """Fit ``beta_`` on training data ``X`` (N, D) with labels ``y`` (N,) in {-1, +1}.
+
+        Newton's method with a backtracking line search. With ``d_n = -y_n sigmoid(-y_n f_n)`` and
+        ``W = diag(sigmoid(f)(1 - sigmoid(f)))`` the gradient is ``K ((2 lam/N) beta + d/N)`` and
+        the Hessian ``K ((2 lam/N) I + W K / N)``, so the step solves
+        ``((2 lam/N) I + W K / N) delta = (2 lam/N) beta + d/N`` (K itself need not be inverted).
+        Stops when the gradient's largest entry is below ``tol``.
+        """
+        X = _as_2d(X)
+        y = _as_pm1(y, X.shape[0])
+        tol = _check_positive("tol", tol)
+        K = self.gram(X, X)
+        beta = np.zeros(len(y))
+        loss, grad = _logistic_objective(beta, K, y, self.lam)
+        self.n_iter_ = 0
+        with threadpool_limits(limits=1, user_api="blas"):  # multithreaded BLAS crawls on a busy box
+            beta, loss = self._newton(K, y, beta, loss, grad, tol, max_iter)
+        self.X_, self.beta_, self.objective_ = X, beta, float(loss)
+        return self
+
+    def _newton(self, K: np.ndarray, y: np.ndarray, beta: np.ndarray, loss: float, grad: np.ndarray,
+                tol: float, max_iter: int) -> tuple[np.ndarray, float]:
+        N, c = len(y), 2.0 * self.lam / len(y)
+        while np.max(np.abs(grad)) > tol and self.n_iter_ < max_iter:
+            f = K @ beta
+            p = expit(f)
+            rhs = c * beta - y * expit(-y * f) / N
+            step = np.linalg.solve(c * np.eye(N) + (p * (1 - p))[:, None] * K / N, rhs)
+            t = 1.0
+            while True:
+                new_loss, new_grad = _logistic_objective(beta - t * step, K, y, self.lam)
+                if new_loss <= loss - 1e-4 * t * (grad @ step) or t < 1e-10:
+                    break
+                t *= 0.5
+            beta, loss, grad = beta - t * step, new_loss, new_grad
+            self.n_iter_ += 1
+        return beta, loss
+
+    def decision_function(self, X: object) -> np.ndarray:
+        """Scores ``f(x) = sum_m beta_m K(x_m, x)`` for the rows of X, shape (M,)."""
+        if not hasattr(self, "beta_"):
+            raise ValueError("call fit(X, y) before decision_function")
+        X = _as_2d(X)
+        if X.shape[1] != self.X_.shape[1]:
+            raise ValueError(f"X must have {self.X_.shape[1]} columns, got {X.shape[1]}")
+        return self.gram(X, self.X_) @ self.beta_
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        """``P(y = +1 | x) = sigmoid(f(x))``, shape (M,)."""
+        return expit(self.decision_function(X))
+
+    def predict(self, X: object) -> np.ndarray:
+        """Labels in {-1, +1}: the sign of the score (0 maps to +1)."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+
+def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12) -> np.ndarray:
+    """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS."""
+    X = _as_2d(X)
+    y = _as_pm1(y, X.shape[0])
+    lam = _check_positive("lam", lam)
+    N = len(y)
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        scores = X @ w
+        loss = (lam / N) * w @ w + np.mean(np.logaddexp(0.0, -y * scores))
+        return float(loss), (2.0 * lam / N) * w + X.T @ (-y * expit(-y * scores) / N)
+
+    result = minimize(objective, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
+                      options={"gtol": gtol, "ftol": 0.0, "maxiter": 5000})
+    return result.x
+
+
+def platt_fit(scores: object, y: object) -> tuple[float, float]:
+    """Platt scaling: ``(A, B)`` maximizing the likelihood of ``P(y = 1 | s) = sigmoid(A s + B)``.
+
+    ``scores`` (N,) are decision values on data *not* used to train the classifier; ``y`` in {-1, +1}.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or scores.size < 2 or not np.all(np.isfinite(scores)):
+        raise ValueError(f"scores must be a finite 1-D array with at least 2 values, got shape {scores.shape}")
+    y = _as_pm1(y, len(scores))
+    if len(np.unique(y)) < 2:
+        raise ValueError("y must contain both classes to fit a sigmoid")
+
+    def objective(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        z = y * (ab[0] * scores + ab[1])
+        g = -y * expit(-z)
+        return float(np.sum(np.logaddexp(0.0, -z))), np.array([g @ scores, g.sum()])
+
+    result = minimize(objective, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 0.0})
+    return float(result.x[0]), float(result.x[1])
+
+
+def plot_decision_boundary(score_fn: Callable[[np.ndarray], np.ndarray], X: object, y: object,
+                           ax: object, resolution: int = 120, pad: float = 0.3) -> None:
+    """Shade ``score_fn`` over the bounding box of X (blue < 0 < orange), draw the 0 level and the points."""
+    X = _as_2d(X)
+    if X.shape[1] != 2:
+        raise ValueError(f"X must have 2 columns to draw a boundary, got {X.shape[1]}")
+    y = _as_pm1(y, X.shape[0])
+    if not callable(score_fn):
+        raise TypeError("score_fn must be callable: score_fn(points (M, 2)) -> scores (M,)")
+    lo, hi = X.min(0) - pad, X.max(0) + pad
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    Z = np.asarray(score_fn(np.c_[g0.ravel(), g1.ravel()])).reshape(g0.shape)
+    limit = max(float(np.abs(Z).max()), 1e-12)
+    ax.contourf(g0, g1, Z, levels=np.linspace(-limit, limit, 21), cmap="PuOr_r", alpha=0.5)
+    if Z.min() < 0 < Z.max():
+        ax.contour(g0, g1, Z, levels=[0.0], colors="black", linewidths=1.2)
+    for label, marker, color in ((-1, "o", "#0072B2"), (1, "^", "#E69F00")):
+        pts = X[y == label]
+        ax.scatter(pts[:, 0], pts[:, 1], s=10, marker=marker, color=color, edgecolors="black", linewidths=0.3)
+    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))

@@ -1,0 +1,178 @@
+"""Masked language modelling: a toy two-topic language, BERT masking, the MLM loss, span decoding.
+
+Chapter: pretraining/bert. The encoder itself lives in :mod:`mlnotes.transformer`.
+
+- :func:`synthetic_topic_sentences` writes sentences from two topics (fruit, tech) that share
+  the ambiguous noun "apple"; :func:`encode` turns them into padded id tensors.
+- :func:`mask_tokens` is BERT's corruption: select a fraction ``p`` of ordinary tokens; of the
+  selected, ``split[0]`` become ``[MASK]``, ``split[1]`` a random ordinary token, ``split[2]``
+  stay; labels are the original ids at selected positions and -100 elsewhere.
+- :func:`masked_cross_entropy` is the loss on selected positions only.
+- :func:`best_span` decodes extractive QA: argmax of ``s_i + e_j`` over ``i <= j < i + max_len``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+
+SPECIALS: list[str] = ["[PAD]", "[CLS]", "[SEP]", "[MASK]"]
+PAD, CLS, SEP, MASK = range(4)
+IGNORE = -100
+
+#: Slot fillers per topic. A sentence reads: subject verb the [adjective] apple preposition a place.
+TOPICS: dict[str, dict[str, list[str]]] = {
+    "fruit": {"subj": ["farmer", "child", "chef", "baker"], "verb": ["peels", "eats", "slices", "picks"],
+              "adj": ["ripe", "red", "juicy", "sweet"], "prep": ["from", "in", "near", "under"],
+              "place": ["basket", "orchard", "kitchen", "garden"]},
+    "tech": {"subj": ["engineer", "investor", "analyst", "designer"], "verb": ["buys", "sells", "reviews", "praises"],
+             "adj": ["new", "latest", "thin", "fast"], "prep": ["at", "during", "after", "before"],
+             "place": ["keynote", "launch", "meeting", "conference"]},
+}
+SLOTS = ["subj", "verb", "the", "adj", "apple", "prep", "a", "place"]
+
+
+def topic_vocab(ambiguous: str = "apple") -> list[str]:
+    """Token strings: the 4 specials, then ``the``, ``a``, the ambiguous noun and every topic word."""
+    words = ["the", "a", ambiguous] + [w for t in TOPICS.values() for slot in t.values() for w in slot]
+    if len(set(words)) != len(words):
+        raise ValueError(f"ambiguous word {ambiguous!r} collides with a topic word")
+    return SPECIALS + words
+
+
+def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str = "apple",
+                              p_adj: float = 0.5) -> tuple[list[list[str]], np.ndarray]:
+    """``n`` sentences ``subj verb the [adj] <ambiguous> prep a place`` and their topics (0 fruit, 1 tech).
+
+    Every slot filler is drawn uniformly from the sentence's topic; the adjective appears with
+    probability ``p_adj``, so the noun sits at word 3 or 4. Returns (tokens, topics of shape (n,)).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    if not 0.0 <= p_adj <= 1.0:
+        raise ValueError(f"p_adj must be in [0, 1], got {p_adj}")
+    names = list(TOPICS)
+    topics = rng.integers(0, 2, size=n)
+    has_adj = rng.random(n) < p_adj
+    sentences = []
+    for t, adj in zip(topics, has_adj):
+        fillers = TOPICS[names[t]]
+        words = []
+        for slot in SLOTS:
+            if slot in fillers:
+                if slot == "adj" and not adj:
+                    continue
+                words.append(fillers[slot][rng.integers(4)])
+            else:
+                words.append(ambiguous if slot == "apple" else slot)
+        sentences.append(words)
+    return sentences, topics
+
+
+def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
+    """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
+    if len(sentences) == 0:
+        raise ValueError("sentences must not be empty")
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = torch.full((len(sentences), max_len), PAD, dtype=torch.long)
+    for row, words in enumerate(sentences):
+        if len(words) + 2 > max_len:
+            raise ValueError(f"sentence {row} has {len(words)} words; with [CLS]/[SEP] it exceeds max_len={max_len}")
+        unknown = [w for w in words if w not in index]
+        if unknown:
+            raise ValueError(f"unknown words {unknown} in sentence {row}")
+        ids[row, : len(words) + 2] = torch.tensor([CLS] + [index[w] for w in words] + [SEP])
+    return ids
+
+
+def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD, CLS, SEP, MASK),
+                p: float = 0.15, split: Sequence[float] = (0.8, 0.1, 0.1), mask_id: int = MASK,
+                gen: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """BERT corruption of ``ids`` (B, L). Returns ``(inputs, labels, selected)``, all (B, L).
+
+    Each non-special position is selected with probability ``p``. A selected position becomes
+    ``mask_id`` with prob. ``split[0]``, a uniform random *ordinary* token with prob. ``split[1]``
+    and stays with prob. ``split[2]``. ``labels`` = original id where selected, -100 elsewhere.
+    """
+    if not isinstance(ids, Tensor) or ids.dtype != torch.long:
+        raise TypeError("ids must be a torch long tensor of token ids")
+    if ids.numel() == 0:
+        raise ValueError("ids must not be empty")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"masking probability p must be in [0, 1], got {p}")
+    split = [float(s) for s in split]
+    if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-9:
+        raise ValueError(f"split must be three non-negative fractions (mask, random, keep) summing to 1, got {split}")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"ids must lie in [0, vocab_size={vocab_size})")
+    special = torch.zeros(vocab_size, dtype=torch.bool)
+    special[list(special_ids)] = True
+    ordinary = torch.nonzero(~special).flatten()
+    if len(ordinary) == 0:
+        raise ValueError("every token is special: nothing can be masked")
+    selected = (torch.rand(ids.shape, generator=gen) < p) & ~special[ids]
+    u = torch.rand(ids.shape, generator=gen)
+    to_mask = selected & (u < split[0])
+    to_random = selected & (u >= split[0]) & (u < split[0] + split[1])
+    random_ids = ordinary[torch.randint(len(ordinary), ids.shape, generator=gen)]
+    inputs = torch.where(to_mask, torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(to_random, random_ids, inputs)
+    labels = torch.where(selected, ids, torch.full_like(ids, IGNORE))
+    return inputs, labels, selected
+
+
+def masked_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
+    """Mean of ``-log softmax(logits)[label]`` over positions whose label is not ``ignore_index``.
+
+    ``logits`` (..., V), ``labels`` (...) long. Written out with log-softmax and gather.
+    """
+    if not isinstance(logits, Tensor) or not isinstance(labels, Tensor):
+        raise TypeError("logits and labels must be torch tensors")
+    if logits.shape[:-1] != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} must be labels {tuple(labels.shape)} plus a vocabulary axis")
+    keep = labels != ignore_index
+    if not keep.any():
+        raise ValueError("no position has a label: the masked loss is undefined")
+    log_p = torch.log_softmax(logits[keep], dim=-1)
+    return -log_p.gather(1, labels[keep][:, None]).mean()
+
+
+def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
+    """Best answer span ``(i, j, s_i + e_j)`` with ``i <= j < i + max_len``, in O(n * max_len).
+
+    Ties go to the smallest ``i`` then the smallest ``j``.
+    """
+    s = np.asarray(start_logits, dtype=np.float64)
+    e = np.asarray(end_logits, dtype=np.float64)
+    if s.ndim != 1 or s.shape != e.shape:
+        raise ValueError(f"start and end logits must be 1-D of equal length, got {s.shape} and {e.shape}")
+    if s.size == 0:
+        raise ValueError("logits must not be empty")
+    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+    if not (np.isfinite(s).all() and np.isfinite(e).all()):
+        raise ValueError("logits must be finite")
+    best = (0, 0, -np.inf)
+    for i in range(s.size):
+        window = e[i: i + max_len]
+        j = int(np.argmax(window))
+        if s[i] + window[j] > best[2]:
+            best = (i, i + j, float(s[i] + window[j]))
+    return best
+
+
+def best_span_brute(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
+    """Reference for :func:`best_span`: score every pair, O(n^2)."""
+    s = np.asarray(start_logits, dtype=np.float64)
+    e = np.asarray(end_logits, dtype=np.float64)
+    if s.ndim != 1 or s.shape != e.shape or s.size == 0:
+        raise ValueError("start and end logits must be non-empty, 1-D and of equal length")
+    pairs = [(s[i] + e[j], -i, -j) for i in range(s.size) for j in range(i, min(s.size, i + max_len))]
+    score, i, j = max(pairs)
+    return -i, -j, float(score)

@@ -1,0 +1,227 @@
+"""Floating-point formats and mixed-precision training: bits, rounding, loss scaling, master weights.
+
+Used by the chapter ``foundations/mixed-precision``.
+
+- ``FORMATS``              sign / exponent / fraction bit counts of FP64, FP32, FP16 and BF16
+- ``float_bits``           the sign, exponent and fraction bit strings of a number in a format
+- ``fp16_decode``          IEEE half value of a 16-bit pattern, from the formula (normals, subnormals, inf/NaN)
+- ``fp16_accumulate``      running sums with rounding to FP16 (or FP32) after every addition
+- ``underflow_fraction``   what share of gradients FP16 flushes to zero / makes subnormal / overflows at a loss scale
+- ``DynamicLossScaler``    the skip-and-halve / grow-after-N state machine of dynamic loss scaling
+- ``train_digits_mlp``     a 64-64-10 MLP on digits in FP32, mixed precision or FP16-only
+- ``draw_bit_layout``      a matplotlib diagram of the bit fields of several formats
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from mlnotes.core import check_seed
+
+__all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
+           "DynamicLossScaler", "train_digits_mlp", "draw_bit_layout"]
+
+#: (sign, exponent, fraction) bit counts per format.
+FORMATS: dict[str, tuple[int, int, int]] = {
+    "float64": (1, 11, 52), "float32": (1, 8, 23), "float16": (1, 5, 10), "bfloat16": (1, 8, 7)}
+_UINT = {"float64": np.uint64, "float32": np.uint32, "float16": np.uint16}
+
+
+def _check_format(dtype: object) -> str:
+    name = np.dtype(dtype).name if dtype != "bfloat16" else "bfloat16"
+    if name not in FORMATS:
+        raise ValueError(f"dtype must be one of {list(FORMATS)}, got {dtype!r}")
+    return name
+
+
+def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
+    """Bit strings ``(sign, exponent, fraction)`` of ``x`` rounded to ``dtype``.
+
+    ``dtype`` is ``"float16"``, ``"float32"``, ``"float64"`` or ``"bfloat16"`` (the top 16 bits of the
+    float32 pattern after round-to-nearest-even, as hardware converts). Example: ``float_bits(1.0)``
+    is ``("0", "01111", "0000000000")``.
+    """
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"x must be a real number, got {type(x).__name__}")
+    name = _check_format(dtype)
+    if name == "bfloat16":
+        with np.errstate(over="ignore"):
+            u32 = int(np.array(x, dtype=np.float32).view(np.uint32))
+        if not np.isnan(np.float32(x)):
+            u32 += 0x7FFF + ((u32 >> 16) & 1)  # round to nearest even on the dropped 16 bits
+        pattern, width = (u32 >> 16) & 0xFFFF, 16
+    else:
+        with np.errstate(over="ignore"):
+            pattern = int(np.array(x, dtype=name).view(_UINT[name]))
+        width = sum(FORMATS[name])
+    text = format(pattern, f"0{width}b")
+    s, e, _ = FORMATS[name]
+    return text[:s], text[s:s + e], text[s + e:]
+
+
+def fp16_decode(bits: int) -> float:
+    """IEEE 754 half-precision value of a 16-bit pattern, computed from the formula.
+
+    ``S | EEEEE | FFFFFFFFFF``: normal numbers (``0 < E < 31``) are ``(-1)^S 2^(E-15) (1 + F/1024)``,
+    subnormals (``E = 0``) are ``(-1)^S 2^(-14) (F/1024)``, ``E = 31`` encodes infinity (``F = 0``) or NaN.
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
+    if not 0 <= bits <= 0xFFFF:
+        raise ValueError(f"bits must be in [0, 0xFFFF], got {bits}")
+    sign = -1.0 if bits >> 15 else 1.0
+    exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
+    if exponent == 0:
+        return sign * 2.0 ** -14 * (fraction / 1024)
+    if exponent == 31:
+        return sign * np.inf if fraction == 0 else np.nan
+    return sign * 2.0 ** (exponent - 15) * (1 + fraction / 1024)
+
+
+def fp16_accumulate(values: object, start: float = 0.0, dtype: str = "float16") -> np.ndarray:
+    """Running sums ``s_k = round(s_{k-1} + v_k)`` with rounding to ``dtype`` after every addition.
+
+    A scalar loop on numpy scalars, so every operation rounds like the hardware format (a vectorised
+    ``cumsum`` or a torch matmul may accumulate in higher precision). Returns the ``len(values)`` sums.
+    """
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        raise ValueError("values must not be empty")
+    kind = np.float16 if dtype == "float16" else np.float32
+    terms = v.astype(kind)
+    total, out = kind(start), np.empty(v.size, dtype=kind)
+    for k, term in enumerate(terms):
+        total = kind(total + term)
+        out[k] = total
+    return out
+
+
+def underflow_fraction(grads: object, scale: float = 1.0) -> dict[str, float]:
+    """Shares of nonzero gradients that FP16 loses at loss scale ``scale``.
+
+    Each ``g * scale`` (computed in float64) is rounded to FP16. Returns the fractions that become
+    ``"zero"`` (underflow), land in the ``"subnormal"`` range (below 2^-14, reduced precision) or become
+    ``"inf"`` (overflow, above 65504 after rounding).
+    """
+    g = np.asarray(grads, dtype=np.float64).reshape(-1)
+    if g.size == 0:
+        raise ValueError("grads must not be empty")
+    if np.any(g == 0) or not np.all(np.isfinite(g)):
+        raise ValueError("grads must be finite and nonzero (the question is which nonzero values survive)")
+    if isinstance(scale, bool) or not (isinstance(scale, (int, float, np.floating, np.integer)) and scale > 0):
+        raise ValueError(f"scale must be a number > 0, got {scale!r}")
+    with np.errstate(over="ignore"):
+        h = np.abs((g * scale).astype(np.float16))
+    tiny = np.finfo(np.float16).tiny
+    return {"zero": float(np.mean(h == 0)), "subnormal": float(np.mean((h > 0) & (h < tiny))),
+            "inf": float(np.mean(np.isinf(h)))}
+
+
+class DynamicLossScaler:
+    """Dynamic loss scaling: skip the step and shrink the scale on overflow, grow it after clean steps.
+
+    ``update(found_inf)`` is called once per step after the gradients were checked: on inf/NaN the
+    scale is multiplied by ``backoff_factor``, the clean-step counter resets and the step must be
+    skipped (returns False); otherwise the counter grows and, after ``growth_interval`` clean steps in
+    a row, the scale is multiplied by ``growth_factor`` (returns True). Mirrors ``torch.amp.GradScaler``.
+    """
+
+    def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                 growth_interval: int = 2000):
+        if not (isinstance(init_scale, (int, float)) and init_scale > 0):
+            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
+        if not growth_factor > 1 or not 0 < backoff_factor < 1:
+            raise ValueError(f"need growth_factor > 1 and 0 < backoff_factor < 1, got {growth_factor}, {backoff_factor}")
+        if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) or growth_interval < 1:
+            raise ValueError(f"growth_interval must be a positive int, got {growth_interval!r}")
+        self.scale = float(init_scale)
+        self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
+        self.clean_steps = 0
+
+    def update(self, found_inf: bool) -> bool:
+        """Advance one step; returns whether the optimizer step should be applied."""
+        if not isinstance(found_inf, (bool, np.bool_)):
+            raise TypeError(f"found_inf must be a bool, got {type(found_inf).__name__}")
+        if found_inf:
+            self.scale *= self.backoff_factor
+            self.clean_steps = 0
+            return False
+        self.clean_steps += 1
+        if self.clean_steps == self.growth_interval:
+            self.scale *= self.growth_factor
+            self.clean_steps = 0
+        return True
+
+
+def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: float = 1024.0,
+                     batch_size: int = 64, seed: int = 0) -> float:
+    """Train a 64-64-10 ReLU MLP on the digits by minibatch SGD; return the test accuracy.
+
+    ``mode``: ``"fp32"`` (everything in float32); ``"mixed"`` (FP32 master weights, a float16 copy
+    for the forward and backward pass, loss in FP32, loss scaled by ``loss_scale`` and gradients
+    unscaled in FP32); ``"fp16"`` (as mixed, but the weights themselves are stored and updated in
+    float16, so small updates are rounded away). Split: 70/30, ``random_state=0``.
+    """
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    if mode not in ("fp32", "mixed", "fp16"):
+        raise ValueError(f"mode must be 'fp32', 'mixed' or 'fp16', got {mode!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0) or not (isinstance(loss_scale, (int, float)) and loss_scale > 0):
+        raise ValueError(f"lr and loss_scale must be > 0, got {lr!r} and {loss_scale!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0 or batch_size < 1:
+        raise ValueError(f"num_steps must be an int >= 0 and batch_size >= 1, got {num_steps!r}, {batch_size!r}")
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    digits = load_digits()
+    X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
+    X_tr, X_te = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(X_te, dtype=torch.float32)
+    y_tr, y_te = torch.tensor(y_tr), torch.tensor(y_te)
+    shapes = [(64, 64), (64,), (64, 10), (10,)]
+    W = [torch.randn(*s, generator=gen) / np.sqrt(s[0]) if len(s) == 2 else torch.zeros(s) for s in shapes]
+    if mode == "fp16":
+        W = [w.half() for w in W]
+    scale = 1.0 if mode == "fp32" else float(loss_scale)
+    for _ in range(num_steps):
+        idx = torch.randint(0, len(X_tr), (batch_size,), generator=gen)
+        xb = X_tr[idx] if mode == "fp32" else X_tr[idx].half()
+        P = [(w if mode == "fp32" else w.half()).detach().clone().requires_grad_() for w in W]
+        logits = torch.relu(xb @ P[0] + P[1]) @ P[2] + P[3]
+        loss = F.cross_entropy(logits.float(), y_tr[idx])  # the loss itself in FP32
+        (loss * scale).backward()
+        grads = [p.grad.float() / scale for p in P]  # unscale in FP32
+        if not all(torch.isfinite(g).all() for g in grads):
+            continue  # skip the step on overflow
+        if mode == "fp16":
+            W = [w - (lr * g).half() for w, g in zip(W, grads)]  # FP16 addition: rounds
+        else:
+            W = [w - lr * g for w, g in zip(W, grads)]
+    with torch.no_grad():
+        Wf = [w.float() for w in W]
+        pred = (torch.relu(X_te @ Wf[0] + Wf[1]) @ Wf[2] + Wf[3]).argmax(dim=1)
+    return float((pred == y_te).float().mean())
+
+
+def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:
+    """Draw one row of boxes per format: sign, exponent and fraction fields, one box per bit."""
+    colors = {"sign": "#D55E00", "exponent": "#0072B2", "fraction": "#E69F00"}
+    for row, name in enumerate(formats):
+        fields = dict(zip(("sign", "exponent", "fraction"), FORMATS[_check_format(name)]))
+        x = 0
+        y = len(formats) - 1 - row
+        for field, count in fields.items():
+            for _ in range(count):
+                ax.add_patch(Rectangle((x, y + 0.1), 1, 0.7, facecolor=colors[field], edgecolor="white", lw=0.8))
+                x += 1
+            ax.text(x - count / 2, y + 0.45, f"{count}" if count > 1 else "s", ha="center", va="center",
+                    color="white", fontsize=9, fontweight="bold")
+        ax.text(-0.6, y + 0.45, name, ha="right", va="center", fontsize=10)
+    for field, color in colors.items():
+        ax.plot([], [], "s", color=color, ms=10, label=field)
+    ax.set_xlim(-7, 33)
+    ax.set_ylim(-0.1, len(formats))
+    ax.set_axis_off()

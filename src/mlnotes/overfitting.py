@@ -1,0 +1,163 @@
+"""Overfitting experiments on 1-D regression: polynomial capacity, learning curves,
+cross-validated model selection and early stopping of a small MLP.
+
+Used by the chapter ``foundations/overfitting`` (the linear algebra lives in
+``mlnotes.linear``: ``poly_design`` and ``ridge_closed_form``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlnotes.core import check_seed
+from mlnotes.linear import poly_design, ridge_closed_form
+
+#: The noise-free rules ``f(x)`` on [-1, 1] that ``toy_regression`` can sample.
+TRUE_FUNCTIONS = {
+    "sin": lambda x: np.sin(np.pi * x) + 0.5 * x,
+    "linear": lambda x: 0.5 + 1.5 * x,
+}
+
+
+def _check_int(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_nonneg(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not (value >= 0 and np.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def _check_xy(x: object, y: object, name: str) -> tuple[np.ndarray, np.ndarray]:
+    x_arr, y_arr = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x_arr.ndim != 1 or x_arr.shape != y_arr.shape or x_arr.size == 0:
+        raise ValueError(f"{name}: x and y must be non-empty 1-D arrays of equal length, "
+                         f"got shapes {x_arr.shape} and {y_arr.shape}")
+    return x_arr, y_arr
+
+
+def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points ``x ~ U(-1, 1)`` (sorted) and ``y = f(x) + noise * N(0, 1)``; shapes (n,), (n,)."""
+    n = _check_int(n, "n", 1)
+    noise = _check_nonneg(noise, "noise")
+    if fn not in TRUE_FUNCTIONS:
+        raise ValueError(f"fn must be one of {sorted(TRUE_FUNCTIONS)}, got {fn!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    x = np.sort(rng.uniform(-1.0, 1.0, n))
+    return x, TRUE_FUNCTIONS[fn](x) + noise * rng.standard_normal(n)
+
+
+def fit_poly(x: object, y: object, degree: int, lam: float = 0.0) -> np.ndarray:
+    """Legendre coefficients (degree + 1,) of the (ridge-)least-squares polynomial fit to ``(x, y)``."""
+    x, y = _check_xy(x, y, "fit_poly")
+    return ridge_closed_form(poly_design(x, degree), y, _check_nonneg(lam, "lam"))
+
+
+def predict_poly(coef: object, x: object) -> np.ndarray:
+    """Evaluate Legendre coefficients ``coef`` (degree + 1,) at ``x`` (m,)."""
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.ndim != 1 or coef.size == 0:
+        raise ValueError(f"coef must be a non-empty 1-D array, got shape {coef.shape}")
+    return poly_design(x, coef.size - 1) @ coef
+
+
+def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test: object,
+                        degrees: Sequence[int], lam: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test mean squared errors of polynomial fits, one per degree: two arrays (len(degrees),)."""
+    x_train, y_train = _check_xy(x_train, y_train, "train")
+    x_test, y_test = _check_xy(x_test, y_test, "test")
+    if len(degrees) == 0:
+        raise ValueError("degrees must not be empty")
+    train, test = [], []
+    for degree in degrees:
+        coef = fit_poly(x_train, y_train, degree, lam)
+        train.append(np.mean((predict_poly(coef, x_train) - y_train) ** 2))
+        test.append(np.mean((predict_poly(coef, x_test) - y_test) ** 2))
+    return np.array(train), np.array(test)
+
+
+def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, noise: float = 0.3,
+                        n_test: int = 2000, seed: int = 0) -> np.ndarray:
+    """Median over resampled training sets of ``test MSE - train MSE``, for each size in ``ns``.
+
+    Returns shape (len(ns),). Each resample draws a fresh training set of size n from
+    ``toy_regression``; one fixed test set of ``n_test`` points is shared.
+    """
+    degree = _check_int(degree, "degree", 0)
+    n_resamples = _check_int(n_resamples, "n_resamples", 1)
+    if len(ns) == 0 or any(_check_int(n, "each n", degree + 1) < 0 for n in ns):
+        raise ValueError("ns must be a non-empty list of sizes")
+    seed = check_seed(seed)
+    x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
+    gaps = np.empty((len(ns), n_resamples))
+    for i, n in enumerate(ns):
+        for r in range(n_resamples):
+            x, y = toy_regression(int(n), noise, seed=seed + 1 + r + 1000 * i)
+            train, test = poly_train_test_mse(x, y, x_test, y_test, [degree])
+            gaps[i, r] = test[0] - train[0]
+    return np.median(gaps, axis=1)
+
+
+def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, seed: int = 0,
+                     lam: float = 0.0) -> tuple[int, np.ndarray]:
+    """Pick the degree with the lowest mean validation MSE over ``k`` shuffled folds.
+
+    Uses ``sklearn.model_selection.KFold(k, shuffle=True, random_state=seed)``. Returns
+    ``(best_degree, cv_mse)`` with ``cv_mse`` of shape (len(degrees),).
+    """
+    from sklearn.model_selection import KFold
+
+    x, y = _check_xy(x, y, "cv_select_degree")
+    k = _check_int(k, "k", 2)
+    if k > x.size:
+        raise ValueError(f"k = {k} folds need at least {k} points, got {x.size}")
+    if len(degrees) == 0:
+        raise ValueError("degrees must not be empty")
+    folds = list(KFold(k, shuffle=True, random_state=check_seed(seed)).split(x))
+    cv_mse = np.array([np.mean([poly_train_test_mse(x[tr], y[tr], x[va], y[va], [d], lam)[1][0]
+                                for tr, va in folds]) for d in degrees])
+    return int(degrees[int(np.argmin(cv_mse))]), cv_mse
+
+
+def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_val: object,
+                             width: int = 128, num_epochs: int = 1500, lr: float = 1e-2,
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Full-batch Adam on a 1-width-width-1 tanh MLP (float32); MSE per step on train and validation.
+
+    Returns two arrays of shape (num_epochs,). Early stopping keeps the weights of
+    ``argmin(val)``; here we only record the curves.
+    """
+    import torch
+    from torch import nn
+
+    x_train, y_train = _check_xy(x_train, y_train, "train")
+    x_val, y_val = _check_xy(x_val, y_val, "validation")
+    width = _check_int(width, "width", 1)
+    num_epochs = _check_int(num_epochs, "num_epochs", 1)
+    if not _check_nonneg(lr, "lr") > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    with torch.random.fork_rng():
+        torch.manual_seed(check_seed(seed))
+        net = nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
+    to_t = lambda a: torch.tensor(a, dtype=torch.float32)[:, None]
+    X_tr, Y_tr, X_va, Y_va = to_t(x_train), to_t(y_train), to_t(x_val), to_t(y_val)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    train, val = np.empty(num_epochs), np.empty(num_epochs)
+    for epoch in range(num_epochs):
+        optimizer.zero_grad()
+        loss = torch.mean((net(X_tr) - Y_tr) ** 2)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            train[epoch] = torch.mean((net(X_tr) - Y_tr) ** 2).item()
+            val[epoch] = torch.mean((net(X_va) - Y_va) ** 2).item()
+    return train, val

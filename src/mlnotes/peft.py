@@ -1,0 +1,332 @@
+"""Parameter-efficient fine-tuning: LoRA, adapters, prefix keys/values and a memory calculator.
+
+Chapters: pretraining/peft-lora (``LoRALinear``, ``inject_lora``, ``Adapter``, ``add_adapters``,
+``finetune_memory_gb``, ``svd_truncate``, ``fit_low_rank``) and pretraining/prefix-tuning
+(``PrefixKV``, ``prefix_gate``). The frozen models come from :mod:`mlnotes.transformer`.
+
+LoRA:     ``W x + (alpha / r) B A x`` with ``A`` (r, d_in) random, ``B`` (d_out, r) zero.
+Adapter:  ``h + W_up act(W_down h)`` with ``W_up`` zero, so both start at the base model.
+Prefix:   per layer, P trainable keys and values prepended to the attention's own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update: ``y = W0 x + b + (alpha/r) B A x``.
+
+    ``A`` (r, d_in) ~ Kaiming-uniform, ``B`` (d_out, r) = 0, so at initialisation the layer equals
+    the base exactly. ``alpha`` defaults to ``r`` (scale 1). Trainable parameters: ``r (d_in + d_out)``.
+    """
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float | None = None) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
+        r = _positive_int("r", r)
+        if r > min(base.in_features, base.out_features):
+            raise ValueError(f"rank r={r} exceeds min(d_in, d_out)={min(base.in_features, base.out_features)}")
+        self.base = base.requires_grad_(False)
+        self.r, self.alpha = r, float(r if alpha is None else alpha)
+        self.A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.r
+
+    def delta_weight(self) -> Tensor:
+        """The update ``(alpha / r) B A`` of shape (d_out, d_in)."""
+        return self.scale * self.B @ self.A
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+
+    def merge(self) -> nn.Linear:
+        """A plain ``nn.Linear`` with weight ``W0 + (alpha/r) B A``: same outputs, no extra latency."""
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
+                           dtype=self.base.weight.dtype)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.delta_weight())
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged
+
+
+def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
+                skip: tuple[str, ...] = ()) -> nn.Module:
+    """Freeze ``model`` and replace (in place) every ``nn.Linear`` not named in ``skip`` by a LoRALinear.
+
+    Names are the dotted names of ``model.named_modules()``. Skipped layers keep their own
+    ``requires_grad`` setting (use it for a new, fully trainable head). Returns ``model``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    _positive_int("r", r)
+    names = {name for name, _ in model.named_modules()}
+    unknown = [s for s in skip if s not in names]
+    if unknown:
+        raise ValueError(f"skip names {unknown} are not modules of the model; known: {sorted(names)}")
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in skip]
+    if not targets:
+        raise ValueError("the model has no nn.Linear layer to adapt")
+    kept = {name: [p.requires_grad for p in m.parameters()] for name, m in model.named_modules() if name in skip}
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name, flags in kept.items():
+        for p, flag in zip(dict(model.named_modules())[name].parameters(), flags):
+            p.requires_grad_(flag)
+    for name, layer in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, LoRALinear(layer, r, alpha))
+    return model
+
+
+class Adapter(nn.Module):
+    """Bottleneck adapter with a residual: ``h + W_up act(W_down h + b_down) + b_up``.
+
+    ``W_down`` (m, d), ``W_up`` (d, m) zero-initialised (starts as the identity map).
+    Parameters: ``2 d m + d + m``.
+    """
+
+    def __init__(self, d: int, m: int, act: str = "relu") -> None:
+        super().__init__()
+        d, m = _positive_int("d", d), _positive_int("m", m)
+        acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+        if act not in acts:
+            raise ValueError(f"act must be one of {sorted(acts)}, got {act!r}")
+        self.down, self.act, self.up = nn.Linear(d, m), acts[act](), nn.Linear(m, d)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.up(self.act(self.down(h)))
+
+
+def add_adapters(model: nn.Sequential, m: int, after: type = nn.ReLU) -> nn.Sequential:
+    """A new ``nn.Sequential``: ``model``'s layers (frozen, shared) with an Adapter after each ``after`` layer.
+
+    The adapter width ``d`` is the ``out_features`` of the last ``nn.Linear`` before it.
+    """
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    _positive_int("m", m)
+    layers, width = [], None
+    for layer in model:
+        layer.requires_grad_(False)
+        layers.append(layer)
+        if isinstance(layer, nn.Linear):
+            width = layer.out_features
+        if isinstance(layer, after):
+            if width is None:
+                raise ValueError("an activation comes before any nn.Linear: cannot size the adapter")
+            layers.append(Adapter(width, m))
+    if len(layers) == len(model):
+        raise ValueError(f"no {after.__name__} layer found: nowhere to insert adapters")
+    return nn.Sequential(*layers)
+
+
+#: Bytes per parameter for each training state, by precision.
+_BYTES = {"fp32": {"weights": 4, "grads": 4, "master": 0, "adam": 8, "sgd": 0},
+          "bf16-mixed": {"weights": 2, "grads": 2, "master": 4, "adam": 8, "sgd": 0}}
+
+
+def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer: str = "adam",
+                       trainable_fraction: float = 1.0, gpu_gb: float = 80.0) -> dict[str, float]:
+    """Training-state memory in GB (1e9 bytes), activations excluded.
+
+    Per parameter: weights (2 B bf16 / 4 B fp32). Per *trainable* parameter: gradients (2 / 4 B),
+    fp32 master copy (4 B, mixed precision only) and Adam's m and v (4 B each; plain SGD keeps none).
+    Full bf16-mixed Adam therefore costs 2 + 2 + 4 + 8 = 16 B/parameter. Returns the parts,
+    ``total`` and ``gpus`` = ceil(total / gpu_gb).
+    """
+    if not (isinstance(n_params, (int, float, np.integer, np.floating)) and n_params > 0):
+        raise ValueError(f"n_params must be a positive number, got {n_params!r}")
+    if precision not in _BYTES:
+        raise ValueError(f"precision must be one of {sorted(_BYTES)}, got {precision!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if not 0.0 <= trainable_fraction <= 1.0:
+        raise ValueError(f"trainable_fraction must be in [0, 1], got {trainable_fraction}")
+    if not gpu_gb > 0:
+        raise ValueError(f"gpu_gb must be > 0, got {gpu_gb}")
+    b, t = _BYTES[precision], n_params * trainable_fraction
+    parts = {"weights": n_params * b["weights"] / 1e9, "grads": t * b["grads"] / 1e9,
+             "master": t * b["master"] / 1e9, "optimizer": t * b[optimizer] / 1e9}
+    parts["total"] = sum(parts.values())
+    parts["gpus"] = float(math.ceil(round(parts["total"] / gpu_gb, 9)))
+    return parts
+
+
+def svd_truncate(delta: object, r: int) -> tuple[np.ndarray, float]:
+    """Best rank-``r`` approximation of a matrix (Eckart-Young) and its Frobenius error.
+
+    Returns ``(U_r S_r V_r^T, sqrt(sum_{i > r} sigma_i^2))``.
+    """
+    M = np.asarray(delta, dtype=np.float64)
+    if M.ndim != 2 or M.size == 0:
+        raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {M.shape}")
+    r = _positive_int("r", r)
+    if r > min(M.shape):
+        raise ValueError(f"rank r={r} exceeds min(shape)={min(M.shape)}")
+    U, S, Vt = np.linalg.svd(M, full_matrices=False)
+    return (U[:, :r] * S[:r]) @ Vt[:r], float(np.sqrt(np.sum(S[r:] ** 2)))
+
+
+def fit_low_rank(delta: object, r: int, steps: int = 500, lr: float = 0.02, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Fit ``B A`` (rank ``r``) to ``delta`` by Adam on ``||delta - B A||_F^2``, LoRA-style init.
+
+    Returns ``(B A, ||delta - B A||_F)``; by Eckart-Young the error is >= the SVD truncation error.
+    """
+    M = torch.as_tensor(np.asarray(delta, dtype=np.float64))
+    if M.ndim != 2 or M.numel() == 0:
+        raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {tuple(M.shape)}")
+    r, steps = _positive_int("r", r), _positive_int("steps", steps)
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    g = torch.Generator().manual_seed(seed)
+    A = (torch.randn(r, M.shape[1], generator=g, dtype=torch.float64) / math.sqrt(M.shape[1])).requires_grad_()
+    B = torch.zeros(M.shape[0], r, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([A, B], lr=lr)
+    for _ in range(steps):
+        loss = ((M - B @ A) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    approx = (B @ A).detach()
+    return approx.numpy(), float(torch.linalg.norm(M - approx))
+
+
+class PrefixKV(nn.Module):
+    """Trainable prefix keys/values for every layer: ``forward() -> [(k_l, v_l)]``, each (P, d).
+
+    Direct: one parameter of shape (n_layer, 2, P, d), i.e. ``n_layer * 2 * P * d`` numbers.
+    With ``reparam_hidden=h``: ``P = MLP(P')`` with ``P'`` (P, d) and an MLP
+    ``d -> h -> n_layer * 2 * d`` (Li & Liang's reparameterisation); :meth:`materialize` then
+    returns a direct ``PrefixKV`` holding the computed values, and the MLP can be thrown away.
+    """
+
+    def __init__(self, n_layer: int, P: int, d: int, reparam_hidden: int | None = None) -> None:
+        super().__init__()
+        self.n_layer, self.P, self.d = _positive_int("n_layer", n_layer), _positive_int("P", P), _positive_int("d", d)
+        if reparam_hidden is None:
+            self.prefix = nn.Parameter(0.5 * torch.randn(n_layer, 2, P, d))
+            self.seed, self.mlp = None, None
+        else:
+            h = _positive_int("reparam_hidden", reparam_hidden)
+            self.seed = nn.Parameter(torch.randn(P, d))
+            self.mlp = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, n_layer * 2 * d))
+
+    def values(self) -> Tensor:
+        """All prefix vectors as one tensor (n_layer, 2, P, d)."""
+        if self.mlp is None:
+            return self.prefix
+        return self.mlp(self.seed).view(self.P, self.n_layer, 2, self.d).permute(1, 2, 0, 3)
+
+    def forward(self) -> list[tuple[Tensor, Tensor]]:
+        kv = self.values()
+        return [(kv[layer, 0], kv[layer, 1]) for layer in range(self.n_layer)]
+
+    def materialize(self) -> "PrefixKV":
+        """A direct (MLP-free) PrefixKV with the same values."""
+        out = PrefixKV(self.n_layer, self.P, self.d)
+        with torch.no_grad():
+            out.prefix.copy_(self.values())
+        return out
+
+
+def prefix_gate(q: Tensor, prefix_k: Tensor, k: Tensor) -> Tensor:
+    """Attention mass on the prefix, ``lambda(q) = sum_p e^{q.p_k/s} / (sum_p e^{q.p_k/s} + sum_j e^{q.k_j/s})``.
+
+    ``q`` (..., Lq, d), ``prefix_k`` (..., P, d), ``k`` (..., L, d); ``s = sqrt(d)``; all keys
+    visible (apply a causal mask yourself if needed). Returns (..., Lq) in [0, 1].
+    """
+    for name, t in (("q", q), ("prefix_k", prefix_k), ("k", k)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not q.shape[-1] == prefix_k.shape[-1] == k.shape[-1]:
+        raise ValueError("q, prefix_k and k need the same feature size")
+    s = math.sqrt(q.shape[-1])
+    lp = torch.logsumexp(q @ prefix_k.transpose(-2, -1) / s, dim=-1)
+    lc = torch.logsumexp(q @ k.transpose(-2, -1) / s, dim=-1)
+    return torch.sigmoid(lp - lc)
+
+
+# ---------------------------------------------------------------------------
+# Control-code tasks for prefix-tuning (chapter: pretraining/prefix-tuning).
+# ---------------------------------------------------------------------------
+
+#: Token ids of the control-code language: digits 0-9, then SEP and three task codes.
+SEP, COPY, REVERSE, ADD1 = 10, 11, 12, 13
+TASK_CODES = {"copy": COPY, "reverse": REVERSE, "add1": ADD1}
+
+
+def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "reverse", "add1"), n_digits: int = 5,
+                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Sequences ``[code, x_1..x_n, SEP, y_1..y_n]`` (B, 2n + 2) and the task index of each row (B,).
+
+    ``copy``: y = x; ``reverse``: y = x reversed; ``add1``: y_i = (x_i + 1) mod 10. Tasks are
+    drawn uniformly from ``tasks``.
+    """
+    batch_size, n_digits = _positive_int("batch_size", batch_size), _positive_int("n_digits", n_digits)
+    unknown = [t for t in tasks if t not in TASK_CODES]
+    if not tasks or unknown:
+        raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}, got {tasks!r}")
+    which = torch.randint(len(tasks), (batch_size,), generator=generator)
+    x = torch.randint(10, (batch_size, n_digits), generator=generator)
+    outputs = {"copy": x, "reverse": x.flip(1), "add1": (x + 1) % 10}
+    y = torch.stack([outputs[t] for t in tasks])[which, torch.arange(batch_size)]
+    codes = torch.tensor([TASK_CODES[t] for t in tasks])[which]
+    seq = torch.cat([codes[:, None], x, torch.full((batch_size, 1), SEP), y], dim=1)
+    return seq, which
+
+
+def answer_logits(logits: Tensor, n_digits: int = 5) -> Tensor:
+    """The logits that predict the ``n_digits`` answer tokens: positions -n-1 .. -2 of (B, L, V)."""
+    return logits[:, -n_digits - 1:-1]
+
+
+def exact_match(logits: Tensor, seq: Tensor, n_digits: int = 5) -> float:
+    """Fraction of rows whose every answer token is the argmax (teacher-forced = greedy when all right)."""
+    pred = answer_logits(logits, n_digits).argmax(-1)
+    return (pred == seq[:, -n_digits:]).all(dim=1).float().mean().item()
+
+
+def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Attention mass ``lambda`` each content query puts on the prefix: (n_layer, n_head, B, L).
+
+    Runs a :class:`mlnotes.transformer.TinyGPT` layer by layer, recomputing each layer's
+    attention weights over [prefix; causal content].
+    """
+    from mlnotes.transformer import causal_mask
+
+    if len(prefix_kv) != len(model.blocks):
+        raise ValueError(f"prefix_kv needs one (k, v) per layer ({len(model.blocks)}), got {len(prefix_kv)}")
+    x = model.embed(ids)
+    masses = []
+    for block, kv in zip(model.blocks, prefix_kv):
+        P = kv[0].shape[-2]
+        mask = causal_mask(ids.shape[1], P)
+        q, k, _ = block.attn.project(block.ln1(x), prefix_kv=kv)
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~mask, float("-inf"))
+        masses.append(torch.softmax(scores, dim=-1)[..., :P].sum(-1).transpose(0, 1))
+        x = block(x, mask=mask, prefix_kv=kv)
+    return torch.stack(masses)

@@ -1,0 +1,252 @@
+"""A vanilla (Elman) RNN in numpy: forward pass, back-propagation through time (BPTT),
+gradient-norm profiles and a tiny character-level language model.
+
+Used by the chapter ``sequences/rnn-bptt``. Column-vector convention, tokens as integer ids
+(one-hot inputs), float64 throughout. For t = 1..T:
+
+    h_t = tanh(U x_t + W h_{t-1} + b),   o_t = V h_t + c,   yhat_t = softmax(o_t),
+    L = sum_t -log yhat_t[y_t].
+
+Parameters are a dict with ``U`` (n_h, vocab), ``W`` (n_h, n_h), ``V`` (vocab, n_h),
+``b`` (n_h,), ``c`` (vocab,). They are shared across time steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mlnotes.core import check_seed
+from mlnotes.prob import log_softmax
+
+PARAM_NAMES = ("U", "W", "V", "b", "c")
+ACTIVATIONS = ("tanh", "linear", "relu")
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_params(params: object) -> tuple[int, int]:
+    if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise TypeError(f"params must be a dict with keys {PARAM_NAMES}, got {got}")
+    for name in PARAM_NAMES:
+        if not isinstance(params[name], np.ndarray) or not np.issubdtype(params[name].dtype, np.floating):
+            raise TypeError(f"params[{name!r}] must be a float numpy array")
+    n_h, vocab = params["U"].shape
+    expected = {"U": (n_h, vocab), "W": (n_h, n_h), "V": (vocab, n_h), "b": (n_h,), "c": (vocab,)}
+    for name, shape in expected.items():
+        if params[name].shape != shape:
+            raise ValueError(f"params[{name!r}] must have shape {shape}, got {params[name].shape}")
+    return n_h, vocab
+
+
+def _check_ids(ids: object, vocab: int, name: str) -> np.ndarray:
+    a = np.asarray(ids)
+    if a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got an empty one")
+    if a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name} must be integer token ids, got dtype {a.dtype}")
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {a.shape}")
+    if a.min() < 0 or a.max() >= vocab:
+        raise ValueError(f"{name} must lie in [0, {vocab}), got values in [{a.min()}, {a.max()}]")
+    return a
+
+
+def _check_h0(h0: object, n_h: int) -> np.ndarray:
+    if h0 is None:
+        return np.zeros(n_h)
+    h = np.asarray(h0, dtype=np.float64)
+    if h.shape != (n_h,):
+        raise ValueError(f"h0 must have shape ({n_h},), got {h.shape}")
+    return h
+
+
+# ----------------------------------------------------------------------------- model
+def init_params(vocab: int, n_h: int, seed: int = 0, scale: float = 0.1) -> dict[str, np.ndarray]:
+    """Gaussian weights with standard deviation ``scale`` and zero biases."""
+    for name, value in (("vocab", vocab), ("n_h", n_h)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    rng = np.random.default_rng(check_seed(seed))
+    return {"U": rng.normal(0, scale, (n_h, vocab)), "W": rng.normal(0, scale, (n_h, n_h)),
+            "V": rng.normal(0, scale, (vocab, n_h)), "b": np.zeros(n_h), "c": np.zeros(vocab)}
+
+
+def rnn_forward(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int],
+                h0: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Run the RNN over token ids ``xs`` (T,) with targets ``ys`` (T,): ``(loss, hs, probs)``.
+
+    ``hs`` (T, n_h) holds h_1..h_T, ``probs`` (T, vocab) holds yhat_1..yhat_T, and ``loss`` is the
+    summed cross-entropy. ``h0`` defaults to zeros.
+    """
+    n_h, vocab = _check_params(params)
+    xs, ys = _check_ids(xs, vocab, "xs"), _check_ids(ys, vocab, "ys")
+    if len(xs) != len(ys):
+        raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {len(ys)}")
+    h = _check_h0(h0, n_h)
+    U, W, V, b, c = (params[k] for k in PARAM_NAMES)
+    hs = np.empty((len(xs), n_h))
+    for t, x in enumerate(xs):
+        h = np.tanh(U[:, x] + W @ h + b)  # U x_t for a one-hot x_t is a column of U
+        hs[t] = h
+    log_probs = log_softmax(hs @ V.T + c, axis=1)
+    loss = -float(log_probs[np.arange(len(ys)), ys].sum())
+    return loss, hs, np.exp(log_probs)
+
+
+def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int],
+             h0: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """Loss, gradients of all five parameters and the last hidden state, by BPTT.
+
+    With e_t = yhat_t - onehot(y_t) (softmax and cross-entropy together):
+    ``delta_T = V^T e_T``; ``delta_t = V^T e_t + W^T [(1 - h_{t+1}^2) * delta_{t+1}]``;
+    ``g_t = (1 - h_t^2) * delta_t``; ``dW = sum g_t h_{t-1}^T``, ``dU = sum g_t x_t^T``,
+    ``db = sum g_t``, ``dV = sum e_t h_t^T``, ``dc = sum e_t``.
+    """
+    loss, hs, probs = rnn_forward(params, xs, ys, h0)
+    xs, ys = np.asarray(xs), np.asarray(ys)
+    h0 = _check_h0(h0, hs.shape[1])
+    h_prev = np.vstack([h0[None], hs[:-1]])  # h_{t-1} for every t
+    E = probs.copy()
+    E[np.arange(len(ys)), ys] -= 1.0  # e_t = yhat_t - y_t
+    V, W = params["V"], params["W"]
+    G = np.empty_like(hs)
+    g_next = np.zeros(hs.shape[1])
+    for t in range(len(xs) - 1, -1, -1):
+        delta = V.T @ E[t] + W.T @ g_next  # dL/dh_t
+        g_next = (1.0 - hs[t] ** 2) * delta  # dL/da_t, the tanh derivative applied BEFORE W^T
+        G[t] = g_next
+    dU = np.zeros_like(params["U"])
+    np.add.at(dU.T, xs, G)  # sum_t g_t x_t^T for one-hot x_t
+    grads = {"U": dU, "W": G.T @ h_prev, "V": E.T @ hs, "b": G.sum(axis=0), "c": E.sum(axis=0)}
+    return loss, grads, hs[-1].copy()
+
+
+def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], eps: float = 1e-6) -> float:
+    """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)``; ``x`` is restored."""
+    if not callable(f):
+        raise TypeError(f"f must be a callable with no arguments, got {type(f).__name__}")
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError("x must be a float numpy array (modified in place, then restored)")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    original = x[idx]
+    x[idx] = original + eps
+    up = f()
+    x[idx] = original - eps
+    down = f()
+    x[idx] = original
+    return (up - down) / (2 * eps)
+
+
+# ----------------------------------------------------------------------------- gradient flow
+def scaled_recurrence(n_h: int, rho: float, seed: int = 0) -> np.ndarray:
+    """A random Gaussian (n_h, n_h) matrix rescaled to spectral radius ``rho``."""
+    if not rho > 0:
+        raise ValueError(f"spectral radius rho must be > 0, got {rho}")
+    W = np.random.default_rng(check_seed(seed)).normal(size=(n_h, n_h))
+    return W * (rho / np.abs(np.linalg.eigvals(W)).max())
+
+
+def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh", seed: int = 0,
+                      input_scale: float = 1.0) -> np.ndarray:
+    """Norms ``||dL/dh_t||`` for ``L = u . h_T`` (unit ``u``), as a function of the lag ``T - t``.
+
+    Runs ``h_t = act(W h_{t-1} + x_t)`` with ``x_t ~ N(0, input_scale^2)`` and ``W`` of spectral
+    radius ``rho``, then ``dL/dh_{t-1} = W^T [act'(a_t) * dL/dh_t]``. Returns an array of length
+    ``T`` whose entry ``k`` is the norm at lag ``k`` (entry 0 is 1).
+    """
+    if act not in ACTIVATIONS:
+        raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"T must be a positive int, got {T!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    W = scaled_recurrence(n_h, rho, seed)
+    h, slopes = np.zeros(n_h), []
+    for _ in range(T):
+        a = W @ h + rng.normal(0, input_scale, n_h)
+        if act == "tanh":
+            h = np.tanh(a)
+            slopes.append(1 - h ** 2)
+        elif act == "relu":
+            h = np.maximum(a, 0)
+            slopes.append((a > 0).astype(float))
+        else:
+            h = a
+            slopes.append(np.ones(n_h))
+    delta = rng.normal(size=n_h)
+    delta /= np.linalg.norm(delta)
+    norms = [1.0]
+    for t in range(T - 1, 0, -1):  # from dL/dh_T back to dL/dh_1
+        delta = W.T @ (slopes[t] * delta)
+        norms.append(float(np.linalg.norm(delta)))
+    return np.array(norms)
+
+
+# ----------------------------------------------------------------------------- char-RNN
+def char_vocab(text: str) -> tuple[list[str], dict[str, int]]:
+    """Sorted distinct characters of ``text`` and the map character -> id."""
+    if not isinstance(text, str) or len(text) < 2:
+        raise ValueError("text must be a string of at least 2 characters")
+    chars = sorted(set(text))
+    return chars, {ch: i for i, ch in enumerate(chars)}
+
+
+def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 1500, lr: float = 0.1,
+                   clip: float = 5.0, seed: int = 0, snapshot_every: int = 0
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[int, dict[str, np.ndarray]]]:
+    """Train a character RNN with truncated BPTT and Adagrad: ``(params, losses, snapshots)``.
+
+    Windows of ``seq_len`` characters slide along ``text`` (inputs ``text[p:p+seq_len]``, targets
+    shifted by one); the hidden state is carried between windows and reset when the window wraps
+    to the start. Gradients are clipped elementwise to ``[-clip, clip]``. ``losses[i]`` is the mean
+    per-character loss of iteration ``i``; ``snapshots`` maps iteration -> parameter copy, every
+    ``snapshot_every`` iterations (and iteration 0) if it is positive.
+    """
+    chars, stoi = char_vocab(text)
+    if len(text) < seq_len + 1:
+        raise ValueError(f"text needs at least seq_len + 1 = {seq_len + 1} characters, got {len(text)}")
+    for name, value in (("n_h", n_h), ("seq_len", seq_len), ("iters", iters)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not (lr > 0 and clip > 0):
+        raise ValueError(f"lr and clip must be > 0, got {lr} and {clip}")
+    data = np.array([stoi[ch] for ch in text])
+    params = init_params(len(chars), n_h, seed, scale=0.01)
+    memory = {k: np.zeros_like(v) for k, v in params.items()}
+    snapshots = {0: {k: v.copy() for k, v in params.items()}} if snapshot_every else {}
+    losses, p, h = np.empty(iters), 0, np.zeros(n_h)
+    for it in range(iters):
+        if p + seq_len + 1 > len(data):
+            p, h = 0, np.zeros(n_h)
+        loss, grads, h = rnn_bptt(params, data[p:p + seq_len], data[p + 1:p + seq_len + 1], h)
+        for k in PARAM_NAMES:
+            g = np.clip(grads[k], -clip, clip)
+            memory[k] += g * g
+            params[k] -= lr * g / np.sqrt(memory[k] + 1e-8)
+        losses[it] = loss / seq_len
+        p += seq_len
+        if snapshot_every and (it + 1) % snapshot_every == 0:
+            snapshots[it + 1] = {k: v.copy() for k, v in params.items()}
+    return params, losses, snapshots
+
+
+def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
+           h0: np.ndarray | None = None) -> list[int]:
+    """Generate ``n`` token ids after ``start`` by sampling from the RNN's softmax outputs."""
+    n_h, vocab = _check_params(params)
+    _check_ids([start], vocab, "start")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    h, x, out = _check_h0(h0, n_h), int(start), []
+    for _ in range(n):
+        h = np.tanh(params["U"][:, x] + params["W"] @ h + params["b"])
+        logits = params["V"] @ h + params["c"]
+        p = np.exp(logits - logits.max())
+        x = int(rng.choice(vocab, p=p / p.sum()))
+        out.append(x)
+    return out

@@ -1,0 +1,243 @@
+"""Self-supervised learning on small images: contrastive (SimCLR-style) and masked-pixel pretext tasks.
+
+Used by the chapter ``pretraining/self-supervised-learning``. Holds
+
+- ``info_nce``: the NT-Xent / InfoNCE loss over 2N augmented views, self-similarity masked;
+- ``info_nce_mi_estimate``: ``log N - cross-entropy`` of a critic matrix (a lower bound on MI);
+- ``augment_digits``: vectorized augmentations of 8x8 digits (shift, contrast, noise, pixel dropout);
+- ``MLPEncoder``, ``train_contrastive`` and ``train_masked``: two pretext tasks on the same encoder shape;
+- ``masked_mse``: reconstruction error on hidden pixels; ``linear_probe``: logistic regression on
+  a fixed number of labels per class.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlnotes.core import check_seed
+
+
+def _check_pos(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
+    """SimCLR's NT-Xent loss for N pairs of views ``z1``, ``z2`` (N, k).
+
+    The 2N embeddings are L2-normalised, compared by cosine / ``tau``; each view's positive is its
+    partner, its 2N - 2 negatives are all other views (the self-similarity is masked out):
+    ``loss = mean_i -log exp(s_i,p(i)) / sum_{j != i} exp(s_ij)``.
+    """
+    if z1.ndim != 2 or z1.shape != z2.shape or z1.shape[0] < 2:
+        raise ValueError(f"z1 and z2 must both have shape (N >= 2, k), got {tuple(z1.shape)}, {tuple(z2.shape)}")
+    if not tau > 0:
+        raise ValueError(f"temperature tau must be > 0, got {tau}")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / tau
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return F.cross_entropy(sim, partner)
+
+
+def info_nce_mi_estimate(critic_matrix: np.ndarray | torch.Tensor) -> float:
+    """``log N - CE``: the InfoNCE lower bound on MI from an (N, N) critic matrix (diagonal = positives).
+
+    Never exceeds ``log N``.
+    """
+    s = torch.as_tensor(critic_matrix, dtype=torch.float64)
+    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] < 1:
+        raise ValueError(f"critic_matrix must be square (N, N), got shape {tuple(s.shape)}")
+    if not torch.isfinite(s).all():
+        raise ValueError("critic_matrix must be finite")
+    n = s.shape[0]
+    return math.log(n) - F.cross_entropy(s, torch.arange(n)).item()
+
+
+def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: float = 0.2,
+                   contrast: tuple[float, float] = (0.6, 1.4), generator: torch.Generator | None = None
+                   ) -> torch.Tensor:
+    """A random view of each digit in ``x`` (B, 64) in [0, 1], vectorized over the batch.
+
+    Each image is shifted by up to ``shift`` pixels in each direction (zero padding), scaled by a
+    contrast factor drawn uniformly from ``contrast``, perturbed with Gaussian noise of std
+    ``noise``, and a fraction ``drop`` of its pixels is set to 0. Returns (B, 64).
+    """
+    if x.ndim != 2 or x.shape[1] != 64:
+        raise ValueError(f"x must have shape (B, 64), got {tuple(x.shape)}")
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 3:
+        raise ValueError(f"shift must be an int in [0, 3], got {shift!r}")
+    if not (noise >= 0 and 0 <= drop < 1 and 0 < contrast[0] <= contrast[1]):
+        raise ValueError(f"need noise >= 0, drop in [0, 1), 0 < contrast low <= high; got {noise}, {drop}, {contrast}")
+    b = x.shape[0]
+    img = F.pad(x.view(b, 1, 8, 8), (shift, shift, shift, shift))
+    patches = img.unfold(2, 8, 1).unfold(3, 8, 1)  # (B, 1, 2s+1, 2s+1, 8, 8): every shifted crop
+    dy = torch.randint(0, 2 * shift + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * shift + 1, (b,), generator=generator)
+    out = patches[torch.arange(b), 0, dy, dx].reshape(b, 64)
+    scale = torch.empty(b, 1).uniform_(contrast[0], contrast[1], generator=generator)
+    out = out * scale + noise * torch.randn(out.shape, generator=generator)
+    keep = torch.rand(out.shape, generator=generator) >= drop
+    return out * keep
+
+
+class MLPEncoder(nn.Module):
+    """64 -> ``hidden`` -> ``code`` MLP encoder with an optional projection head ``code -> code``."""
+
+    def __init__(self, hidden: int = 256, code: int = 64, head: bool = True):
+        super().__init__()
+        hidden, code = _check_pos("hidden", hidden), _check_pos("code", code)
+        self.body = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, code))
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(code, code)) if head else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def features(self, X: np.ndarray) -> np.ndarray:
+        """Representations (n, code) of images ``X`` (n, 64), without gradients (no head)."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != 64:
+            raise ValueError(f"X must have shape (n, 64), got {X.shape}")
+        with torch.no_grad():
+            return self.body(torch.from_numpy(X)).numpy().astype(np.float64)
+
+
+def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: float = 0.2, lr: float = 1e-3,
+                      seed: int = 0, shift: int = 1, noise: float = 0.1, drop: float = 0.2
+                      ) -> tuple[MLPEncoder, list[float]]:
+    """SimCLR on ``X`` (n, 64): two fresh augmentations per image per step, NT-Xent on the head's output.
+
+    ``shift``, ``noise`` and ``drop`` are passed to :func:`augment_digits`.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != 64 or len(X) < 2:
+        raise ValueError(f"X must have shape (n >= 2, 64), got {X.shape}")
+    steps, batch = _check_pos("steps", steps), _check_pos("batch", batch)
+    torch.manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    model = MLPEncoder()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    data = torch.from_numpy(X)
+    losses = []
+    for _ in range(steps):
+        xb = data[torch.randint(0, len(data), (min(batch, len(data)),), generator=gen)]
+        z1 = model.head(model(augment_digits(xb, shift=shift, noise=noise, drop=drop, generator=gen)))
+        z2 = model.head(model(augment_digits(xb, shift=shift, noise=noise, drop=drop, generator=gen)))
+        loss = info_nce(z1, z2, tau)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses
+
+
+class MaskedPixelModel(nn.Module):
+    """Encoder (64 -> 256 -> 64) plus decoder (64 -> 64); input is the masked image and the mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = MLPEncoder(head=False)
+        self.encoder.body[0] = nn.Linear(128, 256)
+        self.decoder = nn.Sequential(nn.ReLU(), nn.Linear(64, 64))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(torch.cat([x * ~mask, mask.float()], dim=1)))
+
+    def features(self, X: np.ndarray) -> np.ndarray:
+        """Representations (n, 64) of unmasked images ``X`` (n, 64)."""
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        if X.ndim != 2 or X.shape[1] != 64:
+            raise ValueError(f"X must have shape (n, 64), got {tuple(X.shape)}")
+        with torch.no_grad():
+            return self.encoder(torch.cat([X, torch.zeros_like(X)], dim=1)).numpy().astype(np.float64)
+
+
+def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch: int = 256, lr: float = 1e-3,
+                 seed: int = 0) -> tuple[MaskedPixelModel, list[float]]:
+    """Masked-pixel pretext task: hide a random ``mask_ratio`` of pixels, predict them (MSE on hidden ones)."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != 64 or len(X) < 1:
+        raise ValueError(f"X must have shape (n >= 1, 64), got {X.shape}")
+    if not 0 < mask_ratio < 1:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+    steps, batch = _check_pos("steps", steps), _check_pos("batch", batch)
+    torch.manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    model = MaskedPixelModel()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    data = torch.from_numpy(X)
+    losses = []
+    for _ in range(steps):
+        xb = data[torch.randint(0, len(data), (min(batch, len(data)),), generator=gen)]
+        mask = torch.rand(xb.shape, generator=gen) < mask_ratio
+        loss = ((model(xb, mask) - xb)[mask] ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses
+
+
+def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0
+               ) -> tuple[float, float]:
+    """(model MSE, mean-imputation MSE) on randomly hidden pixels of ``X`` (n, 64).
+
+    Mean imputation fills each hidden pixel with that pixel's mean over ``X``.
+    """
+    if not isinstance(model, MaskedPixelModel):
+        raise TypeError(f"model must be a MaskedPixelModel, got {type(model).__name__}")
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    if X.ndim != 2 or X.shape[1] != 64:
+        raise ValueError(f"X must have shape (n, 64), got {tuple(X.shape)}")
+    if not 0 < mask_ratio < 1:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    mask = torch.rand(X.shape, generator=gen) < mask_ratio
+    with torch.no_grad():
+        pred = model(X, mask)
+    baseline = X.mean(dim=0, keepdim=True).expand_as(X)
+    return float(((pred - X)[mask] ** 2).mean()), float(((baseline - X)[mask] ** 2).mean())
+
+
+def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test: np.ndarray,
+                 y_test: np.ndarray, labels_per_class: int | None = None, seed: int = 0) -> float:
+    """Test accuracy of a logistic regression trained on ``labels_per_class`` examples per class.
+
+    ``None`` uses every training example. The labelled subset is drawn with ``seed``; features are
+    standardised with its statistics. BLAS runs single-threaded during the fit: on a busy small
+    machine, multi-threaded BLAS made these tiny fits several times slower.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    features_train, features_test = np.asarray(features_train), np.asarray(features_test)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if features_train.ndim != 2 or len(features_train) != len(y_train) or features_test.ndim != 2 \
+            or len(features_test) != len(y_test) or features_train.shape[1] != features_test.shape[1]:
+        raise ValueError("features must be 2-D with one row per label, train and test of equal width")
+    if labels_per_class is None:
+        picked = np.arange(len(y_train))
+    else:
+        labels_per_class = _check_pos("labels_per_class", labels_per_class)
+        rng = np.random.default_rng(check_seed(seed))
+        chosen = []
+        for c in np.unique(y_train):
+            idx = np.flatnonzero(y_train == c)
+            if len(idx) < labels_per_class:
+                raise ValueError(f"class {c} has only {len(idx)} examples, fewer than "
+                                 f"labels_per_class={labels_per_class}")
+            chosen.extend(rng.choice(idx, size=labels_per_class, replace=False))
+        picked = np.array(chosen)
+    with threadpool_limits(limits=1):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+        probe.fit(features_train[picked], y_train[picked])
+        return float(probe.score(features_test, y_test))

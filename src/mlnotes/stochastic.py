@@ -1,0 +1,139 @@
+"""Stochastic approximation: incremental means, the Robbins-Monro iteration and stochastic
+gradient descent as its special case.
+
+Used by the chapter ``foundations/stochastic-approximation``. Step sizes are indexed from
+k = 1 (``a_k = step_fn(k)``), so ``1/k`` never divides by zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mlnotes.core import check_seed
+
+StepFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _as_vector(x: object, name: str) -> np.ndarray:
+    array = np.asarray(x)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def _check_int(value: object, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _steps(step_fn: object, K: int) -> np.ndarray:
+    if not callable(step_fn):
+        raise TypeError(f"step_fn must be callable (k -> a_k), got {type(step_fn).__name__}")
+    a = np.broadcast_to(np.asarray(step_fn(np.arange(1, K + 1, dtype=np.float64)), dtype=np.float64), (K,))
+    if not np.isfinite(a).all() or (a < 0).any():
+        raise ValueError("step_fn must return finite, non-negative step sizes for k = 1..K")
+    return a
+
+
+def power_step(a0: float = 1.0, p: float = 1.0, k0: float = 0.0) -> StepFn:
+    """The schedule ``a_k = a0 / (k + k0)^p``; ``p = 1`` is 1/k, ``p = 0`` a constant step ``a0``."""
+    for name, value in (("a0", a0), ("p", p), ("k0", k0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not a0 > 0 or p < 0 or k0 < 0:
+        raise ValueError(f"need a0 > 0, p >= 0 and k0 >= 0, got a0={a0}, p={p}, k0={k0}")
+    return lambda k: a0 / (np.asarray(k, dtype=np.float64) + k0) ** p
+
+
+def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> np.ndarray:
+    """Running estimates ``w_{k+1} = w_k - a_k (w_k - x_k)``, k = 1..K; returns (K,) = w_2..w_{K+1}.
+
+    With ``step=None``, ``a_k = 1/k`` and ``w_{k+1}`` is exactly the mean of ``x_1..x_k``
+    (``w0`` is then irrelevant). A constant ``step = a`` in (0, 1] gives the exponentially
+    weighted average ``(1 - a)^k w0 + sum_i a (1 - a)^{k-i} x_i``.
+    """
+    xs = _as_vector(xs, "xs")
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, (int, float, np.floating)) or not 0 < step <= 1:
+            raise ValueError(f"step must be None (a_k = 1/k) or a number in (0, 1], got {step!r}")
+    out = np.empty_like(xs)
+    w = float(w0)
+    for k, x in enumerate(xs, start=1):
+        a = 1.0 / k if step is None else step
+        w = w - a * (w - x)
+        out[k - 1] = w
+    return out
+
+
+def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: StepFn, K: int,
+                  noise_std: float = 1.0, seed: int = 0, noise: object = None) -> np.ndarray:
+    """Robbins-Monro root finding ``w_{k+1} = w_k - a_k (g(w_k) + eta_k)``, k = 1..K.
+
+    ``g`` is only ever evaluated, never differentiated. ``eta_k ~ N(0, noise_std^2)`` drawn
+    from ``seed``, or the given ``noise`` array of shape (K,) or (K, R) for R independent
+    runs at once (vectorised). Returns the trajectory ``w_1..w_{K+1}``: shape (K + 1,) or
+    (K + 1, R).
+    """
+    if not callable(g):
+        raise TypeError(f"g must be callable, got {type(g).__name__}")
+    K = _check_int(K, "K")
+    a = _steps(step_fn, K)
+    if noise is None:
+        if not (isinstance(noise_std, (int, float, np.floating)) and noise_std >= 0):
+            raise ValueError(f"noise_std must be a number >= 0, got {noise_std!r}")
+        noise = noise_std * np.random.default_rng(check_seed(seed)).standard_normal(K)
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.ndim not in (1, 2) or noise.shape[0] != K:
+        raise ValueError(f"noise must have shape (K,) or (K, R) with K = {K}, got {noise.shape}")
+    w = np.full(noise.shape[1:], float(w0))
+    traj = np.empty((K + 1,) + noise.shape[1:])
+    traj[0] = w
+    for k in range(K):
+        w = w - a[k] * (g(w) + noise[k])
+        traj[k + 1] = w
+    return traj
+
+
+def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, seed: int = 0,
+              shuffle: bool = True, w0: object = None) -> np.ndarray:
+    """(Mini-)batch gradient descent on ``J(w) = mean_i (x_i . w - y_i)^2 / 2``; trajectory (K + 1, d).
+
+    Step k uses ``a_k * X_B^T (X_B w - y_B) / m`` on a batch B of ``m = batch`` rows: drawn
+    uniformly with replacement when ``shuffle`` (SGD for m = 1, MBGD otherwise), or the
+    consecutive rows ``[(k-1) m, k m) mod n`` when not. ``batch = n`` without shuffling is
+    full-batch gradient descent (BGD).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (n, d) with n >= 1, got {X.shape}")
+    y = _as_vector(y, "y")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
+    K = _check_int(K, "K")
+    batch = _check_int(batch, "batch")
+    n, d = X.shape
+    if batch > n:
+        raise ValueError(f"batch must be <= n = {n}, got {batch}")
+    a = _steps(step_fn, K)
+    rng = np.random.default_rng(check_seed(seed))
+    w = np.zeros(d) if w0 is None else _as_vector(w0, "w0").copy()
+    if w.shape != (d,):
+        raise ValueError(f"w0 must have shape ({d},), got {w.shape}")
+    traj = np.empty((K + 1, d))
+    traj[0] = w
+    for k in range(K):
+        idx = rng.integers(0, n, size=batch) if shuffle else (np.arange(batch) + k * batch) % n
+        Xb, yb = X[idx], y[idx]
+        w = w - a[k] * Xb.T @ (Xb @ w - yb) / batch
+        traj[k + 1] = w
+    return traj

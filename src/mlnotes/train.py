@@ -1,0 +1,207 @@
+"""Training-loop craft in PyTorch: internal losses, logged metrics, weight constraints, progress bars.
+
+Used by the chapter ``foundations/training-loop-ergonomics``.
+
+- ``Progbar``                 a text progress bar with step-weighted running means (like Keras' Progbar)
+- ``power_iteration_sigma``   the largest singular value of a matrix by power iteration
+- ``SpectralNormWrap``        wraps an ``nn.Linear`` so its forward uses ``W / sigma_max(W)``
+                              (article style: fresh start every call; or Miyato style: persistent ``u``)
+- ``RowNorm``                 a ``torch.nn.utils.parametrize`` parametrization ``W -> c W / ||W_row||``
+- ``max_norm_``               post-hoc projection of weight rows onto the ball of radius ``c``
+- ``HookRecorder``            records ``fn(output)`` of a module on every forward
+- ``AutoencoderWithLoss``     a model whose ``forward`` returns its loss and metrics (no targets)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Progbar", "power_iteration_sigma", "SpectralNormWrap", "RowNorm", "max_norm_", "HookRecorder",
+           "AutoencoderWithLoss"]
+
+
+class Progbar:
+    """Text progress bar ``current/target [=====>....] - name: value``, deterministic (no timings).
+
+    For ordinary metrics the displayed value is the running mean weighted by how many steps each
+    update covered: ``update(current, [("loss", v)])`` adds ``v * (current - previous)``. Metrics named
+    in ``stateful_metrics`` show their last value instead (for quantities that are already averages).
+    """
+
+    def __init__(self, target: int, width: int = 30, stateful_metrics: Iterable[str] = ()):
+        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+            raise ValueError(f"target must be a positive int, got {target!r}")
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int, got {width!r}")
+        self.target, self.width = target, width
+        self.stateful_metrics = set(stateful_metrics)
+        self.current = 0
+        self._sums: dict[str, list[float]] = {}  # name -> [weighted sum, total weight]
+        self._order: list[str] = []
+
+    def update(self, current: int, values: Sequence[tuple[str, float]] | None = None) -> str:
+        """Move to step ``current`` (cumulative, not an increment) and fold in ``values``; returns the line."""
+        if isinstance(current, bool) or not isinstance(current, (int, np.integer)):
+            raise TypeError(f"current must be an int, got {type(current).__name__}")
+        if not self.current <= current <= self.target:
+            raise ValueError(f"current must be in [{self.current}, {self.target}], got {current}")
+        steps = current - self.current
+        for name, value in values or []:
+            value = float(value)
+            if name not in self._sums:
+                self._order.append(name)
+                self._sums[name] = [0.0, 0.0]
+            if name in self.stateful_metrics:
+                self._sums[name] = [value, 1.0]
+            else:
+                self._sums[name][0] += value * max(steps, 1)
+                self._sums[name][1] += max(steps, 1)
+        self.current = int(current)
+        return self.line()
+
+    def value(self, name: str) -> float:
+        """The displayed value of metric ``name`` (running mean, or last value if stateful)."""
+        if name not in self._sums:
+            raise KeyError(f"unknown metric {name!r}; known: {self._order}")
+        total, weight = self._sums[name]
+        return total / weight
+
+    def line(self) -> str:
+        """The bar as one line of text."""
+        digits = len(str(self.target))
+        done = int(self.width * self.current / self.target)
+        bar = "=" * done + (">" if done < self.width else "") + "." * (self.width - done - 1)
+        bar = bar[: self.width]
+        metrics = "".join(f" - {n}: {self.value(n):.4f}" for n in self._order)
+        return f"{self.current:>{digits}}/{self.target} [{bar}]{metrics}"
+
+
+def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | None = None):
+    """Estimate ``sigma_max(W)`` by ``n_iter`` rounds of ``v <- normalize(W^T u)``, ``u <- normalize(W v)``.
+
+    ``W`` has shape ``(m, n)``. ``u`` (shape ``(m,)``) is the starting left vector; by default the
+    normalised all-ones vector. Returns ``(sigma, u, v)`` with ``sigma = u^T W v`` (differentiable in
+    ``W``; ``u`` and ``v`` are detached, as in spectral normalisation).
+    """
+    if not isinstance(W, torch.Tensor) or W.ndim != 2 or W.numel() == 0:
+        raise ValueError(f"W must be a non-empty 2-D torch tensor, got {getattr(W, 'shape', type(W).__name__)}")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
+    if u is None:
+        u = torch.ones(W.shape[0], dtype=W.dtype)
+    elif not isinstance(u, torch.Tensor) or u.shape != (W.shape[0],):
+        raise ValueError(f"u must be a tensor of shape ({W.shape[0]},)")
+    with torch.no_grad():
+        u = F.normalize(u.to(W.dtype), dim=0)
+        for _ in range(n_iter):
+            v = F.normalize(W.T @ u, dim=0)
+            u = F.normalize(W @ v, dim=0)
+    return u @ W @ v, u, v
+
+
+class SpectralNormWrap(nn.Module):
+    """Use ``W / sigma(W)`` in place of an ``nn.Linear``'s weight, ``sigma`` by power iteration.
+
+    ``persistent=False`` (the article's wrapper): ``n_iter`` iterations from the all-ones vector on
+    every call. ``persistent=True`` (Miyato et al.): ``u`` is a buffer carried across calls and
+    refined by ``n_iter`` iterations per training-mode forward (typically 1).
+    """
+
+    def __init__(self, module: nn.Linear, n_iter: int = 5, persistent: bool = False):
+        super().__init__()
+        if not isinstance(module, nn.Linear):
+            raise TypeError(f"module must be an nn.Linear, got {type(module).__name__}")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+            raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
+        self.module, self.n_iter, self.persistent = module, n_iter, bool(persistent)
+        self.register_buffer("u", torch.ones(module.out_features, dtype=module.weight.dtype))
+
+    def normalized_weight(self) -> torch.Tensor:
+        """``W / sigma`` with the current estimate (updates ``u`` in training mode when persistent)."""
+        W = self.module.weight
+        if self.persistent:
+            if self.training:
+                sigma, u, _ = power_iteration_sigma(W, self.n_iter, self.u)
+                self.u.copy_(u)
+            else:
+                sigma, _, _ = power_iteration_sigma(W, 1, self.u)
+        else:
+            sigma, _, _ = power_iteration_sigma(W, self.n_iter)
+        return W / sigma
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.normalized_weight(), self.module.bias)
+
+
+class RowNorm(nn.Module):
+    """Parametrization ``W -> c * W / ||W_i||`` row by row (register with ``torch.nn.utils.parametrize``)."""
+
+    def __init__(self, c: float = 1.0):
+        super().__init__()
+        if not (isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0):
+            raise ValueError(f"c must be a number > 0, got {c!r}")
+        self.c = float(c)
+
+    def forward(self, W: torch.Tensor) -> torch.Tensor:
+        return self.c * W / W.norm(dim=1, keepdim=True)
+
+
+def max_norm_(module: nn.Module, c: float, dim: int = 1) -> None:
+    """Project ``module.weight`` in place so every row (norm over ``dim``) has norm at most ``c``.
+
+    Call it right after ``optimizer.step()``; it runs under ``torch.no_grad()``.
+    """
+    if not isinstance(module, nn.Module) or not isinstance(getattr(module, "weight", None), torch.Tensor):
+        raise TypeError("module must be an nn.Module with a .weight tensor")
+    if not (isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0):
+        raise ValueError(f"c must be a number > 0, got {c!r}")
+    with torch.no_grad():
+        norms = module.weight.norm(dim=dim, keepdim=True)
+        module.weight.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
+
+
+class HookRecorder:
+    """Record ``fn(output)`` (a float) on every forward of ``module``; read ``.values``, then ``.remove()``."""
+
+    def __init__(self, module: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+        self.values: list[float] = []
+        self._handle = module.register_forward_hook(
+            lambda _m, _inp, out: self.values.append(float(fn(out.detach()))))
+
+    def remove(self) -> None:
+        """Detach the hook from the module."""
+        self._handle.remove()
+
+
+class AutoencoderWithLoss(nn.Module):
+    """``x -> h = relu(W1 x + b1) -> x_hat = W2 h + b2``; ``forward(x)`` returns ``{"loss", "hidden_sq_norm"}``.
+
+    The loss (mean squared reconstruction error) needs no targets: it is built inside the model from
+    the input and the output, the PyTorch counterpart of Keras' ``add_loss`` with ``fit(x, None)``.
+    """
+
+    def __init__(self, in_dim: int = 64, hidden: int = 16, seed: int = 0):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            self.encoder, self.decoder = nn.Linear(in_dim, hidden), nn.Linear(hidden, in_dim)
+        finally:
+            torch.random.set_rng_state(gen_state)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = torch.relu(self.encoder(x))
+        x_hat = self.decoder(h)
+        return {"loss": F.mse_loss(x_hat, x), "hidden_sq_norm": (h ** 2).sum(dim=1).mean().detach()}

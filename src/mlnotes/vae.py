@@ -1,0 +1,195 @@
+"""A small MLP variational autoencoder (and its plain-autoencoder twin) for 8x8 digits, in torch.
+
+Holds the Gaussian KL term, the reparameterized sampler, the model and a short training loop.
+Used by chapters/generative/vae, chapters/generative/vae-geometry and
+chapters/generative/vae-information-bottleneck.
+
+Conventions (the usual source of silent bugs): the encoder predicts ``mu`` and ``log_var``
+(log sigma^2, clamped to [-10, 10]); the KL term is **summed over latent dimensions and averaged
+over the batch**; the reconstruction term is a Bernoulli negative log-likelihood (binary
+cross-entropy on logits), summed over the 64 pixels and averaged over the batch, in nats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOG_VAR_RANGE = (-10.0, 10.0)
+
+
+def _check_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {type(x).__name__}")
+    if x.ndim < 1 or x.numel() == 0:
+        raise ValueError(f"{name} must be non-empty with at least one dimension, got shape {tuple(x.shape)}")
+    return x
+
+
+def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """``KL(N(mu, diag e^log_var) || N(0, I))`` per row, summed over the last dimension.
+
+    ``0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1)``: the second moment ``mu^2 + sigma^2``
+    minus the log-variance minus 1, halved. Shapes (..., k) -> (...).
+    """
+    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    if mu.shape != log_var.shape:
+        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+    return 0.5 * (mu ** 2 + log_var.exp() - log_var - 1).sum(-1)
+
+
+def simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """The naive "pull every ellipse to the unit circle" penalty ``||mu||^2 + ||sigma - 1||^2`` per row."""
+    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    if mu.shape != log_var.shape:
+        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+    return (mu ** 2 + (torch.exp(0.5 * log_var) - 1) ** 2).sum(-1)
+
+
+def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``z = mu + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``: a sample that gradients can pass."""
+    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    if mu.shape != log_var.shape:
+        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * log_var) * eps
+
+
+class MLPVAE(nn.Module):
+    """Encoder ``d_in -> d_hidden -> (mu, log_var)`` and decoder ``d_latent -> d_hidden -> d_in`` logits.
+
+    ``variational=False`` gives the plain autoencoder: ``z = mu``, no noise, no KL.
+    """
+
+    def __init__(self, d_in: int = 64, d_hidden: int = 128, d_latent: int = 2, variational: bool = True,
+                 seed: int = 0):
+        super().__init__()
+        for name, v in (("d_in", d_in), ("d_hidden", d_hidden), ("d_latent", d_latent), ("seed", seed)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "seed" else 1):
+                raise ValueError(f"{name} must be a positive int (seed >= 0), got {v!r}")
+        torch.manual_seed(seed)  # parameter initialization only
+        self.d_in, self.d_latent, self.variational = d_in, d_latent, bool(variational)
+        self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent))
+        self.decoder = nn.Sequential(nn.Linear(d_latent, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_in))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, log_var)``, each (batch, d_latent); log_var is clamped to ``LOG_VAR_RANGE``."""
+        x = _check_tensor(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.d_in:
+            raise ValueError(f"x must have shape (batch, {self.d_in}), got {tuple(x.shape)}")
+        mu, log_var = self.encoder(x).chunk(2, dim=-1)
+        return mu, log_var.clamp(*LOG_VAR_RANGE)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel logits (batch, d_in); ``torch.sigmoid`` gives the Bernoulli means."""
+        z = _check_tensor(z, "z")
+        if z.shape[-1] != self.d_latent:
+            raise ValueError(f"z must have last dimension {self.d_latent}, got {tuple(z.shape)}")
+        return self.decoder(z)
+
+    def loss(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
+             regularizer: str = "kl") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(rec + beta * reg, rec, reg)``, batch means; rec = BCE summed over pixels (nats).
+
+        ``regularizer`` is ``"kl"`` (the VAE) or ``"simple"`` (``||mu||^2 + ||sigma - 1||^2``).
+        For the plain autoencoder reg is 0 and z = mu.
+        """
+        if regularizer not in ("kl", "simple"):
+            raise ValueError(f"regularizer must be 'kl' or 'simple', got {regularizer!r}")
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        mu, log_var = self.encode(x)
+        if self.variational:
+            z = reparameterize(mu, log_var, generator)
+            reg = (kl_std_normal if regularizer == "kl" else simple_regularizer)(mu, log_var).mean()
+        else:
+            z, reg = mu, torch.zeros((), dtype=mu.dtype)
+        rec = F.binary_cross_entropy_with_logits(self.decode(z), x, reduction="none").sum(-1).mean()
+        return rec + beta * reg, rec, reg
+
+
+def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3, batch_size: int = 256,
+              beta: float = 1.0, seed: int = 0, regularizer: str = "kl", log_every: int = 25) -> dict[str, list[float]]:
+    """Adam on random minibatches of ``X`` (rows in [0, 1]); returns ``{"step", "rec", "reg"}`` batch values."""
+    if not isinstance(model, MLPVAE):
+        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    X = _check_tensor(X, "X")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"step": [], "rec": [], "reg": []}
+    for step in range(1, steps + 1):
+        idx = torch.randint(0, X.shape[0], (min(batch_size, X.shape[0]),), generator=gen)
+        total, rec, reg = model.loss(X[idx], beta=beta, generator=gen, regularizer=regularizer)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        if step % log_every == 0 or step == steps:
+            history["step"].append(step)
+            history["rec"].append(rec.item())
+            history["reg"].append(reg.item())
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Mean reconstruction BCE from mu (``rec_mu``), from a sample (``rec_sample``), mean KL and mean sigma."""
+    mu, log_var = model.encode(_check_tensor(X, "X"))
+    gen = torch.Generator().manual_seed(seed)
+    z = reparameterize(mu, log_var, gen) if model.variational else mu
+
+    def bce(z_: torch.Tensor) -> float:
+        return F.binary_cross_entropy_with_logits(model.decode(z_), X, reduction="none").sum(-1).mean().item()
+
+    return {"rec_mu": bce(mu), "rec_sample": bce(z),
+            "kl": kl_std_normal(mu, log_var).mean().item() if model.variational else float("nan"),
+            "mean_sigma": torch.exp(0.5 * log_var).mean().item() if model.variational else 0.0}
+
+
+@torch.no_grad()
+def decode_grid(model: MLPVAE, lim: float = 3.0, steps: int = 15) -> np.ndarray:
+    """Decode a ``steps x steps`` grid over ``[-lim, lim]^2`` (2-D latent): Bernoulli means (steps^2, d_in).
+
+    Row r of the grid has z_2 = +lim ... -lim from top to bottom; columns run z_1 = -lim ... +lim.
+    """
+    if model.d_latent != 2:
+        raise ValueError(f"decode_grid needs a 2-D latent space, got d_latent={model.d_latent}")
+    if not lim > 0 or isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"need lim > 0 and an int steps >= 2, got lim={lim}, steps={steps}")
+    axis = torch.linspace(-lim, lim, steps)
+    z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
+    return torch.sigmoid(model.decode(torch.stack([z1.ravel(), z2.ravel()], dim=1))).numpy()
+
+
+@torch.no_grad()
+def jitter_reconstruction(model: MLPVAE, X: torch.Tensor, radius: float, seed: int = 0) -> float:
+    """Mean BCE (nats) when decoding ``mu + radius * std(mu) * eps`` instead of ``mu``.
+
+    ``std(mu)`` is the per-dimension spread of the codes over ``X``, which makes the jitter
+    comparable between an autoencoder (arbitrary code scale) and a VAE.
+    """
+    if not radius >= 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    mu, _ = model.encode(_check_tensor(X, "X"))
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    z = mu + radius * mu.std(0) * eps
+    return F.binary_cross_entropy_with_logits(model.decode(z), X, reduction="none").sum(-1).mean().item()
+
+
+def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **kw) -> None:
+    """Draw axis-aligned ellipses with centres ``mu`` (m, 2) and semi-axes ``n_std * sigma`` (m, 2)."""
+    from matplotlib.patches import Ellipse
+
+    mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+    if mu.ndim != 2 or mu.shape[1] != 2 or sigma.shape != mu.shape:
+        raise ValueError(f"mu and sigma must both have shape (m, 2), got {mu.shape} and {sigma.shape}")
+    if not n_std > 0 or (sigma < 0).any():
+        raise ValueError("n_std must be > 0 and sigma >= 0")
+    style = {"fill": False, "lw": 0.8, "color": "black", "alpha": 0.7} | kw
+    for (x, y), (sx, sy) in zip(mu, sigma):
+        ax.add_patch(Ellipse((x, y), 2 * n_std * sx, 2 * n_std * sy, **style))

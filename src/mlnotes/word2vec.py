@@ -1,0 +1,314 @@
+"""Word2Vec skip-gram with negative sampling (SGNS) in numpy, and the pieces around it.
+
+Used by the chapter ``sequences/word2vec``. Holds
+
+- ``synthetic_animal_corpus``: a factorial toy corpus (species x age, plus devices) whose
+  structure the embeddings should recover;
+- ``build_vocab``, ``skipgram_pairs``, ``corpus_pairs``: from sentences to (centre, context) ids;
+- ``subsample_keep_prob`` and ``noise_distribution``: word2vec's two frequency tricks;
+- ``one_hot``, ``log_sigmoid``, ``numerical_grad``: small helpers the derivation uses;
+- ``SGNS``: input/output embedding matrices, per-pair loss and gradients, mini-batch SGD,
+  cosine neighbours and analogies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mlnotes.core import check_seed
+
+SPECIES_CONTEXT = {"cat": ["meows", "purrs", "whiskers", "mouse", "climbs"],
+                   "dog": ["barks", "wags", "fetch", "bone", "leash"]}
+AGE_CONTEXT = {"adult": ["grown", "old", "calm", "large"],
+               "young": ["tiny", "newborn", "playful", "small"]}
+ANIMALS = {("cat", "adult"): "cat", ("cat", "young"): "kitten",
+           ("dog", "adult"): "dog", ("dog", "young"): "puppy"}
+DEVICES = ["iphone", "laptop", "tablet"]
+DEVICE_CONTEXT = ["screen", "battery", "charger", "app", "wifi", "keyboard"]
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def synthetic_animal_corpus(n_sent: int, seed: int = 0) -> list[list[str]]:
+    """``n_sent`` shuffled five-word sentences: an animal with 2 species and 2 age context words,
+    or a device with 4 device context words (one sentence in five is about a device).
+
+    cat/kitten share species contexts, kitten/puppy share age contexts, so
+    kitten - cat + dog should land on puppy. No stop word is shared by all sentences.
+    """
+    n_sent = _check_int("n_sent", n_sent, 1)
+    rng = np.random.default_rng(check_seed(seed))
+    animals = list(ANIMALS.items())
+    sentences = []
+    for _ in range(n_sent):
+        if rng.random() < 0.2:
+            words = [DEVICES[rng.integers(len(DEVICES))]] + list(rng.choice(DEVICE_CONTEXT, 4, replace=False))
+        else:
+            (species, age), word = animals[rng.integers(len(animals))]
+            words = ([word] + list(rng.choice(SPECIES_CONTEXT[species], 2, replace=False))
+                     + list(rng.choice(AGE_CONTEXT[age], 2, replace=False)))
+        sentences.append([str(w) for w in rng.permutation(words)])
+    return sentences
+
+
+def _check_sentences(sentences: object) -> list[list[str]]:
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
+        raise ValueError("sentences must be a non-empty list of lists of str")
+    for s in sentences:
+        if isinstance(s, str) or not isinstance(s, Sequence) or not all(isinstance(w, str) for w in s):
+            raise TypeError(f"each sentence must be a list of str, got {s!r:.60}")
+    return [list(s) for s in sentences]
+
+
+def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple[list[str], np.ndarray]:
+    """Vocabulary sorted by frequency (ties alphabetically) and counts: ``(words, counts (V,))``."""
+    sentences = _check_sentences(sentences)
+    min_count = _check_int("min_count", min_count, 1)
+    counts = Counter(w for s in sentences for w in s)
+    words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    if not words:
+        raise ValueError(f"no word occurs at least min_count={min_count} times")
+    return words, np.array([counts[w] for w in words], dtype=np.int64)
+
+
+def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
+    """All (centre, context) pairs of one sentence: ``(ids[t], ids[t+j])`` for ``0 < |j| <= window``.
+
+    Returns an int array of shape (P, 2), P = sum_t min(window, t) + min(window, T-1-t).
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+        raise TypeError(f"ids must be a 1-D sequence of ints, got shape {ids.shape} dtype {ids.dtype}")
+    window = _check_int("window", window, 1)
+    T = len(ids)
+    pairs = [(ids[t], ids[t + j]) for t in range(T) for j in range(-window, window + 1)
+             if j != 0 and 0 <= t + j < T]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], window: int) -> np.ndarray:
+    """Skip-gram pairs of every sentence, words mapped to their index in ``vocab``: (P, 2).
+
+    Words outside ``vocab`` are dropped before pairing (as word2vec does).
+    """
+    sentences = _check_sentences(sentences)
+    index = {w: i for i, w in enumerate(vocab)}
+    if not index:
+        raise ValueError("vocab is empty")
+    chunks = [skipgram_pairs([index[w] for w in s if w in index], window) for s in sentences]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
+
+
+def _check_positive_array(name: str, x: object) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"{name} must be finite and >= 0")
+    return a
+
+
+def subsample_keep_prob(freq: object, t: float = 1e-3, variant: str = "c") -> np.ndarray:
+    """Probability of keeping each occurrence of a word of relative frequency ``z``.
+
+    ``variant="c"`` (word2vec's C code): ``(sqrt(z / t) + 1) * t / z``; ``"paper"``:
+    ``sqrt(t / z)`` (the paper discards with ``1 - sqrt(t / z)``). Both clipped to [0, 1].
+    """
+    z = _check_positive_array("freq", freq)
+    if np.any(z > 1) or np.any(z == 0):
+        raise ValueError("freq holds relative frequencies: each must be in (0, 1]")
+    if not 0 < t < 1:
+        raise ValueError(f"t must be in (0, 1), got {t}")
+    if variant == "c":
+        keep = (np.sqrt(z / t) + 1) * t / z
+    elif variant == "paper":
+        keep = np.sqrt(t / z)
+    else:
+        raise ValueError(f"variant must be 'c' or 'paper', got {variant!r}")
+    return np.minimum(keep, 1.0)
+
+
+def noise_distribution(counts: object, power: float = 0.75) -> np.ndarray:
+    """Negative-sampling distribution ``counts**power / sum(counts**power)``, shape (V,)."""
+    c = _check_positive_array("counts", counts)
+    if not c.sum() > 0:
+        raise ValueError("counts must not all be zero")
+    if not 0 <= power <= 1:
+        raise ValueError(f"power must be in [0, 1], got {power}")
+    p = np.where(c > 0, c ** power, 0.0)
+    return p / p.sum()
+
+
+def one_hot(i: int, V: int) -> np.ndarray:
+    """The ``V``-dimensional unit vector e_i (float64)."""
+    V = _check_int("V", V, 1)
+    i = _check_int("i", i, 0)
+    if i >= V:
+        raise ValueError(f"i must be in [0, V={V}), got {i}")
+    e = np.zeros(V)
+    e[i] = 1.0
+    return e
+
+
+def log_sigmoid(x: object) -> np.ndarray:
+    """``log sigma(x) = -log(1 + exp(-x))``, computed as ``-logaddexp(0, -x)`` (no overflow)."""
+    a = np.asarray(x, dtype=np.float64)
+    return -np.logaddexp(0.0, -a)
+
+
+def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, idx: tuple[int, ...],
+                   eps: float = 1e-6) -> float:
+    """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)`` for one coordinate.
+
+    ``x`` is modified in place during the call and restored afterwards.
+    """
+    if not callable(f):
+        raise TypeError("f must be callable")
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError("x must be a float64 numpy array")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    old = x[idx]
+    x[idx] = old + eps
+    up = f(x)
+    x[idx] = old - eps
+    down = f(x)
+    x[idx] = old
+    return float((up - down) / (2 * eps))
+
+
+def _scatter_sum(rows: np.ndarray, values: np.ndarray, V: int) -> np.ndarray:
+    """``out[r] = sum of values[i] with rows[i] == r``, shape (V, d): ``np.add.at`` with one bincount."""
+    d = values.shape[1]
+    flat = (rows[:, None] * d + np.arange(d)).ravel()
+    return np.bincount(flat, weights=values.ravel(), minlength=V * d).reshape(V, d)
+
+
+class SGNS:
+    """Skip-gram with negative sampling: input vectors ``W_in`` (V, dim), output vectors ``W_out``.
+
+    For a centre word c, a true context o and negatives n_1..n_K the loss is
+    ``-log sigma(u_o . v_c) - sum_k log sigma(-u_{n_k} . v_c)`` with ``v = W_in[c]``, ``u = W_out[.]``.
+    ``W_in`` starts uniform in +-0.5/dim and ``W_out`` at zero, as in word2vec.
+    """
+
+    def __init__(self, vocab: Sequence[str], dim: int = 16, seed: int = 0):
+        if isinstance(vocab, str) or not isinstance(vocab, Sequence) or not vocab:
+            raise ValueError("vocab must be a non-empty list of words")
+        if len(set(vocab)) != len(vocab):
+            raise ValueError("vocab has repeated words")
+        self.vocab = list(vocab)
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+        self.dim = _check_int("dim", dim, 1)
+        self.rng = np.random.default_rng(check_seed(seed))
+        V = len(self.vocab)
+        self.W_in = self.rng.uniform(-0.5 / dim, 0.5 / dim, size=(V, dim))
+        self.W_out = np.zeros((V, dim))
+
+    def loss_and_grads(self, c: int, o: int, negs: Sequence[int]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """Loss of one (c, o, negatives) example and its gradients.
+
+        Returns ``(loss, d v_c (dim,), d u_o (dim,), d u_negs (K, dim))`` with
+        ``d v_c = (sigma(s_o) - 1) u_o + sum_k sigma(s_k) u_k``, ``d u_o = (sigma(s_o) - 1) v_c``,
+        ``d u_k = sigma(s_k) v_c`` where ``s = u . v_c``.
+        """
+        negs = np.asarray(negs, dtype=np.int64).reshape(-1)
+        V = len(self.vocab)
+        if not (0 <= c < V and 0 <= o < V and np.all((negs >= 0) & (negs < V))):
+            raise ValueError(f"word ids must be in [0, {V})")
+        v, u_o, u_n = self.W_in[c], self.W_out[o], self.W_out[negs]
+        s_o, s_n = u_o @ v, u_n @ v
+        loss = -log_sigmoid(s_o) - log_sigmoid(-s_n).sum()
+        g_o = 1.0 / (1.0 + np.exp(-s_o)) - 1.0
+        g_n = 1.0 / (1.0 + np.exp(-s_n))
+        return float(loss), g_o * u_o + g_n @ u_n, g_o * v, g_n[:, None] * v[None, :]
+
+    def fit(self, pairs: np.ndarray, noise: np.ndarray, epochs: int = 5, lr: float = 0.02,
+            batch: int = 128, K: int = 5) -> list[float]:
+        """Mini-batch SGD over shuffled ``pairs`` (P, 2); returns the mean loss of each epoch.
+
+        Negatives are drawn from ``noise`` (V,) (they may occasionally equal the true context).
+        Per-pair gradients are summed into the rows they touch (a scatter-add, like ``np.add.at``).
+        Calling ``fit`` again continues training with the model's own random stream.
+        """
+        pairs = np.asarray(pairs)
+        V = len(self.vocab)
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0:
+            raise ValueError(f"pairs must have shape (P, 2) with P >= 1, got {pairs.shape}")
+        if pairs.min() < 0 or pairs.max() >= V:
+            raise ValueError(f"pair ids must be in [0, {V})")
+        noise = np.asarray(noise, dtype=np.float64)
+        if noise.shape != (V,) or np.any(noise < 0) or not np.isclose(noise.sum(), 1.0):
+            raise ValueError(f"noise must be a probability vector of shape ({V},)")
+        epochs, batch, K = _check_int("epochs", epochs, 1), _check_int("batch", batch, 1), _check_int("K", K, 1)
+        if not 0 < lr <= 1:
+            raise ValueError(f"lr must be in (0, 1], got {lr}")
+        cdf = np.cumsum(noise)
+        history = []
+        for _ in range(epochs):
+            order = self.rng.permutation(len(pairs))
+            total = 0.0
+            for start in range(0, len(pairs), batch):
+                c, o = pairs[order[start:start + batch]].T
+                negs = np.minimum(np.searchsorted(cdf, self.rng.random((len(c), K))), V - 1)
+                total += self._step(c, o, negs, lr)
+            history.append(total / len(pairs))
+        return history
+
+    def _step(self, c: np.ndarray, o: np.ndarray, negs: np.ndarray, lr: float) -> float:
+        v, u_o, u_n = self.W_in[c], self.W_out[o], self.W_out[negs]
+        s_o = np.einsum("bd,bd->b", u_o, v)
+        s_n = np.einsum("bkd,bd->bk", u_n, v)
+        loss = -(log_sigmoid(s_o).sum() + log_sigmoid(-s_n).sum())
+        g_o = 1.0 / (1.0 + np.exp(-s_o)) - 1.0
+        g_n = 1.0 / (1.0 + np.exp(-s_n))
+        d_v = g_o[:, None] * u_o + np.einsum("bk,bkd->bd", g_n, u_n)
+        rows = np.concatenate([o, negs.ravel()])
+        grads = np.concatenate([g_o[:, None] * v, (g_n[:, :, None] * v[:, None, :]).reshape(-1, self.dim)])
+        self.W_out -= lr * _scatter_sum(rows, grads, len(self.vocab))
+        self.W_in -= lr * _scatter_sum(c, d_v, len(self.vocab))
+        return float(loss)
+
+    def vector(self, word: str) -> np.ndarray:
+        """The input (embedding) vector of ``word``, shape (dim,)."""
+        if word not in self.index:
+            raise ValueError(f"{word!r} is not in the vocabulary")
+        return self.W_in[self.index[word]]
+
+    def _normed(self) -> np.ndarray:
+        return self.W_in / np.maximum(np.linalg.norm(self.W_in, axis=1, keepdims=True), 1e-12)
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of the input vectors of two words."""
+        va, vb = self.vector(a), self.vector(b)
+        return float(va @ vb / max(np.linalg.norm(va) * np.linalg.norm(vb), 1e-12))
+
+    def most_similar(self, word: str, topn: int = 5) -> list[tuple[str, float]]:
+        """The ``topn`` words with the largest cosine to ``word`` (the word itself excluded)."""
+        return self._nearest(self.vector(word), {word}, topn)
+
+    def analogy(self, a: str, b: str, c: str, topn: int = 5) -> list[tuple[str, float]]:
+        """Words closest (cosine) to ``a - b + c`` on unit vectors, excluding a, b, c.
+
+        ``analogy("kitten", "cat", "dog")`` asks: kitten is to cat as ? is to dog.
+        """
+        for w in (a, b, c):
+            self.vector(w)  # raises on a word outside the vocabulary
+        n = self._normed()
+        target = n[self.index[a]] - n[self.index[b]] + n[self.index[c]]
+        return self._nearest(target, {a, b, c}, topn)
+
+    def _nearest(self, target: np.ndarray, exclude: set[str], topn: int) -> list[tuple[str, float]]:
+        topn = _check_int("topn", topn, 1)
+        sims = self._normed() @ (target / max(np.linalg.norm(target), 1e-12))
+        order = [i for i in np.argsort(-sims, kind="stable") if self.vocab[i] not in exclude]
+        return [(self.vocab[i], float(sims[i])) for i in order[:topn]]

@@ -1,0 +1,177 @@
+"""Tests for mlnotes.ensemble: bagging, voting, AdaBoost and stacking against references."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.stats import binom
+from sklearn.datasets import load_breast_cancer, make_moons
+from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier, StackingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier
+
+from mlnotes.ensemble import (AdaBoostStumps, SimpleForest, adaboost_reweight, bootstrap_indices,
+                              correlated_mean_variance, decision_grid, limit_blas_threads,
+                              majority_vote_accuracy,
+                              manual_stacking, oob_fraction, plot_decision_boundary,
+                              simulate_majority_vote)
+
+
+def test_bootstrap_and_oob_fraction():
+    rng = np.random.default_rng(0)
+    in_bag, oob = bootstrap_indices(50, rng)
+    assert len(in_bag) == 50 and not set(oob) & set(in_bag) and set(oob) | set(in_bag) == set(range(50))
+    assert bootstrap_indices(1, rng)[1].size == 0
+    assert oob_fraction(1) == 0.0 and abs(oob_fraction(10) - 0.9**10) < 1e-15
+    assert abs(oob_fraction(10**6) - np.exp(-1)) < 1e-6
+
+
+def test_correlated_mean_variance_edges():
+    assert correlated_mean_variance(1, 0.5, 2.0) == 2.0
+    assert correlated_mean_variance(10, 1.0) == 1.0 and correlated_mean_variance(4, 0.0) == 0.25
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 50).map(lambda k: 2 * k + 1), st.floats(0, 1), st.floats(0, 1))
+def test_majority_vote_matches_binomial_mixture(T, p, rho):
+    expected = rho * p + (1 - rho) * binom.sf(T // 2, T, p)
+    assert abs(majority_vote_accuracy(T, p, rho) - expected) < 1e-12
+
+
+def test_simulated_vote_matches_formula():
+    for rho in (0.0, 0.4):
+        sim = simulate_majority_vote(11, 0.6, rho, n_trials=100_000, seed=1)
+        assert abs(sim - majority_vote_accuracy(11, 0.6, rho)) < 0.006
+
+
+def test_forest_close_to_sklearn_and_handles_missing_classes():
+    X, y = make_moons(300, noise=0.3, random_state=0)
+    forest = SimpleForest(30, "sqrt", seed=0).fit(X[:200], y[:200])
+    ref = RandomForestClassifier(30, max_features="sqrt", oob_score=True, random_state=0).fit(X[:200], y[:200])
+    assert abs((forest.predict(X[200:]) == y[200:]).mean() - ref.score(X[200:], y[200:])) < 0.06
+    assert abs(forest.oob_score() - ref.oob_score_) < 0.06
+    assert forest.staged_accuracy(X[200:], y[200:]).shape == (30,)
+    # a class that only one point has is often missing from a bootstrap: columns must still align
+    y3 = y.copy()
+    y3[0] = 2
+    P = SimpleForest(10, seed=0).fit(X, y3).predict_proba(X)
+    assert P.shape == (300, 3) and np.allclose(P.sum(axis=1), 1.0)
+
+
+def test_adaboost_matches_sklearn_exactly():
+    X, y = load_breast_cancer(return_X_y=True)
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0)
+    ours = AdaBoostStumps(n_rounds=30, estimator=stump).fit(X, y)
+    ref = AdaBoostClassifier(estimator=stump, n_estimators=30, learning_rate=1.0).fit(X, y)
+    np.testing.assert_allclose(ref.estimator_weights_, 2 * ours.alphas_, atol=1e-12)
+    np.testing.assert_allclose(ref.estimator_errors_, ours.errors_, atol=1e-12)
+    assert (ref.predict(X) == ours.predict(X)).all()
+    np.testing.assert_allclose(ours.Z_, 2 * np.sqrt(ours.errors_ * (1 - ours.errors_)), atol=1e-12)
+
+
+def test_adaboost_own_stump_resample_and_perfect_learner():
+    X, y = make_moons(200, noise=0.2, random_state=0)
+    ours = AdaBoostStumps(n_rounds=20).fit(X, y)
+    assert (ours.predict(X) == y).mean() > 0.9 and ours.weights_history_.shape == (21, 200)
+    assert len(list(ours.staged_predict(X))) == 20
+    resampled = AdaBoostStumps(n_rounds=20, resample=True, seed=1).fit(X, y)
+    assert (resampled.predict(X) == y).mean() > 0.85
+    separable = AdaBoostStumps(n_rounds=5).fit(np.array([[0.0], [1.0]]), np.array([3, 7]))
+    assert len(separable.alphas_) == 1 and separable.predict(np.array([[0.0], [1.0]])).tolist() == [3, 7]
+
+
+def test_adaboost_reweight_half_error():
+    rng = np.random.default_rng(0)
+    w = rng.random(20)
+    w /= w.sum()
+    y = rng.choice([-1.0, 1.0], 20)
+    h = np.where(rng.random(20) < 0.3, -y, y)
+    e = w[h != y].sum()
+    w_new, Z = adaboost_reweight(w, y, h, 0.5 * np.log((1 - e) / e))
+    assert abs(w_new[h != y].sum() - 0.5) < 1e-12 and abs(Z - 2 * np.sqrt(e * (1 - e))) < 1e-12
+
+
+def test_manual_stacking_equals_sklearn():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:, :5]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    bases = [GaussianNB(), DecisionTreeClassifier(max_depth=3, random_state=0)]
+    final = LogisticRegression(max_iter=1000)
+    ours = manual_stacking(bases, final, X, y, cv)(X)
+    ref = StackingClassifier(list(zip(("nb", "tree"), bases)), final, cv=cv,
+                             stack_method="predict_proba").fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(ours, ref, atol=1e-12)
+
+
+def test_decision_boundary_plot():
+    import matplotlib.pyplot as plt
+
+    X, y = make_moons(50, random_state=0)
+    gx, gy = decision_grid(X, grid=20)
+    assert gx.shape == (20, 20)
+    fig, ax = plt.subplots()
+    plot_decision_boundary(lambda P: P[:, 0] > 0.5, X, y, ax=ax, grid=20)
+    plt.close(fig)
+
+
+def test_limit_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    limiter = limit_blas_threads(1)
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    limiter.restore_original_limits()
+
+
+def test_bad_inputs():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="n must"):
+        limit_blas_threads(0)
+    with pytest.raises(ValueError, match="n must"):
+        bootstrap_indices(0, rng)
+    with pytest.raises(TypeError, match="Generator"):
+        bootstrap_indices(5, 0)
+    with pytest.raises(TypeError, match="n must"):
+        oob_fraction(2.5)
+    with pytest.raises(ValueError, match="rho"):
+        correlated_mean_variance(3, 1.5)
+    with pytest.raises(ValueError, match="odd"):
+        majority_vote_accuracy(4, 0.6)
+    with pytest.raises(ValueError, match="p must"):
+        majority_vote_accuracy(3, 1.2)
+    with pytest.raises(ValueError, match="n_trials"):
+        simulate_majority_vote(3, 0.6, n_trials=0)
+    with pytest.raises(ValueError, match="n_estimators"):
+        SimpleForest(0)
+    with pytest.raises(ValueError, match="y must"):
+        SimpleForest(2).fit(np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match="max_features"):
+        SimpleForest(2, max_features="cube").fit(np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match="not fitted"):
+        SimpleForest(2).predict(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="bootstrap"):
+        SimpleForest(2, bootstrap=False).fit(np.zeros((3, 2)), np.arange(3)).oob_score()
+    with pytest.raises(ValueError, match="two classes"):
+        AdaBoostStumps(3).fit(np.zeros((3, 1)), np.arange(3))
+    with pytest.raises(ValueError, match="learning_rate"):
+        AdaBoostStumps(3, learning_rate=0)
+    with pytest.raises(ValueError, match="chance"):
+        AdaBoostStumps(3).fit(np.zeros((4, 1)), np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="not fitted"):
+        AdaBoostStumps(3).predict(np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="-1 and \\+1"):
+        adaboost_reweight(np.array([0.5, 0.5]), np.array([0, 1]), np.array([1, 1]), 0.3)
+    with pytest.raises(ValueError, match="sum to 1"):
+        adaboost_reweight(np.array([0.5, 0.6]), np.array([1, 1]), np.array([1, 1]), 0.3)
+    with pytest.raises(ValueError, match="non-empty"):
+        manual_stacking([], LogisticRegression(), np.zeros((4, 1)), np.zeros(4), 2)
+    with pytest.raises(ValueError, match="X must"):
+        plot_decision_boundary(lambda P: P[:, 0], np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(TypeError, match="callable"):
+        plot_decision_boundary("f", np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match="margin"):
+        decision_grid(np.zeros((3, 2)), margin=-1)

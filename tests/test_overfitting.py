@@ -1,0 +1,91 @@
+"""Tests for mlnotes.overfitting against scikit-learn and numpy references."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import PolynomialFeatures
+
+from mlnotes.core import setup_torch_threads
+from mlnotes.overfitting import (TRUE_FUNCTIONS, cv_select_degree, fit_poly, generalization_gaps,
+                                 poly_train_test_mse, predict_poly, toy_regression,
+                                 train_mlp_early_stopping)
+
+setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
+
+
+def test_toy_regression_shapes_seed_and_noise_free():
+    x, y = toy_regression(50, noise=0.0, seed=1)
+    assert x.shape == y.shape == (50,) and np.all(np.diff(x) >= 0) and np.all(np.abs(x) <= 1)
+    np.testing.assert_allclose(y, TRUE_FUNCTIONS["sin"](x))
+    a, b = toy_regression(5, seed=3), toy_regression(5, seed=3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    x1, y1 = toy_regression(1, noise=0.0, fn="linear")
+    assert y1[0] == pytest.approx(0.5 + 1.5 * x1[0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(degree=st.integers(0, 8), seed=st.integers(0, 10_000))
+def test_fit_poly_matches_sklearn_polynomial_regression(degree, seed):
+    x, y = toy_regression(30, seed=seed)
+    ours = predict_poly(fit_poly(x, y, degree), x)
+    ref = LinearRegression(fit_intercept=False).fit(PolynomialFeatures(degree).fit_transform(x[:, None]), y)
+    np.testing.assert_allclose(ours, ref.predict(PolynomialFeatures(degree).fit_transform(x[:, None])), atol=1e-8)
+
+
+def test_train_mse_non_increasing_and_interpolation():
+    x, y = toy_regression(15, seed=0)
+    xt, yt = toy_regression(500, seed=1)
+    train, test = poly_train_test_mse(x, y, xt, yt, range(15))
+    assert np.all(np.diff(train) <= 1e-12)
+    assert train[14] < 1e-10 and test[14] > test[3]
+
+
+def test_generalization_gap_shrinks_with_n():
+    gaps = generalization_gaps(5, [10, 100], n_resamples=10, seed=0)
+    assert gaps.shape == (2,) and gaps[1] < gaps[0]
+
+
+def test_cv_select_degree_agrees_with_manual_kfold():
+    x, y = toy_regression(30, seed=2)
+    best, cv = cv_select_degree(x, y, [1, 3, 5], k=5, seed=0)
+    manual = []
+    for d in (1, 3, 5):
+        errs = []
+        for tr, va in KFold(5, shuffle=True, random_state=0).split(x):
+            coef = np.polyfit(x[tr], y[tr], d)
+            errs.append(np.mean((np.polyval(coef, x[va]) - y[va]) ** 2))
+        manual.append(np.mean(errs))
+    np.testing.assert_allclose(cv, manual, rtol=1e-8)
+    assert best == [1, 3, 5][int(np.argmin(manual))]
+
+
+def test_early_stopping_curves():
+    x, y = toy_regression(10, seed=0)
+    xv, yv = toy_regression(20, seed=1)
+    train, val = train_mlp_early_stopping(x, y, xv, yv, width=8, num_epochs=50, seed=0)
+    assert train.shape == val.shape == (50,) and train[-1] < train[0]
+    again = train_mlp_early_stopping(x, y, xv, yv, width=8, num_epochs=50, seed=0)[0]
+    np.testing.assert_array_equal(train, again)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: toy_regression(0), ValueError, "n must be"),
+    (lambda: toy_regression(5.0), TypeError, "n must be an int"),
+    (lambda: toy_regression(5, noise=-1.0), ValueError, "noise"),
+    (lambda: toy_regression(5, fn="cos"), ValueError, "fn"),
+    (lambda: fit_poly([0.0, 1.0], [1.0], 1), ValueError, "equal length"),
+    (lambda: fit_poly([0.0, 1.0], [1.0, 2.0], 1, lam=-1.0), ValueError, "lam"),
+    (lambda: predict_poly([], [0.0]), ValueError, "coef"),
+    (lambda: poly_train_test_mse([0.0], [1.0], [0.0], [1.0], []), ValueError, "degrees"),
+    (lambda: generalization_gaps(5, [3]), ValueError, "each n"),
+    (lambda: generalization_gaps(5, [10], n_resamples=0), ValueError, "n_resamples"),
+    (lambda: cv_select_degree([0.0, 1.0], [0.0, 1.0], [1], k=5), ValueError, "folds"),
+    (lambda: cv_select_degree([0.0, 1.0], [0.0, 1.0], [1], k=1), ValueError, "k must be"),
+    (lambda: train_mlp_early_stopping([0.0], [0.0], [0.0], [0.0], width=0), ValueError, "width"),
+    (lambda: train_mlp_early_stopping([0.0], [0.0], [0.0], [0.0], lr=0.0), ValueError, "lr"),
+])
+def test_bad_inputs_raise(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,184 @@
+"""Tests for mlnotes.peft: LoRA, adapters, memory calculator, low-rank fits, prefixes, control-code tasks."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+from mlnotes.peft import (ADD1, COPY, REVERSE, SEP, Adapter, LoRALinear, PrefixKV, add_adapters, answer_logits,
+                          control_code_batch, exact_match, finetune_memory_gb, fit_low_rank, inject_lora,
+                          prefix_attention_mass, prefix_gate, svd_truncate)
+from mlnotes.transformer import TinyGPT, attention, count_params
+
+torch.set_num_threads(1)
+
+
+def test_lora_starts_at_base_and_merges():
+    torch.manual_seed(0)
+    base = nn.Linear(6, 4).double()
+    lora = LoRALinear(base, r=2, alpha=4)
+    x = torch.randn(3, 6, dtype=torch.float64)
+    assert torch.equal(lora(x), base(x))
+    nn.init.normal_(lora.B)
+    assert torch.allclose(lora(x), lora.merge()(x), atol=1e-12)
+    assert torch.allclose(lora.delta_weight(), 2.0 * lora.B @ lora.A)
+    assert count_params(lora) == 2 * (6 + 4)
+
+
+def test_lora_bad_inputs():
+    with pytest.raises(TypeError, match="nn.Linear"):
+        LoRALinear(nn.Conv1d(1, 1, 1), r=1)
+    with pytest.raises(ValueError, match="exceeds"):
+        LoRALinear(nn.Linear(3, 2), r=3)
+    with pytest.raises(ValueError, match="r must be >= 1"):
+        LoRALinear(nn.Linear(3, 2), r=0)
+
+
+def test_inject_lora_freezes_and_keeps_skipped_trainable():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    inject_lora(model, r=2, skip=("2",))
+    assert isinstance(model[0], LoRALinear) and isinstance(model[2], nn.Linear)
+    assert count_params(model) == 2 * (4 + 8) + 8 * 3 + 3
+    assert not model[0].base.weight.requires_grad
+    with pytest.raises(ValueError, match="not modules"):
+        inject_lora(nn.Sequential(nn.Linear(2, 2)), skip=("head",))
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        inject_lora(nn.Sequential(nn.ReLU()))
+    with pytest.raises(TypeError, match="nn.Module"):
+        inject_lora("model")
+
+
+def test_adapter_identity_at_init_and_count():
+    a = Adapter(10, 3)
+    h = torch.randn(4, 10)
+    assert torch.equal(a(h), h) and count_params(a) == 2 * 10 * 3 + 10 + 3
+    with pytest.raises(ValueError, match="act"):
+        Adapter(4, 2, act="swish")
+    with pytest.raises(ValueError, match="m must be"):
+        Adapter(4, 0)
+
+
+def test_add_adapters():
+    base = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    model = add_adapters(base, 2)
+    assert len(model) == 4 and isinstance(model[2], Adapter) and count_params(model) == 2 * 8 * 2 + 8 + 2
+    x = torch.randn(2, 4)
+    assert torch.equal(model(x), base(x))
+    with pytest.raises(ValueError, match="nowhere"):
+        add_adapters(nn.Sequential(nn.Linear(2, 2)), 2)
+    with pytest.raises(TypeError, match="Sequential"):
+        add_adapters(nn.Linear(2, 2), 2)
+    with pytest.raises(ValueError, match="before any"):
+        add_adapters(nn.Sequential(nn.ReLU(), nn.Linear(2, 2)), 2)
+
+
+def test_memory_calculator():
+    m = finetune_memory_gb(7.7e9)
+    assert math.isclose(m["total"], 123.2) and m["gpus"] == 2
+    assert math.isclose(finetune_memory_gb(72.3e9)["total"], 1156.8) and finetune_memory_gb(72.3e9)["gpus"] == 15
+    assert math.isclose(finetune_memory_gb(1e9, "fp32", "sgd")["total"], 8.0)
+    assert math.isclose(finetune_memory_gb(1e9, trainable_fraction=0.0)["total"], 2.0)
+    assert finetune_memory_gb(5e9)["gpus"] == 1  # exactly 80 GB fits on one GPU
+    for kwargs, msg in [({"n_params": 0}, "n_params"), ({"n_params": 1e9, "precision": "fp8"}, "precision"),
+                        ({"n_params": 1e9, "optimizer": "lion"}, "optimizer"),
+                        ({"n_params": 1e9, "trainable_fraction": 2}, "trainable_fraction"),
+                        ({"n_params": 1e9, "gpu_gb": 0}, "gpu_gb")]:
+        with pytest.raises(ValueError, match=msg):
+            finetune_memory_gb(**kwargs)
+
+
+@settings(max_examples=50, deadline=None)
+@given(m=st.integers(1, 8), n=st.integers(1, 8), seed=st.integers(0, 10_000), data=st.data())
+def test_svd_truncate_eckart_young(m, n, seed, data):
+    r = data.draw(st.integers(1, min(m, n)))
+    M = np.random.default_rng(seed).normal(size=(m, n))
+    approx, err = svd_truncate(M, r)
+    s = np.linalg.svd(M, compute_uv=False)
+    assert np.linalg.matrix_rank(approx, tol=1e-8) <= r
+    assert math.isclose(err, np.linalg.norm(M - approx), abs_tol=1e-10)
+    assert math.isclose(err, np.sqrt(np.sum(s[r:] ** 2)), abs_tol=1e-10)
+
+
+def test_fit_low_rank_never_beats_svd():
+    M = np.random.default_rng(0).normal(size=(12, 9))
+    for r in (1, 3):
+        _, err = fit_low_rank(M, r, steps=300, lr=0.05)
+        assert err >= svd_truncate(M, r)[1] - 1e-9
+        assert err <= 1.2 * svd_truncate(M, r)[1]
+
+
+def test_low_rank_bad_inputs():
+    with pytest.raises(ValueError, match="2-D"):
+        svd_truncate(np.zeros(3), 1)
+    with pytest.raises(ValueError, match="exceeds"):
+        svd_truncate(np.zeros((2, 3)), 3)
+    with pytest.raises(ValueError, match="2-D"):
+        fit_low_rank(np.zeros((0, 2)), 1)
+    with pytest.raises(ValueError, match="lr"):
+        fit_low_rank(np.ones((2, 2)), 1, lr=0)
+
+
+def test_prefix_kv_shapes_count_and_materialize():
+    p = PrefixKV(2, 3, 8)
+    kv = p()
+    assert len(kv) == 2 and kv[0][0].shape == (3, 8) and count_params(p) == 2 * 2 * 3 * 8
+    q = PrefixKV(2, 3, 8, reparam_hidden=5)
+    fixed = q.materialize()
+    assert count_params(fixed) == 96 and torch.allclose(fixed.values(), q.values())
+    with pytest.raises(ValueError, match="P must"):
+        PrefixKV(2, 0, 8)
+    with pytest.raises(TypeError, match="reparam_hidden"):
+        PrefixKV(2, 1, 8, reparam_hidden=2.5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(P=st.integers(1, 5), L=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_prefix_gate_identity(P, L, seed):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    pk, pv = torch.randn(P, 6, generator=g, dtype=torch.float64), torch.randn(P, 6, generator=g, dtype=torch.float64)
+    K, V = torch.randn(L, 6, generator=g, dtype=torch.float64), torch.randn(L, 6, generator=g, dtype=torch.float64)
+    lam = prefix_gate(q, pk, K)[:, None]
+    lhs = attention(q, torch.cat([pk, K]), torch.cat([pv, V]))
+    rhs = lam * attention(q, pk, pv) + (1 - lam) * attention(q, K, V)
+    assert torch.allclose(lhs, rhs, atol=1e-12) and ((lam >= 0) & (lam <= 1)).all()
+
+
+def test_prefix_gate_bad_inputs():
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        prefix_gate(np.zeros((2, 3)), torch.zeros(1, 3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="feature size"):
+        prefix_gate(torch.zeros(2, 3), torch.zeros(1, 4), torch.zeros(2, 3))
+
+
+def test_control_code_batch_tasks():
+    seq, which = control_code_batch(200, generator=torch.Generator().manual_seed(0))
+    assert seq.shape == (200, 12) and (seq[:, 6] == SEP).all()
+    x, y = seq[:, 1:6], seq[:, 7:]
+    for k, code in enumerate((COPY, REVERSE, ADD1)):
+        rows = which == k
+        assert (seq[rows, 0] == code).all()
+        expected = [x[rows], x[rows].flip(1), (x[rows] + 1) % 10][k]
+        assert torch.equal(y[rows], expected)
+    with pytest.raises(ValueError, match="tasks"):
+        control_code_batch(3, tasks=("sort",))
+    with pytest.raises(ValueError, match="batch_size"):
+        control_code_batch(0)
+
+
+def test_exact_match_and_attention_mass():
+    seq, _ = control_code_batch(5, tasks=("copy",), generator=torch.Generator().manual_seed(1))
+    perfect = torch.nn.functional.one_hot(torch.cat([seq[:, 1:], seq[:, :1]], 1), 14).float()
+    assert exact_match(perfect, seq) == 1.0
+    assert answer_logits(perfect).shape == (5, 5, 14)
+    torch.manual_seed(0)
+    gpt = TinyGPT(14, d=16, n_layer=2, n_head=2, max_len=16).eval()
+    kv = [(torch.randn(3, 16), torch.randn(3, 16)), (torch.zeros(0, 16), torch.zeros(0, 16))]
+    with torch.no_grad():
+        mass = prefix_attention_mass(gpt, seq, kv)
+    assert mass.shape == (2, 2, 5, 12) and (mass[1] == 0).all() and ((mass[0] > 0) & (mass[0] < 1)).all()
+    with pytest.raises(ValueError, match="one \\(k, v\\) per layer"):
+        prefix_attention_mass(gpt, seq, kv[:1])

@@ -1,0 +1,109 @@
+"""Tests for mlnotes.prob: the shared softmax helpers and the Gumbel samplers."""
+
+import numpy as np
+import pytest
+import scipy.special
+import scipy.stats
+import torch
+from hypothesis import given, settings, strategies as st
+
+from mlnotes.prob import (as_generator, gumbel_max, gumbel_softmax, log_softmax, logsumexp,
+                          sample_gumbel, softmax)
+
+LOGITS = np.array([1.0, 0.2, -0.5, 2.0, 0.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-50, 50), min_size=1, max_size=8))
+def test_softmax_matches_scipy(xs):
+    assert np.allclose(softmax(xs), scipy.special.softmax(xs), atol=1e-12)
+    assert np.allclose(logsumexp(xs), scipy.special.logsumexp(xs), atol=1e-9)
+    assert np.allclose(log_softmax(xs), scipy.special.log_softmax(xs), atol=1e-9)
+
+
+def test_as_generator():
+    g = np.random.default_rng(3)
+    assert as_generator(g) is g
+    assert as_generator(3).random() == np.random.default_rng(3).random()
+    with pytest.raises(TypeError, match="Generator or a non-negative int"):
+        as_generator(1.5)
+    with pytest.raises(ValueError, match=">= 0"):
+        as_generator(-1)
+
+
+def test_sample_gumbel_distribution_and_clipping():
+    g = sample_gumbel(200_000, 0)
+    assert g.shape == (200_000,) and np.isfinite(g).all()
+    assert scipy.stats.kstest(g, scipy.stats.gumbel_r.cdf).statistic < 0.005
+    assert sample_gumbel((2, 3), 0).shape == (2, 3)
+    assert sample_gumbel((0,), 0).shape == (0,)
+    assert np.abs(sample_gumbel(1000, 0, eps=0.4)).max() <= -np.log(-np.log(0.6)) + 1e-12
+
+
+def test_sample_gumbel_bad_input():
+    with pytest.raises(TypeError, match="shape"):
+        sample_gumbel((2.5,), 0)
+    with pytest.raises(ValueError, match="eps"):
+        sample_gumbel(3, 0, eps=0.0)
+
+
+def test_gumbel_max_frequencies_match_softmax():
+    freq = np.bincount(gumbel_max(LOGITS, 200_000, 0), minlength=5) / 200_000
+    assert np.abs(freq - softmax(LOGITS)).max() < 0.005
+
+
+def test_gumbel_max_edges():
+    assert (gumbel_max([3.0], 10, 0) == 0).all()
+    assert (gumbel_max([0.0, -np.inf, 0.0], 5000, 0) != 1).all()  # impossible class never drawn
+    assert (gumbel_max([0.0, 1e6], 100, 0) == 1).all()
+    same = gumbel_max(LOGITS, 1000, 7), gumbel_max(LOGITS - 123.4, 1000, 7)
+    assert np.array_equal(*same)  # shift invariance, same noise
+
+
+def test_gumbel_max_bad_input():
+    with pytest.raises(ValueError, match="1-D"):
+        gumbel_max(np.zeros((2, 3)), 5, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        gumbel_max([0.0, np.nan], 5, 0)
+    with pytest.raises(ValueError, match=">= 1"):
+        gumbel_max(LOGITS, 0, 0)
+    with pytest.raises(TypeError, match="numeric"):
+        gumbel_max(["a", "b"], 5, 0)
+    with pytest.raises(ValueError, match="empty"):
+        gumbel_max([], 5, 0)
+
+
+def test_gumbel_softmax_simplex_limits_and_bias():
+    y = gumbel_softmax(LOGITS, 0.5, 0, n=20_000)
+    assert y.shape == (20_000, 5) and np.allclose(y.sum(1), 1) and (y >= 0).all()
+    assert gumbel_softmax(LOGITS, 0.01, 0, n=2000).max(1).mean() > 0.99
+    assert gumbel_softmax(LOGITS, 100.0, 0, n=2000).max(1).mean() < 0.25
+    mean_tau1 = gumbel_softmax(LOGITS, 1.0, 0, n=100_000).mean(0)
+    assert abs(mean_tau1[3] - softmax(LOGITS)[3]) > 0.05  # biased
+    hard = gumbel_softmax(LOGITS, 1.0, 0, n=1000, hard=True)
+    assert set(np.unique(hard)) == {0.0, 1.0} and np.allclose(hard.sum(1), 1)
+    assert gumbel_softmax(np.zeros((4, 3)), 1.0, 0).shape == (4, 3)
+
+
+def test_gumbel_softmax_matches_torch_relaxed_one_hot():
+    ours = gumbel_softmax(LOGITS, 0.5, 0, n=100_000).max(1).mean()
+    dist = torch.distributions.RelaxedOneHotCategorical(torch.tensor(0.5), logits=torch.tensor(LOGITS))
+    torch.manual_seed(0)
+    ref = dist.sample((100_000,)).max(1).values.mean().item()
+    assert abs(ours - ref) < 0.01
+
+
+def test_gumbel_softmax_logit_shift_exact():
+    a = gumbel_softmax(LOGITS, 0.3, 5, n=100)
+    b = gumbel_softmax(log_softmax(LOGITS), 0.3, 5, n=100)
+    assert np.abs(a - b).max() < 1e-12
+
+
+def test_gumbel_softmax_bad_input():
+    for tau in (0.0, -1.0, True, "1"):
+        with pytest.raises(ValueError, match="tau"):
+            gumbel_softmax(LOGITS, tau, 0)
+    with pytest.raises(TypeError, match="hard"):
+        gumbel_softmax(LOGITS, 1.0, 0, hard=1)
+    with pytest.raises(ValueError, match="finite"):
+        gumbel_softmax([-np.inf, -np.inf], 1.0, 0)
