@@ -62,12 +62,19 @@ def setup_torch_threads(num_threads: int = DEFAULT_TORCH_THREADS) -> int:
 
 
 def setup_notebook(seed: int = 0, torch: bool = False) -> None:
-    """First cell of every chapter: book plot style, seeds and, with ``torch=True``, threads.
+    """First cell of every chapter: book plot style, seeds, one BLAS thread and, with
+    ``torch=True``, one torch thread.
 
-    ``torch=False`` keeps chapters that do not need torch from paying for its import.
+    ``torch=False`` keeps chapters that do not need torch from paying for its import. BLAS
+    (numpy/scipy linear algebra) gets one thread for the same reason as torch: a chapter's
+    matrices are small, and on a busy 2-core machine a multithreaded 300x300 solve ran ~75x
+    slower than a single-threaded one.
     """
+    from threadpoolctl import threadpool_limits
+
     from mlnotes.plotting import use_book_style
 
+    threadpool_limits(limits=1)
     use_book_style()
     if torch:
         setup_torch_threads()
