@@ -107,3 +107,42 @@ def test_gumbel_softmax_bad_input():
         gumbel_softmax(LOGITS, 1.0, 0, hard=1)
     with pytest.raises(ValueError, match="finite"):
         gumbel_softmax([-np.inf, -np.inf], 1.0, 0)
+
+
+# --- logsumexp / softmax / log_softmax against scipy.special ---------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from scipy import special  # noqa: E402
+
+from mlnotes.prob import log_softmax, logsumexp, softmax  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-700, 700), min_size=1, max_size=30), st.floats(0.05, 20))
+def test_logsumexp_softmax_match_scipy(values, tau):
+    x = np.array(values)
+    np.testing.assert_allclose(logsumexp(x, tau=tau), tau * special.logsumexp(x / tau), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(softmax(x, tau=tau), special.softmax(x / tau), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(log_softmax(x, tau=tau), special.log_softmax(x / tau), rtol=1e-9, atol=1e-9)
+
+
+def test_logsumexp_is_a_smooth_max_and_handles_extremes():
+    x = np.array([[1.0, 3.0, 2.0], [1e308, 0.0, -1e308]])
+    for tau in (1.0, 0.1, 0.001):
+        gap = logsumexp(x[0], tau=tau) - x[0].max()
+        assert 0 <= gap <= tau * np.log(3)
+    assert np.isfinite(logsumexp(x, axis=1)).all() and softmax(x, axis=1)[1, 0] == 1.0
+    np.testing.assert_allclose(softmax(np.zeros(4)), 0.25)  # ties share evenly
+    assert logsumexp([-np.inf, -np.inf]) == -np.inf
+
+
+@pytest.mark.parametrize("fn", [logsumexp, softmax, log_softmax])
+@pytest.mark.parametrize("x, tau, error, message", [
+    ([], 1.0, ValueError, "empty"),
+    (["a", "b"], 1.0, TypeError, "numeric"),
+    ([1.0, 2.0], 0.0, ValueError, "tau"),
+    ([1.0, 2.0], -1.0, ValueError, "tau"),
+])
+def test_smooth_max_family_rejects_bad_input(fn, x, tau, error, message):
+    with pytest.raises(error, match=message):
+        fn(x, tau=tau)

@@ -29,7 +29,9 @@ def logsumexp(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
         raise ValueError(f"temperature tau must be > 0, got {tau}")
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    out = m + tau * np.log(np.sum(np.exp((a - m) / tau), axis=axis, keepdims=True))
+    # x - m may overflow to -inf (its exp is then exactly 0); all entries -inf give log 0 = -inf.
+    with np.errstate(divide="ignore", over="ignore"):
+        out = m + tau * np.log(np.sum(np.exp((a - m) / tau), axis=axis, keepdims=True))
     return np.squeeze(out, axis=axis)
 
 
@@ -38,7 +40,8 @@ def softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     a = _as_float_array(x)
     if not tau > 0:
         raise ValueError(f"temperature tau must be > 0, got {tau}")
-    z = (a - np.max(a, axis=axis, keepdims=True)) / tau
+    with np.errstate(over="ignore"):  # a gap beyond the float range is -inf, and exp(-inf) = 0
+        z = (a - np.max(a, axis=axis, keepdims=True)) / tau
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -46,6 +49,8 @@ def softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
 def log_softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     """``log softmax(x / tau)`` along ``axis``, stable for large logits."""
     a = _as_float_array(x)
+    if not tau > 0:
+        raise ValueError(f"temperature tau must be > 0, got {tau}")
     return a / tau - np.expand_dims(logsumexp(a, axis=axis, tau=tau), axis) / tau
 
 
