@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mlnotes.core import check_seed, seed_everything, setup_notebook, setup_torch_threads
+from mlnotes.core import check_seed, numerical_grad, seed_everything, setup_notebook, setup_torch_threads
 
 
 def test_seed_everything_makes_global_rngs_repeat():
@@ -43,3 +43,22 @@ def test_bad_seeds_are_rejected(seed, error):
 def test_bad_thread_counts_are_rejected(threads, error):
     with pytest.raises(error, match="num_threads"):
         setup_torch_threads(threads)
+
+
+def test_numerical_grad_matches_analytic_and_restores_x():
+    x = np.array([1.0, -2.0, 3.0])
+    assert numerical_grad(lambda: float(x @ x), x, (1,)) == pytest.approx(-4.0)
+    assert x.tolist() == [1.0, -2.0, 3.0]
+    W = np.arange(6.0).reshape(2, 3)
+    assert numerical_grad(lambda: float(np.sin(W).sum()), W, (1, 2)) == pytest.approx(np.cos(5.0))
+
+
+def test_numerical_grad_rejects_bad_input():
+    with pytest.raises(TypeError, match="callable"):
+        numerical_grad(3.0, np.zeros(2), (0,))
+    with pytest.raises(TypeError, match="float numpy"):
+        numerical_grad(lambda: 0.0, [0.0], (0,))
+    with pytest.raises(TypeError, match="float numpy"):
+        numerical_grad(lambda: 0.0, np.zeros(2, dtype=int), (0,))
+    with pytest.raises(ValueError, match="eps"):
+        numerical_grad(lambda: 0.0, np.zeros(2), (0,), eps=0)

@@ -63,6 +63,16 @@ def test_partition_of_unity_and_tent():
     assert tent(0, 0.25) == 0.75 and tent(0, 2) == 0.0
 
 
+def test_tent_bad_input():
+    assert np.array_equal(tent(np.array([-1.0, 0.0, 0.5]), 0), [0.0, 1.0, 0.5])  # edges of the support
+    with pytest.raises(TypeError, match="a must be a numeric array"):
+        tent("x", 0.0)
+    with pytest.raises(ValueError, match="b must be finite"):
+        tent(0.0, np.nan)
+    with pytest.raises(ValueError, match="a must be non-empty"):
+        tent([], 0.0)
+
+
 def test_gradcheck_offsets():
     g = torch.Generator().manual_seed(3)
     x = rand(1, 1, 4, 4).requires_grad_()

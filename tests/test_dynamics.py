@@ -83,3 +83,14 @@ def test_loglog_slope_and_grid():
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_hyperbola_loss_values_and_bad_input():
+    from mlnotes.dynamics import hyperbola_loss
+
+    assert float(hyperbola_loss(torch.tensor([2.0, 0.5]))) == 0.0
+    assert float(hyperbola_loss(torch.tensor([0.0, 3.0]))) == 0.5
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        hyperbola_loss(np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
+        hyperbola_loss(torch.zeros(3))

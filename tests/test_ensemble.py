@@ -16,7 +16,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
 from mlnotes.ensemble import (AdaBoostStumps, SimpleForest, adaboost_reweight, bootstrap_indices,
-                              correlated_mean_variance, decision_grid, limit_blas_threads,
+                              correlated_mean_variance, decision_grid,
                               majority_vote_accuracy,
                               manual_stacking, oob_fraction, plot_decision_boundary,
                               simulate_majority_vote)
@@ -119,18 +119,8 @@ def test_decision_boundary_plot():
     plt.close(fig)
 
 
-def test_limit_blas_threads():
-    from threadpoolctl import threadpool_info
-
-    limiter = limit_blas_threads(1)
-    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
-    limiter.restore_original_limits()
-
-
 def test_bad_inputs():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="n must"):
-        limit_blas_threads(0)
     with pytest.raises(ValueError, match="n must"):
         bootstrap_indices(0, rng)
     with pytest.raises(TypeError, match="Generator"):

@@ -137,3 +137,16 @@ def test_bad_inputs(bank):
         circular_accuracy_biased(0.5, 0.5, [1])
     with pytest.raises(ValueError, match="p and bias"):
         circular_accuracy_biased(2.0, 0.5, [4])
+
+
+def test_uniform_guesser_covers_options_and_rejects_bad_input(bank):
+    from mlnotes.evalbench import uniform_guesser
+
+    rng = np.random.default_rng(0)
+    question = bank[0]
+    answers = {uniform_guesser(question, rng) for _ in range(200)}
+    assert answers == set("ABCD"[: len(question["options"])])
+    with pytest.raises(TypeError, match="Generator"):
+        uniform_guesser(question, 0)
+    with pytest.raises(ValueError, match="options"):
+        uniform_guesser({"options": []}, rng)

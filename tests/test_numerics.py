@@ -94,3 +94,20 @@ def test_mixed_precision_matches_fp32_quickly():
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_draw_bit_layout_draws_every_bit_and_rejects_bad_formats():
+    import matplotlib.pyplot as plt
+
+    from mlnotes.numerics import draw_bit_layout
+
+    fig, ax = plt.subplots()
+    draw_bit_layout(ax, ("float16",))
+    assert len(ax.patches) == 16
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        draw_bit_layout(ax, ())
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        draw_bit_layout(ax, "float16")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        draw_bit_layout(ax, ("float8",))
+    plt.close(fig)

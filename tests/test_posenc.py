@@ -1,13 +1,12 @@
 """Tests for mlnotes.posenc: RoPE against complex arithmetic and torch, sinusoidal tables,
 T5 buckets against a float32 torch copy of the reference, Shaw and ALiBi biases."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
+from t5_reference import hf_t5_bucket
 
 from mlnotes.posenc import (alibi_bias, attention, half_to_interleaved_perm, linear_attention_rope,
                             relative_positions, rope, rope_decay_curve, rope_freqs, rope_matrix,
@@ -15,23 +14,6 @@ from mlnotes.posenc import (alibi_bias, attention, half_to_interleaved_perm, lin
 
 torch.set_num_threads(1)
 RNG = np.random.default_rng(0)
-
-
-def hf_t5_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
-    """Re-typed from transformers' T5Attention._relative_position_bucket (float32 torch)."""
-    relative_buckets = 0
-    if bidirectional:
-        num_buckets //= 2
-        relative_buckets += (relative_position > 0).to(torch.long) * num_buckets
-        relative_position = torch.abs(relative_position)
-    else:
-        relative_position = -torch.min(relative_position, torch.zeros_like(relative_position))
-    max_exact = num_buckets // 2
-    is_small = relative_position < max_exact
-    large = max_exact + (torch.log(relative_position.float() / max_exact) / math.log(max_distance / max_exact)
-                         * (num_buckets - max_exact)).to(torch.long)
-    large = torch.min(large, torch.full_like(large, num_buckets - 1))
-    return relative_buckets + torch.where(is_small, relative_position, large)
 
 
 # ----------------------------------------------------------------------------- RoPE

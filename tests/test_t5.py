@@ -1,14 +1,13 @@
 """Tests for mlnotes.t5: span corruption, sentinels, parameter counts, buckets, seq2seq, pruning."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
+from t5_reference import hf_t5_bucket
 
-from mlnotes.t5 import (TinySeq2Seq, apply_sentinels, greedy_decode, prune_vocab, relative_position_bucket,
-                        span_corruption_mask, t5_param_count, undo_sentinels)
+from mlnotes.t5 import (TinySeq2Seq, apply_sentinels, default_sentinel, greedy_decode, prune_vocab,
+                        relative_position_bucket, span_corruption_mask, t5_param_count, undo_sentinels)
 
 torch.set_num_threads(1)
 
@@ -69,30 +68,21 @@ def test_param_counts():
         t5_param_count(0, 4, 8, 1, 1, 1, 4)
 
 
-def _torch_reference_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
-    # the transformers T5Attention._relative_position_bucket recipe, written out in torch
-    relative_buckets = 0
-    if bidirectional:
-        num_buckets //= 2
-        relative_buckets += (relative_position > 0).to(torch.long) * num_buckets
-        relative_position = torch.abs(relative_position)
-    else:
-        relative_position = -torch.min(relative_position, torch.zeros_like(relative_position))
-    max_exact = num_buckets // 2
-    is_small = relative_position < max_exact
-    large = max_exact + (torch.log(relative_position.float() / max_exact) / math.log(max_distance / max_exact)
-                         * (num_buckets - max_exact)).to(torch.long)
-    large = torch.min(large, torch.full_like(large, num_buckets - 1))
-    return relative_buckets + torch.where(is_small, relative_position, large)
-
-
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_buckets_match_torch_recipe(bidirectional):
     rel = np.arange(-400, 401)
     ours = relative_position_bucket(rel, bidirectional=bidirectional)
-    ref = _torch_reference_bucket(torch.from_numpy(rel), bidirectional=bidirectional).numpy()
+    ref = hf_t5_bucket(torch.from_numpy(rel), bidirectional=bidirectional).numpy()
     assert np.array_equal(ours, ref)
     assert relative_position_bucket(np.array(0)) == 0
+
+
+def test_default_sentinel():
+    assert default_sentinel(0) == "<extra_id_0>" and default_sentinel(np.int64(99)) == "<extra_id_99>"
+    with pytest.raises(ValueError, match="i must be >= 0"):
+        default_sentinel(-1)
+    with pytest.raises(TypeError, match="i must be an int"):
+        default_sentinel(1.0)
 
 
 def test_buckets_bad_inputs():

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_int, check_positive
 
 #: SELU constants (Klambauer et al., 2017), the values torch uses in ``F.selu``.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -88,14 +89,6 @@ def _as_tensor(x: object) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.float64))
 
 
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
 def apply(name: str, x: object) -> np.ndarray:
     """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy."""
     f = REGISTRY[_check_name(name)]
@@ -126,7 +119,7 @@ def swish(x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
 
     ``sup_x |swish(x) - relu(x)| = c / beta`` with ``c = max_t t sigmoid(-t) ~ 0.278465``.
     """
-    return _as_tensor(x) * torch.sigmoid(_check_positive(beta, "beta") * _as_tensor(x))
+    return _as_tensor(x) * torch.sigmoid(check_positive("beta", beta) * _as_tensor(x))
 
 
 _INIT_GAIN = {"he": 2.0, "xavier": 1.0, "lecun": 1.0}
@@ -151,7 +144,7 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
             raise ValueError(f"{label} must be >= {low}, got {value}")
     if init not in _INIT_GAIN:
         raise ValueError(f"init must be one of {sorted(_INIT_GAIN)}, got {init!r}")
-    scale = _check_positive(scale, "scale")
+    scale = check_positive("scale", scale)
     gen = torch.Generator().manual_seed(check_seed(seed))
     std = scale * math.sqrt(_INIT_GAIN[init] / width)
     hs = [torch.randn(n, width, generator=gen, dtype=torch.float64).requires_grad_(True)]
@@ -172,11 +165,8 @@ _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "si
 
 
 def _check_dims(d: object, hidden: object, act: object, bias: object) -> None:
-    for label, value in (("d", d), ("hidden", hidden)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{label} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{label} must be >= 1, got {value}")
+    check_int("d", d, 1)
+    check_int("hidden", hidden, 1)
     if act not in _ACTS:
         raise ValueError(f"act must be one of {sorted(_ACTS)}, got {act!r}")
     if not isinstance(bias, bool):

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlnotes.validate import check_int
+
 _FLOATS = (np.float32, np.float64)
 
 
@@ -48,14 +50,6 @@ def _check_qkv(Q: object, K: object, V: object) -> tuple[np.ndarray, np.ndarray,
     if len({Q.dtype, K.dtype, V.dtype}) != 1:
         raise TypeError(f"Q, K, V must share one dtype, got {Q.dtype}, {K.dtype}, {V.dtype}")
     return Q, K, V
-
-
-def _check_block(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def _check_scale(scale: float | None, d: int) -> float:
@@ -86,7 +80,7 @@ def _check_vector(x: object, name: str = "x") -> np.ndarray:
 # ----------------------------------------------------------------------------- reference
 def causal_mask(N: int, Nk: int) -> np.ndarray:
     """Boolean ``(N, Nk)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
-    N, Nk = _check_block(N, "N"), _check_block(Nk, "Nk")
+    N, Nk = check_int("N", N, 1), check_int("Nk", Nk, 1)
     return np.arange(Nk)[None, :] <= np.arange(N)[:, None]
 
 
@@ -258,7 +252,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     numbers of tiles ``computed`` and ``skipped``.
     """
     Q, K, V = _check_qkv(Q, K, V)
-    Br, Bc = _check_block(Br, "Br"), _check_block(Bc, "Bc")
+    Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
     if stats is not None and not isinstance(stats, dict):
         raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
@@ -302,7 +296,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
     L = np.asarray(L)
     if L.shape != (Q.shape[0],) or not np.isfinite(L).all():
         raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
-    Br, Bc = _check_block(Br, "Br"), _check_block(Bc, "Bc")
+    Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
     D = (dO * O).sum(axis=1)
     dQ, dK, dV = np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
@@ -324,7 +318,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
 def flash_block_sizes(d: int, M: int) -> tuple[int, int]:
     """Tile sizes ``(Br, Bc)`` that fit ``Q_i, K_j, V_j, O_i`` (four tiles of ``B x d``) into
     an on-chip memory of ``M`` elements: ``Br = Bc = floor(M / (4 d))``."""
-    d, M = _check_block(d, "d"), _check_block(M, "M")
+    d, M = check_int("d", d, 1), check_int("M", M, 1)
     B = M // (4 * d)
     if B < 1:
         raise ValueError(f"SRAM of M={M} elements cannot hold four tiles of one row of d={d}; need M >= {4 * d}")
@@ -342,7 +336,7 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
     on or below the diagonal are read. Matches the ``stats`` counted by
     :func:`flash_attention_forward`.
     """
-    N, d, M = _check_block(N, "N"), _check_block(d, "d"), _check_block(M, "M")
+    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 1)
     if method not in ("naive", "flash"):
         raise ValueError(f"method must be 'naive' or 'flash', got {method!r}")
     if method == "naive":

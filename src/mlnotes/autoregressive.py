@@ -21,18 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _check_int(value: object, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+from mlnotes.validate import check_int
 
 
 def enumerate_binary(n: int) -> torch.Tensor:
     """All 2^n binary vectors as a float64 tensor (2^n, n), row k = binary digits of k (MSB first)."""
-    n = _check_int(n, "n")
+    n = check_int("n", n, 1)
     if n > 20:
         raise ValueError(f"enumerating 2^{n} states is too large; use n <= 20")
     k = torch.arange(2 ** n)
@@ -42,7 +36,7 @@ def enumerate_binary(n: int) -> torch.Tensor:
 def empirical_pmf(codes: object, K: int) -> np.ndarray:
     """Frequencies of integer codes in ``[0, K)``: shape (K,), sums to 1."""
     codes = np.asarray(codes)
-    K = _check_int(K, "K")
+    K = check_int("K", K, 1)
     if codes.ndim != 1 or codes.size == 0:
         raise ValueError(f"codes must be a non-empty 1-D array, got shape {codes.shape}")
     if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0 or codes.max() >= K:
@@ -99,7 +93,7 @@ class _Autoregressive(nn.Module):
         Conditioning on known pixels this way is exact only for pixels that come first in the
         order (a known prefix); later known pixels are clamped, not conditioned on.
         """
-        num_samples = _check_int(num_samples, "num_samples")
+        num_samples = check_int("num_samples", num_samples, 1)
         if (x_known is None) != (known_mask is None):
             raise ValueError("give both x_known and known_mask, or neither")
         if known_mask is not None:
@@ -122,7 +116,7 @@ class FVSBN(_Autoregressive):
 
     def __init__(self, n: int, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n = _check_int(n, "n")
+        self.n = check_int("n", n, 1)
         self.register_buffer("_rows", torch.tril_indices(self.n, self.n, -1)[0], persistent=False)
         self.register_buffer("_cols", torch.tril_indices(self.n, self.n, -1)[1], persistent=False)
         self.bias = nn.Parameter(torch.zeros(self.n, dtype=dtype))
@@ -161,8 +155,8 @@ class NADE(_Autoregressive):
 
     def __init__(self, n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n, self.d = _check_int(n, "n"), _check_int(d, "d")
-        gen = torch.Generator().manual_seed(_check_int(seed, "seed", low=0))
+        self.n, self.d = check_int("n", n, 1), check_int("d", d, 1)
+        gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
         self.W = nn.Parameter(torch.randn(self.d, self.n, generator=gen, dtype=dtype) / np.sqrt(self.n))
         self.c = nn.Parameter(torch.zeros(self.d, dtype=dtype))
         self.V = nn.Parameter(torch.randn(self.n, self.d, generator=gen, dtype=dtype) / np.sqrt(self.d))
@@ -210,10 +204,10 @@ def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float =
     if not isinstance(model, _Autoregressive):
         raise TypeError(f"model must be an FVSBN or NADE, got {type(model).__name__}")
     X = _check_x(X, model.n).to(model._dtype())
-    steps, batch_size = _check_int(steps, "steps"), _check_int(batch_size, "batch_size")
+    steps, batch_size = check_int("steps", steps, 1), check_int("batch_size", batch_size, 1)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
-    gen = torch.Generator().manual_seed(_check_int(seed, "seed", low=0))
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"step": [], "train_nll": [], "eval_nll": []}
     for step in range(1, steps + 1):

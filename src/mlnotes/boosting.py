@@ -8,23 +8,17 @@ XGBoost tree is the same greedy grower with the statistics (g, h) and the score 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
+from scipy.special import expit as sigmoid  # the logistic function; chapters import it from here
 
 from mlnotes.trees import RegressionTree, TreeArrays, grow_tree
+from mlnotes.validate import as_numeric_array
 
 
-def _check_X(X: object, n_features: int | None = None, allow_nan: bool = False) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have shape (n, d) with n, d >= 1, got {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X must have {n_features} columns, got {X.shape[1]}")
-    bad = np.isinf(X).any() if allow_nan else not np.isfinite(X).all()
-    if bad:
-        raise ValueError("X must be finite (no NaN or inf)" if not allow_nan else "X must not hold inf")
-    return X
+def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
+    return as_numeric_array(X, "X", 2, n_cols=n_features)
 
 
 def _check_y(y: object, n: int) -> np.ndarray:
@@ -45,24 +39,48 @@ def _check_params(n_estimators: int, learning_rate: float, max_depth: int) -> No
         raise ValueError(f"max_depth must be an int >= 1, got {max_depth!r}")
 
 
-def sigmoid(F: np.ndarray) -> np.ndarray:
-    """The logistic function 1 / (1 + exp(-F)), computed without overflow."""
-    F = np.asarray(F, dtype=np.float64)
-    return np.exp(-np.logaddexp(0.0, -F))
+def _staged_sum(F0: np.ndarray, terms: Iterable[tuple[float, object]], X: np.ndarray) -> Iterator[np.ndarray]:
+    """``F_m = F0 + sum_{j <= m} w_j h_j(X)`` for m = 1..M over ``terms = [(w_j, h_j), ...]``."""
+    F = F0
+    for weight, model in terms:
+        F = F + weight * np.asarray(model.predict(X), dtype=np.float64)
+        yield F
+
+
+def _final(stages: Iterator[np.ndarray]) -> np.ndarray:
+    """The last stage ``F_M`` of a staged prediction."""
+    F = None
+    for F in stages:
+        pass
+    return F
+
+
+class _BoostedTrees:
+    """Prediction shared by the boosted models: ``F_m(X) = init_ + learning_rate * sum_{j <= m} tree_j(X)``."""
+
+    def _stages(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        if not hasattr(self, "trees_"):
+            raise ValueError("not fitted yet: call fit(X, y) first")
+        X = _check_X(X, self.n_features_in_)
+        yield from _staged_sum(np.full(len(X), self.init_), ((self.learning_rate, t) for t in self.trees_), X)
 
 
 # ----------------------------------------------------------------------------- GBDT
 
-class GBDTRegressor:
-    """Gradient boosting for squared loss: F_0 = mean(y), then F_m = F_{m-1} + lr * h_m,
-    where h_m is a CART regression tree fitted to the residuals y - F_{m-1}
-    (the negative gradient of 1/2 (y - F)^2)."""
+class _GBDT(_BoostedTrees):
+    """Constructor shared by the two GBDT models."""
 
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
                  min_samples_leaf: int = 1):
         _check_params(n_estimators, learning_rate, max_depth)
         self.n_estimators, self.learning_rate = int(n_estimators), float(learning_rate)
         self.max_depth, self.min_samples_leaf = int(max_depth), min_samples_leaf
+
+
+class GBDTRegressor(_GBDT):
+    """Gradient boosting for squared loss: F_0 = mean(y), then F_m = F_{m-1} + lr * h_m,
+    where h_m is a CART regression tree fitted to the residuals y - F_{m-1}
+    (the negative gradient of 1/2 (y - F)^2)."""
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GBDTRegressor":
         X = _check_X(X)
@@ -80,35 +98,20 @@ class GBDTRegressor:
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """F_m(X) for m = 1..M, each of shape (n,)."""
-        if not hasattr(self, "trees_"):
-            raise ValueError("not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self.n_features_in_)
-        F = np.full(len(X), self.init_)
-        for tree in self.trees_:
-            F = F + self.learning_rate * tree.predict(X)
-            yield F
+        return self._stages(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """F_M(X), shape (n,)."""
-        F = None
-        for F in self.staged_predict(X):
-            pass
-        return F
+        return _final(self.staged_predict(X))
 
 
-class GBDTBinaryClassifier:
+class GBDTBinaryClassifier(_GBDT):
     """Gradient boosting for log loss with labels y in {0, 1} (as scikit-learn's binary case).
 
     F_0 = log(p / (1 - p)) with p = mean(y). Each round fits a regression tree to the
     pseudo-residuals y - sigmoid(F), then replaces every leaf value by one Newton step,
     sum(r) / sum(p (1 - p)) over the leaf's samples (0 where the denominator vanishes).
     """
-
-    def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
-                 min_samples_leaf: int = 1):
-        _check_params(n_estimators, learning_rate, max_depth)
-        self.n_estimators, self.learning_rate = int(n_estimators), float(learning_rate)
-        self.max_depth, self.min_samples_leaf = int(max_depth), min_samples_leaf
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GBDTBinaryClassifier":
         X = _check_X(X)
@@ -136,20 +139,11 @@ class GBDTBinaryClassifier:
 
     def staged_decision_function(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Log-odds F_m(X) for m = 1..M, each of shape (n,)."""
-        if not hasattr(self, "trees_"):
-            raise ValueError("not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self.n_features_in_)
-        F = np.full(len(X), self.init_)
-        for tree in self.trees_:
-            F = F + self.learning_rate * tree.predict(X)
-            yield F
+        return self._stages(X)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Log-odds F_M(X), shape (n,)."""
-        F = None
-        for F in self.staged_decision_function(X):
-            pass
-        return F
+        return _final(self.staged_decision_function(X))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(y = 1 | x) = sigmoid(F_M(x)), shape (n,)."""
@@ -273,7 +267,7 @@ def gradients(objective: str, y: np.ndarray, F: np.ndarray) -> tuple[np.ndarray,
     return p - y, p * (1 - p)
 
 
-class XGBoostLite:
+class XGBoostLite(_BoostedTrees):
     """Exact-greedy XGBoost for squared error or logistic loss, in a few lines of numpy.
 
     Margin F_0 = base_score (logit(base_score) for logistic); each round computes (g, h) at
@@ -311,20 +305,11 @@ class XGBoostLite:
 
     def staged_margin(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Margin F_m(X) after m = 1..M trees, each of shape (n,)."""
-        if not hasattr(self, "trees_"):
-            raise ValueError("not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self.n_features_in_)
-        F = np.full(len(X), self.init_)
-        for tree in self.trees_:
-            F = F + self.learning_rate * tree.predict(X)
-            yield F
+        return self._stages(X)
 
     def predict_margin(self, X: np.ndarray) -> np.ndarray:
         """Raw margin F_M(X), shape (n,) (xgboost's ``output_margin=True``)."""
-        F = None
-        for F in self.staged_margin(X):
-            pass
-        return F
+        return _final(self.staged_margin(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Regression value, or P(y = 1) for the logistic objective: shape (n,)."""

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlnotes.validate import check_int
+
 Layer = Sequence[int]
 
 #: AlexNet (Krizhevsky et al. 2012), as used by R-CNN: (name, [k, s, p]).
@@ -40,14 +42,6 @@ ZF5: list[tuple[str, list[int]]] = [
 ]
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def _check_layers(layers: object) -> list[tuple[int, int, int, int]]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or len(layers) == 0:
         raise ValueError("layers must be a non-empty list of [k, s, p] or [k, s, p, d]")
@@ -57,17 +51,17 @@ def _check_layers(layers: object) -> list[tuple[int, int, int, int]]:
             layer = layer[1]                              # (name, [k, s, p]) entries of ALEXNET etc.
         if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) not in (3, 4):
             raise ValueError(f"layer {i} must be [k, s, p] or [k, s, p, d], got {layer!r}")
-        k, s, p = (_check_int(f"layer {i} kernel", layer[0], 1), _check_int(f"layer {i} stride", layer[1], 1),
-                   _check_int(f"layer {i} padding", layer[2], 0))
-        d = _check_int(f"layer {i} dilation", layer[3], 1) if len(layer) == 4 else 1
+        k, s, p = (check_int(f"layer {i} kernel", layer[0], 1), check_int(f"layer {i} stride", layer[1], 1),
+                   check_int(f"layer {i} padding", layer[2], 0))
+        d = check_int(f"layer {i} dilation", layer[3], 1) if len(layer) == 4 else 1
         checked.append((k, s, p, d))
     return checked
 
 
 def conv_out_len(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     """Output length ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` of a convolution or pooling layer."""
-    n, k, s, p, d = (_check_int("n", n, 1), _check_int("k", k, 1), _check_int("s", s, 1),
-                     _check_int("p", p, 0), _check_int("d", d, 1))
+    n, k, s, p, d = (check_int("n", n, 1), check_int("k", k, 1), check_int("s", s, 1),
+                     check_int("p", p, 0), check_int("d", d, 1))
     span = d * (k - 1) + 1
     if n + 2 * p < span:
         raise ValueError(f"input length n + 2p = {n + 2 * p} is shorter than the kernel span d(k-1)+1 = {span}")
@@ -120,7 +114,7 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
     Raises if the support touches the input border (then it may be clipped: use a larger ``n``).
     """
     checked = _check_layers(layers)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     grad, _ = _ones_stack_gradient(checked, n)
     support = np.flatnonzero(grad)
     if support[0] == 0 or support[-1] == n - 1:
@@ -131,7 +125,7 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
 def predicted_centre(layers: object, n: int = 600) -> float:
     """Centre predicted by :func:`rf_table` for the middle output unit of an input of length ``n``."""
     checked = _check_layers(layers)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     length = n
     for k, s, p, d in checked:
         length = conv_out_len(length, k, s, p, d)
@@ -142,7 +136,7 @@ def predicted_centre(layers: object, n: int = 600) -> float:
 def erf_profile(layers: object, n: int = 401) -> np.ndarray:
     """Normalized |d y_centre / d x| over the ``n`` input positions (sums to 1), all-ones kernels."""
     checked = _check_layers(layers)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     grad, _ = _ones_stack_gradient(checked, n)
     total = np.abs(grad).sum()
     if total == 0:
@@ -157,7 +151,7 @@ def draw_rf_cone(ax: object, layers: object, n_input: int, unit: int | None = No
     is highlighted when some path of kernel taps links it to the chosen unit of the last layer.
     """
     checked = _check_layers(layers)
-    n_input = _check_int("n_input", n_input, 1)
+    n_input = check_int("n_input", n_input, 1)
     table = rf_table(checked)
     lengths = [n_input]
     for k, s, p, d in checked:

@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Callable
 
 import numpy as np
+
+from mlnotes.validate import check_int
 
 #: Threads torch may use for one small model. The book executes two chapters at once on a
 #: 2-core machine. Measured there under load (load average 9): 500 SGD steps of a 64-64-10
@@ -20,11 +23,7 @@ DEFAULT_TORCH_THREADS = 1
 
 def check_seed(seed: object) -> int:
     """Return ``seed`` if it is a usable RNG seed (a non-negative int), else raise."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
+    return check_int("seed", seed, 0)
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -80,3 +79,24 @@ def setup_notebook(seed: int = 0, torch: bool = False) -> None:
         setup_torch_threads()
         import torch as _torch  # noqa: F401  (imported so seed_everything seeds it)
     seed_everything(seed)
+
+
+def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], eps: float = 1e-6) -> float:
+    """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)`` for one coordinate of ``x``.
+
+    ``f`` takes no arguments and reads ``x``, which is changed in place during the call and restored.
+    Used to check hand-derived gradients (BPTT, word2vec).
+    """
+    if not callable(f):
+        raise TypeError(f"f must be a callable with no arguments, got {type(f).__name__}")
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError("x must be a float numpy array (modified in place, then restored)")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    original = x[idx]
+    x[idx] = original + eps
+    up = f()
+    x[idx] = original - eps
+    down = f()
+    x[idx] = original
+    return (up - down) / (2 * eps)

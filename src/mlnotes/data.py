@@ -9,14 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlnotes.core import check_seed
-
-
-def _check_n(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+from mlnotes.validate import check_int
 
 
 def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +30,7 @@ def load_binarized_digits(threshold: float = 0.5) -> tuple[np.ndarray, np.ndarra
 
 def noisy_sine(n: int, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(0, 1)``, ``y = sin(2 pi x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n = _check_n("n", n)
+    n = check_int("n", n, 1)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     rng = np.random.default_rng(check_seed(seed))
@@ -49,7 +42,7 @@ def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np
     """scikit-learn's two interleaving half-circles: ``X`` (n, 2), ``y`` (n,) in {0, 1}."""
     from sklearn.datasets import make_moons
 
-    n = _check_n("n", n, low=2)
+    n = check_int("n", n, 2)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     return make_moons(n_samples=n, noise=noise, random_state=check_seed(seed))
@@ -57,7 +50,7 @@ def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np
 
 def gaussian_blobs(n: int, centers: np.ndarray, std: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points split evenly over Gaussian blobs at ``centers`` (k, d): ``X`` (n, d), ``y`` (n,)."""
-    n = _check_n("n", n)
+    n = check_int("n", n, 1)
     centers = np.asarray(centers, dtype=np.float64)
     if centers.ndim != 2 or centers.shape[0] == 0:
         raise ValueError(f"centers must have shape (k, d) with k >= 1, got {centers.shape}")
@@ -77,7 +70,7 @@ def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
 
     if name not in ("china.jpg", "flower.jpg"):
         raise ValueError(f"name must be 'china.jpg' or 'flower.jpg', got {name!r}")
-    size = _check_n("size", size, low=8)
+    size = check_int("size", size, 8)
     image = load_sample_image(name).astype(np.float64).mean(axis=2) / 255.0
     side = min(image.shape)
     if size > side:

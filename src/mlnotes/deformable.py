@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mlnotes.validate import as_numeric_array, check_int
+
 
 def _check_tensor(name: str, t: object, ndim: int) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
@@ -24,17 +26,10 @@ def _check_tensor(name: str, t: object, ndim: int) -> torch.Tensor:
     return t
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def tent(a: object, b: object) -> np.ndarray:
     """1-D bilinear kernel ``g(a, b) = max(0, 1 - |a - b|)``; the 2-D kernel is ``g(qy, py) g(qx, px)``."""
-    return np.maximum(0.0, 1.0 - np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
+    a, b = as_numeric_array(a, "a"), as_numeric_array(b, "b")
+    return np.maximum(0.0, 1.0 - np.abs(a - b))
 
 
 def bilinear_sample(x: torch.Tensor, py: torch.Tensor, px: torch.Tensor) -> torch.Tensor:
@@ -73,8 +68,8 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     x = _check_tensor("x", x, 4)
     weight = _check_tensor("weight", weight, 4)
     offset = _check_tensor("offset", offset, 4)
-    stride, padding, dilation = (_check_int("stride", stride, 1), _check_int("padding", padding, 0),
-                                 _check_int("dilation", dilation, 1))
+    stride, padding, dilation = (check_int("stride", stride, 1), check_int("padding", padding, 0),
+                                 check_int("dilation", dilation, 1))
     B, C_in, H, W = x.shape
     C_out, C_w, kh, kw = weight.shape
     if C_w != C_in:
@@ -106,8 +101,8 @@ def dilation_offsets(k: int, d: int, H_out: int, W_out: int, B: int = 1, dtype: 
     Tap (i, j) moves by ``((i - c)(d - 1), (j - c)(d - 1))`` with ``c = (k - 1)/2``: dilation is the
     special case of fixed, integer, position-independent offsets. Shape (B, 2 k^2, H_out, W_out).
     """
-    k, d = _check_int("k", k, 1), _check_int("d", d, 1)
-    H_out, W_out, B = _check_int("H_out", H_out, 1), _check_int("W_out", W_out, 1), _check_int("B", B, 1)
+    k, d = check_int("k", k, 1), check_int("d", d, 1)
+    H_out, W_out, B = check_int("H_out", H_out, 1), check_int("W_out", W_out, 1), check_int("B", B, 1)
     if k % 2 == 0:
         raise ValueError(f"k must be odd so the kernel has a centre, got {k}")
     c = (k - 1) // 2
@@ -129,7 +124,7 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     target = _check_tensor("target", target, 2)
     if source.shape != target.shape:
         raise ValueError(f"source and target must have the same shape, got {tuple(source.shape)}, {tuple(target.shape)}")
-    steps = _check_int("steps", steps, 1)
+    steps = check_int("steps", steps, 1)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     H, W = source.shape
@@ -155,7 +150,7 @@ def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: objec
     ``offsets`` is (k*k, 2) of (dy, dx), or None for a regular grid. Points are drawn in image
     coordinates (x = column, y = row).
     """
-    k = _check_int("k", k, 1)
+    k = check_int("k", k, 1)
     grid = np.array([(i, j) for i in range(k) for j in range(k)], dtype=np.float64) - (k - 1) / 2
     offsets = np.zeros((k * k, 2)) if offsets is None else np.asarray(offsets, dtype=np.float64)
     if offsets.shape != (k * k, 2):

@@ -34,6 +34,10 @@ def toy_loss(theta: torch.Tensor) -> torch.Tensor:
 
 def hyperbola_loss(theta: torch.Tensor) -> torch.Tensor:
     """``0.5 (ab - 1)^2``: its minima form the hyperbola ``ab = 1``; ``theta`` is ``(2, ...)``."""
+    if not isinstance(theta, torch.Tensor):
+        raise TypeError(f"theta must be a torch.Tensor of shape (2, ...), got {type(theta).__name__}")
+    if theta.ndim == 0 or theta.shape[0] != 2:
+        raise ValueError(f"theta must have shape (2, ...) holding (a, b), got {tuple(theta.shape)}")
     return 0.5 * (theta[0] * theta[1] - 1) ** 2
 
 

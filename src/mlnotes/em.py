@@ -15,31 +15,12 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.prob import logsumexp, softmax
+from mlnotes.validate import as_numeric_array, check_int
 
 LOG_2PI = np.log(2.0 * np.pi)
 
 
 # ----------------------------------------------------------------------------- validation
-def _as_2d(X: object, name: str = "X") -> np.ndarray:
-    array = np.asarray(X)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return array
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def _check_mixture(means: object, covs: object, weights: object, D: int) -> tuple[np.ndarray, ...]:
     means = np.asarray(means, dtype=np.float64)
     covs = np.asarray(covs, dtype=np.float64)
@@ -61,7 +42,7 @@ def two_coins_responsibilities(heads: object, n: int, theta_a: float, theta_b: f
     ``Q_i(A) = theta_a^h (1-theta_a)^(n-h) / (same + theta_b^h (1-theta_b)^(n-h))``, shape (S,).
     """
     heads = np.asarray(heads)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     if heads.ndim != 1 or heads.size == 0 or not np.issubdtype(heads.dtype, np.integer):
         raise ValueError(f"heads must be a non-empty 1-D array of ints, got {heads!r}")
     if np.any(heads < 0) or np.any(heads > n):
@@ -81,7 +62,7 @@ def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
     E-step: responsibilities ``Q_i(A)``; M-step: ``theta_a = sum_i Q_i(A) h_i / sum_i Q_i(A) n``
     (and the same with ``1 - Q_i(A)`` for B). Returns ``iters + 1`` pairs, the start first.
     """
-    iters = _check_int("iters", iters, 0)
+    iters = check_int("iters", iters, 0)
     heads_arr = np.asarray(heads)
     path = [(float(theta_a), float(theta_b))]
     for _ in range(iters):
@@ -99,7 +80,7 @@ def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.nd
     Vectorized through one Cholesky factor per component: with ``Sigma = L L^T``,
     ``log N = -D/2 log 2pi - sum log diag L - |L^{-1}(x - mu)|^2 / 2``.
     """
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     means, covs, weights = _check_mixture(means, covs, weights, X.shape[1])
     try:
         L = np.linalg.cholesky(covs)
@@ -144,7 +125,7 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
     ``N_k = sum_i r_ik``, ``pi_k = N_k / N``, ``mu_k = sum_i r_ik x_i / N_k``,
     ``Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg * I``.
     """
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     resp = np.asarray(resp, dtype=np.float64)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(f"resp must have shape (N={X.shape[0]}, K), got {resp.shape}")
@@ -162,8 +143,8 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
 
 def random_init(X: object, K: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Start a mixture: means at K distinct random data points, every cov = data covariance, equal weights."""
-    X = _as_2d(X)
-    K = _check_int("K", K, 1)
+    X = as_numeric_array(X, "X", 2)
+    K = check_int("K", K, 1)
     if K > X.shape[0]:
         raise ValueError(f"K must be <= N={X.shape[0]}, got {K}")
     rng = np.random.default_rng(check_seed(seed))
@@ -182,9 +163,9 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
     ``param_change`` (max |change| of any parameter per iteration) and ``states`` (the
     parameters after every iteration, the start first).
     """
-    X = _as_2d(X)
-    K = _check_int("K", K, 1)
-    iters = _check_int("iters", iters, 0)
+    X = as_numeric_array(X, "X", 2)
+    K = check_int("K", K, 1)
+    iters = check_int("iters", iters, 0)
     start = random_init(X, K, seed) if init is None else init
     if not isinstance(start, dict) or not {"means", "covs", "weights"} <= set(start):
         raise TypeError("init must be None or a dict with keys 'means', 'covs', 'weights'")
@@ -241,11 +222,11 @@ def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
     ``centers`` (K, D) is the start. Returns ``centers``, ``labels`` (N,) and ``inertia`` history
     (sum of squared distances to the assigned centre, one value per E-step).
     """
-    X = _as_2d(X)
-    centers = _as_2d(centers, "centers").copy()
+    X = as_numeric_array(X, "X", 2)
+    centers = as_numeric_array(centers, "centers", 2).copy()
     if centers.shape[1] != X.shape[1]:
         raise ValueError(f"centers must have D={X.shape[1]} columns, got {centers.shape[1]}")
-    iters = _check_int("iters", iters, 1)
+    iters = check_int("iters", iters, 1)
     inertia = []
     for _ in range(iters):
         d2 = np.sum((X[:, None, :] - centers[None]) ** 2, axis=2)
@@ -264,11 +245,11 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
     M-step with Laplace smoothing ``alpha``: ``p_kd = (sum_i r_ik x_id + alpha) / (N_k + 2 alpha)``.
     Returns ``weights`` (K,), ``probs`` (K, D) and the ``loglik`` history (nats, total).
     """
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     if not np.all((X == 0) | (X == 1)):
         raise ValueError("X must hold only 0 and 1")
-    K = _check_int("K", K, 1)
-    iters = _check_int("iters", iters, 1)
+    K = check_int("K", K, 1)
+    iters = check_int("iters", iters, 1)
     if not alpha >= 0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
     rng = np.random.default_rng(check_seed(seed))
@@ -288,7 +269,7 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
 
 def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.ndarray:
     """Per-row log-likelihood ``log sum_k pi_k prod_d p_kd^x_d (1 - p_kd)^(1 - x_d)``, shape (N,)."""
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     weights = np.asarray(weights, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != X.shape[1] or weights.shape != (probs.shape[0],):

@@ -14,40 +14,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy.stats import binom
 
+from mlnotes.boosting import _check_X, _final, _staged_sum  # shared X check and staged sums
 from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X must have shape (n, d) with n >= 1, got {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X must have {n_features} columns, got {X.shape[1]}")
-    if not np.isfinite(X).all():
-        raise ValueError("X must be finite (no NaN or inf)")
-    return X
-
-
-def limit_blas_threads(n: int = 1) -> object:
-    """Cap the BLAS and OpenMP thread pools (used by scikit-learn's linear models and k-NN) at n.
-
-    The book executes two chapters at once on two cores. Measured there, 20 fits of a
-    logistic regression cost 2.0 s of CPU with the default two threads and 0.11 s with one:
-    the idle threads spin. Returns threadpoolctl's limiter; ``.restore_original_limits()`` undoes it.
-    """
-    from threadpoolctl import threadpool_limits
-
-    n = _check_int("n", n, 1)
-    return threadpool_limits(limits=n)
+from mlnotes.validate import check_int
 
 
 # ----------------------------------------------------------------------------- bagging
@@ -58,7 +28,7 @@ def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     ``in_bag`` has n indices drawn with replacement; ``oob`` holds the indices never drawn
     (each is missed with probability (1 - 1/n)^n -> 1/e).
     """
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     in_bag = rng.integers(0, n, size=n)
@@ -69,14 +39,14 @@ def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 def oob_fraction(n: int) -> float:
     """Probability that a given point is out of bag: (1 - 1/n)^n, which tends to 1/e."""
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     return float(math.exp(n * math.log1p(-1.0 / n))) if n > 1 else 0.0
 
 
 def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
     """Variance of the mean of B estimators with variance sigma2 and pairwise correlation rho:
     rho sigma2 + (1 - rho) sigma2 / B."""
-    B = _check_int("B", B, 1)
+    B = check_int("B", B, 1)
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho must be in [0, 1], got {rho}")
     if not sigma2 >= 0:
@@ -93,7 +63,7 @@ class SimpleForest:
 
     def __init__(self, n_estimators: int = 100, max_features: int | float | str | None = "log2",
                  max_depth: int | None = None, bootstrap: bool = True, seed: int = 0):
-        self.n_estimators = _check_int("n_estimators", n_estimators, 1)
+        self.n_estimators = check_int("n_estimators", n_estimators, 1)
         self.max_features, self.max_depth, self.bootstrap = max_features, max_depth, bool(bootstrap)
         self.seed = check_seed(seed)
 
@@ -158,7 +128,7 @@ class SimpleForest:
             raise ValueError("the forest is not fitted yet: call fit(X, y) first")
         if not self.bootstrap:
             raise ValueError("oob_score needs bootstrap=True")
-        n_trees = len(self.trees_) if n_trees is None else _check_int("n_trees", n_trees, 1)
+        n_trees = len(self.trees_) if n_trees is None else check_int("n_trees", n_trees, 1)
         if n_trees > len(self.trees_):
             raise ValueError(f"n_trees must be <= {len(self.trees_)}, got {n_trees}")
         votes = np.zeros((len(self._X_train), len(self.classes_)))
@@ -180,7 +150,7 @@ def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
     independently; this makes the pairwise correlation of their correctness exactly rho:
     acc = rho p + (1 - rho) P[Binomial(T, p) > T/2].
     """
-    T = _check_int("T", T, 1)
+    T = check_int("T", T, 1)
     if T % 2 == 0:
         raise ValueError(f"T must be odd so that a majority always exists, got {T}")
     if not 0.0 <= p <= 1.0:
@@ -193,7 +163,7 @@ def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
 def simulate_majority_vote(T: int, p: float, rho: float = 0.0, n_trials: int = 20_000, seed: int = 0) -> float:
     """Monte Carlo estimate of :func:`majority_vote_accuracy` with the same voter model."""
     majority_vote_accuracy(T, p, rho)          # validates T, p, rho
-    n_trials = _check_int("n_trials", n_trials, 1)
+    n_trials = check_int("n_trials", n_trials, 1)
     rng = np.random.default_rng(check_seed(seed))
     shared = rng.random(n_trials) < rho
     correct = rng.random((n_trials, T)) < p
@@ -235,7 +205,7 @@ class AdaBoostStumps:
 
     def __init__(self, n_rounds: int = 50, learning_rate: float = 1.0, resample: bool = False,
                  estimator: object | None = None, seed: int = 0):
-        self.n_rounds = _check_int("n_rounds", n_rounds, 1)
+        self.n_rounds = check_int("n_rounds", n_rounds, 1)
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), check_seed(seed)
@@ -284,17 +254,11 @@ class AdaBoostStumps:
         if not hasattr(self, "learners_"):
             raise ValueError("not fitted yet: call fit(X, y) first")
         X = _check_X(X, self.n_features_in_)
-        F = np.zeros(len(X))
-        for alpha, learner in zip(self.alphas_, self.learners_):
-            F = F + alpha * np.asarray(learner.predict(X), dtype=np.float64)
-            yield F
+        yield from _staged_sum(np.zeros(len(X)), zip(self.alphas_, self.learners_), X)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """F_M(x) = sum_m alpha_m h_m(x) for all M rounds: shape (n,)."""
-        F = None
-        for F in self.staged_decision_function(X):
-            pass
-        return F
+        return _final(self.staged_decision_function(X))
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Labels sign(F_m(x)) mapped back to ``classes_``, for m = 1..M."""
@@ -347,7 +311,7 @@ def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[
     Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
     """
     X = _check_X(X, 2)
-    grid = _check_int("grid", grid, 2)
+    grid = check_int("grid", grid, 2)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin

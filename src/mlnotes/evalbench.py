@@ -223,6 +223,10 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
 # -- synthetic models -------------------------------------------------------------------------
 def uniform_guesser(question: Question, rng: np.random.Generator) -> str:
     """Answers a uniformly random letter."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    if not question.get("options"):
+        raise ValueError("question must have a non-empty 'options' list")
     return LETTERS[rng.integers(len(question["options"]))]
 
 

@@ -14,17 +14,10 @@ import numpy as np
 from scipy.special import logsumexp, xlogy
 
 from mlnotes.prob import as_generator
+from mlnotes.validate import check_int
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_n(n: object, name: str = "n", low: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < low:
-        raise ValueError(f"{name} must be >= {low}, got {n}")
-    return int(n)
-
-
 def _check_binary(X: object, n: int | None = None) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -55,8 +48,8 @@ def param_counts(n: int, n_classes: int = 10) -> dict[str, int]:
     two parents (each variable takes the previous two) ``1 + 2 + 4(n - 2)``; independent ``n``;
     naive Bayes ``(c - 1) + c n``; FVSBN ``n (n + 1) / 2``; logistic regression ``c (n + 1)``.
     """
-    n = _check_n(n)
-    c = _check_n(n_classes, "n_classes", low=2)
+    n = check_int("n", n, 1)
+    c = check_int("n_classes", n_classes, 2)
     return {
         "full joint": 2 ** n - 1,
         "Markov chain": 2 * n - 1,
@@ -178,7 +171,7 @@ class IndependentBernoulli:
 
     def sample(self, n_samples: int, rng: object) -> np.ndarray:
         p = self._fitted()
-        return (as_generator(rng).random((_check_n(n_samples, "n_samples"), p.size)) < p).astype(np.uint8)
+        return (as_generator(rng).random((check_int("n_samples", n_samples, 1), p.size)) < p).astype(np.uint8)
 
 
 class BernoulliNaiveBayes:
@@ -231,7 +224,7 @@ class BernoulliNaiveBayes:
         if self.classes_ is None:
             raise ValueError("call fit(X, y) first")
         rng = as_generator(rng)
-        n_samples = _check_n(n_samples, "n_samples")
+        n_samples = check_int("n_samples", n_samples, 1)
         if y is None:
             rows = rng.choice(self.classes_.size, size=n_samples, p=np.exp(self.log_prior_))
         else:
@@ -300,7 +293,7 @@ class FVSBN:
         self._fitted()
         rng = as_generator(rng)
         n = self.bias_.size
-        Xo = np.zeros((_check_n(n_samples, "n_samples"), n))
+        Xo = np.zeros((check_int("n_samples", n_samples, 1), n))
         for i in range(n):
             p = 1 / (1 + np.exp(-(self.bias_[i] + Xo[:, :i] @ self.weights_[i, :i])))
             Xo[:, i] = rng.random(Xo.shape[0]) < p
@@ -313,7 +306,7 @@ class FVSBN:
 def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of ``fill`` between."""
     images = np.asarray(images, dtype=np.float64)
-    side, ncols = _check_n(side, "side"), _check_n(ncols, "ncols")
+    side, ncols = check_int("side", side, 1), check_int("ncols", ncols, 1)
     if images.ndim != 2 or images.shape[0] == 0 or images.shape[1] != side * side:
         raise ValueError(f"images must have shape (m, {side * side}) with m >= 1, got {images.shape}")
     if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:

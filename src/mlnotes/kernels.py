@@ -21,19 +21,9 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from mlnotes.validate import as_numeric_array, check_positive
+
 KERNELS = ("rbf", "linear")
-
-
-def _as_2d(X: object, name: str = "X") -> np.ndarray:
-    array = np.asarray(X)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (N, D) with N, D >= 1, got {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return array
 
 
 def _as_pm1(y: object, n: int) -> np.ndarray:
@@ -45,27 +35,19 @@ def _as_pm1(y: object, n: int) -> np.ndarray:
     return y.astype(np.float64)
 
 
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value > 0 or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
 def rbf(X: object, Y: object, gamma: float) -> np.ndarray:
     """Gaussian kernel matrix ``K[i, j] = exp(-gamma |x_i - y_j|^2)``, shape (N, M)."""
-    X, Y = _as_2d(X), _as_2d(Y, "Y")
+    X, Y = as_numeric_array(X, "X", 2), as_numeric_array(Y, "Y", 2)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
-    gamma = _check_positive("gamma", gamma)
+    gamma = check_positive("gamma", gamma)
     sq = np.sum(X ** 2, 1)[:, None] + np.sum(Y ** 2, 1)[None, :] - 2.0 * X @ Y.T
     return np.exp(-gamma * np.maximum(sq, 0.0))
 
 
 def linear_kernel(X: object, Y: object) -> np.ndarray:
     """Linear kernel matrix ``K = X Y^T``, shape (N, M)."""
-    X, Y = _as_2d(X), _as_2d(Y, "Y")
+    X, Y = as_numeric_array(X, "X", 2), as_numeric_array(Y, "Y", 2)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
     return X @ Y.T
@@ -86,12 +68,12 @@ def surrogate_losses(s: object) -> dict[str, np.ndarray]:
 
 def hinge_objective(w: object, b: float, X: object, y: object, C: float) -> float:
     """Unconstrained soft-margin SVM objective ``0.5 |w|^2 + C sum_n max(0, 1 - y_n (w . x_n + b))``."""
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
     w = np.asarray(w, dtype=np.float64)
     if w.shape != (X.shape[1],):
         raise ValueError(f"w must have shape ({X.shape[1]},), got {w.shape}")
-    C = _check_positive("C", C)
+    C = check_positive("C", C)
     return float(0.5 * w @ w + C * np.sum(np.maximum(0.0, 1.0 - y * (X @ w + b))))
 
 
@@ -111,11 +93,11 @@ class KernelLogReg:
     """
 
     def __init__(self, lam: float = 0.01, kernel: str = "rbf", gamma: float = 1.0):
-        self.lam = _check_positive("lam", lam)
+        self.lam = check_positive("lam", lam)
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         self.kernel = kernel
-        self.gamma = _check_positive("gamma", gamma)
+        self.gamma = check_positive("gamma", gamma)
 
     def gram(self, X: object, Y: object) -> np.ndarray:
         """Kernel matrix between the rows of X and Y, shape (N, M)."""
@@ -130,9 +112,9 @@ class KernelLogReg:
         ``((2 lam/N) I + W K / N) delta = (2 lam/N) beta + d/N`` (K itself need not be inverted).
         Stops when the gradient's largest entry is below ``tol``.
         """
-        X = _as_2d(X)
+        X = as_numeric_array(X, "X", 2)
         y = _as_pm1(y, X.shape[0])
-        tol = _check_positive("tol", tol)
+        tol = check_positive("tol", tol)
         K = self.gram(X, X)
         beta = np.zeros(len(y))
         loss, grad = _logistic_objective(beta, K, y, self.lam)
@@ -164,7 +146,7 @@ class KernelLogReg:
         """Scores ``f(x) = sum_m beta_m K(x_m, x)`` for the rows of X, shape (M,)."""
         if not hasattr(self, "beta_"):
             raise ValueError("call fit(X, y) before decision_function")
-        X = _as_2d(X)
+        X = as_numeric_array(X, "X", 2)
         if X.shape[1] != self.X_.shape[1]:
             raise ValueError(f"X must have {self.X_.shape[1]} columns, got {X.shape[1]}")
         return self.gram(X, self.X_) @ self.beta_
@@ -180,9 +162,9 @@ class KernelLogReg:
 
 def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12) -> np.ndarray:
     """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS."""
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
-    lam = _check_positive("lam", lam)
+    lam = check_positive("lam", lam)
     N = len(y)
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -219,7 +201,7 @@ def platt_fit(scores: object, y: object) -> tuple[float, float]:
 def plot_decision_boundary(score_fn: Callable[[np.ndarray], np.ndarray], X: object, y: object,
                            ax: object, resolution: int = 120, pad: float = 0.3) -> None:
     """Shade ``score_fn`` over the bounding box of X (blue < 0 < orange), draw the 0 level and the points."""
-    X = _as_2d(X)
+    X = as_numeric_array(X, "X", 2)
     if X.shape[1] != 2:
         raise ValueError(f"X must have 2 columns to draw a boundary, got {X.shape[1]}")
     y = _as_pm1(y, X.shape[0])

@@ -14,40 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-
-def _as_design(X: object, name: str = "X") -> np.ndarray:
-    array = np.asarray(X)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got {array.shape}")
-    array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return array
+from mlnotes.validate import as_numeric_array, check_positive
 
 
 def _as_vector(y: object, name: str, n: int | None = None) -> np.ndarray:
-    array = np.asarray(y)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
+    array = as_numeric_array(y, name, 1)
     if n is not None and array.shape[0] != n:
         raise ValueError(f"{name} has length {array.shape[0]}, expected {n}")
-    array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity")
     return array
-
-
-def _positive(value: object, name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return float(value)
 
 
 def soft_threshold(z: object, lam: float) -> np.ndarray:
@@ -58,7 +32,7 @@ def soft_threshold(z: object, lam: float) -> np.ndarray:
     z_arr = np.asarray(z)
     if z_arr.dtype == object or not np.issubdtype(z_arr.dtype, np.number):
         raise TypeError(f"z must be numeric, got dtype {z_arr.dtype}")
-    lam = _positive(lam, "lam", allow_zero=True)
+    lam = check_positive("lam", lam, allow_zero=True)
     z_arr = z_arr.astype(np.float64)
     return np.sign(z_arr) * np.maximum(np.abs(z_arr) - lam, 0.0)
 
@@ -68,9 +42,9 @@ def ridge_closed_form(A: object, y: object, lam: float) -> np.ndarray:
 
     For ``lam = 0`` and a rank-deficient ``A`` it returns the minimum-norm least-squares solution.
     """
-    A = _as_design(A, "A")
+    A = as_numeric_array(A, "A", 2)
     y = _as_vector(y, "y", A.shape[0])
-    lam = _positive(lam, "lam", allow_zero=True)
+    lam = check_positive("lam", lam, allow_zero=True)
     if lam == 0:
         return np.linalg.lstsq(A, y, rcond=None)[0]
     return np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ y)
@@ -82,7 +56,7 @@ def ridge_map(X: object, y: object, noise_sd: float, prior_sd: float) -> np.ndar
     ``-log p(w | D) = ||y - Xw||^2 / (2 s^2) + ||w||^2 / (2 sigma^2) + const``, so the MAP is
     ridge with ``lam = s^2 / sigma^2``.
     """
-    s, sigma = _positive(noise_sd, "noise_sd"), _positive(prior_sd, "prior_sd")
+    s, sigma = check_positive("noise_sd", noise_sd), check_positive("prior_sd", prior_sd)
     return ridge_closed_form(X, y, s ** 2 / sigma ** 2)
 
 
@@ -94,12 +68,12 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     with ``lam = s^2 / b``. Each sweep sets ``w_j = S_lam(X_j . r_j) / ||X_j||^2`` where ``r_j``
     is the residual without feature j. Stops when no weight moves more than ``tol``.
     """
-    X = _as_design(X)
+    X = as_numeric_array(X, "X", 2)
     y = _as_vector(y, "y", X.shape[0])
-    lam = _positive(noise_sd, "noise_sd") ** 2 / _positive(laplace_b, "laplace_b")
+    lam = check_positive("noise_sd", noise_sd) ** 2 / check_positive("laplace_b", laplace_b)
     if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 1:
         raise ValueError(f"iters must be a positive int, got {iters!r}")
-    tol = _positive(tol, "tol", allow_zero=True)
+    tol = check_positive("tol", tol, allow_zero=True)
     col_sq = (X ** 2).sum(axis=0)
     w = np.zeros(X.shape[1])
     r = y.copy()
@@ -125,10 +99,10 @@ def neg_log_posterior(w: object, X: object, y: object, noise_sd: float, prior: s
     ``prior='laplace'`` (scale ``b``): penalty ``sum |w_j| / b``. ``prior='gauss'`` (scale
     ``sigma``): penalty ``sum w_j^2 / (2 sigma^2)``.
     """
-    X = _as_design(X)
+    X = as_numeric_array(X, "X", 2)
     y = _as_vector(y, "y", X.shape[0])
     w = _as_vector(w, "w", X.shape[1])
-    s, scale = _positive(noise_sd, "noise_sd"), _positive(scale, "scale")
+    s, scale = check_positive("noise_sd", noise_sd), check_positive("scale", scale)
     data = float(np.sum((y - X @ w) ** 2)) / (2 * s ** 2)
     if prior == "laplace":
         return data + float(np.abs(w).sum()) / scale
@@ -163,11 +137,11 @@ def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int =
     which is searched on ``n`` points (accurate to about ``budget * 2 pi / n``). ``kind`` is
     ``'l1'`` (diamond) or ``'l2'`` (disc). ``H`` must be symmetric positive definite (2, 2).
     """
-    H = _as_design(H, "H")
+    H = as_numeric_array(H, "H", 2)
     w0 = _as_vector(w0, "w0", 2)
     if H.shape != (2, 2) or not np.allclose(H, H.T) or np.linalg.eigvalsh(H).min() <= 0:
         raise ValueError("H must be a symmetric positive definite 2 x 2 matrix")
-    budget = _positive(budget, "budget")
+    budget = check_positive("budget", budget)
     if kind not in ("l1", "l2"):
         raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
     norm = np.abs(w0).sum() if kind == "l1" else np.hypot(*w0)

@@ -29,7 +29,10 @@ _UINT = {"float64": np.uint64, "float32": np.uint32, "float16": np.uint16}
 
 
 def _check_format(dtype: object) -> str:
-    name = np.dtype(dtype).name if dtype != "bfloat16" else "bfloat16"
+    try:
+        name = np.dtype(dtype).name if dtype != "bfloat16" else "bfloat16"
+    except TypeError:  # not a dtype numpy knows, e.g. "float8"
+        name = repr(dtype)
     if name not in FORMATS:
         raise ValueError(f"dtype must be one of {list(FORMATS)}, got {dtype!r}")
     return name
@@ -208,6 +211,8 @@ def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: fl
 
 def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:
     """Draw one row of boxes per format: sign, exponent and fraction fields, one box per bit."""
+    if isinstance(formats, str) or not formats:
+        raise ValueError(f"formats must be a non-empty tuple of format names, got {formats!r}")
     colors = {"sign": "#D55E00", "exponent": "#0072B2", "fraction": "#E69F00"}
     for row, name in enumerate(formats):
         fields = dict(zip(("sign", "exponent", "fraction"), FORMATS[_check_format(name)]))

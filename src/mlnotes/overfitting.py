@@ -13,28 +13,13 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.linear import poly_design, ridge_closed_form
+from mlnotes.validate import check_int, check_positive
 
 #: The noise-free rules ``f(x)`` on [-1, 1] that ``toy_regression`` can sample.
 TRUE_FUNCTIONS = {
     "sin": lambda x: np.sin(np.pi * x) + 0.5 * x,
     "linear": lambda x: 0.5 + 1.5 * x,
 }
-
-
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _check_nonneg(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (value >= 0 and np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return float(value)
 
 
 def _check_xy(x: object, y: object, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -47,8 +32,8 @@ def _check_xy(x: object, y: object, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(-1, 1)`` (sorted) and ``y = f(x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n = _check_int(n, "n", 1)
-    noise = _check_nonneg(noise, "noise")
+    n = check_int("n", n, 1)
+    noise = check_positive("noise", noise, allow_zero=True)
     if fn not in TRUE_FUNCTIONS:
         raise ValueError(f"fn must be one of {sorted(TRUE_FUNCTIONS)}, got {fn!r}")
     rng = np.random.default_rng(check_seed(seed))
@@ -59,7 +44,7 @@ def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -
 def fit_poly(x: object, y: object, degree: int, lam: float = 0.0) -> np.ndarray:
     """Legendre coefficients (degree + 1,) of the (ridge-)least-squares polynomial fit to ``(x, y)``."""
     x, y = _check_xy(x, y, "fit_poly")
-    return ridge_closed_form(poly_design(x, degree), y, _check_nonneg(lam, "lam"))
+    return ridge_closed_form(poly_design(x, degree), y, check_positive("lam", lam, allow_zero=True))
 
 
 def predict_poly(coef: object, x: object) -> np.ndarray:
@@ -92,9 +77,9 @@ def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, n
     Returns shape (len(ns),). Each resample draws a fresh training set of size n from
     ``toy_regression``; one fixed test set of ``n_test`` points is shared.
     """
-    degree = _check_int(degree, "degree", 0)
-    n_resamples = _check_int(n_resamples, "n_resamples", 1)
-    if len(ns) == 0 or any(_check_int(n, "each n", degree + 1) < 0 for n in ns):
+    degree = check_int("degree", degree, 0)
+    n_resamples = check_int("n_resamples", n_resamples, 1)
+    if len(ns) == 0 or any(check_int("each n", n, degree + 1) < 0 for n in ns):
         raise ValueError("ns must be a non-empty list of sizes")
     seed = check_seed(seed)
     x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
@@ -117,7 +102,7 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
     from sklearn.model_selection import KFold
 
     x, y = _check_xy(x, y, "cv_select_degree")
-    k = _check_int(k, "k", 2)
+    k = check_int("k", k, 2)
     if k > x.size:
         raise ValueError(f"k = {k} folds need at least {k} points, got {x.size}")
     if len(degrees) == 0:
@@ -141,10 +126,9 @@ def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_
 
     x_train, y_train = _check_xy(x_train, y_train, "train")
     x_val, y_val = _check_xy(x_val, y_val, "validation")
-    width = _check_int(width, "width", 1)
-    num_epochs = _check_int(num_epochs, "num_epochs", 1)
-    if not _check_nonneg(lr, "lr") > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    width = check_int("width", width, 1)
+    num_epochs = check_int("num_epochs", num_epochs, 1)
+    check_positive("lr", lr)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
         net = nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))

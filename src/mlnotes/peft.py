@@ -17,15 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlnotes.validate import check_int
+
 Tensor = torch.Tensor
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 class LoRALinear(nn.Module):
@@ -39,7 +33,7 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
-        r = _positive_int("r", r)
+        r = check_int("r", r, 1)
         if r > min(base.in_features, base.out_features):
             raise ValueError(f"rank r={r} exceeds min(d_in, d_out)={min(base.in_features, base.out_features)}")
         self.base = base.requires_grad_(False)
@@ -79,7 +73,7 @@ def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _positive_int("r", r)
+    check_int("r", r, 1)
     names = {name for name, _ in model.named_modules()}
     unknown = [s for s in skip if s not in names]
     if unknown:
@@ -109,7 +103,7 @@ class Adapter(nn.Module):
 
     def __init__(self, d: int, m: int, act: str = "relu") -> None:
         super().__init__()
-        d, m = _positive_int("d", d), _positive_int("m", m)
+        d, m = check_int("d", d, 1), check_int("m", m, 1)
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
         if act not in acts:
             raise ValueError(f"act must be one of {sorted(acts)}, got {act!r}")
@@ -128,7 +122,7 @@ def add_adapters(model: nn.Sequential, m: int, after: type = nn.ReLU) -> nn.Sequ
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
-    _positive_int("m", m)
+    check_int("m", m, 1)
     layers, width = [], None
     for layer in model:
         layer.requires_grad_(False)
@@ -184,7 +178,7 @@ def svd_truncate(delta: object, r: int) -> tuple[np.ndarray, float]:
     M = np.asarray(delta, dtype=np.float64)
     if M.ndim != 2 or M.size == 0:
         raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {M.shape}")
-    r = _positive_int("r", r)
+    r = check_int("r", r, 1)
     if r > min(M.shape):
         raise ValueError(f"rank r={r} exceeds min(shape)={min(M.shape)}")
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
@@ -199,7 +193,7 @@ def fit_low_rank(delta: object, r: int, steps: int = 500, lr: float = 0.02, seed
     M = torch.as_tensor(np.asarray(delta, dtype=np.float64))
     if M.ndim != 2 or M.numel() == 0:
         raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {tuple(M.shape)}")
-    r, steps = _positive_int("r", r), _positive_int("steps", steps)
+    r, steps = check_int("r", r, 1), check_int("steps", steps, 1)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     g = torch.Generator().manual_seed(seed)
@@ -226,12 +220,12 @@ class PrefixKV(nn.Module):
 
     def __init__(self, n_layer: int, P: int, d: int, reparam_hidden: int | None = None) -> None:
         super().__init__()
-        self.n_layer, self.P, self.d = _positive_int("n_layer", n_layer), _positive_int("P", P), _positive_int("d", d)
+        self.n_layer, self.P, self.d = check_int("n_layer", n_layer, 1), check_int("P", P, 1), check_int("d", d, 1)
         if reparam_hidden is None:
             self.prefix = nn.Parameter(0.5 * torch.randn(n_layer, 2, P, d))
             self.seed, self.mlp = None, None
         else:
-            h = _positive_int("reparam_hidden", reparam_hidden)
+            h = check_int("reparam_hidden", reparam_hidden, 1)
             self.seed = nn.Parameter(torch.randn(P, d))
             self.mlp = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, n_layer * 2 * d))
 
@@ -286,7 +280,7 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     ``copy``: y = x; ``reverse``: y = x reversed; ``add1``: y_i = (x_i + 1) mod 10. Tasks are
     drawn uniformly from ``tasks``.
     """
-    batch_size, n_digits = _positive_int("batch_size", batch_size), _positive_int("n_digits", n_digits)
+    batch_size, n_digits = check_int("batch_size", batch_size, 1), check_int("n_digits", n_digits, 1)
     unknown = [t for t in tasks if t not in TASK_CODES]
     if not tasks or unknown:
         raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}, got {tasks!r}")

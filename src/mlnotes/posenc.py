@@ -1,7 +1,8 @@
 """Positional encodings for attention: sinusoidal tables, rotary embeddings (RoPE) and
 relative-position biases (Shaw et al. clipping, T5 buckets, ALiBi-style slopes).
 
-Used by the chapters ``sequences/rope`` and ``sequences/positional-encodings``.
+Used by the chapters ``sequences/rope`` and ``sequences/positional-encodings``; ``t5_bucket``
+also serves ``pretraining/t5`` (re-exported as ``mlnotes.t5.relative_position_bucket``).
 Conventions: a sequence of ``n`` vectors of even width ``d``; frequencies
 ``theta_i = base^(-2i/d)`` for ``i = 0 .. d/2 - 1``; angles are computed in float64
 (``m * theta_i`` for large ``m`` loses precision in float32). Relative offsets follow T5:
@@ -15,25 +16,17 @@ import math
 import numpy as np
 
 from mlnotes.attention import naive_attention
+from mlnotes.validate import check_int
 
 LAYOUTS = ("interleaved", "half")
 
 
 # ----------------------------------------------------------------------------- validation
 def _check_dim(d: object) -> int:
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-        raise TypeError(f"d must be an int, got {type(d).__name__}")
+    d = check_int("d", d)
     if d < 2 or d % 2:
         raise ValueError(f"d must be an even int >= 2 (dimensions come in pairs), got {d}")
-    return int(d)
-
-
-def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return d
 
 
 def _check_base(base: object) -> float:
@@ -144,7 +137,7 @@ def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarr
     At ``r = 0`` every term is 1, so the value is ``(d/2 + 1) / 2``. Shape ``(max_dist + 1,)``.
     """
     theta = rope_freqs(d, base)
-    max_dist = _check_positive_int(max_dist, "max_dist", 0)
+    max_dist = check_int("max_dist", max_dist, 0)
     r = np.arange(max_dist + 1, dtype=np.float64)[:, None]
     S = np.cumsum(np.exp(1j * r * theta), axis=1)  # S_1 .. S_{d/2}
     return np.abs(S).mean(axis=1)
@@ -183,7 +176,7 @@ def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: flo
 def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -> np.ndarray:
     """Sinusoidal table (n, d): ``p[k, 2i] = sin(k theta_i)``, ``p[k, 2i+1] = cos(k theta_i)``
     (``layout="interleaved"``) or ``[sin(k theta) | cos(k theta)]`` (``layout="concat"``)."""
-    n = _check_positive_int(n, "n")
+    n = check_int("n", n, 1)
     layout = _check_layout(layout, ("interleaved", "concat"))
     phi = np.arange(n, dtype=np.float64)[:, None] * rope_freqs(d, base)
     if layout == "concat":
@@ -204,8 +197,8 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
     r = np.asarray(rel)
     if r.dtype == bool or not np.issubdtype(r.dtype, np.integer):
         raise TypeError(f"rel must hold integers, got dtype {r.dtype}")
-    num_buckets = _check_positive_int(num_buckets, "num_buckets", 2)
-    max_distance = _check_positive_int(max_distance, "max_distance", 1)
+    num_buckets = check_int("num_buckets", num_buckets, 2)
+    max_distance = check_int("max_distance", max_distance, 1)
     r = r.astype(np.int64)
     buckets = np.zeros_like(r)
     if bidirectional:
@@ -226,7 +219,7 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
 
 def relative_positions(n: int) -> np.ndarray:
     """Matrix ``rel[i, j] = j - i`` (key minus query), shape (n, n), int64."""
-    n = _check_positive_int(n, "n")
+    n = check_int("n", n, 1)
     return np.arange(n)[None, :] - np.arange(n)[:, None]
 
 
@@ -237,7 +230,7 @@ def shaw_logits(Q: np.ndarray, K: np.ndarray, rel_emb: np.ndarray, clip: int) ->
     end vectors, so 2 clip + 1 vectors serve any sequence length.
     """
     Q, K, rel_emb = _as_float_matrix(Q, "Q"), _as_float_matrix(K, "K"), _as_float_matrix(rel_emb, "rel_emb")
-    clip = _check_positive_int(clip, "clip", 0)
+    clip = check_int("clip", clip, 0)
     if Q.shape != K.shape:
         raise ValueError(f"Q and K must have the same shape (n, d), got {Q.shape} and {K.shape}")
     if rel_emb.shape != (2 * clip + 1, Q.shape[1]):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mlnotes.core import check_seed
+from mlnotes.core import check_seed, numerical_grad  # noqa: F401  (numerical_grad: the chapter's gradient check)
 from mlnotes.prob import log_softmax
 
 PARAM_NAMES = ("U", "W", "V", "b", "c")
@@ -123,23 +123,6 @@ def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int]
     np.add.at(dU.T, xs, G)  # sum_t g_t x_t^T for one-hot x_t
     grads = {"U": dU, "W": G.T @ h_prev, "V": E.T @ hs, "b": G.sum(axis=0), "c": E.sum(axis=0)}
     return loss, grads, hs[-1].copy()
-
-
-def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], eps: float = 1e-6) -> float:
-    """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)``; ``x`` is restored."""
-    if not callable(f):
-        raise TypeError(f"f must be a callable with no arguments, got {type(f).__name__}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError("x must be a float numpy array (modified in place, then restored)")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    original = x[idx]
-    x[idx] = original + eps
-    up = f()
-    x[idx] = original - eps
-    down = f()
-    x[idx] = original
-    return (up - down) / (2 * eps)
 
 
 # ----------------------------------------------------------------------------- gradient flow

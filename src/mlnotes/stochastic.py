@@ -12,28 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
+from mlnotes.validate import as_numeric_array, check_int
 
 StepFn = Callable[[np.ndarray], np.ndarray]
-
-
-def _as_vector(x: object, name: str) -> np.ndarray:
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
-    array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return array
-
-
-def _check_int(value: object, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def _steps(step_fn: object, K: int) -> np.ndarray:
@@ -62,7 +43,7 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     (``w0`` is then irrelevant). A constant ``step = a`` in (0, 1] gives the exponentially
     weighted average ``(1 - a)^k w0 + sum_i a (1 - a)^{k-i} x_i``.
     """
-    xs = _as_vector(xs, "xs")
+    xs = as_numeric_array(xs, "xs", 1)
     if step is not None:
         if isinstance(step, bool) or not isinstance(step, (int, float, np.floating)) or not 0 < step <= 1:
             raise ValueError(f"step must be None (a_k = 1/k) or a number in (0, 1], got {step!r}")
@@ -86,7 +67,7 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     """
     if not callable(g):
         raise TypeError(f"g must be callable, got {type(g).__name__}")
-    K = _check_int(K, "K")
+    K = check_int("K", K, 1)
     a = _steps(step_fn, K)
     if noise is None:
         if not (isinstance(noise_std, (int, float, np.floating)) and noise_std >= 0):
@@ -116,17 +97,17 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must have shape (n, d) with n >= 1, got {X.shape}")
-    y = _as_vector(y, "y")
+    y = as_numeric_array(y, "y", 1)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
-    K = _check_int(K, "K")
-    batch = _check_int(batch, "batch")
+    K = check_int("K", K, 1)
+    batch = check_int("batch", batch, 1)
     n, d = X.shape
     if batch > n:
         raise ValueError(f"batch must be <= n = {n}, got {batch}")
     a = _steps(step_fn, K)
     rng = np.random.default_rng(check_seed(seed))
-    w = np.zeros(d) if w0 is None else _as_vector(w0, "w0").copy()
+    w = np.zeros(d) if w0 is None else as_numeric_array(w0, "w0", 1).copy()
     if w.shape != (d,):
         raise ValueError(f"w0 must have shape ({d},), got {w.shape}")
     traj = np.empty((K + 1, d))

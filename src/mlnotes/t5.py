@@ -7,20 +7,21 @@ Chapter: pretraining/t5. The Transformer blocks come from :mod:`mlnotes.transfor
   interleaved starting with non-noise.
 - :func:`apply_sentinels` / :func:`undo_sentinels` turn (tokens, mask) into T5's (inputs, targets)
   and back; :func:`t5_param_count` is the closed-form parameter count of a (m)T5 configuration;
-  :func:`relative_position_bucket` is T5's log-spaced bucketing of key-query offsets;
+  :func:`relative_position_bucket` (``mlnotes.posenc.t5_bucket``) is T5's log-spaced bucketing of key-query offsets;
   :class:`TinySeq2Seq`, :func:`greedy_decode` and :func:`prune_vocab` run the "everything is seq2seq" demo.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from mlnotes.posenc import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
+from mlnotes.validate import check_int
 
 Tensor = torch.Tensor
 
@@ -63,8 +64,8 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
 
 
 def default_sentinel(i: int) -> str:
-    """The i-th sentinel string, ``<extra_id_i>`` (T5 maps it to id ``vocab_size - 1 - i``)."""
-    return f"<extra_id_{i}>"
+    """The i-th sentinel string, ``<extra_id_i>`` (T5 maps it to id ``vocab_size - 1 - i``), ``i >= 0``."""
+    return f"<extra_id_{check_int('i', i, 0)}>"
 
 
 def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
@@ -130,32 +131,6 @@ def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, 
     dec = n_dec * (2 * attn + ffn + 3 * d_model) + d_model + num_buckets * n_heads
     embedding = vocab * d_model * (1 if tied else 2)
     return {"embedding": embedding, "other": enc + dec, "total": embedding + enc + dec}
-
-
-def relative_position_bucket(relative_position: object, bidirectional: bool = True, num_buckets: int = 32,
-                             max_distance: int = 128) -> np.ndarray:
-    """T5's bucket of each offset ``key - query``: exact for small offsets, log-spaced up to
-    ``max_distance``, saturating beyond. Bidirectional: half the buckets for positive offsets.
-    """
-    rel = np.asarray(relative_position)
-    if not np.issubdtype(rel.dtype, np.integer):
-        raise TypeError(f"relative_position must hold integers, got dtype {rel.dtype}")
-    if num_buckets < 2 or (bidirectional and num_buckets < 4) or max_distance < 2:
-        raise ValueError("need num_buckets >= 2 (>= 4 if bidirectional) and max_distance >= 2")
-    bucket = np.zeros_like(rel, dtype=np.int64)
-    n = num_buckets
-    if bidirectional:
-        n //= 2
-        bucket += (rel > 0) * n
-        rel = np.abs(rel)
-    else:
-        rel = -np.minimum(rel, 0)
-    max_exact = n // 2
-    with np.errstate(divide="ignore"):
-        large = max_exact + (np.log(np.maximum(rel, 1) / max_exact) / math.log(max_distance / max_exact)
-                             * (n - max_exact)).astype(np.int64)
-    large = np.minimum(large, n - 1)
-    return bucket + np.where(rel < max_exact, rel, large)
 
 
 class TinySeq2Seq(nn.Module):

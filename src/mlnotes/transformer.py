@@ -19,15 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlnotes.validate import check_int
+
 Tensor = torch.Tensor
-
-
-def _check_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
 
 
 def _check_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
@@ -66,8 +60,8 @@ def causal_mask(length: int, prefix: int = 0) -> Tensor:
 
     ``mask[i, prefix + j]`` is True iff ``j <= i``; the prefix block is all True.
     """
-    _check_int("length", length)
-    _check_int("prefix", prefix, low=0)
+    check_int("length", length, 1)
+    check_int("prefix", prefix, 0)
     content = torch.ones(length, length, dtype=torch.bool).tril()
     return torch.cat([torch.ones(length, prefix, dtype=torch.bool), content], dim=1)
 
@@ -87,8 +81,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d: int, heads: int) -> None:
         super().__init__()
-        _check_int("d", d)
-        _check_int("heads", heads)
+        check_int("d", d, 1)
+        check_int("heads", heads, 1)
         if d % heads:
             raise ValueError(f"d={d} must be divisible by heads={heads}")
         self.d, self.heads = d, heads
@@ -122,7 +116,7 @@ class Block(nn.Module):
 
     def __init__(self, d: int, heads: int, d_ff: int | None = None, cross: bool = False) -> None:
         super().__init__()
-        d_ff = 4 * d if d_ff is None else _check_int("d_ff", d_ff)
+        d_ff = 4 * d if d_ff is None else check_int("d_ff", d_ff, 1)
         self.ln1, self.attn = nn.LayerNorm(d), MultiHeadAttention(d, heads)
         self.cross = None
         if cross:
@@ -151,8 +145,8 @@ class TinyEncoder(nn.Module):
     def __init__(self, vocab_size: int, max_len: int, d: int = 64, heads: int = 4, layers: int = 2,
                  pad_id: int | None = 0) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = _check_int("vocab_size", vocab_size, 2), _check_int("max_len", max_len)
-        _check_int("layers", layers)
+        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2), check_int("max_len", max_len, 1)
+        check_int("layers", layers, 1)
         self.pad_id = pad_id
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
@@ -186,8 +180,8 @@ class TinyGPT(nn.Module):
 
     def __init__(self, vocab_size: int, d: int = 32, n_layer: int = 2, n_head: int = 4, max_len: int = 16) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = _check_int("vocab_size", vocab_size, 2), _check_int("max_len", max_len)
-        self.d, self.n_layer, self.n_head = d, _check_int("n_layer", n_layer), n_head
+        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2), check_int("max_len", max_len, 1)
+        self.d, self.n_layer, self.n_head = d, check_int("n_layer", n_layer, 1), n_head
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, n_head) for _ in range(n_layer))
         self.ln = nn.LayerNorm(d)
@@ -243,7 +237,7 @@ def fit(loss_fn: Callable[[int], Tensor], params: Iterable[Tensor], steps: int, 
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("no trainable parameters given to fit()")
-    _check_int("steps", steps)
+    check_int("steps", steps, 1)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)

@@ -9,22 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _as_image(img: object, name: str = "img", min_ndim: int = 2) -> np.ndarray:
-    array = np.asarray(img)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if array.ndim < min_ndim or 0 in array.shape:
-        raise ValueError(f"{name} must have at least {min_ndim} non-empty axes, got shape {array.shape}")
-    return array
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+from mlnotes.validate import as_numeric_array, check_int
 
 
 def _interp_matrix(n_in: int, n_out: int, scale: float, align_corners: bool) -> np.ndarray:
@@ -49,7 +34,7 @@ def sample_positions(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
     ``align_corners=True``: ``x_in = x_out (n_in - 1) / (n_out - 1)`` (corner centres coincide).
     ``align_corners=False``: ``x_in = (x_out + 0.5) n_in / n_out - 0.5`` (half-pixel centres), unclamped.
     """
-    n_in, n_out = _check_int("n_in", n_in, 1), _check_int("n_out", n_out, 1)
+    n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
     dst = np.arange(n_out, dtype=np.float64)
     if align_corners:
         return dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
@@ -62,7 +47,7 @@ def bilinear_np(img: object, scale: int | float, align_corners: bool = False) ->
     Output size ``floor(H * scale) x floor(W * scale)``. Separable: ``out = M_H @ img @ M_W^T`` with
     one row of interpolation weights per output pixel (two nonzeros, summing to 1).
     """
-    img = _as_image(img).astype(np.float64)
+    img = as_numeric_array(img, "img", min_ndim=2, finite=False)
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
         raise TypeError(f"scale must be a number, got {type(scale).__name__}")
     if not scale >= 1 or not np.isfinite(scale):
@@ -77,8 +62,8 @@ def bilinear_np(img: object, scale: int | float, align_corners: bool = False) ->
 
 def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
     """Rearrange (N, C r^2, H, W) into (N, C, H r, W r): ``out[n, c, h r + i, w r + j] = x[n, c r^2 + i r + j, h, w]``."""
-    x = _as_image(x, "x", 4)
-    r = _check_int("r", r, 1)
+    x = as_numeric_array(x, "x", min_ndim=4, dtype=None, finite=False)
+    r = check_int("r", r, 1)
     N, Cr2, H, W = x.shape
     if Cr2 % (r * r):
         raise ValueError(f"channel count {Cr2} must be divisible by r^2 = {r * r}")
@@ -88,8 +73,8 @@ def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
 
 def pixel_unshuffle_np(x: object, r: int) -> np.ndarray:
     """Inverse of :func:`pixel_shuffle_np`: (N, C, H r, W r) -> (N, C r^2, H, W)."""
-    x = _as_image(x, "x", 4)
-    r = _check_int("r", r, 1)
+    x = as_numeric_array(x, "x", min_ndim=4, dtype=None, finite=False)
+    r = check_int("r", r, 1)
     N, C, Hr, Wr = x.shape
     if Hr % r or Wr % r:
         raise ValueError(f"height {Hr} and width {Wr} must be divisible by r = {r}")
@@ -103,8 +88,8 @@ def convT_output_size(H: int, k: int, s: int = 1, p: int = 0, op: int = 0, d: in
     ``op`` (output_padding) must be smaller than ``s`` or ``d``; it picks one of the input sizes that a
     strided convolution would have mapped to ``H``.
     """
-    H, k, s, p, op, d = (_check_int("H", H, 1), _check_int("k", k, 1), _check_int("s", s, 1),
-                         _check_int("p", p, 0), _check_int("op", op, 0), _check_int("d", d, 1))
+    H, k, s, p, op, d = (check_int("H", H, 1), check_int("k", k, 1), check_int("s", s, 1),
+                         check_int("p", p, 0), check_int("op", op, 0), check_int("d", d, 1))
     if op >= max(s, d):
         raise ValueError(f"output_padding op={op} must be smaller than the stride s={s} or the dilation d={d}")
     out = (H - 1) * s - 2 * p + d * (k - 1) + op + 1
@@ -119,7 +104,7 @@ def overlap_map(H: int, k: int, s: int) -> np.ndarray:
 
     It equals ``conv_transpose2d(ones, ones)``; uneven counts are the checkerboard artifact.
     """
-    H, k, s = _check_int("H", H, 1), _check_int("k", k, 1), _check_int("s", s, 1)
+    H, k, s = check_int("H", H, 1), check_int("k", k, 1), check_int("s", s, 1)
     counts = np.zeros((H - 1) * s + k)
     for i in range(H):
         counts[i * s: i * s + k] += 1
@@ -140,7 +125,7 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
         raise TypeError("y and w must be torch tensors")
     if y.ndim != 4 or w.ndim != 4 or y.shape[1] != w.shape[0] or w.shape[2] != w.shape[3]:
         raise ValueError(f"need y (N, C_in, H, W) and w (C_in, C_out, k, k), got {tuple(y.shape)}, {tuple(w.shape)}")
-    stride, padding = _check_int("stride", stride, 1), _check_int("padding", padding, 0)
+    stride, padding = check_int("stride", stride, 1), check_int("padding", padding, 0)
     k = w.shape[-1]
     if padding > k - 1:
         raise ValueError(f"padding must be <= k - 1 = {k - 1}, got {padding}")
@@ -153,7 +138,7 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
 
 def psnr(a: object, b: object, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` in dB (inf for identical images)."""
-    a, b = _as_image(a, "a", 1).astype(np.float64), _as_image(b, "b", 1).astype(np.float64)
+    a, b = as_numeric_array(a, "a", min_ndim=1, finite=False), as_numeric_array(b, "b", min_ndim=1, finite=False)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     if not data_range > 0:

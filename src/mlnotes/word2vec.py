@@ -6,7 +6,8 @@ Used by the chapter ``sequences/word2vec``. Holds
   structure the embeddings should recover;
 - ``build_vocab``, ``skipgram_pairs``, ``corpus_pairs``: from sentences to (centre, context) ids;
 - ``subsample_keep_prob`` and ``noise_distribution``: word2vec's two frequency tricks;
-- ``one_hot``, ``log_sigmoid``, ``numerical_grad``: small helpers the derivation uses;
+- ``one_hot``, ``log_sigmoid``: small helpers the derivation uses (gradient checks use
+  ``mlnotes.core.numerical_grad``);
 - ``SGNS``: input/output embedding matrices, per-pair loss and gradients, mini-batch SGD,
   cosine neighbours and analogies.
 """
@@ -161,29 +162,11 @@ def one_hot(i: int, V: int) -> np.ndarray:
 
 def log_sigmoid(x: object) -> np.ndarray:
     """``log sigma(x) = -log(1 + exp(-x))``, computed as ``-logaddexp(0, -x)`` (no overflow)."""
-    a = np.asarray(x, dtype=np.float64)
+    a = np.asarray(x)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise TypeError(f"x must be numeric, got dtype {a.dtype}")
+    a = a.astype(np.float64)
     return -np.logaddexp(0.0, -a)
-
-
-def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, idx: tuple[int, ...],
-                   eps: float = 1e-6) -> float:
-    """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)`` for one coordinate.
-
-    ``x`` is modified in place during the call and restored afterwards.
-    """
-    if not callable(f):
-        raise TypeError("f must be callable")
-    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError("x must be a float64 numpy array")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    old = x[idx]
-    x[idx] = old + eps
-    up = f(x)
-    x[idx] = old - eps
-    down = f(x)
-    x[idx] = old
-    return float((up - down) / (2 * eps))
 
 
 def _scatter_sum(rows: np.ndarray, values: np.ndarray, V: int) -> np.ndarray:
