@@ -109,6 +109,21 @@ class MLPEncoder(nn.Module):
             return self.body(torch.from_numpy(X)).numpy().astype(np.float64)
 
 
+def _adam_steps(model: nn.Module, X: np.ndarray, batch_loss, steps: int, batch: int, lr: float,
+                gen: torch.Generator) -> list[float]:
+    """``steps`` Adam updates of ``model`` on minibatches of ``X`` drawn with ``gen``; the losses."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    data = torch.from_numpy(X)
+    losses = []
+    for _ in range(steps):
+        loss = batch_loss(data[torch.randint(0, len(data), (min(batch, len(data)),), generator=gen)])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: float = 0.2, lr: float = 1e-3,
                       seed: int = 0, shift: int = 1, noise: float = 0.1, drop: float = 0.2
                       ) -> tuple[MLPEncoder, list[float]]:
@@ -123,19 +138,13 @@ def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: fl
     torch.manual_seed(check_seed(seed))
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MLPEncoder()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    data = torch.from_numpy(X)
-    losses = []
-    for _ in range(steps):
-        xb = data[torch.randint(0, len(data), (min(batch, len(data)),), generator=gen)]
+
+    def batch_loss(xb: torch.Tensor) -> torch.Tensor:
         z1 = model.head(model(augment_digits(xb, shift=shift, noise=noise, drop=drop, generator=gen)))
         z2 = model.head(model(augment_digits(xb, shift=shift, noise=noise, drop=drop, generator=gen)))
-        loss = info_nce(z1, z2, tau)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model, losses
+        return info_nce(z1, z2, tau)
+
+    return model, _adam_steps(model, X, batch_loss, steps, batch, lr, gen)
 
 
 class MaskedPixelModel(nn.Module):
@@ -171,18 +180,12 @@ def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch
     torch.manual_seed(check_seed(seed))
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MaskedPixelModel()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    data = torch.from_numpy(X)
-    losses = []
-    for _ in range(steps):
-        xb = data[torch.randint(0, len(data), (min(batch, len(data)),), generator=gen)]
+
+    def batch_loss(xb: torch.Tensor) -> torch.Tensor:
         mask = torch.rand(xb.shape, generator=gen) < mask_ratio
-        loss = ((model(xb, mask) - xb)[mask] ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model, losses
+        return ((model(xb, mask) - xb)[mask] ** 2).mean()
+
+    return model, _adam_steps(model, X, batch_loss, steps, batch, lr, gen)
 
 
 def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_int
 
 SPECIES_CONTEXT = {"cat": ["meows", "purrs", "whiskers", "mouse", "climbs"],
                    "dog": ["barks", "wags", "fetch", "bone", "leash"]}
@@ -31,14 +32,6 @@ DEVICES = ["iphone", "laptop", "tablet"]
 DEVICE_CONTEXT = ["screen", "battery", "charger", "app", "wifi", "keyboard"]
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def synthetic_animal_corpus(n_sent: int, seed: int = 0) -> list[list[str]]:
     """``n_sent`` shuffled five-word sentences: an animal with 2 species and 2 age context words,
     or a device with 4 device context words (one sentence in five is about a device).
@@ -46,7 +39,7 @@ def synthetic_animal_corpus(n_sent: int, seed: int = 0) -> list[list[str]]:
     cat/kitten share species contexts, kitten/puppy share age contexts, so
     kitten - cat + dog should land on puppy. No stop word is shared by all sentences.
     """
-    n_sent = _check_int("n_sent", n_sent, 1)
+    n_sent = check_int("n_sent", n_sent, 1)
     rng = np.random.default_rng(check_seed(seed))
     animals = list(ANIMALS.items())
     sentences = []
@@ -73,7 +66,7 @@ def _check_sentences(sentences: object) -> list[list[str]]:
 def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple[list[str], np.ndarray]:
     """Vocabulary sorted by frequency (ties alphabetically) and counts: ``(words, counts (V,))``."""
     sentences = _check_sentences(sentences)
-    min_count = _check_int("min_count", min_count, 1)
+    min_count = check_int("min_count", min_count, 1)
     counts = Counter(w for s in sentences for w in s)
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     if not words:
@@ -89,7 +82,7 @@ def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
     ids = np.asarray(ids)
     if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
         raise TypeError(f"ids must be a 1-D sequence of ints, got shape {ids.shape} dtype {ids.dtype}")
-    window = _check_int("window", window, 1)
+    window = check_int("window", window, 1)
     T = len(ids)
     pairs = [(ids[t], ids[t + j]) for t in range(T) for j in range(-window, window + 1)
              if j != 0 and 0 <= t + j < T]
@@ -151,8 +144,8 @@ def noise_distribution(counts: object, power: float = 0.75) -> np.ndarray:
 
 def one_hot(i: int, V: int) -> np.ndarray:
     """The ``V``-dimensional unit vector e_i (float64)."""
-    V = _check_int("V", V, 1)
-    i = _check_int("i", i, 0)
+    V = check_int("V", V, 1)
+    i = check_int("i", i, 0)
     if i >= V:
         raise ValueError(f"i must be in [0, V={V}), got {i}")
     e = np.zeros(V)
@@ -191,7 +184,7 @@ class SGNS:
             raise ValueError("vocab has repeated words")
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
-        self.dim = _check_int("dim", dim, 1)
+        self.dim = check_int("dim", dim, 1)
         self.rng = np.random.default_rng(check_seed(seed))
         V = len(self.vocab)
         self.W_in = self.rng.uniform(-0.5 / dim, 0.5 / dim, size=(V, dim))
@@ -232,7 +225,7 @@ class SGNS:
         noise = np.asarray(noise, dtype=np.float64)
         if noise.shape != (V,) or np.any(noise < 0) or not np.isclose(noise.sum(), 1.0):
             raise ValueError(f"noise must be a probability vector of shape ({V},)")
-        epochs, batch, K = _check_int("epochs", epochs, 1), _check_int("batch", batch, 1), _check_int("K", K, 1)
+        epochs, batch, K = check_int("epochs", epochs, 1), check_int("batch", batch, 1), check_int("K", K, 1)
         if not 0 < lr <= 1:
             raise ValueError(f"lr must be in (0, 1], got {lr}")
         cdf = np.cumsum(noise)
@@ -291,7 +284,7 @@ class SGNS:
         return self._nearest(target, {a, b, c}, topn)
 
     def _nearest(self, target: np.ndarray, exclude: set[str], topn: int) -> list[tuple[str, float]]:
-        topn = _check_int("topn", topn, 1)
+        topn = check_int("topn", topn, 1)
         sims = self._normed() @ (target / max(np.linalg.norm(target), 1e-12))
         order = [i for i in np.argsort(-sims, kind="stable") if self.vocab[i] not in exclude]
         return [(self.vocab[i], float(sims[i])) for i in order[:topn]]

@@ -24,16 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_int
 
 DEFAULT_THRESHOLDS = {2: 5.0, 3: 25.0, 4: 125.0}
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def _check_texts(texts: object) -> list[str]:
@@ -58,7 +51,7 @@ def load_jieba_dict(top: int = 3000) -> list[tuple[str, int]]:
 
     Ties in frequency keep the dictionary's order. Only words made of CJK ideographs are kept.
     """
-    top = _check_int("top", top, 1)
+    top = check_int("top", top, 1)
     return _sorted_dict()[:top]
 
 
@@ -83,7 +76,7 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     dictionary word drawn with probability proportional to its frequency. The sentence length in words
     is uniform on ``words_per_sentence`` (inclusive). ``"".join(sentence)`` is the raw text.
     """
-    n_sent = _check_int("n_sent", n_sent, 1)
+    n_sent = check_int("n_sent", n_sent, 1)
     planted = list(planted)
     if not all(isinstance(w, str) and w for w in planted):
         raise TypeError("planted must be a list of non-empty str")
@@ -110,7 +103,7 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
 def char_ngrams(texts: Sequence[str], n: int = 4) -> Counter:
     """Counts of every substring of length 1..n inside each text (never across texts)."""
     texts = _check_texts(texts)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, 1)
     counts: Counter = Counter()
     for t in texts:
         for k in range(1, n + 1):
@@ -153,8 +146,8 @@ def solid_ngrams(counts: Mapping[str, int], n: int = 4, min_count: int = 8,
     """The set G of n-grams (length 2..n) with count >= ``min_count`` and cohesion >= thresholds[length]."""
     if not isinstance(counts, Mapping) or not counts:
         raise ValueError("counts must be a non-empty mapping n-gram -> count")
-    n = _check_int("n", n, 2)
-    min_count = _check_int("min_count", min_count, 1)
+    n = check_int("n", n, 2)
+    min_count = check_int("min_count", min_count, 1)
     thr = _check_thresholds(thresholds, n)
     total = _total(counts)
     return {s for s, c in counts.items()
@@ -170,7 +163,7 @@ def coarse_cut(text: str, solid: set[str], n: int = 4) -> list[str]:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if not isinstance(solid, (set, frozenset)):
         raise TypeError(f"solid must be a set of str, got {type(solid).__name__}")
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     if not text:
         return []
     glued = [False] * (len(text) - 1)  # glued[i]: no cut between text[i] and text[i+1]
@@ -196,7 +189,7 @@ def backtrack_filter(candidates: Iterable[str], solid: set[str], n: int = 4) -> 
     """
     if not isinstance(solid, (set, frozenset)):
         raise TypeError(f"solid must be a set of str, got {type(solid).__name__}")
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     kept = set()
     for s in candidates:
         if not isinstance(s, str):
@@ -224,7 +217,7 @@ def discover_words(texts: Sequence[str], n: int = 4, min_count: int = 8,
     Pass precomputed ``counts = char_ngrams(texts, n)`` to reuse them across settings.
     """
     texts = _check_texts(texts)
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     if counts is None:
         counts = char_ngrams(texts, n)
     solid = solid_ngrams(counts, n, min_count, thresholds)
@@ -254,7 +247,7 @@ def lexicon_prf(found: Iterable[str], gold: Iterable[str],
 
 def boundary_ngrams(sentences: Sequence[Sequence[str]], k: int = 2) -> Counter:
     """Counts of the k-grams whose occurrence spans a gold word boundary (sentences as word lists)."""
-    k = _check_int("k", k, 2)
+    k = check_int("k", k, 2)
     if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
         raise ValueError("sentences must be a non-empty list of word lists")
     counts: Counter = Counter()
