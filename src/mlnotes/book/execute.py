@@ -117,6 +117,7 @@ def execute_one(path: str) -> tuple[Result, str | None]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3", allow_errors=False, record_timing=False,
                             coalesce_streams=True,  # a print split by the kernel's flush timer is one output
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP notice per kernel
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     error = ""
