@@ -19,6 +19,9 @@ CHAPTERS = toc_notebooks()
 IDS = [p.stem for p in CHAPTERS]
 PAGE_BUDGET_BYTES = 3_000_000
 WARNING = re.compile(r"\b(DeprecationWarning|FutureWarning|RuntimeWarning|UserWarning)\b")
+#: The repr of a matplotlib object (a stray ``ax.set(...)`` as a cell's last line): noise for the
+#: reader, and with a memory address it differs between runs.
+OBJECT_REPR = re.compile(r"<matplotlib\.|\bText\(|<Axes:| at 0x[0-9a-f]{6,}")
 
 
 def rel(path):
@@ -49,6 +52,11 @@ def test_executed_chapter_printed_no_warning_and_nothing_on_stderr(path):
         for out in cell.get("outputs", []):
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             assert not WARNING.search(text), f"{rel(path)} code cell {index} printed a warning: {text[:300]}"
+            assert not OBJECT_REPR.search(text), f"{rel(path)} code cell {index} shows an object repr: {text[:200]}"
+        if "figure" in cell.metadata.get("mystnb", {}):
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(cell.outputs) == len(images) == 1, (
+                f"{rel(path)} figure cell {index} has {len(cell.outputs)} outputs, {len(images)} images; needs one image")
 
 
 def gzipped_size(data: bytes) -> int:
