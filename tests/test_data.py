@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from mlnotes.data import (gaussian_blobs, load_binarized_digits, load_digits_scaled, noisy_sine,
-                          sample_image_gray, two_moons)
+from mlnotes.data import gaussian_blobs, load_binarized_digits, load_digits_scaled, noisy_sine, sample_image_gray
 
 
 def test_digits_match_sklearn():
@@ -28,8 +27,6 @@ def test_generators_are_seeded_and_shaped():
     assert x1.shape == y1.shape == (50,) and np.all(np.diff(x1) >= 0)
     x, y = noisy_sine(1, noise=0.0)
     np.testing.assert_allclose(y, np.sin(2 * np.pi * x))
-    X, y = two_moons(40, seed=0)
-    assert X.shape == (40, 2) and set(y) == {0, 1}
     X, y = gaussian_blobs(9, centers=[[0, 0], [5, 5], [-5, 5]], std=0.1)
     assert X.shape == (9, 2) and np.bincount(y).tolist() == [3, 3, 3]
     np.testing.assert_allclose(X[y == 1].mean(axis=0), [5, 5], atol=0.2)
@@ -48,8 +45,6 @@ def test_sample_image():
     (lambda: noisy_sine(5.0), TypeError),
     (lambda: noisy_sine(5, noise=-1), ValueError),
     (lambda: noisy_sine(5, seed=-2), ValueError),
-    (lambda: two_moons(1), ValueError),
-    (lambda: two_moons(10, noise=-0.1), ValueError),
     (lambda: gaussian_blobs(5, centers=[1, 2]), ValueError),
     (lambda: gaussian_blobs(5, centers=np.zeros((0, 2))), ValueError),
     (lambda: gaussian_blobs(5, centers=[[0, 0]], std=0), ValueError),

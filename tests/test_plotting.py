@@ -3,7 +3,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 
-from mlnotes.plotting import COLORS, PALETTE, label_axes, new_figure, style_cycle, use_book_style
+from mlnotes.plotting import COLORS, PALETTE, new_figure, style_cycle, use_book_style
 
 
 def test_style_is_applied_and_idempotent():
@@ -20,10 +20,7 @@ def test_palette_colours_are_distinct_under_greyscale_and_valid():
     assert all(mcolors.is_color_like(c) for c in PALETTE.values())
 
 
-def test_new_figure_shapes_and_labels():
-    fig, ax = new_figure()
-    label_axes(ax, "x (units)", "y (units)", title="t")
-    assert ax.get_xlabel() == "x (units)" and ax.get_title() == "t"
+def test_new_figure_shapes():
     fig, axes = new_figure(ncols=3, nrows=2, width=8, height=4)
     assert axes.shape == (2, 3)
     assert tuple(fig.get_size_inches()) == (8, 4)
@@ -48,10 +45,3 @@ def test_style_cycle_rejects_bad_counts(n):
     with pytest.raises(ValueError, match="non-negative int"):
         style_cycle(n)
 
-
-def test_label_axes_rejects_non_text():
-    fig, ax = new_figure()
-    with pytest.raises(TypeError, match="xlabel"):
-        label_axes(ax, 3, "y")
-    with pytest.raises(TypeError, match="title"):
-        label_axes(ax, "x", "y", title=1.0)

@@ -38,16 +38,6 @@ def noisy_sine(n: int, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, n
     return x, np.sin(2 * np.pi * x) + noise * rng.standard_normal(n)
 
 
-def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's two interleaving half-circles: ``X`` (n, 2), ``y`` (n,) in {0, 1}."""
-    from sklearn.datasets import make_moons
-
-    n = check_int("n", n, 2)
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    return make_moons(n_samples=n, noise=noise, random_state=check_seed(seed))
-
-
 def gaussian_blobs(n: int, centers: np.ndarray, std: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points split evenly over Gaussian blobs at ``centers`` (k, d): ``X`` (n, d), ``y`` (n,)."""
     n = check_int("n", n, 1)

@@ -72,17 +72,6 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float
     return fig, axes
 
 
-def label_axes(ax: object, xlabel: str, ylabel: str, title: str | None = None) -> None:
-    """Set axis labels (with units, by the book's convention) and an optional title."""
-    for name, text in (("xlabel", xlabel), ("ylabel", ylabel), ("title", title or "")):
-        if not isinstance(text, str):
-            raise TypeError(f"{name} must be a string, got {type(text).__name__}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-
-
 def style_cycle(n: int) -> list[dict[str, str]]:
     """``n`` (colour, linestyle) pairs for lines that must differ in colour and in print."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
