@@ -14,8 +14,10 @@ export MLNOTES_STATIC_EXPLORERS := 1
 export MLNOTES_OFFLINE := 1
 export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS := 1
+# The book tooling (executor, contract checker, report, bench, Sphinx fixes) is not installed.
+export PYTHONPATH := $(CURDIR)/tools
 
-.PHONY: book test install assets execute report html unit contract gates browser bench clean chromium
+.PHONY: check book test install assets execute report html unit contract gates browser bench clean chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
@@ -35,16 +37,20 @@ assets: assets/vendor/.done
 
 # Execute chapters that changed (or all, after a change to src/mlnotes) into the cache, in parallel.
 execute: install
-	$(BIN)/python -m mlnotes.book.execute --jobs $(JOBS)
+	$(BIN)/python -m bookkit.execute --jobs $(JOBS)
 
 report: execute
-	$(BIN)/python -m mlnotes.book.report
+	$(BIN)/python -m bookkit.report
 
 html: report assets
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 book: html
+
+# One or more chapters, strictly, without touching the build cache: make check CH="chapters/a/b.ipynb ..."
+check: install
+	$(BIN)/python -m bookkit.check $(CH)
 
 unit: install
 	$(BIN)/python -m pytest -q -n $(JOBS) -m "not book" tests
@@ -57,10 +63,10 @@ chromium:
 
 test: unit book chromium
 	$(BIN)/python -m pytest -q -m book tests
-	$(BIN)/python -m mlnotes.book.execute --jobs $(JOBS) --determinism
+	$(BIN)/python -m bookkit.execute --jobs $(JOBS) --determinism
 
 bench: install assets
-	$(BIN)/python -m mlnotes.book.bench
+	$(BIN)/python -m bookkit.bench
 
 clean:
 	rm -rf _build appendix/build-report.md

@@ -7,7 +7,7 @@ Chapter: pretraining/t5. The Transformer blocks come from :mod:`mlnotes.transfor
   interleaved starting with non-noise.
 - :func:`apply_sentinels` / :func:`undo_sentinels` turn (tokens, mask) into T5's (inputs, targets)
   and back; :func:`t5_param_count` is the closed-form parameter count of a (m)T5 configuration;
-  :func:`relative_position_bucket` (``mlnotes.posenc.t5_bucket``) is T5's log-spaced bucketing of key-query offsets;
+  :func:`relative_position_bucket` (``mlnotes.positional.t5_bucket``) is T5's log-spaced bucketing of key-query offsets;
   :class:`TinySeq2Seq`, :func:`greedy_decode` and :func:`prune_vocab` run the "everything is seq2seq" demo.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.posenc import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
+from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
 from mlnotes.validate import check_int
 

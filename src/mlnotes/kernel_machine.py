@@ -1,0 +1,217 @@
+"""Gradient descent as a kernel machine: the empirical neural tangent kernel and the path kernel.
+
+Used by the chapter ``foundations/gd-kernel-machines``. Models are small torch MLPs in float64
+with a scalar output; parameters are handled as one flat vector through ``torch.func``.
+
+- ``mlp`` / ``TanhMLP``    a 1-hidden-layer tanh network ``R^d -> R`` in the NTK parameterization
+- ``jacobian``             per-example gradients ``J[n] = d f(x_n) / d theta``, shape ``(N, P)``
+- ``empirical_ntk``        ``K(x, x') = <grad f(x), grad f(x')>`` = ``J1 J2^T``
+- ``path_kernel_trace``    full-batch GD on ``0.5 sum (f - y)^2`` that also accumulates
+                           ``sum_steps -lr K_t(x, X) (f(X) - y)`` per training example
+- ``train_gd``             the same GD without the bookkeeping (for NTK-change measurements)
+- ``linear_path_coefficients``  the exact kernel representation of GD on a linear model
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev, vmap
+
+from mlnotes.core import check_seed
+
+__all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd", "linear_path_coefficients"]
+
+
+def _check_int(value: object, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_lr(lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    return float(lr)
+
+
+def _as_inputs(X: object, name: str = "X") -> torch.Tensor:
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    array = np.asarray(X)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, d) or (N,) with N >= 1, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite")
+    return torch.from_numpy(array.astype(np.float64))
+
+
+def _check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+class TanhMLP(nn.Module):
+    """``f(x) = b2 + W2 . tanh(W1 x + b1) / sqrt(width)`` in the NTK parameterization (float64).
+
+    All weights start as standard normals; the ``1/sqrt(width)`` factor in the forward pass keeps
+    the NTK of order one at any width, so one learning rate works for every width and the kernel
+    moves less and less as the width grows (the lazy regime).
+    """
+
+    def __init__(self, width: int, in_dim: int = 1, generator: torch.Generator | None = None):
+        super().__init__()
+        self.width = width
+        normal = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=generator)  # noqa: E731
+        self.W1 = nn.Parameter(normal(width, in_dim))
+        self.b1 = nn.Parameter(normal(width))
+        self.W2 = nn.Parameter(normal(width))
+        self.b2 = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """``X`` is ``(N, in_dim)``; returns ``(N, 1)``."""
+        return (torch.tanh(X @ self.W1.T + self.b1) @ self.W2 / self.width ** 0.5 + self.b2)[:, None]
+
+
+def mlp(width: int, in_dim: int = 1, seed: int = 0) -> TanhMLP:
+    """A one-hidden-layer tanh network ``R^in_dim -> R`` of the given width, NTK parameterization."""
+    width, in_dim = _check_int(width, "width"), _check_int(in_dim, "in_dim")
+    seed = check_seed(seed)
+    return TanhMLP(width, in_dim, torch.Generator().manual_seed(seed))
+
+
+def _analytic_jacobian(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Closed-form rows ``d f(x_n) / d theta`` for :class:`TanhMLP`, in parameter order W1, b1, W2, b2."""
+    W1, b1, W2 = params["W1"], params["b1"], params["W2"]
+    scale = 1.0 / np.sqrt(W2.shape[0])
+    h = np.tanh(X @ W1.T + b1)                       # (N, w)
+    back = scale * W2 * (1.0 - h ** 2)               # d f / d pre-activation, (N, w)
+    dW1 = back[:, :, None] * X[:, None, :]           # (N, w, d)
+    return np.concatenate([dW1.reshape(len(X), -1), back, scale * h, np.ones((len(X), 1))], axis=1)
+
+
+def _forward_np(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    return np.tanh(X @ params["W1"].T + params["b1"]) @ params["W2"] / np.sqrt(params["W2"].shape[0]) + params["b2"]
+
+
+def _jacobian(model: nn.Module, params: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+    def f_single(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, p, (x[None],))[0, 0]
+
+    jac = vmap(jacrev(f_single), in_dims=(None, 0))(params, X)
+    return torch.cat([j.reshape(X.shape[0], -1) for j in jac.values()], dim=1)
+
+
+def jacobian(model: nn.Module, X: object) -> np.ndarray:
+    """Per-example parameter gradients of a scalar-output model: ``(N, P)`` with ``P`` = #parameters.
+
+    Row ``n`` is ``d f(x_n) / d theta`` flattened in ``model.named_parameters()`` order, computed
+    with ``torch.func.vmap(jacrev(...))`` and ``functional_call``.
+    """
+    model = _check_model(model)
+    X = _as_inputs(X)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    return _jacobian(model, params, X).numpy()
+
+
+def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.ndarray:
+    """Empirical NTK ``K[i, j] = <grad_theta f(x1_i), grad_theta f(x2_j)>``, shape ``(N1, N2)``.
+
+    ``K = J1 J2^T`` with the Jacobians of :func:`jacobian`. ``X2=None`` gives the Gram matrix of
+    ``X1`` (symmetric positive semi-definite).
+    """
+    J1 = jacobian(model, X1)
+    J2 = J1 if X2 is None else jacobian(model, X2)
+    if J1.shape[1] != J2.shape[1]:  # pragma: no cover - same model
+        raise ValueError("X1 and X2 must feed the same model")
+    return J1 @ J2.T
+
+
+def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: float,
+                      num_steps: int) -> dict[str, np.ndarray]:
+    """Full-batch GD on ``L = 0.5 sum_i (f(x_i) - y_i)^2``, keeping the kernel-machine bookkeeping.
+
+    At every step ``k``, *before* the update, with residuals ``r_i(k) = f_k(x_i) - y_i`` and the
+    current NTK ``K_k``, it adds ``-lr K_k(x, x_i) r_i(k)`` to the contribution of training example
+    ``i`` at every test point ``x``. Their sum approximates ``f_T(x) - f_0(x)`` to ``O(lr^2)`` per step.
+    The GD step itself is ``theta <- theta - lr J^T r`` (``J^T r`` is the gradient of ``L``). Uses the
+    closed-form Jacobian of :class:`TanhMLP` (checked against ``torch.func`` in the tests); the model
+    is not modified. Returns numpy arrays ``f0_test``, ``fT_test`` ``(M,)``, ``contributions``
+    ``(M, N)``, ``f0_train``, ``fT_train`` ``(N,)``, ``K0_train``, ``KT_train`` ``(N, N)``.
+    """
+    if not isinstance(model, TanhMLP):
+        raise TypeError(f"model must be a TanhMLP from mlnotes.kernel_machine.mlp, got {type(model).__name__}")
+    X, X_test = _as_inputs(X, "X").numpy(), _as_inputs(X_test, "X_test").numpy()
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if y.shape[0] != X.shape[0] or X_test.shape[1] != X.shape[1] or X.shape[1] != model.W1.shape[1]:
+        raise ValueError(f"need y of length N={X.shape[0]} and X, X_test with d={model.W1.shape[1]} columns")
+    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    params = {k: v.detach().numpy().copy() for k, v in model.named_parameters()}
+    layout = [(k, v.shape) for k, v in params.items()]
+    both = np.concatenate([X, X_test])
+    n = len(X)
+    f0_test, f0_train = _forward_np(params, X_test), _forward_np(params, X)
+    contributions = np.zeros((len(X_test), n))
+    K0 = None
+    for step in range(num_steps + 1):
+        J = _analytic_jacobian(params, both)
+        J_train, J_test = J[:n], J[n:]
+        if K0 is None:
+            K0 = J_train @ J_train.T
+        if step == num_steps:
+            break
+        r = _forward_np(params, X) - y
+        contributions -= lr * (J_test @ J_train.T) * r[None, :]
+        update, start = -lr * J_train.T @ r, 0
+        for name, shape in layout:
+            size = int(np.prod(shape))
+            params[name] = params[name] + update[start:start + size].reshape(shape)
+            start += size
+    return {"f0_test": f0_test, "fT_test": _forward_np(params, X_test), "contributions": contributions,
+            "fT_train": _forward_np(params, X), "f0_train": f0_train, "K0_train": K0, "KT_train": J_train @ J_train.T}
+
+
+def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) -> nn.Module:
+    """Full-batch GD on ``0.5 sum (f - y)^2`` in place (plain autograd); returns the model."""
+    model = _check_model(model)
+    X = _as_inputs(X)
+    y_t = torch.as_tensor(np.asarray(y, dtype=np.float64)).reshape(-1)
+    if y_t.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have length N={X.shape[0]}, got {y_t.shape[0]}")
+    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(num_steps):
+        opt.zero_grad()
+        loss = 0.5 * ((model(X)[:, 0] - y_t) ** 2).sum()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
+                             num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """GD on the linear model ``f(x) = w . x`` with ``L = 0.5 sum (Xw - y)^2``, as a kernel machine.
+
+    Returns ``(w_T, c)`` where ``c_i = -lr sum_k r_i(k)`` so that exactly
+    ``f_T(x) - f_0(x) = sum_i c_i (x . x_i)``: the NTK of a linear model is the constant ``x . x'``.
+    """
+    Xt = _as_inputs(X).numpy()
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = np.asarray(w0, dtype=np.float64).reshape(-1).copy()
+    if y.shape[0] != Xt.shape[0] or w.shape[0] != Xt.shape[1]:
+        raise ValueError(f"need y of length {Xt.shape[0]} and w0 of length {Xt.shape[1]}, got {y.shape[0]} and {w.shape[0]}")
+    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    c = np.zeros(Xt.shape[0])
+    for _ in range(num_steps):
+        r = Xt @ w - y
+        c -= lr * r
+        w = w - lr * Xt.T @ r
+    return w, c

@@ -1,0 +1,248 @@
+"""Positional encodings for attention: sinusoidal tables, rotary embeddings (RoPE) and
+relative-position biases (Shaw et al. clipping, T5 buckets, ALiBi-style slopes).
+
+Used by the chapters ``sequences/rope`` and ``sequences/positional-encodings``; ``t5_bucket``
+also serves ``pretraining/t5`` (re-exported as ``mlnotes.t5.relative_position_bucket``).
+Conventions: a sequence of ``n`` vectors of even width ``d``; frequencies
+``theta_i = base^(-2i/d)`` for ``i = 0 .. d/2 - 1``; angles are computed in float64
+(``m * theta_i`` for large ``m`` loses precision in float32). Relative offsets follow T5:
+``rel = key_position - query_position``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mlnotes.flash_attention import naive_attention
+from mlnotes.validate import check_int
+
+LAYOUTS = ("interleaved", "half")
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_dim(d: object) -> int:
+    d = check_int("d", d)
+    if d < 2 or d % 2:
+        raise ValueError(f"d must be an even int >= 2 (dimensions come in pairs), got {d}")
+    return d
+
+
+def _check_base(base: object) -> float:
+    if isinstance(base, bool) or not isinstance(base, (int, float, np.integer, np.floating)):
+        raise TypeError(f"base must be a number, got {type(base).__name__}")
+    if not (math.isfinite(base) and base > 1):
+        raise ValueError(f"base must be a finite number > 1, got {base}")
+    return float(base)
+
+
+def _check_layout(layout: object, allowed: tuple[str, ...]) -> str:
+    if layout not in allowed:
+        raise ValueError(f"layout must be one of {allowed}, got {layout!r}")
+    return str(layout)
+
+
+def _as_float_matrix(x: object, name: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array, got dtype {x.dtype}")
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+# ----------------------------------------------------------------------------- RoPE
+def rope_freqs(d: int, base: float = 1e4) -> np.ndarray:
+    """Rotation frequencies ``theta_i = base^(-2i/d)`` for the ``d/2`` pairs, shape (d/2,), float64."""
+    d, base = _check_dim(d), _check_base(base)
+    return base ** (-np.arange(0, d, 2, dtype=np.float64) / d)
+
+
+def _angles(pos: object, shape: tuple[int, ...], d: int, base: float) -> np.ndarray:
+    p = np.asarray(pos, dtype=np.float64) if not hasattr(pos, "detach") else pos.detach().cpu().numpy().astype(np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError("pos must be finite")
+    try:
+        p = np.broadcast_to(p, shape[:-1])
+    except ValueError:
+        raise ValueError(f"pos of shape {p.shape} does not broadcast to the rows {shape[:-1]} of x") from None
+    return p[..., None] * rope_freqs(d, base)  # (..., d/2), float64
+
+
+def rope(x: object, pos: object, base: float = 1e4, layout: str = "interleaved") -> object:
+    """Rotate every pair of coordinates of ``x`` (last axis, even width d) by ``pos * theta_i``.
+
+    ``x``: numpy array or torch tensor ``(..., d)``; ``pos``: a scalar, or an array (e.g. one
+    position per row, shape ``(n,)``) broadcast to ``x.shape[:-1]``. Pairs are ``(2i, 2i+1)`` for
+    ``layout="interleaved"`` (RoFormer, LLaMA's complex form) or ``(i, i + d/2)`` for
+    ``layout="half"`` (GPT-NeoX, ``rotate_half``). For a pair ``(a, b)`` and angle ``phi``:
+    ``(a cos phi - b sin phi, a sin phi + b cos phi)``. Returns the same type and dtype as ``x``.
+    """
+    layout = _check_layout(layout, LAYOUTS)
+    is_torch = hasattr(x, "detach") and hasattr(x, "dtype") and not isinstance(x, np.ndarray)
+    if not is_torch and not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array or a torch tensor, got {type(x).__name__}")
+    if not (x.dtype.is_floating_point if is_torch else np.issubdtype(x.dtype, np.floating)):
+        raise TypeError(f"x must hold floats, got dtype {x.dtype}")
+    if x.ndim < 1:
+        raise ValueError("x must have at least one axis (the feature axis)")
+    d = _check_dim(int(x.shape[-1]))
+    phi = _angles(pos, tuple(x.shape), d, _check_base(base))
+    cos, sin = np.cos(phi), np.sin(phi)
+    if is_torch:
+        import torch
+
+        cos, sin = (torch.as_tensor(a, dtype=x.dtype, device=x.device) for a in (cos, sin))
+        stack, cat = torch.stack, torch.cat
+    else:
+        cos, sin, stack, cat = cos.astype(x.dtype), sin.astype(x.dtype), np.stack, np.concatenate
+    if layout == "interleaved":  # pairs (2i, 2i+1)
+        a, b = x[..., 0::2], x[..., 1::2]
+        return stack((a * cos - b * sin, a * sin + b * cos), -1).reshape(x.shape)
+    a, b = x[..., : d // 2], x[..., d // 2:]  # pairs (i, i + d/2)
+    return cat((a * cos - b * sin, a * sin + b * cos), -1)
+
+
+def rope_matrix(m: float, d: int, base: float = 1e4) -> np.ndarray:
+    """Explicit block-diagonal rotation ``R_m`` (d, d) of the interleaved layout: block i is
+    ``[[cos m theta_i, -sin m theta_i], [sin m theta_i, cos m theta_i]]``; ``rope(x, m) = x @ R_m.T``."""
+    if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not math.isfinite(m):
+        raise TypeError(f"m must be a finite number, got {m!r}")
+    theta = rope_freqs(d, base)
+    R = np.zeros((d, d))
+    c, s = np.cos(m * theta), np.sin(m * theta)
+    idx = np.arange(0, d, 2)
+    R[idx, idx], R[idx, idx + 1], R[idx + 1, idx], R[idx + 1, idx + 1] = c, -s, s, c
+    return R
+
+
+def half_to_interleaved_perm(d: int) -> np.ndarray:
+    """Permutation ``perm`` with ``rope(x[..., perm], p, layout="half") == rope(x, p)[..., perm]``.
+
+    ``perm = [0, 2, 4, ..., 1, 3, 5, ...]``: half-layout slot ``i`` holds interleaved dim ``2i`` and
+    slot ``i + d/2`` holds dim ``2i + 1``. Porting weights between layouts needs this on q and k.
+    """
+    d = _check_dim(d)
+    return np.concatenate((np.arange(0, d, 2), np.arange(1, d, 2)))
+
+
+def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarray:
+    """The RoFormer long-range bound ``(1/(d/2)) sum_j |S_j(r)|`` for ``r = 0 .. max_dist``.
+
+    ``S_j(r) = sum_{i<j} exp(1j * r * theta_i)`` for ``j = 1 .. d/2`` (partial sums of unit phasors).
+    At ``r = 0`` every term is 1, so the value is ``(d/2 + 1) / 2``. Shape ``(max_dist + 1,)``.
+    """
+    theta = rope_freqs(d, base)
+    max_dist = check_int("max_dist", max_dist, 0)
+    r = np.arange(max_dist + 1, dtype=np.float64)[:, None]
+    S = np.cumsum(np.exp(1j * r * theta), axis=1)  # S_1 .. S_{d/2}
+    return np.abs(S).mean(axis=1)
+
+
+def attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, bias: np.ndarray | None = None,
+              causal: bool = False) -> np.ndarray:
+    """Reference softmax attention ``softmax(Q K^T / sqrt(d) + bias) V`` (see ``mlnotes.flash_attention``)."""
+    return naive_attention(Q, K, V, causal=causal, bias=bias)
+
+
+def _elu1(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+
+
+def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: float = 1e4,
+                          rotate: bool = True) -> np.ndarray:
+    """Non-causal linear attention with RoPE in the numerator only, in O(N d^2).
+
+    With ``phi = elu + 1`` and positions ``0 .. N-1``:
+    ``o_i = (R_i phi(q_i))^T [sum_j (R_j phi(k_j)) v_j^T] / (phi(q_i)^T sum_j phi(k_j))``.
+    The denominator stays un-rotated so it is positive. Shapes: Q, K (N, d), V (N, dv).
+    """
+    Q, K, V = (_as_float_matrix(a, n) for a, n in ((Q, "Q"), (K, "K"), (V, "V")))
+    if Q.shape != K.shape or K.shape[0] != V.shape[0]:
+        raise ValueError(f"need Q, K of equal shape (N, d) and V with N rows, got {Q.shape}, {K.shape}, {V.shape}")
+    fq, fk = _elu1(Q), _elu1(K)
+    pos = np.arange(Q.shape[0])
+    rq, rk = (rope(fq, pos, base), rope(fk, pos, base)) if rotate else (fq, fk)
+    numerator = rq @ (rk.T @ V)  # (N, d) @ (d, dv): the N x N matrix is never formed
+    denominator = fq @ fk.sum(axis=0)
+    return numerator / denominator[:, None]
+
+
+# ----------------------------------------------------------------------------- absolute and relative schemes
+def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -> np.ndarray:
+    """Sinusoidal table (n, d): ``p[k, 2i] = sin(k theta_i)``, ``p[k, 2i+1] = cos(k theta_i)``
+    (``layout="interleaved"``) or ``[sin(k theta) | cos(k theta)]`` (``layout="concat"``)."""
+    n = check_int("n", n, 1)
+    layout = _check_layout(layout, ("interleaved", "concat"))
+    phi = np.arange(n, dtype=np.float64)[:, None] * rope_freqs(d, base)
+    if layout == "concat":
+        return np.concatenate((np.sin(phi), np.cos(phi)), axis=1)
+    return np.stack((np.sin(phi), np.cos(phi)), axis=-1).reshape(n, d)
+
+
+def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
+              max_distance: int = 128) -> np.ndarray:
+    """T5 relative-position bucket of ``rel = key_pos - query_pos`` (integer array, any shape).
+
+    Bidirectional: half the buckets for ``rel > 0`` (offset by ``num_buckets/2``), half for
+    ``rel <= 0``. Within a half of ``nb`` buckets, ``|rel| < nb/2`` gets its own bucket and larger
+    distances get ``nb/2 + floor(log(|rel|/(nb/2)) / log(max_distance/(nb/2)) * nb/2)``, capped at
+    ``nb - 1``. Causal (``bidirectional=False``): only ``rel <= 0`` counts, ``rel > 0`` -> bucket 0.
+    A float64 version of HF ``T5Attention._relative_position_bucket``.
+    """
+    r = np.asarray(rel)
+    if r.dtype == bool or not np.issubdtype(r.dtype, np.integer):
+        raise TypeError(f"rel must hold integers, got dtype {r.dtype}")
+    num_buckets = check_int("num_buckets", num_buckets, 2)
+    max_distance = check_int("max_distance", max_distance, 1)
+    r = r.astype(np.int64)
+    buckets = np.zeros_like(r)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (r > 0) * num_buckets
+        r = np.abs(r)
+    else:
+        r = -np.minimum(r, 0)
+    max_exact = num_buckets // 2
+    if max_exact < 1 or max_distance <= max_exact:
+        raise ValueError(f"need num_buckets >= {4 if bidirectional else 2} and max_distance > {max_exact}")
+    with np.errstate(divide="ignore"):  # log(0) for rel = 0 lands in the 'small' branch anyway
+        large = max_exact + (np.log(r / max_exact) / math.log(max_distance / max_exact)
+                             * (num_buckets - max_exact))
+    large = np.minimum(np.where(r < max_exact, 0, large).astype(np.int64), num_buckets - 1)
+    return buckets + np.where(r < max_exact, r, large)
+
+
+def relative_positions(n: int) -> np.ndarray:
+    """Matrix ``rel[i, j] = j - i`` (key minus query), shape (n, n), int64."""
+    n = check_int("n", n, 1)
+    return np.arange(n)[None, :] - np.arange(n)[:, None]
+
+
+def shaw_logits(Q: np.ndarray, K: np.ndarray, rel_emb: np.ndarray, clip: int) -> np.ndarray:
+    """Shaw et al. logits ``(q_i . k_j + q_i . a_{clip(j - i)}) / sqrt(d)``, shape (n, n).
+
+    ``rel_emb`` (2 clip + 1, d) holds ``a_{-clip} .. a_{clip}``: offsets beyond ``clip`` share the
+    end vectors, so 2 clip + 1 vectors serve any sequence length.
+    """
+    Q, K, rel_emb = _as_float_matrix(Q, "Q"), _as_float_matrix(K, "K"), _as_float_matrix(rel_emb, "rel_emb")
+    clip = check_int("clip", clip, 0)
+    if Q.shape != K.shape:
+        raise ValueError(f"Q and K must have the same shape (n, d), got {Q.shape} and {K.shape}")
+    if rel_emb.shape != (2 * clip + 1, Q.shape[1]):
+        raise ValueError(f"rel_emb must have shape {(2 * clip + 1, Q.shape[1])} for clip={clip}, got {rel_emb.shape}")
+    A = rel_emb[np.clip(relative_positions(Q.shape[0]), -clip, clip) + clip]  # (n, n, d) gathered
+    return (Q @ K.T + np.einsum("id,ijd->ij", Q, A)) / math.sqrt(Q.shape[1])
+
+
+def alibi_bias(n: int, slope: float) -> np.ndarray:
+    """Symmetric linear distance penalty ``-slope * |i - j|``, shape (n, n) (ALiBi-style)."""
+    if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)):
+        raise TypeError(f"slope must be a number, got {type(slope).__name__}")
+    if not (math.isfinite(slope) and slope >= 0):
+        raise ValueError(f"slope must be a finite number >= 0, got {slope}")
+    return -float(slope) * np.abs(relative_positions(n)).astype(np.float64)

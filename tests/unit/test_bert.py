@@ -1,0 +1,125 @@
+"""Tests for mlnotes.bert: toy language, BERT masking, masked loss, span decoding."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from mlnotes.bert import (CLS, IGNORE, MASK, PAD, SEP, best_span, best_span_brute, encode, mask_tokens,
+                         masked_cross_entropy, synthetic_topic_sentences, topic_vocab)
+
+torch.set_num_threads(1)
+
+
+def test_sentences_and_encode():
+    vocab = topic_vocab()
+    s, t = synthetic_topic_sentences(200, np.random.default_rng(0))
+    assert len(s) == 200 and t.shape == (200,) and set(t) <= {0, 1}
+    assert all("apple" in words and 7 <= len(words) <= 8 for words in s)
+    ids = encode(s, vocab, 11)
+    assert ids.shape == (200, 11) and (ids[:, 0] == CLS).all()
+    assert ((ids == SEP).sum(1) == 1).all()
+    with pytest.raises(ValueError, match="max_len"):
+        encode(s, vocab, 8)
+    with pytest.raises(ValueError, match="unknown"):
+        encode([["zebra"]], vocab, 5)
+    with pytest.raises(ValueError, match="empty"):
+        encode([], vocab, 5)
+    with pytest.raises(ValueError, match="n must be"):
+        synthetic_topic_sentences(0, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="Generator"):
+        synthetic_topic_sentences(3, 0)
+    with pytest.raises(ValueError, match="p_adj"):
+        synthetic_topic_sentences(3, np.random.default_rng(0), p_adj=2.0)
+    with pytest.raises(ValueError, match="collides"):
+        topic_vocab("farmer")
+
+
+def test_mask_statistics():
+    vocab = topic_vocab()
+    V = len(vocab)
+    s, _ = synthetic_topic_sentences(20000, np.random.default_rng(1))
+    ids = encode(s, vocab, 11)
+    inputs, labels, selected = mask_tokens(ids, V, gen=torch.Generator().manual_seed(0))
+    ordinary = ids > MASK
+    n = selected.sum().item()
+    assert abs(n / ordinary.sum().item() - 0.15) < 0.01
+    assert not (selected & ~ordinary).any()
+    assert abs((inputs[selected] == MASK).sum().item() / n - 0.8) < 0.01
+    assert abs((inputs == ids)[selected].sum().item() / n - (0.1 + 0.1 / (V - 4))) < 0.01
+    assert torch.equal(inputs[~selected], ids[~selected])
+    assert torch.equal(labels[selected], ids[selected]) and (labels[~selected] == IGNORE).all()
+    assert (inputs[selected] != PAD).all()
+
+
+def test_mask_edges():
+    ids = torch.tensor([[CLS, 5, 6, SEP, PAD]])
+    inputs, labels, sel = mask_tokens(ids, 8, p=0.0)
+    assert torch.equal(inputs, ids) and not sel.any()
+    inputs, labels, sel = mask_tokens(ids, 8, p=1.0, split=(1.0, 0.0, 0.0))
+    assert inputs.tolist() == [[CLS, MASK, MASK, SEP, PAD]]
+    inputs, _, _ = mask_tokens(ids, 8, p=1.0, split=(0.0, 0.0, 1.0))
+    assert torch.equal(inputs, ids)
+
+
+def test_mask_bad_inputs():
+    ids = torch.tensor([[1, 5]])
+    with pytest.raises(TypeError, match="long"):
+        mask_tokens(ids.float(), 8)
+    with pytest.raises(ValueError, match="empty"):
+        mask_tokens(torch.zeros(0, dtype=torch.long), 8)
+    with pytest.raises(ValueError, match="p must"):
+        mask_tokens(ids, 8, p=1.5)
+    with pytest.raises(ValueError, match="split"):
+        mask_tokens(ids, 8, split=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="vocab_size"):
+        mask_tokens(ids, 4)
+    with pytest.raises(ValueError, match="special"):
+        mask_tokens(torch.tensor([[1, 2]]), 4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(b=st.integers(1, 4), n=st.integers(1, 6), v=st.integers(2, 9), seed=st.integers(0, 10_000))
+def test_masked_ce_matches_torch(b, n, v, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(b, n, v, generator=g, dtype=torch.float64) * 5
+    labels = torch.randint(v, (b, n), generator=g)
+    labels[torch.rand(b, n, generator=g) < 0.5] = IGNORE
+    labels[0, 0] = 0
+    ref = F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=IGNORE)
+    assert torch.allclose(masked_cross_entropy(logits, labels), ref, atol=1e-12)
+
+
+def test_masked_ce_bad_inputs():
+    with pytest.raises(ValueError, match="no position"):
+        masked_cross_entropy(torch.zeros(2, 3), torch.full((2,), IGNORE))
+    with pytest.raises(ValueError, match="vocabulary axis"):
+        masked_cross_entropy(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="torch tensors"):
+        masked_cross_entropy(np.zeros((2, 3)), torch.zeros(2, dtype=torch.long))
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 25), max_len=st.integers(1, 10), seed=st.integers(0, 10_000))
+def test_best_span_equals_brute_force(n, max_len, seed):
+    rng = np.random.default_rng(seed)
+    s, e = rng.integers(-3, 4, size=n).astype(float), rng.integers(-3, 4, size=n).astype(float)  # many ties
+    i, j, score = best_span(s, e, max_len)
+    assert (i, j, score) == best_span_brute(s, e, max_len)
+    assert i <= j < i + max_len
+
+
+def test_best_span_edges_and_bad_inputs():
+    assert best_span([1.0], [2.0], 1) == (0, 0, 3.0)
+    assert best_span([0.0, 5.0], [9.0, 0.0], 5) == (0, 0, 9.0)  # end before start is not allowed
+    with pytest.raises(ValueError, match="equal length"):
+        best_span([1.0, 2.0], [1.0], 2)
+    with pytest.raises(ValueError, match="empty"):
+        best_span([], [], 2)
+    with pytest.raises(ValueError, match="max_len"):
+        best_span([1.0], [1.0], 0)
+    with pytest.raises(ValueError, match="finite"):
+        best_span([np.nan], [1.0], 1)
+    with pytest.raises(ValueError, match="non-empty"):
+        best_span_brute([], [], 1)

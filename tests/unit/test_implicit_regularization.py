@@ -1,0 +1,96 @@
+"""Tests for mlnotes.implicit_regularization: GD, gradient flow, modified gradient (against torch and scipy)."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from mlnotes.implicit_regularization import (gradient_descent, gradient_flow, hyperbola_grad, hyperbola_loss,
+                              loglog_slope, loss_grid, modified_gradient, numpy_grad, toy_loss)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(-3, 3), st.floats(-3, 3), st.floats(0, 0.5))
+def test_modified_gradient_matches_hessian(x, y, h):
+    theta = torch.tensor([x, y], dtype=torch.float64)
+    g = torch.func.grad(toy_loss)(theta)
+    H = torch.autograd.functional.hessian(toy_loss, theta)
+    expected = (g + 0.5 * h * H @ g).numpy()
+    assert np.allclose(modified_gradient(toy_loss, [x, y], h), expected, atol=1e-12)
+
+
+def test_numpy_grad_and_analytic_grad_agree():
+    for point in ([2.8, 0.1], [-1.0, 3.0], [0.0, 0.0]):
+        assert np.allclose(numpy_grad(hyperbola_loss)(np.array(point)), hyperbola_grad(point), atol=1e-14)
+
+
+def test_gd_conservation_law():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        theta, h = rng.normal(size=2) * 2, rng.uniform(0.01, 0.3)
+        a, b = theta
+        new = gradient_descent(hyperbola_grad, theta, h, 1)[-1]
+        r = a * b - 1
+        assert np.isclose(new[0] ** 2 - new[1] ** 2, (a * a - b * b) * (1 - h * h * r * r), atol=1e-12)
+
+
+def test_gd_shape_and_zero_steps():
+    path = gradient_descent(hyperbola_grad, [1.0, 2.0], 0.1, 0)
+    assert path.shape == (1, 2)
+    assert gradient_descent(lambda t: t, [1.0], 0.5, 3)[-1][0] == 0.125  # exact on a quadratic
+
+
+def test_flow_exact_on_quadratic():
+    lam, h, T = 2.0, 0.1, 1.0
+    quad = lambda th: 0.5 * lam * th[0] ** 2  # noqa: E731
+    _, plain = gradient_flow(quad, [1.0], T, t_eval=[T])
+    _, modified = gradient_flow(quad, [1.0], T, lr=h, t_eval=[T])
+    assert np.isclose(plain[-1, 0], np.exp(-lam * T), rtol=1e-9)
+    assert np.isclose(modified[-1, 0], np.exp(-(lam + h * lam ** 2 / 2) * T), rtol=1e-9)
+
+
+def test_order_of_accuracy():
+    theta0, T = np.array([2.0, -0.5]), 2.0
+    _, flow = gradient_flow(toy_loss, theta0, T, t_eval=[T])
+    hs, err = [0.1, 0.05, 0.025], []
+    for h in hs:
+        gd = gradient_descent(numpy_grad(toy_loss), theta0, h, int(round(T / h)))[-1]
+        err.append(np.linalg.norm(gd - flow[-1]))
+    assert abs(loglog_slope(hs, err) - 1) < 0.15
+
+
+def test_loglog_slope_and_grid():
+    assert np.isclose(loglog_slope([1, 2, 4], [3, 12, 48]), 2.0)
+    X, Y, Z = loss_grid(hyperbola_loss, (-1, 1), (-2, 2), n=5)
+    assert Z.shape == (5, 5) and np.isclose(Z[2, 2], 0.5)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: modified_gradient(toy_loss, [1.0, 2.0], -0.1), ValueError, "lr"),
+    (lambda: modified_gradient(3, [1.0, 2.0], 0.1), TypeError, "callable"),
+    (lambda: gradient_descent(hyperbola_grad, [[1.0, 2.0]], 0.1, 3), ValueError, "1-D"),
+    (lambda: gradient_descent(hyperbola_grad, [1.0, 2.0], 0.1, -1), ValueError, "num_steps"),
+    (lambda: gradient_descent(hyperbola_grad, ["a"], 0.1, 1), TypeError, "numeric"),
+    (lambda: gradient_flow(toy_loss, [1.0, np.nan], 1.0), ValueError, "finite"),
+    (lambda: gradient_flow(toy_loss, [1.0, 1.0], 0.0), ValueError, "T"),
+    (lambda: gradient_flow(toy_loss, [1.0, 1.0], 1.0, t_eval=[2.0]), ValueError, "t_eval"),
+    (lambda: hyperbola_grad([1.0, 2.0, 3.0]), ValueError, "shape"),
+    (lambda: numpy_grad("loss"), TypeError, "callable"),
+    (lambda: loglog_slope([1, 2], [1, -1]), ValueError, "positive"),
+    (lambda: loglog_slope([1], [1]), ValueError, "length"),
+    (lambda: loss_grid(toy_loss, (1, 0), (0, 1)), ValueError, "increasing"),
+])
+def test_bad_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_hyperbola_loss_values_and_bad_input():
+    from mlnotes.implicit_regularization import hyperbola_loss
+
+    assert float(hyperbola_loss(torch.tensor([2.0, 0.5]))) == 0.0
+    assert float(hyperbola_loss(torch.tensor([0.0, 3.0]))) == 0.5
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        hyperbola_loss(np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
+        hyperbola_loss(torch.zeros(3))

@@ -1,0 +1,88 @@
+"""Tests for mlnotes.kernel_machine: empirical NTK vs an explicit autograd loop, path-kernel bookkeeping vs torch GD."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from mlnotes.kernel_machine import (TanhMLP, _analytic_jacobian, empirical_ntk, jacobian, linear_path_coefficients, mlp,
+                         path_kernel_trace, train_gd)
+
+
+def loop_jacobian(model, X):
+    rows = []
+    for x in torch.as_tensor(X, dtype=torch.float64).reshape(len(X), -1):
+        model.zero_grad()
+        model(x[None])[0, 0].backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]).clone())
+    return torch.stack(rows).numpy()
+
+
+def test_ntk_equals_loop_and_is_psd():
+    model = mlp(12, seed=3)
+    X = np.linspace(-2, 2, 15)
+    J = loop_jacobian(model, X)
+    K = empirical_ntk(model, X)
+    assert np.allclose(K, J @ J.T, atol=1e-12)
+    assert np.allclose(K, K.T) and np.linalg.eigvalsh(K).min() > -1e-10
+    assert empirical_ntk(model, X[:3], X).shape == (3, 15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(0, 100))
+def test_analytic_jacobian_matches_torch_func(width, in_dim, seed):
+    model = mlp(width, in_dim=in_dim, seed=seed)
+    X = np.random.default_rng(seed).normal(size=(5, in_dim))
+    params = {k: v.detach().numpy() for k, v in model.named_parameters()}
+    assert np.allclose(_analytic_jacobian(params, X), jacobian(model, X), atol=1e-12)
+
+
+def test_path_trace_matches_torch_gd_and_reconstructs():
+    rng = np.random.default_rng(0)
+    X, X_test = np.sort(rng.uniform(-3, 3, 10)), np.linspace(-3, 3, 7)
+    y = np.sin(X)
+    trace = path_kernel_trace(mlp(8, seed=1), X, y, X_test, lr=0.005, num_steps=200)
+    model = train_gd(mlp(8, seed=1), X, y, lr=0.005, num_steps=200)
+    with torch.no_grad():
+        f_torch = model(torch.from_numpy(X_test[:, None]))[:, 0].numpy()
+    assert np.allclose(trace["fT_test"], f_torch, atol=1e-10)
+    change = trace["fT_test"] - trace["f0_test"]
+    assert np.linalg.norm(trace["contributions"].sum(1) - change) < 0.1 * np.linalg.norm(change)  # width 8 is far from lazy
+
+
+def test_path_trace_zero_steps():
+    trace = path_kernel_trace(mlp(4), [0.0, 1.0], [0.0, 1.0], [0.5], lr=0.1, num_steps=0)
+    assert np.all(trace["contributions"] == 0) and np.allclose(trace["K0_train"], trace["KT_train"])
+
+
+def test_linear_model_is_exact_kernel_machine():
+    rng = np.random.default_rng(0)
+    X, y, w0 = rng.normal(size=(30, 4)), rng.normal(size=30), rng.normal(size=4)
+    w_T, c = linear_path_coefficients(X, y, w0, lr=0.01, num_steps=300)
+    Xq = rng.normal(size=(5, 4))
+    assert np.allclose(Xq @ w_T - Xq @ w0, (Xq @ X.T) @ c, atol=1e-10)
+
+
+def test_mlp_is_deterministic():
+    a, b = mlp(5, seed=2), mlp(5, seed=2)
+    assert isinstance(a, TanhMLP) and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: mlp(0), ValueError, "width"),
+    (lambda: mlp(2.5), TypeError, "width"),
+    (lambda: mlp(3, seed=-1), ValueError, "seed"),
+    (lambda: jacobian("model", [1.0]), TypeError, "nn.Module"),
+    (lambda: jacobian(mlp(3), np.zeros((0, 1))), ValueError, "N >= 1"),
+    (lambda: empirical_ntk(mlp(3), [np.nan]), ValueError, "finite"),
+    (lambda: empirical_ntk(mlp(3), ["a"]), TypeError, "numeric"),
+    (lambda: path_kernel_trace(mlp(3), [1.0, 2.0], [1.0], [0.0], 0.1, 3), ValueError, "length"),
+    (lambda: path_kernel_trace(mlp(3), [1.0], [1.0], [0.0], -0.1, 3), ValueError, "lr"),
+    (lambda: path_kernel_trace(torch.nn.Linear(1, 1), [1.0], [1.0], [0.0], 0.1, 3), TypeError, "TanhMLP"),
+    (lambda: train_gd(mlp(3), [1.0, 2.0], [1.0], 0.1, 3), ValueError, "length"),
+    (lambda: train_gd(mlp(3), [1.0], [1.0], 0.1, -1), ValueError, "num_steps"),
+    (lambda: linear_path_coefficients(np.ones((3, 2)), np.ones(3), np.ones(3), 0.1, 2), ValueError, "w0"),
+])
+def test_bad_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,113 @@
+"""Tests for mlnotes.mixed_precision against numpy's IEEE half, torch.finfo and torch.amp.GradScaler."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from mlnotes.mixed_precision import (DynamicLossScaler, float_bits, fp16_accumulate, fp16_decode, train_digits_mlp,
+                              underflow_fraction)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 0xFFFF))
+def test_decoder_matches_numpy(bits):
+    expected = float(np.uint16(bits).view(np.float16))
+    value = fp16_decode(bits)
+    assert (np.isnan(value) and np.isnan(expected)) or value == expected
+
+
+def test_decoder_edges():
+    assert fp16_decode(0x7BFF) == 65504 and fp16_decode(0x0001) == 2.0 ** -24
+    assert fp16_decode(0x0400) == 2.0 ** -14 and fp16_decode(0x7C00) == np.inf and fp16_decode(0x8000) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(-6e4, 6e4, allow_nan=False))
+def test_float_bits_roundtrip(x):
+    s, e, f = float_bits(x, "float16")
+    assert fp16_decode(int(s + e + f, 2)) == float(np.float16(x))
+    s, e, f = float_bits(x, "bfloat16")
+    bf = torch.tensor(x, dtype=torch.float32).to(torch.bfloat16).view(torch.int16).item() & 0xFFFF
+    assert int(s + e + f, 2) == bf
+
+
+def test_float_bits_layout():
+    assert float_bits(1.0) == ("0", "01111", "0000000000")
+    assert [len(p) for p in float_bits(-2.5, "float32")] == [1, 8, 23]
+    assert [len(p) for p in float_bits(3.0, np.float64)] == [1, 11, 52]
+
+
+def test_accumulation_stalls():
+    sums = fp16_accumulate(np.full(5000, 0.01))
+    assert sums[-1] == 32.0
+    assert abs(fp16_accumulate(np.full(5000, 0.01), dtype="float32")[-1] - 50) < 0.01
+    assert fp16_accumulate([1e-4], start=1.0)[-1] == 1.0
+
+
+def test_underflow_fraction():
+    g = np.array([1e-9, 1e-6, 1e-3, 1.0])
+    assert underflow_fraction(g, 1.0) == {"zero": 0.25, "subnormal": 0.25, "inf": 0.0}
+    assert underflow_fraction(g, 2.0 ** 16)["inf"] == 0.25
+
+
+def test_scaler_matches_gradscaler():
+    pattern = [0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0]
+    ours = DynamicLossScaler(init_scale=2.0 ** 16, growth_interval=3)
+    p = torch.nn.Parameter(torch.ones(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16, growth_interval=3)
+    for overflow in pattern:
+        opt.zero_grad()
+        scaler.scale((p * 1.0).sum()).backward()
+        if overflow:
+            p.grad.fill_(float("inf"))
+        before = p.detach().clone()
+        scaler.step(opt)
+        scaler.update()
+        applied = ours.update(bool(overflow))
+        assert ours.scale == scaler.get_scale()
+        assert applied == (not torch.equal(before, p.detach()))
+
+
+def test_mixed_precision_matches_fp32_quickly():
+    a = train_digits_mlp("fp32", 0.05, num_steps=100)
+    b = train_digits_mlp("mixed", 0.05, num_steps=100)
+    assert abs(a - b) < 0.05 and a > 0.5
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: float_bits("1"), TypeError, "real number"),
+    (lambda: float_bits(1.0, "int8"), ValueError, "dtype"),
+    (lambda: fp16_decode(1 << 16), ValueError, "0xFFFF"),
+    (lambda: fp16_decode(1.5), TypeError, "int"),
+    (lambda: fp16_accumulate([]), ValueError, "empty"),
+    (lambda: fp16_accumulate([1.0], dtype="float64"), ValueError, "dtype"),
+    (lambda: underflow_fraction([0.0, 1.0]), ValueError, "nonzero"),
+    (lambda: underflow_fraction([1.0], scale=0), ValueError, "scale"),
+    (lambda: DynamicLossScaler(growth_interval=0), ValueError, "growth_interval"),
+    (lambda: DynamicLossScaler(init_scale=-1.0), ValueError, "init_scale"),
+    (lambda: DynamicLossScaler().update(1), TypeError, "bool"),
+    (lambda: train_digits_mlp("bf16", 0.1), ValueError, "mode"),
+    (lambda: train_digits_mlp("fp32", -0.1), ValueError, "lr"),
+])
+def test_bad_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_draw_bit_layout_draws_every_bit_and_rejects_bad_formats():
+    import matplotlib.pyplot as plt
+
+    from mlnotes.mixed_precision import draw_bit_layout
+
+    fig, ax = plt.subplots()
+    draw_bit_layout(ax, ("float16",))
+    assert len(ax.patches) == 16
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        draw_bit_layout(ax, ())
+    with pytest.raises(ValueError, match="non-empty tuple"):
+        draw_bit_layout(ax, "float16")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        draw_bit_layout(ax, ("float8",))
+    plt.close(fig)

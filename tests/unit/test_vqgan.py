@@ -1,0 +1,123 @@
+"""Tests for mlnotes.vqgan: quantization, straight-through, VQ losses, adaptive weight, patches, grid prior."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from scipy.cluster.vq import vq
+from sklearn.cluster import KMeans
+
+from mlnotes.vqgan import (GridPrior, adaptive_weight, image_patches, kmeans_codebook, patches_to_images, quantize,
+                        straight_through, vq_losses)
+
+torch.set_num_threads(1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 40), k=st.integers(1, 10), d=st.integers(1, 5), seed=st.integers(0, 10_000))
+def test_quantize_matches_scipy(n, k, d, seed):
+    rng = np.random.default_rng(seed)
+    z, book = rng.normal(size=(n, d)), rng.normal(size=(k, d))
+    idx, zq = quantize(torch.tensor(z), torch.tensor(book))
+    assert np.array_equal(idx.numpy(), vq(z, book)[0])
+    assert torch.equal(zq, torch.tensor(book)[idx])
+
+
+def test_quantize_ties_and_bad_inputs():
+    idx, _ = quantize(torch.tensor([[0.0]]), torch.tensor([[1.0], [-1.0]]))
+    assert idx.item() == 0
+    with pytest.raises(TypeError, match="torch tensors"):
+        quantize(np.zeros((2, 2)), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="equal D"):
+        quantize(torch.zeros(2, 3), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="at least one"):
+        quantize(torch.zeros(2, 2), torch.zeros(0, 2))
+
+
+def test_straight_through_value_and_gradient():
+    z = torch.randn(5, 3, requires_grad=True)
+    zq = torch.randn(5, 3)
+    w = torch.randn(5, 3)
+    out = straight_through(z, zq)
+    (out * w).sum().backward()
+    assert torch.allclose(out, zq) and torch.equal(z.grad, w)
+    with pytest.raises(ValueError, match="same shape"):
+        straight_through(z, zq[:2])
+
+
+def test_vq_losses_gradients_and_legacy():
+    z = torch.randn(6, 2, requires_grad=True)
+    book = torch.randn(6, 2, requires_grad=True)
+    cb, commit = vq_losses(z, book, beta=0.25)
+    assert torch.isclose(commit, 0.25 * ((z - book) ** 2).mean())
+    (cb + 0 * commit).backward()
+    assert z.grad is None or torch.count_nonzero(z.grad) == 0   # codebook term does not move z
+    cb2, commit2 = vq_losses(z, book, beta=0.25, legacy=True)
+    assert torch.isclose(cb2, 0.25 * cb.detach()) and torch.isclose(commit2, commit.detach() / 0.25)
+    with pytest.raises(ValueError, match="beta"):
+        vq_losses(z, book, beta=-1)
+    with pytest.raises(ValueError, match="same shape"):
+        vq_losses(z, book[:2])
+
+
+def test_adaptive_weight():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 4)
+    out = layer(torch.randn(5, 3))
+    rec, gan = (out ** 2).mean(), out.sum()
+    lam = adaptive_weight(rec, gan, layer.weight)
+    g1 = torch.autograd.grad(rec, layer.weight, retain_graph=True)[0].norm()
+    g2 = torch.autograd.grad(gan, layer.weight)[0].norm()
+    assert torch.isclose(lam, g1 / (g2 + 1e-6))
+    with pytest.raises(ValueError, match="scalars"):
+        adaptive_weight(out, gan, layer.weight)
+    with pytest.raises(TypeError, match="torch tensors"):
+        adaptive_weight(1.0, gan, layer.weight)
+
+
+def test_kmeans_codebook_matches_sklearn():
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    book = kmeans_codebook(X, 5, seed=0)
+    assert np.allclose(book, KMeans(n_clusters=5, n_init=1, random_state=0).fit(X).cluster_centers_)
+    with pytest.raises(ValueError, match="K must"):
+        kmeans_codebook(np.zeros((4, 2)), 2)    # only one distinct row
+    with pytest.raises(ValueError, match="2-D"):
+        kmeans_codebook(np.zeros(5), 1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 3), hp=st.integers(1, 4), wp=st.integers(1, 4), p=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_patches_roundtrip(n, hp, wp, p, seed):
+    images = np.random.default_rng(seed).normal(size=(n, hp * p, wp * p))
+    patches = image_patches(images, p)
+    assert patches.shape == (n, hp * wp, p * p)
+    assert np.array_equal(patches[0, 0], images[0, :p, :p].ravel())
+    assert np.array_equal(patches_to_images(patches, hp * p, wp * p, p), images)
+
+
+def test_patches_bad_inputs():
+    with pytest.raises(ValueError, match="dividing"):
+        image_patches(np.zeros((1, 5, 4)), 2)
+    with pytest.raises(ValueError, match="\\(N, H, W\\)"):
+        image_patches(np.zeros((5, 4)), 2)
+    with pytest.raises(ValueError, match="do not fit"):
+        patches_to_images(np.zeros((1, 4, 4)), 8, 8, 2)
+
+
+def test_grid_prior_normalised_and_learns():
+    rng = np.random.default_rng(0)
+    maps = np.tile(np.array([[0, 1], [1, 0]]), (200, 1, 1))       # one deterministic pattern
+    prior = GridPrior(K=2, h=2, w=2, alpha=0.01).fit(maps)
+    samples = prior.sample(50, rng)
+    assert (samples == maps[0]).all(axis=(1, 2)).mean() > 0.9
+    # probabilities over all 16 maps sum to one
+    all_maps = np.array([[[a, b], [c, d]] for a in (0, 1) for b in (0, 1) for c in (0, 1) for d in (0, 1)])
+    assert np.isclose(np.sum(2.0 ** prior.log2_prob(all_maps)), 1.0)
+    with pytest.raises(ValueError, match="token ids"):
+        prior.fit(maps + 5)
+    with pytest.raises(ValueError, match="shape"):
+        prior.fit(np.zeros((3, 3, 3), dtype=int))
+    with pytest.raises(TypeError, match="Generator"):
+        prior.sample(2, 0)
+    with pytest.raises(ValueError, match="alpha"):
+        GridPrior(2, 2, 2, alpha=0)
