@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_choice, check_count, check_probability, check_real, check_seed
+
+__all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray"]
 
 
 def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
@@ -22,31 +23,25 @@ def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
 
 def load_binarized_digits(threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Digits binarized at ``threshold``: ``X`` uint8 (1797, 64) of {0, 1}, ``y`` (1797,)."""
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    threshold = check_probability("threshold", threshold, low_open=True, high_open=True)
     X, y = load_digits_scaled()
     return (X > threshold).astype(np.uint8), y
 
 
-def noisy_sine(n: int, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def noisy_sine(n: int, noise: float = 0.2, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(0, 1)``, ``y = sin(2 pi x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n = check_int("n", n, 1)
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    rng = np.random.default_rng(check_seed(seed))
+    n, noise, seed = check_count("n", n, high=10**7), check_real("noise", noise, low=0), check_seed(seed)
+    rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0.0, 1.0, n))
     return x, np.sin(2 * np.pi * x) + noise * rng.standard_normal(n)
 
 
-def gaussian_blobs(n: int, centers: np.ndarray, std: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_blobs(n: int, centers: np.ndarray, std: float = 1.0,
+                   seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points split evenly over Gaussian blobs at ``centers`` (k, d): ``X`` (n, d), ``y`` (n,)."""
-    n = check_int("n", n, 1)
-    centers = np.asarray(centers, dtype=np.float64)
-    if centers.ndim != 2 or centers.shape[0] == 0:
-        raise ValueError(f"centers must have shape (k, d) with k >= 1, got {centers.shape}")
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std}")
-    rng = np.random.default_rng(check_seed(seed))
+    n, centers = check_count("n", n, high=10**7), check_array("centers", centers, ndim=2)
+    std, seed = check_real("std", std, low=0, low_open=True), check_seed(seed)
+    rng = np.random.default_rng(seed)
     y = np.arange(n) % centers.shape[0]
     return centers[y] + std * rng.standard_normal((n, centers.shape[1])), y
 
@@ -58,13 +53,9 @@ def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
     """
     from sklearn.datasets import load_sample_image
 
-    if name not in ("china.jpg", "flower.jpg"):
-        raise ValueError(f"name must be 'china.jpg' or 'flower.jpg', got {name!r}")
-    size = check_int("size", size, 8)
+    name, size = check_choice("name", name, ("china.jpg", "flower.jpg")), check_count("size", size, low=8, high=427)
     image = load_sample_image(name).astype(np.float64).mean(axis=2) / 255.0
-    side = min(image.shape)
-    if size > side:
-        raise ValueError(f"size must be <= {side} for {name}, got {size}")
+    side = min(image.shape)  # 427 for both photos
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
     square = image[top:top + side, left:left + side]
     factor = side // size

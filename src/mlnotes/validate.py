@@ -1,21 +1,69 @@
-"""Shared input validation used by the topic modules.
+"""Shared input validation: the only guard a reader-facing function needs.
 
-Each function checks one argument at a public function's boundary and raises ``TypeError``
-(wrong kind of value) or ``ValueError`` (right kind, out of range / wrong shape / NaN) with a
-message naming the argument, what was wrong and what is allowed.
+Each validator checks one argument at a public function's boundary and returns it in
+canonical form (a Python int or float, a float64 array, ...). It raises ``TypeError`` for
+the wrong kind of value and ``ValueError`` for the right kind out of range, of the wrong
+shape, or NaN; the message names the argument and says what is allowed. A function
+validates in one or two lines at its entry point and its body is the algorithm::
+
+    def noisy_sine(n, noise=0.2, seed=0):
+        n, noise, seed = check_count("n", n, high=10**6), check_real("noise", noise, low=0), check_seed(seed)
+
+Kinds of argument and their validator:
+
+- arrays: :func:`check_array` (numpy; torch tensors only with ``torch_ok=True``) and
+  :func:`check_tensor` (torch only). Complex, bool (unless ``bool_ok``), object and
+  string dtypes are rejected with ``TypeError``; ``ndim``/``shape``/``finite``/``dtype``.
+- counts, sizes, steps: :func:`check_count` (int >= 1, optional upper bound);
+  other ints: :func:`check_int`.
+- seeds: :func:`check_seed`: an int >= 0, or None. ``None`` means the same everywhere:
+  fresh entropy from the operating system, a different result on every call (as numpy's
+  ``default_rng(None)``); the validator turns it into a concrete int, so the caller can hand
+  the result to numpy and to torch alike.
+- real numbers: :func:`check_real` (finite, optional bounds), :func:`check_positive`,
+  :func:`check_probability` (in [0, 1], ends optionally excluded).
+- choices: :func:`check_choice`; flags: :func:`check_bool`.
+- objects, duck-typed: :func:`check_axes` (a matplotlib Axes), :func:`check_module`
+  (a torch ``nn.Module``), :func:`check_callable`.
+- relations between arguments: :func:`check_same_length`.
+
+Booleans are never accepted where a number is expected (``True`` is not a count).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+__all__ = ["check_int", "check_count", "check_seed", "check_real", "check_positive", "check_probability",
+           "check_bool", "check_choice", "check_array", "check_tensor", "as_numeric_array", "check_axes",
+           "check_module", "check_callable", "check_same_length"]
 
+_SEED_MAX = 2**63 - 1  # torch.manual_seed's and numpy's common range
+
+
+def _type_name(value: object) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _check_name(name: object) -> None:
+    assert isinstance(name, str) and name, "validators take the argument's name first"
+
+
+def _is_torch(value: object) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+# ----------------------------------------------------------------------------- numbers
 def check_int(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
     """``value`` as a Python int if it is an int (not a bool) with ``low <= value <= high``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    _check_name(name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int, got {_type_name(value)}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
@@ -23,36 +71,245 @@ def check_int(name: str, value: object, low: int | None = None, high: int | None
     return int(value)
 
 
+def check_count(name: str, value: object, *, low: int = 1, high: int | None = None) -> int:
+    """A count, size or number of steps: an int with ``low <= value`` (default 1) ``<= high``.
+
+    Give ``high`` wherever a huge value can only be a mistake (an n-gram length, a number of
+    bits), so that a typo fails at once instead of running for hours.
+    """
+    return check_int(name, value, low, high)
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """A seed: an int in [0, 2**63 - 1], or None for fresh OS entropy; returned as an int.
+
+    ``None`` draws a new seed from ``numpy.random.SeedSequence`` (different on every call), so
+    that ``seed=None`` means the same thing for numpy generators and for ``torch.manual_seed``.
+    """
+    if value is None:
+        return int(np.random.SeedSequence().entropy % _SEED_MAX)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0 or None, got {_type_name(value)}")
+    if not 0 <= value <= _SEED_MAX:
+        raise ValueError(f"{name} must be an int in [0, 2**63 - 1] or None, got {value}")
+    return int(value)
+
+
+def check_real(name: str, value: object, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
+    """``value`` as a float if it is a real number (not a bool) in the given range.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open``. NaN is always rejected;
+    infinities are rejected unless ``finite=False``.
+    """
+    _check_name(name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {_type_name(value)}")
+    value = float(value)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value:g}")
+    return value
+
+
 def check_positive(name: str, value: object, allow_zero: bool = False) -> float:
     """``value`` as a float if it is a finite real number > 0 (``>= 0`` with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    _check_name(name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {_type_name(value)}")
     ok = value >= 0 if allow_zero else value > 0
     if not (ok and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value}")
     return float(value)
 
 
+def check_probability(name: str, value: object, *, low_open: bool = False, high_open: bool = False) -> float:
+    """A probability or rate in [0, 1] (either end excluded with ``low_open``/``high_open``)."""
+    return check_real(name, value, 0.0, 1.0, low_open=low_open, high_open=high_open)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """A flag: ``True`` or ``False`` (numpy bools too), nothing else."""
+    _check_name(name)
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_type_name(value)}")
+    return bool(value)
+
+
+def check_choice(name: str, value: object, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices`` (compared with ``==``; strings usually)."""
+    _check_name(name)
+    choices = tuple(choices)
+    allowed = ", ".join(repr(c) for c in choices)
+    if choices and all(isinstance(c, str) for c in choices) and not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {allowed}, got {_type_name(value)}")
+    try:
+        ok = any(value == c and type(value) is type(c) for c in choices)
+    except Exception:  # arrays and other values without a plain truth value
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r:.80}")
+    return value
+
+
+# ----------------------------------------------------------------------------- arrays
+def _shape_ok(shape: tuple[int, ...], want: Sequence[int | None]) -> bool:
+    return len(shape) == len(want) and all(w is None or s == w for s, w in zip(shape, want))
+
+
+def _describe_shape(want: Sequence[int | None]) -> str:
+    return "(" + ", ".join("any" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
+
+
+def _check_layout(name: str, shape: tuple[int, ...], ndim, min_ndim, shape_want, allow_empty) -> None:
+    empty = 0 in shape and not allow_empty
+    what = "" if allow_empty else "non-empty "
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if len(shape) not in allowed or empty:
+            dims = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be a {what}{dims} array, got shape {shape}")
+    if min_ndim is not None and (len(shape) < min_ndim or empty):
+        raise ValueError(f"{name} must have at least {min_ndim} {what}axes, got shape {shape}")
+    if shape_want is not None and not _shape_ok(shape, shape_want):
+        raise ValueError(f"{name} must have shape {_describe_shape(shape_want)}, got shape {shape}")
+    if empty:
+        raise ValueError(f"{name} must be non-empty, got shape {shape}")
+
+
+def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
+                shape: Sequence[int | None] | None = None, dtype: Any = np.float64, integer: bool = False,
+                bool_ok: bool = False, finite: bool = True, allow_empty: bool = False,
+                low: float | None = None, high: float | None = None, torch_ok: bool = False):
+    """``x`` as a numeric numpy array (a copy only when the dtype changes), or raise.
+
+    - dtype: complex, object and string arrays raise ``TypeError``; so do bool arrays unless
+      ``bool_ok``. ``integer=True`` requires an integer dtype (labels, indices) and keeps it;
+      otherwise the result is converted to ``dtype`` (``None``: keep the input's dtype).
+    - layout: ``ndim`` (an int or a tuple of allowed ints), ``min_ndim``, ``shape`` (a tuple
+      with ``None`` for free axes); empty arrays are rejected unless ``allow_empty``.
+    - values: ``finite`` rejects NaN and inf; ``low``/``high`` are inclusive bounds.
+    - torch: a ``torch.Tensor`` raises ``TypeError`` unless ``torch_ok``, in which case the
+      same checks run on the tensor and the tensor is returned unchanged (no conversion).
+    """
+    _check_name(name)
+    if _is_torch(x):
+        if not torch_ok:
+            raise TypeError(f"{name} must be a numpy array (or nested lists of numbers), got a torch tensor; "
+                            f"pass {name}.numpy()")
+        return check_tensor(name, x, ndim=ndim, min_ndim=min_ndim, shape=shape, integer=integer,
+                            bool_ok=bool_ok, finite=finite, allow_empty=allow_empty, low=low, high=high)
+    if x is None or isinstance(x, (str, bytes, dict, set)):
+        raise TypeError(f"{name} must be a numeric array, got {_type_name(x)}")
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot read
+        raise ValueError(f"{name} must be a rectangular numeric array: {exc}") from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {array.dtype}")
+    if kind == "b" and not bool_ok:
+        raise TypeError(f"{name} must be a numeric array, got bool dtype (convert with .astype(float))")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if integer and kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
+    _check_layout(name, array.shape, ndim, min_ndim, shape, allow_empty)
+    if dtype is not None and not integer and not (kind == "b" and bool_ok):
+        array = array.astype(dtype, copy=False)
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    if array.size and (low is not None or high is not None):
+        lo, hi = array.min(), array.max()
+        if (low is not None and lo < low) or (high is not None and hi > high):
+            raise ValueError(f"{name} must have values in [{'-inf' if low is None else low}, "
+                             f"{'inf' if high is None else high}], got values in [{lo:g}, {hi:g}]")
+    return array
+
+
+def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
+                 shape: Sequence[int | None] | None = None, integer: bool = False, bool_ok: bool = False,
+                 finite: bool = True, allow_empty: bool = False, low: float | None = None,
+                 high: float | None = None):
+    """``x`` if it is a real-valued torch tensor with the given layout (see :func:`check_array`)."""
+    _check_name(name)
+    if not _is_torch(x):
+        raise TypeError(f"{name} must be a torch tensor, got {_type_name(x)}"
+                        + (f"; pass torch.as_tensor({name})" if isinstance(x, np.ndarray) else ""))
+    if x.is_complex():
+        raise TypeError(f"{name} must be real-valued, got complex dtype {x.dtype}")
+    is_bool = str(x.dtype) == "torch.bool"
+    if is_bool and not bool_ok:
+        raise TypeError(f"{name} must be a numeric tensor, got dtype {x.dtype}")
+    if integer and (x.is_floating_point() or is_bool):
+        raise TypeError(f"{name} must be an integer tensor, got dtype {x.dtype}")
+    _check_layout(name, tuple(x.shape), ndim, min_ndim, shape, allow_empty)
+    if finite and x.is_floating_point() and not bool(x.detach().isfinite().all()):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    if x.numel() and (low is not None or high is not None):
+        lo, hi = float(x.detach().min()), float(x.detach().max())
+        if (low is not None and lo < low) or (high is not None and hi > high):
+            raise ValueError(f"{name} must have values in [{'-inf' if low is None else low}, "
+                             f"{'inf' if high is None else high}], got values in [{lo:g}, {hi:g}]")
+    return x
+
+
 def as_numeric_array(x: object, name: str, ndim: int | None = None, *, min_ndim: int | None = None,
                      n_cols: int | None = None, finite: bool = True, dtype: type | None = np.float64) -> np.ndarray:
-    """``x`` as a non-empty numeric (or bool) array, converted to ``dtype`` (``None``: keep it).
+    """Older spelling of :func:`check_array` (argument first; bool arrays accepted).
 
     ``ndim``: exact number of axes; ``min_ndim``: at least that many; ``n_cols``: required size
-    of the last axis. ``finite``: reject NaN and inf.
+    of the last axis. ``finite``: reject NaN and inf. Complex input raises ``TypeError``.
     """
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if ndim is not None and (array.ndim != ndim or 0 in array.shape):
-        raise ValueError(f"{name} must be a non-empty {ndim}-D array, got shape {array.shape}")
-    if min_ndim is not None and (array.ndim < min_ndim or 0 in array.shape):
-        raise ValueError(f"{name} must have at least {min_ndim} non-empty axes, got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} must be non-empty, got shape {array.shape}")
+    array = check_array(name, x, ndim=ndim, min_ndim=min_ndim, dtype=None, bool_ok=True, finite=False)
     if n_cols is not None and (array.ndim == 0 or array.shape[-1] != n_cols):
         raise ValueError(f"{name} must have {n_cols} columns, got shape {array.shape}")
     if dtype is not None:
         array = array.astype(dtype)
-    if finite and not np.isfinite(array).all():
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return array
+
+
+def check_same_length(*named: tuple[str, Any], axis: int = 0) -> int:
+    """Check that arrays agree on ``axis`` (default: the first): ``check_same_length(("X", X), ("y", y))``."""
+    sizes = [(name, np.shape(value)[axis] if len(np.shape(value)) > axis else None) for name, value in named]
+    if len({size for _, size in sizes}) > 1:
+        listing = ", ".join(f"{name} has {size}" for name, size in sizes)
+        raise ValueError(f"{' and '.join(n for n, _ in sizes)} must have the same length on axis {axis}: "
+                         f"{listing}")
+    return sizes[0][1]
+
+
+# ----------------------------------------------------------------------------- objects
+def check_axes(name: str, ax: object, *, allow_none: bool = False):
+    """A matplotlib ``Axes`` (duck-typed: it draws and has a figure), or None if ``allow_none``."""
+    _check_name(name)
+    if ax is None and allow_none:
+        return None
+    if not all(hasattr(ax, attr) for attr in ("plot", "imshow", "set_xlabel", "figure")):
+        raise TypeError(f"{name} must be a matplotlib Axes (e.g. from plt.subplots()), got {_type_name(ax)}")
+    return ax
+
+
+def check_module(name: str, model: object):
+    """A torch ``nn.Module`` (duck-typed: callable, with ``parameters()`` and ``forward``)."""
+    _check_name(name)
+    if not (callable(model) and callable(getattr(model, "parameters", None)) and hasattr(model, "forward")):
+        raise TypeError(f"{name} must be a torch nn.Module, got {_type_name(model)}")
+    return model
+
+
+def check_callable(name: str, f: object):
+    """Anything callable (a function, a lambda, a module)."""
+    _check_name(name)
+    if not callable(f):
+        raise TypeError(f"{name} must be callable (a function), got {_type_name(f)}")
+    return f

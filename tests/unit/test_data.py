@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
+from adversarial_examples import Example
 from sklearn.datasets import load_digits
 
 from mlnotes.data import gaussian_blobs, load_binarized_digits, load_digits_scaled, noisy_sine, sample_image_gray
+
+ADVERSARIAL = {
+    "load_binarized_digits": Example(threshold=0.5),
+    "noisy_sine": Example(n=20, noise=0.1, seed=0, accepts={"noise": "0"}),  # noise=0: noiseless
+    "gaussian_blobs": Example(n=9, centers=np.array([[0.0, 0.0], [5.0, 5.0]]), std=0.5, seed=1,
+                              accepts={"centers": "-1 0"}),  # any finite centres
+    "sample_image_gray": Example(name="flower.jpg", size=16),
+}
 
 
 def test_digits_match_sklearn():
