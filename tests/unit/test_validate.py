@@ -69,3 +69,148 @@ def test_as_numeric_array_edges():
 def test_as_numeric_array_bad_input(x, kwargs, error, match):
     with pytest.raises(error, match=match):
         as_numeric_array(x, "x", **kwargs)
+
+
+# ----------------------------------------------------------------------------- the stronger rules
+import math  # noqa: E402
+
+import torch  # noqa: E402
+
+from mlnotes.validate import (check_array, check_axes, check_bool, check_callable, check_choice,  # noqa: E402
+                              check_count, check_module, check_probability, check_real, check_same_length,
+                              check_seed, check_tensor)
+
+
+def test_check_count_bounds_and_bool():
+    assert check_count("n", 1) == 1 and check_count("n", 0, low=0) == 0
+    assert check_count("n", np.int32(7), high=7) == 7
+    for value, error, match in [(True, TypeError, "n must be an int, got bool"), (0, ValueError, "n must be >= 1"),
+                                (10**9, ValueError, "n must be <= 1000"), (2.0, TypeError, "got float"),
+                                (None, TypeError, "got NoneType")]:
+        with pytest.raises(error, match=match):
+            check_count("n", value, high=1000)
+
+
+def test_check_seed_one_meaning():
+    assert check_seed(0) == 0 and check_seed(np.int64(5)) == 5 and check_seed(10**9) == 10**9
+    fresh = {check_seed(None) for _ in range(3)}
+    assert len(fresh) == 3 and all(isinstance(s, int) and 0 <= s < 2**63 for s in fresh)
+    torch.manual_seed(check_seed(None))  # the drawn seed is valid for torch too
+    for value, error, match in [(-1, ValueError, r"seed must be an int in \[0, 2\*\*63 - 1\] or None, got -1"),
+                                (2**63, ValueError, "or None"), (True, TypeError, "seed must be an int >= 0 or None, got bool"),
+                                (1.0, TypeError, "got float"), ("1", TypeError, "got str")]:
+        with pytest.raises(error, match=match):
+            check_seed(value)
+    with pytest.raises(ValueError, match="init_seed must"):
+        check_seed(-3, name="init_seed")
+
+
+def test_check_real_ranges():
+    assert check_real("x", -2) == -2.0 and type(check_real("x", np.float32(1.5))) is float
+    assert check_real("t", math.inf, low=0, finite=False) == math.inf
+    assert check_probability("p", 0) == 0.0 and check_probability("p", 1) == 1.0
+    cases = [(check_real, ("x", math.nan), {}, ValueError, "x must be a finite number, got nan"),
+             (check_real, ("x", math.inf), {}, ValueError, "finite"),
+             (check_real, ("lr", 0.0), dict(low=0, low_open=True), ValueError, r"lr must be in \(0, inf\], got 0"),
+             (check_real, ("x", 3), dict(high=2), ValueError, r"x must be in \[-inf, 2\], got 3"),
+             (check_real, ("x", True), {}, TypeError, "x must be a real number, got bool"),
+             (check_real, ("x", 1j), {}, TypeError, "got complex"),
+             (check_real, ("x", "1"), {}, TypeError, "got str"),
+             (check_probability, ("p", 1.5), {}, ValueError, r"p must be in \[0, 1\], got 1.5"),
+             (check_probability, ("p", 1.0), dict(high_open=True), ValueError, r"p must be in \[0, 1\)"),
+             (check_probability, ("p", -0.1), {}, ValueError, "p must be in")]
+    for func, args, kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            func(*args, **kwargs)
+
+
+def test_check_bool_and_choice():
+    assert check_bool("causal", np.bool_(True)) is True
+    assert check_choice("mode", "b", ("a", "b")) == "b" and check_choice("k", 2, (1, 2)) == 2
+    for func, args, error, match in [(check_bool, ("causal", 1), TypeError, "causal must be True or False, got int"),
+                                     (check_choice, ("mode", "c", ("a", "b")), ValueError,
+                                      "mode must be one of 'a', 'b', got 'c'"),
+                                     (check_choice, ("mode", None, ("a", "b")), TypeError, "got NoneType"),
+                                     (check_choice, ("k", True, (1, 2)), ValueError, "k must be one of 1, 2"),
+                                     (check_choice, ("k", np.ones(2), (1, 2)), ValueError, "k must be one of")]:
+        with pytest.raises(error, match=match):
+            func(*args)
+
+
+def test_check_array_accepts_and_converts():
+    x = check_array("x", [[1, 2], [3, 4]], ndim=2, shape=(None, 2))
+    assert x.dtype == np.float64 and x.shape == (2, 2)
+    labels = check_array("y", np.array([0, 2, 1]), integer=True, ndim=1, low=0, high=2)
+    assert labels.dtype.kind == "i"
+    assert check_array("m", np.array([True, False]), bool_ok=True).dtype == bool
+    assert check_array("x", np.zeros((0, 3)), allow_empty=True, ndim=2).shape == (0, 3)
+    assert np.isnan(check_array("x", [np.nan], finite=False)[0])
+    assert check_array("x", np.ones(3), ndim=(1, 2)).ndim == 1
+    t = torch.ones(2, 3)
+    assert check_array("x", t, torch_ok=True, ndim=2) is t
+
+
+@pytest.mark.parametrize("x, kwargs, error, match", [
+    ([1 + 5j, 2], {}, TypeError, "x must be real-valued, got complex dtype complex128"),
+    (np.array([True]), {}, TypeError, "x must be a numeric array, got bool dtype"),
+    ([None, 1], {}, TypeError, "x must be a numeric array, got dtype object"),
+    (["a"], {}, TypeError, "got dtype <U1"),
+    ("abc", {}, TypeError, "x must be a numeric array, got str"),
+    (None, {}, TypeError, "x must be a numeric array, got NoneType"),
+    ([[1, 2], [3]], {}, ValueError, "x must be a rectangular numeric array"),
+    ([], {}, ValueError, r"x must be non-empty, got shape \(0,\)"),
+    (np.ones(3), dict(ndim=2), ValueError, r"x must be a non-empty 2-D array, got shape \(3,\)"),
+    (np.ones(3), dict(ndim=(2, 3)), ValueError, "2-D or 3-D"),
+    (np.ones((2, 3)), dict(shape=(None, 2)), ValueError, r"x must have shape \(any, 2\), got shape \(2, 3\)"),
+    (np.ones(2), dict(min_ndim=2), ValueError, "at least 2"),
+    ([1.0, np.inf], {}, ValueError, r"x must be finite \(no NaN or inf\)"),
+    ([1.5, 2.0], dict(integer=True), TypeError, "x must be an integer array, got dtype float64"),
+    ([0, 3], dict(integer=True, high=2), ValueError, r"x must have values in \[-inf, 2\], got values in \[0, 3\]"),
+    (torch.ones(2), {}, TypeError, "x must be a numpy array .* got a torch tensor"),
+    (torch.ones(2, dtype=torch.complex64), dict(torch_ok=True), TypeError, "x must be real-valued"),
+    (torch.tensor([1.0, float("nan")]), dict(torch_ok=True), ValueError, "x must be finite"),
+])
+def test_check_array_bad_input(x, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        check_array("x", x, **kwargs)
+
+
+def test_check_tensor():
+    t = torch.zeros(2, 3, dtype=torch.long)
+    assert check_tensor("ids", t, integer=True, ndim=2) is t
+    for x, kwargs, error, match in [(np.ones(2), {}, TypeError, r"x must be a torch tensor, got numpy.ndarray; "
+                                     r"pass torch.as_tensor\(x\)"),
+                                    (torch.ones(2, dtype=torch.bool), {}, TypeError, "numeric tensor"),
+                                    (torch.ones(2), dict(integer=True), TypeError, "integer tensor"),
+                                    (torch.ones(2, 2), dict(ndim=3), ValueError, "3-D"),
+                                    (torch.empty(0), {}, ValueError, "non-empty"),
+                                    (torch.tensor([-1.0]), dict(low=0), ValueError, "values in")]:
+        with pytest.raises(error, match=match):
+            check_tensor("x", x, **kwargs)
+
+
+def test_duck_typed_objects():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert check_axes("ax", ax) is ax and check_axes("ax", None, allow_none=True) is None
+    plt.close(fig)
+    model = torch.nn.Linear(2, 1)
+    assert check_module("model", model) is model and check_callable("f", len) is len
+    for func, value, match in [(check_axes, None, "ax must be a matplotlib Axes"),
+                               (check_axes, "ax", "got str"),
+                               (check_module, lambda x: x, "model must be a torch nn.Module, got function"),
+                               (check_callable, 3, "f must be callable")]:
+        with pytest.raises(TypeError, match=match):
+            func({check_axes: "ax", check_module: "model", check_callable: "f"}[func], value)
+
+
+def test_check_same_length():
+    assert check_same_length(("X", np.ones((3, 2))), ("y", np.ones(3))) == 3
+    with pytest.raises(ValueError, match="X and y must have the same length on axis 0: X has 3, y has 4"):
+        check_same_length(("X", np.ones((3, 2))), ("y", np.ones(4)))
+
+
+def test_as_numeric_array_rejects_complex():
+    with pytest.raises(TypeError, match="x must be real-valued"):
+        as_numeric_array([1 + 5j, 2], "x")
