@@ -35,7 +35,8 @@ assets/vendor/.done: tools/fetch-assets.sh
 
 assets: assets/vendor/.done
 
-# Execute chapters that changed (or all, after a change to src/mlnotes) into the cache, in parallel.
+# Execute into the cache, in parallel, the chapters without an execution valid for today's code: a chapter
+# re-executes when its notebook, a src/mlnotes module its kernel imported, or pyproject.toml changed.
 execute: install
 	$(BIN)/python -m bookkit.execute --jobs $(JOBS)
 
@@ -61,9 +62,17 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
-test: unit book chromium
-	$(BIN)/python -m pytest -q -m book tests
-	$(BIN)/python -m bookkit.execute --jobs $(JOBS) --determinism
+# The determinism check re-executes every chapter in fresh kernels and compares the text with the first
+# execution; it runs in the background while the (mostly single-core) Sphinx build and book tests run.
+test: unit execute chromium
+	@mkdir -p _build/reports
+	@start=$$(date +%s); \
+	$(BIN)/python -m bookkit.execute --jobs $(JOBS) --determinism >_build/reports/determinism.log 2>&1 & det=$$!; \
+	$(MAKE) --no-print-directory html && $(BIN)/python -m pytest -q -m book tests; status=$$?; \
+	echo "html + book tests: $$(( $$(date +%s) - start )) s; waiting for the determinism re-execution"; \
+	wait $$det; dstatus=$$?; tail -n 200 _build/reports/determinism.log; \
+	echo "determinism finished after $$(( $$(date +%s) - start )) s"; \
+	exit $$(( status || dstatus ))
 
 bench: install assets
 	$(BIN)/python -m bookkit.bench
