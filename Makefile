@@ -14,8 +14,9 @@ export MLNOTES_STATIC_EXPLORERS := 1
 export MLNOTES_OFFLINE := 1
 export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS := 1
-# The book tooling (executor, contract checker, report, bench, Sphinx fixes) is not installed.
-export PYTHONPATH := $(CURDIR)/tools
+# The book tooling (executor, contract checker, report, bench, Sphinx fixes) is not installed; this checkout's
+# src comes first, so a clone that borrows another checkout's .venv still runs its own mlnotes.
+export PYTHONPATH := $(CURDIR)/tools:$(CURDIR)/src
 
 .PHONY: check book test install assets execute report html unit contract gates browser bench clean chromium
 
