@@ -48,16 +48,19 @@ def budget_problems(seconds: float, peak_mb: float) -> list[str]:
 
 
 def figure_lint_records(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
-    """Figure problems a kernel in record mode wrote to stderr, as ``(kind, message)``."""
-    found = []
+    """Figure problems a kernel in record mode wrote to stderr, as ``(kind, message)``: one per
+    cell and kind (an explorer repeats a slip in every frame), with the number of repeats."""
+    found: dict[tuple[int, str], list[str]] = {}
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if out.output_type == "stream" and out.name == "stderr":
                 for line in out.text.splitlines():
                     if line.startswith(FIGURE_LINT_MARK):
                         kind, _, message = line[len(FIGURE_LINT_MARK):].strip().partition(" ")
-                        found.append((kind, f"code cell {index}: {message}"))
-    return found
+                        found.setdefault((index, kind), []).append(message)
+    return [(kind, f"code cell {index}: {messages[0]}"
+                   + (f" (and {len(messages) - 1} more like it)" if len(messages) > 1 else ""))
+            for (index, kind), messages in found.items()]
 
 
 def cached_notebook(cache, path: Path):

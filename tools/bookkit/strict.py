@@ -110,24 +110,39 @@ def _legend_problems(fig) -> list[str]:
     return problems
 
 
+def _artist_points(ax) -> list[tuple[np.ndarray, object]]:
+    """``(points, transform)`` of every visible line, scatter, filled region and patch of ``ax``."""
+    found = []
+    for line in ax.get_lines():
+        if line.get_visible():
+            found.append((line.get_xydata(), line.get_transform()))
+    for collection in ax.collections:
+        if not collection.get_visible():
+            continue
+        offsets = np.asarray(collection.get_offsets(), dtype=float)
+        if len(offsets) > 1 or (len(offsets) == 1 and offsets.any()):  # scatter: markers at offsets
+            found.append((offsets, collection.get_offset_transform()))
+        else:  # fill_between, polygons: their paths' vertices
+            paths = [p.vertices for p in collection.get_paths() if len(p.vertices)]
+            if paths:
+                found.append((np.concatenate(paths), collection.get_transform()))
+    for patch in ax.patches:  # axvspan/axhspan, bars: their corners
+        if patch.get_visible():
+            found.append((patch.get_path().vertices, patch.get_transform()))
+    return found
+
+
 def _artist_values(ax, axis: str) -> list[np.ndarray]:
-    """Per line or scatter collection: its data coordinates along ``axis`` ('x' or 'y')."""
+    """Per artist: log10 of its positive finite data coordinates along ``axis`` ('x' or 'y')."""
     column = 0 if axis == "x" else 1
     to_data = ax.transData.inverted()
     found = []
-    artists = [line for line in ax.get_lines() if line.get_visible()]
-    artists += [c for c in ax.collections if c.get_visible() and len(c.get_offsets())]
-    for artist in artists:
+    for points, transform in _artist_points(ax):
         try:
-            if hasattr(artist, "get_xydata"):
-                xy = np.asarray(artist.get_xydata(), dtype=float)
-                transform = artist.get_transform()
-            else:
-                xy = np.asarray(artist.get_offsets(), dtype=float)
-                transform = artist.get_offset_transform()
+            xy = np.asarray(points, dtype=float)
             if xy.ndim != 2 or not len(xy):
                 continue
-            if transform != ax.transData:  # axhline, axvline, text-like artists: via display space
+            if transform != ax.transData:  # axhline, axvspan, patches: via display space
                 with np.errstate(all="ignore"):
                     xy = to_data.transform(transform.transform(xy))
         except (TypeError, ValueError):
