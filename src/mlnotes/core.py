@@ -1,4 +1,5 @@
-"""Seeding, CPU thread setup and the one-line set-up every chapter runs first.
+"""Seeding, CPU thread setup, the one-line set-up every chapter runs first, and small
+helpers several chapters share (``count_params``, ``numerical_grad``).
 
 Used by every chapter (``setup_notebook``) and by tests that train small torch models.
 """
@@ -12,7 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_bool, check_callable, check_int, check_module, check_real
+from mlnotes.validate import check_seed  # noqa: F401  (one meaning everywhere: None = fresh entropy)
+
+__all__ = ["DEFAULT_TORCH_THREADS", "count_params", "numerical_grad", "seed_everything", "setup_notebook",
+           "setup_torch_threads"]
 
 #: Threads torch may use for one small model. The book executes two chapters at once on a
 #: 2-core machine. Measured there under load (load average 9): 500 SGD steps of a 64-64-10
@@ -21,20 +26,16 @@ from mlnotes.validate import check_int
 DEFAULT_TORCH_THREADS = 1
 
 
-def check_seed(seed: object) -> int:
-    """Return ``seed`` if it is a usable RNG seed (a non-negative int), else raise."""
-    return check_int("seed", seed, 0)
-
-
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's ``random``, numpy's global RNG and, if imported, torch.
 
     Chapters should still pass explicit generators (``np.random.default_rng(seed)``,
     ``torch.Generator().manual_seed(seed)``); this covers libraries that use the globals.
+    ``seed=None`` draws a fresh seed (see ``mlnotes.validate.check_seed``).
     """
     seed = check_seed(seed)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)  # numpy's legacy global RNG takes 32-bit seeds
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         torch.manual_seed(seed)
@@ -46,10 +47,7 @@ def setup_torch_threads(num_threads: int = DEFAULT_TORCH_THREADS) -> int:
     Returns the thread count now in effect. Call it before the first torch operation:
     torch allows setting the inter-op pool only once, so a later call keeps that pool.
     """
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int):
-        raise TypeError(f"num_threads must be an int, got {type(num_threads).__name__}")
-    if not 1 <= num_threads <= (os.cpu_count() or 1):
-        raise ValueError(f"num_threads must be in [1, {os.cpu_count()}], got {num_threads}")
+    num_threads = check_int("num_threads", num_threads, 1, os.cpu_count() or 1)
     import torch
 
     torch.set_num_threads(num_threads)
@@ -69,6 +67,7 @@ def setup_notebook(seed: int = 0, torch: bool = False) -> None:
     matrices are small, and on a busy 2-core machine a multithreaded 300x300 solve ran ~75x
     slower than a single-threaded one.
     """
+    seed, torch = check_seed(seed), check_bool("torch", torch)
     from threadpoolctl import threadpool_limits
 
     from mlnotes.plotting import use_book_style
@@ -87,12 +86,17 @@ def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], 
     ``f`` takes no arguments and reads ``x``, which is changed in place during the call and restored.
     Used to check hand-derived gradients (BPTT, word2vec).
     """
-    if not callable(f):
-        raise TypeError(f"f must be a callable with no arguments, got {type(f).__name__}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError("x must be a float numpy array (modified in place, then restored)")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    f = check_callable("f", f)
+    if not isinstance(x, np.ndarray):  # changed in place: a copy would not reach f
+        raise TypeError(f"x must be a float numpy array (modified in place, then restored), got {type(x).__name__}")
+    check_array("x", x, dtype=None, finite=False)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a float numpy array, got dtype {x.dtype}")
+    eps = check_real("eps", eps, low=0.0, low_open=True)
+    where = np.atleast_1d(np.asarray(idx, dtype=object))
+    if where.ndim != 1 or len(where) != x.ndim:
+        raise ValueError(f"idx must give one index per axis of x {x.shape}, got {idx!r}")
+    idx = tuple(check_int("idx", i, -n, n - 1) for i, n in zip(where, x.shape))
     original = x[idx]
     x[idx] = original + eps
     up = f()
@@ -100,3 +104,10 @@ def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], 
     down = f()
     x[idx] = original
     return (up - down) / (2 * eps)
+
+
+def count_params(module: object, trainable_only: bool = True) -> int:
+    """Number of scalar parameters in a torch ``module`` (only those with ``requires_grad``
+    unless ``trainable_only=False``)."""
+    module, trainable_only = check_module("module", module), check_bool("trainable_only", trainable_only)
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

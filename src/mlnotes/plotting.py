@@ -1,16 +1,41 @@
-"""The book's figure style and small figure helpers.
+"""The book's figure style and the figure helpers several chapters share.
 
 Every chapter calls :func:`use_book_style` (through ``mlnotes.core.setup_notebook``).
 The palette is Okabe & Ito's colour-blind-safe set; figures keep a white face so they
-stay readable when the site is in dark mode.
+stay readable when the site is in dark mode. The style also:
+
+- turns the grid off on axes that show an image (``imshow``/``matshow``/``pcolormesh``),
+  so no chapter needs ``ax.grid(False)``;
+- labels log axes with powers of ten (``10^{-3}``, as mathtext) at the decades, and labels
+  the in-between ticks, as plain numbers, only when the axis spans less than one decade;
+- writes scalar tick offsets in mathtext (``\\times 10^{4}``), like the labels (``$\\sigma^2$``).
+
+Shared helpers: :func:`plot_decision_boundary` (classifiers on the plane: score, label or
+probability), :func:`tile_images` (a grid of small images as one array), and
+:func:`log_limits` (a log axis whose range is set by the data that matters).
+Used by every chapter (style); the decision-boundary and tiling helpers by the classical
+and generative chapters.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import matplotlib.scale as mscale
+import matplotlib.ticker as mticker
+import numpy as np
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from mlnotes.validate import (check_array, check_axes, check_choice, check_count, check_int, check_real,
+                              check_same_length)
+
+__all__ = ["COLORS", "LINESTYLES", "PALETTE", "BOOK_RC", "use_book_style", "new_figure", "style_cycle",
+           "plot_decision_boundary", "tile_images", "log_limits"]
 
 #: Okabe & Ito (2008), safe for the common forms of colour blindness.
 PALETTE: dict[str, str] = {
@@ -46,12 +71,48 @@ BOOK_RC: dict[str, object] = {
     "legend.frameon": False,
     "image.cmap": "viridis",
     "figure.constrained_layout.use": True,
+    "axes.formatter.use_mathtext": True,
+    "axes.formatter.limits": (-3, 4),
 }
+
+#: Axes methods that draw an image; after them the axes' grid is turned off.
+_IMAGE_METHODS = ("imshow", "pcolormesh", "pcolorfast")
+
+
+def _grid_off_after(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def draw_image(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.grid(False)
+        return result
+
+    draw_image._mlnotes_grid_off = True
+    return draw_image
+
+
+class _BookLogScale(mscale.LogScale):
+    """matplotlib's log scale, labelled with powers of ten at the decades; the ticks in
+    between get plain labels ("20", "50") only when the axis spans less than one decade."""
+
+    def __init__(self, *, base: float = 10, subs=None, nonpositive: str = "clip") -> None:
+        super().__init__(None, base=base, subs=subs, nonpositive=nonpositive)
+
+    def set_default_locators_and_formatters(self, axis) -> None:
+        super().set_default_locators_and_formatters(axis)
+        axis.set_major_formatter(mticker.LogFormatterSciNotation(self.base))
+        axis.set_minor_formatter(mticker.LogFormatter(self.base, labelOnlyBase=False))  # "20", "50"
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent): rc settings, no grid on image axes,
+    log axes labelled with powers of ten."""
     mpl.rcParams.update(BOOK_RC)
+    for name in _IMAGE_METHODS:
+        method = getattr(Axes, name)
+        if not getattr(method, "_mlnotes_grid_off", False):
+            setattr(Axes, name, _grid_off_after(method))
+    if mscale._scale_mapping.get("log") is not _BookLogScale:
+        mscale.register_scale(_BookLogScale)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6,
@@ -60,13 +121,9 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float
 
     ``axes`` is a single Axes when ``nrows == ncols == 1``, else a numpy array of Axes.
     """
-    for name, value in (("ncols", ncols), ("nrows", nrows)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if not 1 <= value <= 8:
-            raise ValueError(f"{name} must be in [1, 8], got {value}")
-    if not (0 < width <= 20 and 0 < height <= 20):
-        raise ValueError(f"width and height must be in (0, 20] inches, got {width} x {height}")
+    ncols, nrows = check_int("ncols", ncols, 1, 8), check_int("nrows", nrows, 1, 8)
+    width = check_real("width", width, low=0.0, high=20.0, low_open=True)
+    height = check_real("height", height, low=0.0, high=20.0, low_open=True)
     use_book_style()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True, **subplot_kw)
     return fig, axes
@@ -74,8 +131,111 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float
 
 def style_cycle(n: int) -> list[dict[str, str]]:
     """``n`` (colour, linestyle) pairs for lines that must differ in colour and in print."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    n = check_int("n", n, 0, 10_000)
     return [{"color": COLORS[i % len(COLORS)], "linestyle": LINESTYLES[i % len(LINESTYLES)]}
             for i in range(n)]
 
+
+
+def log_limits(ax: Axes, values: object, axis: str = "y", pad: float = 1.5) -> tuple[float, float]:
+    """Put ``axis`` of ``ax`` on a log scale whose range covers the positive finite ``values``
+    (times/divided by ``pad``), so zeros, clamps and overflow do not set the range.
+
+    Returns the limits ``(lo, hi)``.
+    """
+    ax = check_axes("ax", ax)
+    v = check_array("values", values, finite=False, min_ndim=1)
+    axis = check_choice("axis", axis, ("x", "y"))
+    pad = check_real("pad", pad, low=1.0)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        raise ValueError("values must contain at least one positive finite number for a log axis")
+    lo, hi = float(v.min()) / pad, float(v.max()) * pad
+    getattr(ax, f"set_{axis}scale")("log")
+    getattr(ax, f"set_{axis}lim")(lo, hi)
+    return lo, hi
+
+
+def _scores(model: object, points: np.ndarray, kind: str) -> np.ndarray:
+    """What to shade at ``points`` (m, 2): a fitted model's own method for ``kind``, or the
+    callable itself."""
+    method = {"score": "decision_function", "label": "predict", "proba": "predict_proba"}[kind]
+    if hasattr(model, method):
+        out = np.asarray(getattr(model, method)(points), dtype=float)
+        return out[:, -1] if kind == "proba" and out.ndim == 2 else out  # P(last class)
+    if not callable(model):
+        raise TypeError(f"model must be callable or have a {method}() method, got {type(model).__name__}")
+    return np.asarray(model(points), dtype=float)
+
+
+def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: str = "label", *,
+                           grid: int = 200, margin: float = 0.5, lims: tuple | None = None,
+                           sizes: object = None) -> Axes:
+    """Shade the plane by a classifier and scatter the points ``X`` (n, 2) coloured by ``y`` (n,).
+
+    ``model`` is a fitted estimator or a function of points (m, 2) -> (m,):
+
+    - ``kind="score"``: a real score (``decision_function``), diverging colours
+      symmetric about 0 and the boundary score = 0 drawn as a black line;
+    - ``kind="label"``: predicted labels (``predict``), one light colour per class;
+    - ``kind="proba"``: P(class 1) (``predict_proba``'s last column), colours over
+      [0, 1] and the boundary P = 0.5 drawn as a black line.
+
+    The grid covers the data plus ``margin`` on each side, or ``lims=(x0, x1, y0, y1)``;
+    ``sizes`` (n,) sets marker areas. Returns ``ax``.
+    """
+    ax = check_axes("ax", ax)
+    kind = check_choice("kind", kind, ("score", "label", "proba"))
+    X = check_array("X", X, ndim=2, shape=(None, 2))
+    y = check_array("y", y, ndim=1, dtype=None)
+    check_same_length(("X", X), ("y", y))
+    grid = check_count("grid", grid, low=2, high=2000)
+    margin = check_real("margin", margin, low=0.0)
+    if lims is None:
+        lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+        lims = (lo[0], hi[0], lo[1], hi[1])
+    x0, x1, y0, y1 = (check_real("lims", v) for v in lims)
+    g0, g1 = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))      # (grid, grid)
+    Z = _scores(model, np.column_stack([g0.ravel(), g1.ravel()]), kind).reshape(g0.shape)
+    classes = np.unique(y)
+    if kind == "label":
+        levels = np.concatenate([[-np.inf], (classes[1:] + classes[:-1]) / 2, [np.inf]])
+        ax.contourf(g0, g1, Z, levels=levels, colors=COLORS[:len(classes)], alpha=0.2)
+    else:
+        middle = 0.0 if kind == "score" else 0.5
+        half = max(float(np.abs(Z - middle).max()), 1e-12) if kind == "score" else 0.5
+        ax.contourf(g0, g1, Z, levels=np.linspace(middle - half, middle + half, 21), cmap="RdBu_r",
+                    alpha=0.45, extend="both")
+        if Z.min() < middle < Z.max():
+            ax.contour(g0, g1, Z, levels=[middle], colors="black", linewidths=1.2)
+    sizes = None if sizes is None else check_array("sizes", sizes, shape=(len(X),), low=0.0)
+    markers = ("o", "^", "s", "D", "v", "P")
+    for i, c in enumerate(classes):
+        sel = y == c
+        ax.scatter(X[sel, 0], X[sel, 1], s=12 if sizes is None else sizes[sel], color=COLORS[i % len(COLORS)],
+                   marker=markers[i % len(markers)], edgecolors="white", linewidths=0.4, label=f"class {c:g}")
+    ax.grid(False)  # a shaded plane, like an image
+    ax.set(xlim=(x0, x1), ylim=(y0, y1))
+    if not ax.get_xlabel():
+        ax.set_xlabel("$x_1$")
+    if not ax.get_ylabel():
+        ax.set_ylabel("$x_2$")
+    return ax
+
+
+def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of
+    ``fill`` between them (NaN shows as the background in ``imshow``)."""
+    side = check_count("side", side, high=4096)
+    images = check_array("images", images, ndim=2, shape=(None, side * side), finite=False)
+    ncols = check_count("ncols", ncols, high=10_000)
+    pad = check_int("pad", pad, 0, 1000)
+    fill = float(check_array("fill", fill, ndim=0, finite=False))  # NaN allowed: a blank gap
+    m = images.shape[0]
+    nrows = -(-m // ncols)
+    step = side + pad
+    canvas = np.full((nrows * step - pad, ncols * step - pad), fill)
+    for k, img in enumerate(images):
+        r, c = divmod(k, ncols)
+        canvas[r * step:r * step + side, c * step:c * step + side] = img.reshape(side, side)
+    return canvas

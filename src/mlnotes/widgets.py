@@ -46,7 +46,9 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-__all__ = ["Control", "StaticExplorer", "explorer", "render_checked", "static_mode", "strict_mode"]
+from mlnotes.validate import check_bool, check_callable
+
+__all__ = ["Control", "explorer", "static_mode", "strict_mode"]
 
 #: Environment variable that switches explorers to pre-rendered static output.
 STATIC_ENV = "MLNOTES_STATIC_EXPLORERS"
@@ -185,7 +187,7 @@ def _declaration_problems(specs: list[_Spec]) -> list[str]:
     return problems
 
 
-def render_checked(render: Renderer, params: dict[str, Value]) -> Figure:
+def _render_checked(render: Renderer, params: dict[str, Value]) -> Figure:
     """Call ``render(**params)`` and check it returned a Figure with at least one Axes."""
     fig = render(**params)
     if not isinstance(fig, Figure):
@@ -275,7 +277,7 @@ class StaticExplorer:
         try:
             for combo in itertools.product(*(s.values for s in specs)):
                 params = {s.name: v for s, v in zip(specs, combo)}
-                fig = render_checked(render, params)
+                fig = _render_checked(render, params)
                 plt.close(fig)  # out of pyplot's registry; the Figure still draws and saves
                 if any(fig is other for other in figures.values()):
                     raise ValueError(f"render{params} returned a Figure it returned before; "
@@ -348,7 +350,7 @@ class StaticExplorer:
             params = {s.name: rng.choice(s.values) for s in self.specs}
             for s in live:
                 params[s.name] = _random_live_value(rng, s)
-            plt.close(render_checked(render, params))
+            plt.close(_render_checked(render, params))
         return SWEEP_POSITIONS
 
     def _control_html(self, c: int, spec: _Spec) -> str:
@@ -463,7 +465,7 @@ def _live_explorer(render: Renderer, specs: list[_Spec], defaults: dict[str, Val
     import ipywidgets as widgets
 
     start = time.perf_counter()
-    first = _png_bytes(render_checked(render, dict(defaults)))
+    first = _png_bytes(_render_checked(render, dict(defaults)))
     continuous = time.perf_counter() - start < FAST_RENDER_S
     inputs = {s.name: _live_widget(s, defaults[s.name], continuous) for s in specs}
     readouts = {s.name: widgets.Label(s.text(defaults[s.name])) for s in specs if s.numeric}
@@ -474,7 +476,7 @@ def _live_explorer(render: Renderer, specs: list[_Spec], defaults: dict[str, Val
         for s in specs:
             if s.name in readouts:
                 readouts[s.name].value = s.text(inputs[s.name].value)
-        png = _png_bytes(render_checked(render, {n: w.value for n, w in inputs.items()}))
+        png = _png_bytes(_render_checked(render, {n: w.value for n, w in inputs.items()}))
         image.layout.width = f"{png_width(png)}px"
         image.value = png
 
@@ -502,12 +504,12 @@ def explorer(render: Renderer, title: str = "Explore", defaults: dict[str, Value
     Returns an ipywidgets box in a live kernel, a :class:`StaticExplorer` when
     ``MLNOTES_STATIC_EXPLORERS=1``.
     """
-    if not callable(render):
-        raise TypeError(f"render must be callable, got {type(render).__name__}")
+    render = check_callable("render", render)
     if not isinstance(title, str) or not title:
         raise TypeError("title must be a non-empty string")
-    if not isinstance(autoscale, bool):
-        raise TypeError(f"autoscale must be True or False, got {autoscale!r}")
+    autoscale = check_bool("autoscale", autoscale)
+    if not isinstance(defaults, (dict, type(None))):
+        raise TypeError(f"defaults must be a dict of control name -> value, got {type(defaults).__name__}")
     specs = _specs(controls)
     defaults = dict(defaults or {})
     names = [s.name for s in specs]

@@ -4,7 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from mlnotes.core import check_seed, numerical_grad, seed_everything, setup_notebook, setup_torch_threads
+from adversarial_examples import Example
+from mlnotes.core import (check_seed, count_params, numerical_grad, seed_everything, setup_notebook,
+                          setup_torch_threads)
+
+ADVERSARIAL = {
+    "seed_everything": Example(seed=0),
+    "setup_torch_threads": Example(num_threads=1),
+    "setup_notebook": Example(seed=0, torch=False),
+    "numerical_grad": Example(f=lambda: 0.0, x=None, fresh=lambda: {"x": np.zeros(2)}, idx=(0,), eps=1e-6,
+                              accepts={"x": "ndim nan-array inf-array"}),  # any shape; NaN/inf propagate
+    "count_params": Example(module=torch.nn.Linear(2, 3), trainable_only=True),
+}
 
 
 def test_seed_everything_makes_global_rngs_repeat():
@@ -27,6 +38,23 @@ def test_setup_notebook_applies_style_and_seed():
     value = np.random.rand()
     setup_notebook(seed=5)
     assert np.random.rand() == value
+
+
+def test_seed_none_means_fresh_entropy_everywhere():
+    # core re-exports mlnotes.validate.check_seed: None gives a concrete, usable seed
+    assert check_seed is __import__("mlnotes.validate", fromlist=["check_seed"]).check_seed
+    seeds = {check_seed(None) for _ in range(3)}
+    assert all(isinstance(s, int) and s >= 0 for s in seeds) and len(seeds) == 3
+    seed_everything(None)
+
+
+def test_count_params_counts_trainable_scalars():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2, bias=False))
+    assert count_params(model) == 3 * 4 + 4 + 4 * 2
+    model[0].weight.requires_grad_(False)
+    assert count_params(model) == 24 - 12 and count_params(model, trainable_only=False) == 24
+    with pytest.raises(TypeError, match="module"):
+        count_params(np.zeros(3))
 
 
 @pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)])

@@ -11,8 +11,17 @@ import pytest
 from mlnotes import widgets as mw
 from mlnotes.plotting import new_figure
 from mlnotes.widgets import Control
+from adversarial_examples import Example
 
 AMPS = [1, 2, 3, 4, 5]
+
+ADVERSARIAL = {
+    "explorer": Example(lambda k: render(k, "a"), title="t", defaults={"k": 2}, autoscale=False, k=AMPS),
+}
+ADVERSARIAL_EXEMPT = {
+    "Control": "a declaration record (values, label, fmt, live); explorer() validates each field and "
+               "names the control (tests: test_bad_controls_are_rejected)",
+}
 
 
 def render(k, kind):
@@ -362,11 +371,11 @@ def test_static_html_has_no_unescaped_labels(static):
 
 
 def test_render_checked_direct():
-    fig = mw.render_checked(render, {"k": 2, "kind": "a"})
+    fig = mw._render_checked(render, {"k": 2, "kind": "a"})
     assert fig.axes
     plt.close(fig)
     with pytest.raises(TypeError, match="unexpected keyword"):
-        mw.render_checked(render, {"q": 1})
+        mw._render_checked(render, {"q": 1})
 
 
 def test_many_frames_open_no_figure_warning(static):
