@@ -8,7 +8,11 @@ Chapter: generative/vqgan.
   balance between reconstruction and adversarial gradients at the decoder's last layer.
 - :func:`kmeans_codebook`, :func:`image_patches` and :func:`patches_to_images` turn 8x8 digits
   into 4x4 token maps and back.
-- :class:`GridPrior` is a stage-2 prior over token maps: a smoothed count model of each token
+- :class:`TinyVQVAE` and :func:`train_vqvae` are a trained stage 1 at CPU scale: a conv encoder,
+  a codebook, a conv decoder, straight-through gradients and the commitment loss, on 8x8 digits.
+- :func:`train_code_prior`, :func:`code_bits` and :func:`sample_codes` are stage 2: a causal
+  Transformer (``mlnotes.transformer.TinyGPT``) over the raster-ordered codes.
+- :class:`GridPrior` is a count-based stage-2 baseline: a smoothed count model of each token
   given its position and its left and upper neighbours, sampled in raster order.
 """
 
@@ -16,8 +20,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
+from torch import nn
+
+from mlnotes.transformer import TinyGPT
+from mlnotes.validate import as_numeric_array, check_int, check_positive
+
+__all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmeans_codebook",
+           "image_patches", "patches_to_images", "GridPrior", "TinyVQVAE", "train_vqvae",
+           "train_code_prior", "code_bits", "sample_codes", "plot_image_rows", "plot_voronoi"]
 
 Tensor = torch.Tensor
 
@@ -167,3 +180,166 @@ class GridPrior:
                 u = rng.random((n, 1))
                 maps[:, i, j] = np.minimum((np.cumsum(p, 1) < u).sum(1), self.K - 1)
         return maps
+
+
+class TinyVQVAE(nn.Module):
+    """Stage 1 at CPU scale: (B, 1, 8, 8) images -> (B, 4, 4) codes -> (B, 1, 8, 8) images.
+
+    Encoder ``E``: 3x3 conv, ReLU, 2x2 stride-2 conv to ``D`` channels (one latent per 2x2 block,
+    receptive field 4x4). Codebook: ``K`` rows of size ``D``. Decoder ``G``: 2x2 stride-2
+    transposed conv, ReLU, 3x3 conv, sigmoid.
+    """
+
+    def __init__(self, K: int = 32, D: int = 4, hidden: int = 32, straight: bool = True) -> None:
+        super().__init__()
+        K, D, hidden = check_int("K", K, 1), check_int("D", D, 1), check_int("hidden", hidden, 1)
+        self.K, self.D, self.straight = K, D, bool(straight)
+        self.encoder = nn.Sequential(nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(hidden, D, 2, stride=2))
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(D, hidden, 2, stride=2), nn.ReLU(),
+                                     nn.Conv2d(hidden, 1, 3, padding=1))
+        self.codebook = nn.Parameter(torch.zeros(K, D))
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Encoder outputs as rows (B*h*w, D), raster order within each image."""
+        z = self.encoder(x)                                        # (B, D, h, w)
+        return z.permute(0, 2, 3, 1).reshape(-1, self.D)           # (B*h*w, D)
+
+    def decode_codes(self, codes: Tensor) -> Tensor:
+        """Images (B, 1, 8, 8) from code grids (B, 4, 4)."""
+        zq = self.codebook[codes]                                  # (B, h, w, D)
+        return torch.sigmoid(self.decoder(zq.permute(0, 3, 1, 2)))
+
+    # region: vqvae-forward
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(reconstruction (B, 1, 8, 8), codes (B, 4, 4), codebook + commitment loss)."""
+        B, _, H, W = x.shape
+        z = self.encode(x)                                         # (B*16, D)
+        idx, zq = quantize(z, self.codebook)                       # nearest codeword
+        codebook_loss, commit_loss = vq_losses(z, zq, beta=0.25)
+        z_in = straight_through(z, zq) if self.straight else zq.detach()
+        grid = z_in.reshape(B, H // 2, W // 2, self.D).permute(0, 3, 1, 2)
+        x_hat = torch.sigmoid(self.decoder(grid))                  # (B, 1, H, W)
+        return x_hat, idx.reshape(B, H // 2, W // 2), codebook_loss + commit_loss
+    # endregion
+
+
+def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, D: int = 4,
+                hidden: int = 32, steps: int = 150, batch: int = 128,
+                lr: float = 1e-2) -> tuple[list[TinyVQVAE], np.ndarray]:
+    """Train one :class:`TinyVQVAE` per seed on ``images`` (N, 8, 8) in [0, 1] with Adam.
+
+    Loss per minibatch: pixel MSE + codebook term + 0.25 * commitment term. The codebook starts
+    on encoder outputs of random training images (so no codeword starts far from the data).
+    Each seed has its own initialisation and minibatches. Returns (models, losses (n_seeds, steps)).
+    """
+    X = torch.tensor(as_numeric_array(images, "images", ndim=3), dtype=torch.float32)[:, None]
+    steps, batch = check_int("steps", steps, 1), check_int("batch", batch, 1)
+    seeds = [check_int("seed", s, 0) for s in seeds]
+    check_positive("lr", lr)
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = TinyVQVAE(K, D, hidden)
+        with torch.no_grad():
+            z = model.encode(X[torch.randperm(len(X))[:512]])
+            model.codebook.copy_(z[torch.randperm(len(z))[:K]])
+        models.append(model)
+    losses = np.zeros((len(seeds), steps))
+    for s, (seed, model) in enumerate(zip(seeds, models)):
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for step in range(steps):
+            xb = X[torch.randint(0, len(X), (batch,), generator=gen)]  # (batch, 1, 8, 8)
+            x_hat, _, vq_loss = model(xb)
+            loss = F.mse_loss(x_hat, xb) + vq_loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[s, step] = loss.item()
+    return [m.eval() for m in models], losses
+
+
+def _bos_inputs(codes: Tensor, K: int) -> Tensor:
+    """Prepend the start symbol K and drop the last code: model input for next-code prediction."""
+    return torch.cat([torch.full((len(codes), 1), K), codes[:, :-1]], dim=1)
+
+
+def train_code_prior(codes: np.ndarray, K: int, steps: int = 150, d: int = 32, seed: int = 0,
+                     lr: float = 3e-3) -> TinyGPT:
+    """Stage 2: a causal TinyGPT over raster-ordered code sequences ``codes`` (N, L), values < K.
+
+    Cross-entropy of each code given the codes before it (a start symbol K comes first).
+    """
+    codes = torch.as_tensor(as_numeric_array(codes, "codes", ndim=2, dtype=np.int64))
+    K = check_int("K", K, 1)
+    if codes.min() < 0 or codes.max() >= K:
+        raise ValueError(f"codes must lie in [0, {K})")
+    torch.manual_seed(check_int("seed", seed, 0))
+    gpt = TinyGPT(vocab_size=K + 1, d=check_int("d", d, 4), n_layer=1, n_head=4,
+                  max_len=codes.shape[1])
+    inputs, gen = _bos_inputs(codes, K), torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(gpt.parameters(), lr=check_positive("lr", lr))
+    for _ in range(check_int("steps", steps, 1)):
+        i = torch.randint(0, len(codes), (128,), generator=gen)
+        logits = gpt(inputs[i])[..., :K]                           # (128, L, K)
+        loss = F.cross_entropy(logits.reshape(-1, K), codes[i].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return gpt.eval()
+
+
+def code_bits(gpt: TinyGPT, codes: np.ndarray) -> np.ndarray:
+    """Code length ``-log2 p(s)`` in bits of each sequence (N,) under a trained prior."""
+    if not isinstance(gpt, TinyGPT):
+        raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
+    codes = torch.as_tensor(as_numeric_array(codes, "codes", ndim=2, dtype=np.int64))
+    K = gpt.vocab_size - 1
+    with torch.no_grad():
+        logp = torch.log_softmax(gpt(_bos_inputs(codes, K))[..., :K], -1)
+    picked = logp.gather(-1, codes[..., None])[..., 0]              # (N, L)
+    return (-picked.sum(1) / np.log(2)).numpy()
+
+
+def sample_codes(gpt: TinyGPT, n: int, length: int, seed: int = 0) -> np.ndarray:
+    """``n`` code sequences (n, length) drawn one code at a time from the prior (ancestral)."""
+    if not isinstance(gpt, TinyGPT):
+        raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
+    n, length = check_int("n", n, 1), check_int("length", length, 1, gpt.max_len)
+    K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(check_int("seed", seed, 0))
+    seq = torch.full((n, 1), K)
+    with torch.no_grad():
+        for _ in range(length):
+            probs = torch.softmax(gpt(seq)[:, -1, :K], -1)          # (n, K)
+            seq = torch.cat([seq, torch.multinomial(probs, 1, generator=gen)], 1)
+    return seq[:, 1:].numpy()
+
+
+def _mosaic(images: np.ndarray, pad: int = 1) -> np.ndarray:
+    """(N, H, W) -> one (H + 2 pad, N (W + 2 pad)) strip with white gaps."""
+    padded = np.pad(np.asarray(images), ((0, 0), (pad, pad), (pad, pad)))
+    return np.concatenate(list(padded), axis=1)
+
+
+def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
+    """One labelled strip of 8x8 images per axes: ``rows`` maps a label to images (N, H, W)."""
+    for ax, (label, imgs) in zip(np.atleast_1d(axes), rows.items()):
+        ax.imshow(_mosaic(imgs), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set(xticks=[], yticks=[])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.grid(False)
+
+
+def plot_voronoi(ax, codebook: Tensor, points: np.ndarray, lim: tuple[float, float],
+                 title: str) -> None:
+    """Voronoi cells of a 2-D ``codebook`` (K, 2) over a square, the data and the codewords."""
+    axis = np.linspace(*lim, 200)
+    grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
+    cells = quantize(torch.tensor(grid, dtype=codebook.dtype), codebook)[0].numpy()
+    ax.imshow(cells.reshape(200, 200), extent=(*lim, *lim), origin="lower", cmap="tab20",
+              alpha=0.35, interpolation="nearest")
+    ax.scatter(*np.asarray(points).T, s=2, color="black", alpha=0.4)
+    ax.scatter(*codebook.numpy().T, s=50, marker="X", color="#d55e00", edgecolor="white")
+    ax.set(title=title, xlabel="latent dim 1", ylabel="latent dim 2")
+    ax.grid(False)

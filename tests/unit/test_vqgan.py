@@ -121,3 +121,36 @@ def test_grid_prior_normalised_and_learns():
         prior.sample(2, 0)
     with pytest.raises(ValueError, match="alpha"):
         GridPrior(2, 2, 2, alpha=0)
+
+
+def test_vqvae_trains_and_prior_samples():
+    from mlnotes.vqgan import TinyVQVAE, code_bits, sample_codes, train_code_prior, train_vqvae
+    rng = np.random.default_rng(0)
+    imgs = (rng.random((64, 8, 8)) > 0.6).astype(float)
+    models, losses = train_vqvae(imgs, seeds=(0, 1), K=8, steps=30, batch=16)
+    assert len(models) == 2 and losses.shape == (2, 30) and np.isfinite(losses).all()
+    x_hat, codes, vq = models[0](torch.tensor(imgs, dtype=torch.float32)[:, None])
+    assert x_hat.shape == (64, 1, 8, 8) and codes.shape == (64, 4, 4) and codes.max() < 8
+    # decode_codes of the quantized codes equals the forward reconstruction
+    assert torch.allclose(models[0].decode_codes(codes), x_hat, atol=1e-6)
+    seqs = codes.reshape(64, 16).numpy()
+    gpt = train_code_prior(seqs, K=8, steps=20)
+    bits = code_bits(gpt, seqs)
+    assert bits.shape == (64,) and (bits > 0).all()
+    # probabilities of all 8 one-token sequences sum to 1 (length-1 check of normalisation)
+    one = np.arange(8)[:, None]
+    assert abs((2.0 ** -code_bits(gpt, one)).sum() - 1) < 1e-5
+    s = sample_codes(gpt, n=5, length=16, seed=0)
+    assert s.shape == (5, 16) and s.max() < 8 and np.array_equal(s, sample_codes(gpt, 5, 16, seed=0))
+    with pytest.raises(ValueError, match="codes"):
+        train_code_prior(seqs + 8, K=8)
+    with pytest.raises(TypeError, match="gpt"):
+        code_bits("gpt", seqs)
+    with pytest.raises(TypeError, match="gpt"):
+        sample_codes(None, 2, 3)
+    with pytest.raises(ValueError, match="length"):
+        sample_codes(gpt, 2, 17)
+    with pytest.raises(ValueError, match="images"):
+        train_vqvae(np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="K"):
+        TinyVQVAE(K=0)
