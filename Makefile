@@ -36,6 +36,11 @@ assets/vendor/.done: tools/fetch-assets.sh
 
 assets: assets/vendor/.done
 
+# axe-core for the accessibility test (not part of the site).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): tools/fetch-assets.sh
+	./tools/fetch-assets.sh --axe $(dir $(AXE))
+
 # Execute into the cache, in parallel, the chapters without an execution valid for today's code: a chapter
 # re-executes when its notebook, a src/mlnotes module its kernel imported, or pyproject.toml changed.
 execute: install
@@ -43,6 +48,7 @@ execute: install
 
 report: execute
 	$(BIN)/python -m bookkit.report
+	$(BIN)/python -m bookkit.codemap
 
 html: report assets
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet
@@ -65,7 +71,7 @@ chromium:
 
 # The determinism check re-executes every chapter in fresh kernels and compares the text with the first
 # execution; it runs in the background while the (mostly single-core) Sphinx build and book tests run.
-test: unit execute chromium
+test: unit execute chromium $(AXE)
 	@mkdir -p _build/reports
 	@start=$$(date +%s); \
 	$(BIN)/python -m bookkit.execute --jobs $(JOBS) --determinism >_build/reports/determinism.log 2>&1 & det=$$!; \

@@ -1,7 +1,7 @@
 """Offline datasets: generated here, or shipped inside installed packages. Never downloaded.
 
-Used across the book: digits (scikit-learn's bundled 8x8 images), binarized digits for
-the generative chapters, small synthetic regression/classification sets.
+Digits (scikit-learn's bundled 8x8 images) and their binarized version, small synthetic
+regression/classification sets, and a bundled photo as a grayscale image.
 """
 
 from __future__ import annotations

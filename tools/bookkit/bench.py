@@ -28,6 +28,7 @@ TARGETS_S = {"warm_noop": 10, "topic_module_edited": 60, "topic_module_restored"
 STEPS = [
     [sys.executable, "-m", "bookkit.execute"],
     [sys.executable, "-m", "bookkit.report"],
+    [sys.executable, "-m", "bookkit.codemap"],
     [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going", "--quiet"],
 ]
 

@@ -1,0 +1,101 @@
+"""Accessibility audit of the built site: axe-core on every page, WCAG 2 A and AA, 0 violations.
+
+axe-core comes from the npm registry (``make test`` runs ``tools/fetch-assets.sh --axe``;
+it is not part of the site) and is injected from its local file into each page, which is
+served from ``_build/html`` on localhost and opened in Debian's headless Chromium, in the
+light and in the dark colour mode (the theme follows the system setting).
+"""
+
+import functools
+import http.server
+import threading
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.book
+
+HTML = ROOT / "_build" / "html"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def site_pages() -> list[str]:
+    """Every page of the table of contents, as paths of the built site."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return ["index.html" if f == toc["root"] else f"{f}.html" for f in files]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert AXE.exists(), f"{AXE} missing: run ./tools/fetch-assets.sh --axe node_modules/axe-core"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def audit(browser, url: str, scheme: str) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations on the page at ``url`` in colour ``scheme``."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        page.goto(url, wait_until="load")
+        page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+            TAGS)
+    finally:
+        page.close()
+    return [f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']}; first: "
+            f"{v['nodes'][0]['html'][:160]}" for v in result["violations"]]
+
+
+def test_every_page_is_listed():
+    pages = site_pages()
+    assert "index.html" in pages and "appendix/bibliography.html" in pages and len(pages) == len(set(pages))
+    missing = [p for p in pages if not (HTML / p).exists()]
+    assert not missing, f"pages in _toc.yml missing from the build: {missing}"
+
+
+@pytest.mark.parametrize("path", site_pages())
+def test_page_has_no_wcag_a_or_aa_violation(browser, server, path):
+    problems = []
+    for scheme in ("light", "dark"):
+        problems += [f"[{scheme}] {v}" for v in audit(browser, f"{server}/{path}", scheme)]
+    assert not problems, f"{path}: axe-core found WCAG 2 A/AA violations:\n  " + "\n  ".join(problems)
