@@ -324,3 +324,128 @@ def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[T
         masses.append(torch.softmax(scores, dim=-1)[..., :P].sum(-1).transpose(0, 1))
         x = block(x, mask=mask, prefix_kv=kv)
     return torch.stack(masses)
+
+
+# ---------------------------------------------------------------------------
+# Prefix ablations over seeds (chapter: pretraining/prefix-tuning).
+# ---------------------------------------------------------------------------
+
+def prefix_list(values: Tensor, n_layer: int) -> list[tuple[Tensor, Tensor]]:
+    """``values`` (layers, 2, P, d) or (B, layers, 2, P, d) -> one ``(k, v)`` per model layer.
+
+    Layers beyond ``values``' own get an empty prefix (P = 0): a first-layer-only prefix.
+    """
+    n_layer = check_int("n_layer", n_layer, 1)
+    if not isinstance(values, Tensor) or values.dim() not in (4, 5):
+        raise ValueError("values must be a tensor of shape (layers, 2, P, d) or (B, layers, 2, P, d)")
+    v = values if values.dim() == 5 else values[None]            # (B, layers, 2, P, d)
+    empty = v.new_zeros(v.shape[0], 0, v.shape[-1])
+    kv = [(v[:, layer, 0], v[:, layer, 1]) if layer < v.shape[1] else (empty, empty)
+          for layer in range(n_layer)]
+    return kv if values.dim() == 5 else [(k[0], val[0]) for k, val in kv]
+
+
+def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
+    """The frozen model's own keys and values for real tokens ``ids`` (P,): (n_layer, 2, P, d).
+
+    Li & Liang initialise a prefix with the activations of real words; this is that init.
+    """
+    from mlnotes.transformer import causal_mask
+
+    x, out = model.embed(ids[None]), []
+    with torch.no_grad():
+        for block in model.blocks:
+            k, v = block.attn.kv(block.ln1(x)).chunk(2, dim=-1)     # (1, P, d) each
+            out.append(torch.stack([k[0], v[0]]))
+            x = block(x, mask=causal_mask(x.shape[1]))
+    return torch.stack(out)
+
+
+# region: prefix-seeds
+def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int = 5,
+                   steps: int = 100, lr: float = 3e-2, batch_size: int = 64,
+                   init: Tensor | None = None, seed: int = 0) -> tuple[Tensor, list[float]]:
+    """Train ``n_seeds`` independent direct prefixes at once on a frozen causal LM.
+
+    Each seed's prefix (layers, 2, P, d) serves its own ``batch_size`` rows of one big batch
+    (per-row prefixes), so the seeds never interact: the summed loss has separate gradients
+    and Adam's update is per coordinate. ``batch_fn(n, generator)`` returns (n, L) sequences
+    whose last 5 tokens are the answer. ``init``: (n_seeds, layers, 2, P, d), else 0.5 N(0, 1).
+    Returns the prefixes (n_seeds, layers, 2, P, d) and the mean loss per step.
+    """
+    import torch.nn.functional as F
+    P, layers = check_int("P", P, 1), check_int("layers", layers, 1, len(model.blocks))
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    start = 0.5 * torch.randn(n_seeds, layers, 2, P, model.d) if init is None else init
+    prefix = nn.Parameter(start.clone())                       # (S, layers, 2, P, d)
+
+    def loss(step: int) -> Tensor:
+        seq = batch_fn(n_seeds * batch_size, g)                # (S * batch, L)
+        rows = prefix.repeat_interleave(batch_size, dim=0)     # one prefix per row
+        logits = answer_logits(model(seq, prefix_kv=prefix_list(rows, len(model.blocks))))
+        return n_seeds * F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                         seq[:, -5:].reshape(-1))
+
+    from mlnotes.transformer import fit
+    losses = fit(loss, [prefix], steps=steps, lr=lr)
+    return prefix.detach(), [value / n_seeds for value in losses]
+# endregion
+
+
+def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor) -> np.ndarray:
+    """Exact match on ``seq`` of each prefix in ``prefixes`` (S, layers, 2, P, d): array (S,)."""
+    with torch.no_grad():
+        return np.array([exact_match(model(seq, prefix_kv=prefix_list(p, len(model.blocks))), seq)
+                         for p in prefixes])
+
+
+def plot_prefix_ablation(ax, results: dict, extra: dict | None = None) -> None:
+    """Exact match (mean ± sd over seeds) against the stored budget, one line per placement.
+
+    ``results[(budget, placement)] = array of per-seed exact matches``; ``extra`` maps a label to
+    ``(budget, array)`` drawn as single points with error bars.
+    """
+    placements = sorted({where for _, where in results}, reverse=True)
+    markers = iter("osD^v")
+    for where in placements:
+        budgets = sorted(b for b, w in results if w == where)
+        em = np.array([results[b, where] for b in budgets])              # (budgets, seeds)
+        ax.errorbar(budgets, em.mean(1), yerr=em.std(1, ddof=1), marker=next(markers), capsize=3,
+                    label=f"prefix in {where}")
+    for label, (budget, em) in (extra or {}).items():
+        ax.errorbar([budget], [em.mean()], yerr=[em.std(ddof=1)], marker=next(markers), capsize=3,
+                    ls="none", label=label)
+    ax.set(xscale="log", xlabel="stored prefix numbers (log scale)", ylim=(0, 1.03),
+           ylabel="exact match, code-less reverse")
+    ax.set_xticks(sorted({b for b, _ in results}), [str(b) for b in sorted({b for b, _ in results})])
+    ax.minorticks_off()
+    ax.legend()
+
+
+def draw_prefix_diagram(axes) -> None:
+    """Two panels: where prefix-tuning and a soft prompt put their trainable vectors (orange)."""
+    from matplotlib.patches import FancyBboxPatch
+    from mlnotes.plotting import COLORS
+
+    def box(ax, x, y, text, color, w=0.9, h=0.7):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color,
+                                    ec="black", lw=0.6, alpha=0.85))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
+
+    tokens = ["SEP", "3", "1", "4", "..."]
+    for ax, kind in zip(axes, ["prefix-tuning", "soft prompt"]):
+        for layer in range(3):
+            y = layer * 1.1
+            label = "embed" if layer == 0 else f"layer {layer} K,V"
+            ax.text(-0.3, y + 0.35, label, ha="right", va="center", fontsize=8)
+            if (kind == "prefix-tuning") == (layer > 0):     # where the trainable vectors go
+                for p in range(2):
+                    box(ax, p, y, f"p{p + 1}", COLORS[1])
+            for t, tok in enumerate(tokens):
+                box(ax, 2.2 + t, y, tok if layer == 0 else "frozen", COLORS[5] if layer else "white")
+        shift = 2 if kind == "soft prompt" else 0
+        for t in range(4):
+            ax.text(2.65 + t, -0.35, f"pos {t + shift}", ha="center", fontsize=8)
+        ax.set(xlim=(-2.2, 7.4), ylim=(-0.6, 3.3), title=kind, xticks=[], yticks=[])
+        ax.grid(False)

@@ -96,9 +96,11 @@ class MultiHeadAttention(nn.Module):
         source = x if memory is None else memory
         q = _split_heads(self.q(x), self.heads)
         k, v = self.kv(source).chunk(2, dim=-1)
-        if prefix_kv is not None:
+        # region: prefix-kv
+        if prefix_kv is not None:                      # P extra keys/values, no projection
             pk, pv = (p.expand(x.shape[0], -1, -1) if p.dim() == 2 else p for p in prefix_kv)
-            k, v = torch.cat([pk, k], dim=1), torch.cat([pv, v], dim=1)
+            k, v = torch.cat([pk, k], dim=1), torch.cat([pv, v], dim=1)   # (B, P + M, d)
+        # endregion
         return q, _split_heads(k, self.heads), _split_heads(v, self.heads)
 
     def forward(self, x: Tensor, memory: Tensor | None = None, mask: Tensor | None = None,

@@ -182,3 +182,51 @@ def test_exact_match_and_attention_mass():
     assert mass.shape == (2, 2, 5, 12) and (mass[1] == 0).all() and ((mass[0] > 0) & (mass[0] < 1)).all()
     with pytest.raises(ValueError, match="one \\(k, v\\) per layer"):
         prefix_attention_mass(gpt, seq, kv[:1])
+
+
+def test_prefix_list_pads_missing_layers_with_empty_prefixes():
+    import torch
+    from mlnotes.peft import prefix_list
+    values = torch.randn(3, 1, 2, 4, 8)                         # (B, layers=1, 2, P, d)
+    kv = prefix_list(values, 2)
+    assert kv[0][0].shape == (3, 4, 8) and torch.equal(kv[0][1], values[:, 0, 1])
+    assert kv[1][0].shape == (3, 0, 8)
+    single = prefix_list(values[0], 2)
+    assert single[0][0].shape == (4, 8) and single[1][0].shape == (0, 8)
+
+
+def test_token_prefix_first_layer_is_the_models_own_projection():
+    import torch
+    from mlnotes.peft import token_prefix
+    from mlnotes.transformer import TinyGPT
+    torch.manual_seed(0)
+    lm = TinyGPT(14, d=16, n_layer=2, n_head=2, max_len=8)
+    ids = torch.tensor([3, 5, 7])
+    values = token_prefix(lm, ids)
+    assert values.shape == (2, 2, 3, 16)
+    block = lm.blocks[0]
+    x = lm.tok(ids) + lm.pos(torch.arange(3))
+    k, v = block.attn.kv(block.ln1(x)).chunk(2, dim=-1)
+    assert torch.allclose(values[0, 0], k, atol=1e-6) and torch.allclose(values[0, 1], v, atol=1e-6)
+
+
+def test_train_prefixes_learns_and_keeps_the_model_frozen():
+    import torch
+    from mlnotes.peft import SEP, control_code_batch, prefix_exact_match, train_prefixes
+    from mlnotes.transformer import TinyGPT, freeze
+    torch.manual_seed(0)
+    lm = freeze(TinyGPT(14, d=16, n_layer=2, n_head=2, max_len=16))
+    before = {k: v.clone() for k, v in lm.state_dict().items()}
+
+    def batch(n, g):
+        seq = control_code_batch(n, tasks=("copy",), generator=g)[0]
+        seq[:, 0] = SEP
+        return seq
+
+    prefixes, losses = train_prefixes(lm, batch, P=2, layers=1, n_seeds=3, steps=40, batch_size=16,
+                                      lr=3e-2)
+    assert prefixes.shape == (3, 1, 2, 2, 16)
+    assert sum(losses[-5:]) < sum(losses[:5])
+    assert all(torch.equal(before[k], v) for k, v in lm.state_dict().items())
+    em = prefix_exact_match(lm, batch(50, torch.Generator().manual_seed(1)), prefixes)
+    assert em.shape == (3,) and ((0 <= em) & (em <= 1)).all()
