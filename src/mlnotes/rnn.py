@@ -19,6 +19,12 @@ import numpy as np
 
 from mlnotes.core import check_seed, numerical_grad  # noqa: F401  (numerical_grad: the chapter's gradient check)
 from mlnotes.prob import log_softmax
+from mlnotes.validate import check_int, check_positive
+
+__all__ = ["PARAM_NAMES", "ACTIVATIONS", "init_params", "rnn_forward", "rnn_bptt",
+           "scaled_recurrence", "nonnormal_recurrence", "grad_norm_profile", "char_vocab",
+           "train_char_rnn", "sample", "train_delay_rnn", "numerical_grad",
+           "draw_unrolled", "draw_profile"]
 
 PARAM_NAMES = ("U", "W", "V", "b", "c")
 ACTIVATIONS = ("tanh", "linear", "relu")
@@ -134,20 +140,35 @@ def scaled_recurrence(n_h: int, rho: float, seed: int = 0) -> np.ndarray:
     return W * (rho / np.abs(np.linalg.eigvals(W)).max())
 
 
+def nonnormal_recurrence(n_h: int, rho: float, shear: float) -> np.ndarray:
+    """``rho * I + shear * S`` with S the shift (ones just above the diagonal).
+
+    Its eigenvalues are all ``rho`` (spectral radius ``rho``), but its largest singular
+    value is about ``rho + shear``: a matrix with rho < 1 whose products still grow for
+    many steps before they shrink.
+    """
+    n_h = check_int("n_h", n_h, low=2)
+    rho, shear = check_positive("rho", rho), check_positive("shear", shear)
+    return rho * np.eye(n_h) + shear * np.eye(n_h, k=1)
+
+
 def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh", seed: int = 0,
-                      input_scale: float = 1.0) -> np.ndarray:
+                      input_scale: float = 1.0, W: np.ndarray | None = None,
+                      with_bound: bool = False):
     """Norms ``||dL/dh_t||`` for ``L = u . h_T`` (unit ``u``), as a function of the lag ``T - t``.
 
     Runs ``h_t = act(W h_{t-1} + x_t)`` with ``x_t ~ N(0, input_scale^2)`` and ``W`` of spectral
-    radius ``rho``, then ``dL/dh_{t-1} = W^T [act'(a_t) * dL/dh_t]``. Returns an array of length
-    ``T`` whose entry ``k`` is the norm at lag ``k`` (entry 0 is 1).
+    radius ``rho`` (or the given ``W``), then ``dL/dh_{t-1} = W^T [act'(a_t) * dL/dh_t]``.
+    Returns an array of length ``T`` whose entry ``k`` is the norm at lag ``k`` (entry 0 is 1).
+    With ``with_bound`` also returns the product of the largest singular values of the step
+    Jacobians ``W^T diag(act'(a_t))`` over the same lags, an upper bound on the norms.
     """
     if act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T must be a positive int, got {T!r}")
+    T = check_int("T", T, low=1)
     rng = np.random.default_rng(check_seed(seed))
-    W = scaled_recurrence(n_h, rho, seed)
+    W = scaled_recurrence(n_h, rho, seed) if W is None else np.asarray(W, dtype=float)
+    n_h = W.shape[0]
     h, slopes = np.zeros(n_h), []
     for _ in range(T):
         a = W @ h + rng.normal(0, input_scale, n_h)
@@ -162,11 +183,15 @@ def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh",
             slopes.append(np.ones(n_h))
     delta = rng.normal(size=n_h)
     delta /= np.linalg.norm(delta)
-    norms = [1.0]
+    norms, bound = [1.0], [1.0]
+    # region: step-jacobians
     for t in range(T - 1, 0, -1):  # from dL/dh_T back to dL/dh_1
-        delta = W.T @ (slopes[t] * delta)
+        J = W.T * slopes[t]        # W^T diag(act'(a_t)): one backward step, (n_h, n_h)
+        delta = J @ delta
         norms.append(float(np.linalg.norm(delta)))
-    return np.array(norms)
+        bound.append(bound[-1] * np.linalg.norm(J, 2))   # times the largest singular value
+    # endregion
+    return (np.array(norms), np.array(bound)) if with_bound else np.array(norms)
 
 
 # ----------------------------------------------------------------------------- char-RNN
@@ -233,3 +258,99 @@ def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
         x = int(rng.choice(vocab, p=p / p.sum()))
         out.append(x)
     return out
+
+
+# ----------------------------------------------------------------------------- truncation
+def train_delay_rnn(delay: int, seq_len: int, seeds: int = 5, vocab: int = 4, n_h: int = 24,
+                    batch: int = 16, steps: int = 1200, lr: float = 0.01) -> np.ndarray:
+    """Test accuracy of RNNs trained by truncated BPTT to output the symbol seen ``delay``
+    steps ago, one value per seed (models batched over seeds, torch, Adam).
+
+    The input is a stream of uniform random symbols; the hidden state is carried from one
+    window of ``seq_len`` steps to the next but the graph is cut (``detach``) between
+    windows, so no gradient travels more than ``seq_len - 1`` steps back. Chance is
+    ``1 / vocab``. All seeds see the same stream; they differ in their initial weights.
+    """
+    import torch
+
+    delay, seq_len = check_int("delay", delay, low=1), check_int("seq_len", seq_len, low=1)
+    seeds, vocab = check_int("seeds", seeds, low=1), check_int("vocab", vocab, low=2)
+    data = torch.Generator().manual_seed(1000 + delay)
+    gens = [torch.Generator().manual_seed(s) for s in range(seeds)]
+    U = torch.stack([torch.randn(vocab, n_h, generator=g) * 0.5 for g in gens])   # (S, V, H)
+    W = torch.stack([torch.randn(n_h, n_h, generator=g) / n_h ** 0.5 for g in gens])
+    Vo = torch.stack([torch.randn(n_h, vocab, generator=g) * 0.1 for g in gens])  # (S, H, V)
+    b, c = torch.zeros(seeds, 1, n_h), torch.zeros(seeds, 1, vocab)
+    weights = [w.requires_grad_() for w in (U, W, Vo, b, c)]
+    opt = torch.optim.Adam(weights, lr=lr)
+    x = torch.randint(0, vocab, (steps + delay, batch), generator=data)         # (T, B)
+    h = torch.zeros(seeds, batch, n_h)                                          # (S, B, H)
+    for start in range(delay, steps + delay - seq_len + 1, seq_len):
+        h, loss = h.detach(), 0.0           # truncation: no gradient before this window
+        for t in range(start, start + seq_len):
+            h = torch.tanh(U[:, x[t]] + h @ W + b)                              # (S, B, H)
+            logits = (h @ Vo + c).reshape(-1, vocab)                            # (S*B, V)
+            loss = loss + torch.nn.functional.cross_entropy(
+                logits, x[t - delay].repeat(seeds), reduction="sum")
+        opt.zero_grad()
+        (loss / (seq_len * batch)).backward()
+        opt.step()
+    with torch.no_grad():
+        test = torch.randint(0, vocab, (400, batch), generator=data)
+        h, hits = torch.zeros(seeds, batch, n_h), torch.zeros(seeds)
+        for t in range(400):
+            h = torch.tanh(U[:, test[t]] + h @ W + b)
+            if t >= delay + 10:
+                hits += ((h @ Vo + c).argmax(-1) == test[t - delay]).float().mean(1)
+    return (hits / (400 - delay - 10)).numpy().astype(float)
+
+
+# ----------------------------------------------------------------------------- figures
+def draw_unrolled():
+    """Diagram of the RNN unrolled over three time steps (figure)."""
+    from mlnotes.plotting import COLORS, new_figure
+
+    fig, ax = new_figure(width=8, height=4.2)
+    ax.set_axis_off()
+    box = dict(boxstyle="round,pad=0.35", fc="white", ec=COLORS[0], lw=1.5)
+    rows = {"x": 0.0, "h": 1.2, "o": 2.4, "L": 3.6}
+    arrow = dict(arrowstyle="->")
+    for i, t in enumerate(["t-1", "t", "t+1"]):
+        X = 2.5 * i + 1.5
+        for name, Y in rows.items():
+            ax.text(X, Y, f"{name}({t})", ha="center", va="center", bbox=box, fontsize=10)
+        ax.text(X + 0.9, rows["L"], f"y({t})", ha="center", va="center", fontsize=9, color=COLORS[3])
+        for (a, b), label in [(("x", "h"), "U"), (("h", "o"), "V"), (("o", "L"), "")]:
+            ax.annotate("", xy=(X, rows[b] - 0.3), xytext=(X, rows[a] + 0.3), arrowprops=arrow)
+            ax.text(X + 0.12, (rows[a] + rows[b]) / 2, label, color=COLORS[1], fontsize=11,
+                    fontweight="bold")
+        ax.annotate("", xy=(X + 0.45, rows["L"]), xytext=(X + 0.7, rows["L"]),
+                    arrowprops=dict(arrowstyle="->", color=COLORS[3]))
+    for X in (0.2, 1.5, 4.0, 6.5):
+        start, end = (X + 0.6, X + 1.9) if X > 1 else (0.2, 1.0)
+        ax.annotate("", xy=(end, rows["h"]), xytext=(start, rows["h"]),
+                    arrowprops=dict(arrowstyle="->", color=COLORS[2], lw=1.8))
+        ax.text((X + 1.25) if X > 1 else 0.55, rows["h"] + 0.12, "W", color=COLORS[2],
+                fontsize=11, fontweight="bold")
+    ax.set(xlim=(0, 8.6), ylim=(-0.5, 4.1), title="An RNN unrolled over three time steps")
+    return fig
+
+
+def draw_profile(activation: str, rho: float, T: int = 60, ylim: tuple[float, float] = (1e-25, 1e12)):
+    """Explorer frame: gradient norm against lag with the fitted per-step factor, and the
+    singular-value bound (product of the step Jacobians' largest singular values)."""
+    from mlnotes.plotting import COLORS, new_figure
+
+    norms, bound = grad_norm_profile(rho, T=T, act=activation, with_bound=True)
+    lags = np.arange(len(norms))
+    positive = norms > 0
+    rate = np.exp(np.polyfit(lags[positive], np.log(norms[positive]), 1)[0])
+    sigma = np.linalg.norm(scaled_recurrence(16, rho, 0), 2)
+    fig, ax = new_figure(width=6, height=3.2)
+    ax.plot(lags[positive], norms[positive], color=COLORS[0], label="gradient norm")
+    ax.plot(lags, bound, color=COLORS[1], ls="--", label=r"bound: product of $\sigma_{\max}(J_k)$")
+    ax.set(yscale="log", ylim=ylim, xlabel="lag $T - t$ (steps)", ylabel="gradient norm",
+           title=f"{activation}, $\\rho(W)$ = {rho}, $\\sigma_{{\\max}}(W)$ = {sigma:.2f}: "
+                 f"×{rate:.2f} per step")
+    ax.legend(loc="lower left")
+    return fig

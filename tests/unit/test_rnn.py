@@ -139,3 +139,32 @@ def test_char_rnn_bad_input():
         sample(params, 0, -1)
     with pytest.raises(ValueError, match="start"):
         sample(params, 7, 3)
+
+
+def test_grad_norm_bound_holds_and_nonnormal_grows():
+    import numpy as np
+    from mlnotes.rnn import grad_norm_profile, nonnormal_recurrence
+
+    for act in ("tanh", "linear", "relu"):
+        norms, bound = grad_norm_profile(0.9, T=30, act=act, with_bound=True)
+        assert (norms <= bound * (1 + 1e-12)).all()
+    W = nonnormal_recurrence(4, 0.9, 1.0)
+    assert np.abs(np.linalg.eigvals(W)).max() < 1 < np.linalg.norm(W, 2)
+    assert grad_norm_profile(0.9, T=40, act="linear", W=W).max() > 100
+
+
+def test_train_delay_rnn_learns_when_window_exceeds_delay():
+    from mlnotes.rnn import train_delay_rnn
+
+    short = train_delay_rnn(2, 1, seeds=2, steps=400)
+    long_ = train_delay_rnn(2, 4, seeds=2, steps=400)
+    assert short.shape == (2,) and long_.min() > short.max()
+
+
+def test_drawing_helpers_return_figures():
+    import matplotlib.pyplot as plt
+    from mlnotes.rnn import draw_profile, draw_unrolled
+
+    for fig in (draw_unrolled(), draw_profile("relu", 1.1, T=20)):
+        assert fig.axes
+        plt.close(fig)

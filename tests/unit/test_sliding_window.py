@@ -6,8 +6,9 @@ from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import maximum_filter1d
 
-from mlnotes.sliding_window import (draw_window_state, operation_counts, sliding_max_blocks, sliding_max_brute,
-                           sliding_max_deque, sliding_max_heap)
+from mlnotes.sliding_window import (comparison_counts, draw_scan_diagram, draw_window_state,
+                                    harmonic, mean_deque_length, sliding_max_blocks,
+                                    sliding_max_brute, sliding_max_deque, sliding_max_heap)
 
 METHODS = [sliding_max_deque, sliding_max_heap, sliding_max_blocks, sliding_max_brute]
 
@@ -52,11 +53,42 @@ def test_extreme_inputs_deque_lengths():
     assert max(len(s.deque) for s in dec) == 5
 
 
-def test_operation_counts():
-    counts = operation_counts(list(range(10)), 4)
-    assert counts["brute"] == 7 * 3
-    assert counts["deque"] == 10 + 9  # every push after the first pops its predecessor
-    assert counts["heap"] == 10
+def test_comparison_counts_against_closed_forms():
+    n = 100
+    counts = comparison_counts(list(range(n)), 4)
+    assert counts["brute"] == (n - 3) * 3
+    assert counts["deque"] == n - 1  # each push after the first compares once and pops
+    # increasing input: every push climbs to the root of a heap that never shrinks
+    assert counts["heap"] == sum(int(np.floor(np.log2(i + 1))) for i in range(n))
+    dec = comparison_counts(list(range(n, 0, -1)), 4)
+    assert dec["deque"] == n - 1  # one failed comparison per push, nothing popped
+
+
+def test_heap_comparison_counter_matches_a_second_instrumentation():
+    import heapq
+
+    class C(float):
+        calls = 0
+
+        def __lt__(self, other):
+            C.calls += 1
+            return float(self) < float(other)
+
+    a = np.random.default_rng(0).normal(size=300)
+    k = 7
+    heap = []
+    for i, x in enumerate(a):
+        heapq.heappush(heap, (C(-x), i))
+        if i >= k - 1:
+            while heap[0][1] <= i - k:
+                heapq.heappop(heap)
+    assert comparison_counts(a, k)["heap"] == C.calls
+
+
+def test_mean_deque_length_is_harmonic_on_random_data():
+    lengths = [mean_deque_length(np.random.default_rng(s).normal(size=3000), 32) for s in range(4)]
+    assert abs(np.mean(lengths) - harmonic(32)) < 0.15
+    assert harmonic(1) == 1 and abs(harmonic(4) - 25 / 12) < 1e-12
 
 
 def test_draw_window_state_colours_front():
@@ -64,27 +96,28 @@ def test_draw_window_state_colours_front():
 
     fig, ax = plt.subplots()
     _, steps, _ = sliding_max_deque([1, 3, 2], 2, trace=True)
-    draw_window_state(ax, [1, 3, 2], 2, steps[2])
+    handles = draw_window_state(ax, [1, 3, 2], 2, steps[2])
+    assert len(handles) == 3
     from matplotlib.colors import to_hex
     from mlnotes.plotting import PALETTE
 
-    bars = [p for p in ax.patches if p.get_height() in (1, 3, 2)][:3]
+    bars = list(ax.containers[0])
     assert to_hex(bars[1].get_facecolor()) == PALETTE["vermillion"].lower()  # front of the deque
     plt.close(fig)
 
 
 @pytest.mark.parametrize("method", [sliding_max_deque, sliding_max_heap, sliding_max_blocks,
-                                    sliding_max_brute, operation_counts])
+                                    sliding_max_brute, comparison_counts, mean_deque_length])
 @pytest.mark.parametrize("nums, k, error, message", [
-    ([], 1, ValueError, "window k"),
-    ([1, 2], 0, ValueError, "window k"),
-    ([1, 2], 3, ValueError, "window k"),
-    ([1, 2], 1.0, TypeError, "int"),
-    ("abc", 1, TypeError, "sequence"),
-    ([[1, 2]], 1, ValueError, "one-dimensional"),
-    ([1.0, float("nan")], 1, ValueError, "NaN"),
-    (["a", "b"], 1, TypeError, "numbers"),
-    ([True, False], 1, TypeError, "numbers"),
+    ([], 1, ValueError, "nums"),
+    ([1, 2], 0, ValueError, "k must be >= 1"),
+    ([1, 2], 3, ValueError, "k must be <= 2"),
+    ([1, 2], 1.0, TypeError, "k must be an int"),
+    ("abc", 1, TypeError, "nums"),
+    ([[1, 2]], 1, ValueError, "nums must be a non-empty 1-D"),
+    ([1.0, float("nan")], 1, ValueError, "nums must be finite"),
+    (["a", "b"], 1, TypeError, "nums must be a numeric"),
+    ([True, False], 1, TypeError, "nums must hold numbers"),
 ])
 def test_bad_inputs_are_rejected(method, nums, k, error, message):
     with pytest.raises(error, match=message):
@@ -96,6 +129,15 @@ def test_draw_window_state_rejects_bad_window():
 
     fig, ax = plt.subplots()
     _, steps, _ = sliding_max_deque([1, 3, 2], 2, trace=True)
-    with pytest.raises(ValueError, match="window k"):
+    with pytest.raises(ValueError, match="k must be <= 3"):
         draw_window_state(ax, [1, 3, 2], 4, steps[0])
+    plt.close(fig)
+
+
+def test_scan_diagram_draws_one_column_per_step():
+    import matplotlib.pyplot as plt
+
+    fig = draw_scan_diagram([3, 2, 1, 4], 2)
+    bottom = fig.axes[1]
+    assert len(bottom.collections[0].get_offsets()) == 6 and len(bottom.patches) == 4
     plt.close(fig)
