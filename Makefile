@@ -22,11 +22,13 @@ export PYTHONPATH := $(CURDIR)/tools:$(CURDIR)/src
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	touch $@
+	@# A clone that borrows another checkout's .venv (a symlink) must not reinstall mlnotes into it.
+	@if [ -L $(VENV) ]; then echo "$(VENV) is borrowed (a symlink): not installing into it"; else \
+	  set -ex; test -d $(VENV) || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet --upgrade pip; \
+	  $(BIN)/pip install --quiet -e ".[dev]"; \
+	  $(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null; \
+	  touch $@; fi
 
 install: $(STAMP)
 
@@ -61,7 +63,7 @@ check: install
 	$(BIN)/python -m bookkit.check $(CH)
 
 unit: install
-	$(BIN)/python -m pytest -q -n $(JOBS) -m "not book" tests
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "not book" --durations=8 tests
 
 # Everything that needs the built book: gates on metrics, page weight, determinism, browser.
 chromium:
