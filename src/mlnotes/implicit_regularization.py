@@ -9,6 +9,9 @@ grid); :func:`numpy_grad` turns them into numpy gradient functions.
 - ``modified_gradient``  ``grad(L + (h/4)|grad L|^2) = g + (h/2) H g`` by double backward
 - ``loglog_slope``       least-squares slope of ``log y`` on ``log x`` (order of accuracy)
 - ``toy_loss`` / ``hyperbola_loss`` (+ ``hyperbola_grad``)  the chapter's two 2-D examples
+- ``lr_sweep``           full-batch GD on a small tanh network for several learning rates at a
+  matched training time, over seeds: training loss, gradient norm, sharpness, test error
+- ``plot_lr_sweep``      the figure of that sweep
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy.integrate import solve_ivp
+from sklearn.datasets import make_moons
+
+from mlnotes.validate import check_array, check_count, check_real, check_axes
 
 __all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
-           "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid"]
+           "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid", "lr_sweep",
+           "plot_lr_sweep"]
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 Grad = Callable[[np.ndarray], np.ndarray]
@@ -164,3 +171,111 @@ def loss_grid(loss: Loss, xlim: tuple[float, float], ylim: tuple[float, float], 
     with torch.no_grad():
         Z = loss(torch.from_numpy(np.stack([X, Y]))).numpy()
     return X, Y, Z
+
+
+def _moons(seeds: list[int], n_train: int, n_test: int, noise: float):
+    """Per seed, a fresh two-moons sample with labels in {-1, +1}: ``X (S, n, 2)``, ``y (S, n)``."""
+    data = [make_moons(n_train + n_test, noise=noise, random_state=s) for s in seeds]
+    X = torch.tensor(np.stack([x for x, _ in data]))               # (S, n_train + n_test, 2)
+    y = torch.tensor(np.stack([2.0 * t - 1 for _, t in data]))     # (S, n_train + n_test)
+    return X[:, :n_train], y[:, :n_train], X[:, n_train:], y[:, n_train:]
+
+
+def _init(seeds: list[int], width: int) -> list[torch.Tensor]:
+    """One set of weights per seed, stacked: ``W1 (S, 2, m)``, ``b1 (S, m)``, ``w2 (S, m)``, ``b2 (S,)``."""
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    W1 = torch.stack([torch.randn(2, width, generator=g, dtype=torch.float64) for g in gens])
+    w2 = torch.stack([torch.randn(width, generator=g, dtype=torch.float64) for g in gens])
+    S = len(seeds)
+    return [W1 / np.sqrt(2), torch.zeros(S, width, dtype=torch.float64), w2,
+            torch.zeros(S, dtype=torch.float64)]
+
+
+# region: lr-sweep
+def _net(params: list[torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+    """``f(x) = w2 . tanh(W1^T x + b1) / sqrt(m) + b2`` for every seed at once: ``(S, n)``."""
+    W1, b1, w2, b2 = params
+    hidden = torch.tanh(torch.einsum("snd,sdm->snm", X, W1) + b1[:, None])   # (S, n, m)
+    return torch.einsum("snm,sm->sn", hidden, w2) / np.sqrt(w2.shape[1]) + b2[:, None]
+
+
+def _loss(params, X, y) -> torch.Tensor:
+    return 0.5 * ((_net(params, X) - y) ** 2).mean(dim=1)                    # (S,)
+
+
+def _sharpness(params, X, y, iters: int = 100) -> torch.Tensor:
+    """Top Hessian eigenvalue of each seed's loss by power iteration on Hessian-vector products."""
+    grads = torch.autograd.grad(_loss(params, X, y).sum(), params, create_graph=True)
+    v = [torch.randn(p.shape, generator=torch.Generator().manual_seed(0), dtype=p.dtype)
+         for p in params]
+    for _ in range(iters):
+        norm = torch.sqrt(sum((u.reshape(len(u), -1) ** 2).sum(1) for u in v))   # (S,)
+        v = [u / norm.reshape(-1, *[1] * (u.ndim - 1)) for u in v]
+        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        rayleigh = sum((a * b).reshape(len(a), -1).sum(1) for a, b in zip(v, Hv))
+        v = [h.detach() for h in Hv]
+    return rayleigh.detach()
+
+
+def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 50,
+             width: int = 64, noise: float = 0.35) -> dict[str, np.ndarray]:
+    """Full-batch GD with each step ``h`` in ``lrs`` for the same training *time* ``T``.
+
+    The model is a one-hidden-layer tanh network (``width`` units, NTK scaling) trained with
+    the squared loss on ``n_train`` two-moons points; seed ``s`` draws the data and the
+    initial weights, and every seed is trained at once (weights stacked on a leading axis).
+    Each run takes ``round(T / h)`` steps, so all runs stop at the same time on the
+    gradient flow. Returns arrays of shape ``(len(lrs), num_seeds)``: ``train_loss``,
+    ``grad_norm2`` (``|grad L|^2``), ``sharpness`` (top Hessian eigenvalue) and
+    ``test_error`` (on 2000 fresh points), plus ``lrs``.
+    """
+    lrs = check_array("lrs", lrs, ndim=1, low=0, finite=True)
+    T = check_real("T", T, low=0, low_open=True)
+    num_seeds = check_count("num_seeds", num_seeds, high=50)
+    n_train, width = check_count("n_train", n_train, high=5000), check_count("width", width, high=1024)
+    noise = check_real("noise", noise, low=0)
+    if np.any(lrs <= 0):
+        raise ValueError("lrs must all be > 0")
+    seeds = list(range(num_seeds))
+    X, y, X_test, y_test = _moons(seeds, n_train, 2000, noise)
+    out = {k: np.empty((len(lrs), num_seeds))
+           for k in ("train_loss", "grad_norm2", "sharpness", "test_error")}
+    for i, h in enumerate(lrs):
+        params = [p.requires_grad_() for p in _init(seeds, width)]
+        for _ in range(int(round(T / h))):                         # theta <- theta - h g
+            grads = torch.autograd.grad(_loss(params, X, y).sum(), params)
+            with torch.no_grad():
+                for p, g in zip(params, grads):
+                    p -= h * g
+        loss = _loss(params, X, y)
+        grads = torch.autograd.grad(loss.sum(), params)
+        out["train_loss"][i] = loss.detach().numpy()
+        out["grad_norm2"][i] = sum((g.reshape(num_seeds, -1) ** 2).sum(1) for g in grads).numpy()
+        out["sharpness"][i] = _sharpness(params, X, y).numpy()
+        with torch.no_grad():
+            wrong = torch.sign(_net(params, X_test)) != y_test
+        out["test_error"][i] = wrong.double().mean(1).numpy()
+    return {"lrs": lrs, **out}
+# endregion
+
+
+def plot_lr_sweep(sweep: dict[str, np.ndarray], axes: object) -> None:
+    """Left: sharpness per seed against ``h`` with the stability bound ``2/h``; right: test error."""
+    from mlnotes.plotting import COLORS
+    ax0, ax1 = check_axes("axes[0]", axes[0]), check_axes("axes[1]", axes[1])
+    h = sweep["lrs"]
+    h_fine = np.linspace(h.min(), h.max() * 1.05, 200)
+    ax0.plot(h, sweep["sharpness"], "o-", color=COLORS[0], alpha=0.5, lw=1)
+    ax0.plot([], [], "o-", color=COLORS[0], alpha=0.5, lw=1, label="end sharpness, one line per seed")
+    ax0.plot(h_fine, 2 / h_fine, color=COLORS[3], ls="--", label=r"stability bound $2/h$")
+    top = 1.3 * sweep["sharpness"].max()
+    ax0.set(xlabel="learning rate $h$", ylabel=r"sharpness $\lambda_{\max}(\nabla^2 L)$",
+            ylim=(0.8 * sweep["sharpness"].min(), top), title="Sharpness at time $T$")
+    ax0.legend(loc="upper right", fontsize=8)
+    err = sweep["test_error"]
+    ax1.plot(h, err, "o-", color=COLORS[2], alpha=0.5, lw=1)
+    ax1.errorbar(h, err.mean(1), yerr=err.std(1, ddof=1), color="black", capsize=3, lw=2,
+                 label="mean ± sd over seeds")
+    ax1.plot([], [], "o-", color=COLORS[2], alpha=0.5, lw=1, label="one seed")
+    ax1.set(xlabel="learning rate $h$", ylabel="test error", title="Test error at time $T$")
+    ax1.legend(loc="upper left", fontsize=8)

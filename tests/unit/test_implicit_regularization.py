@@ -94,3 +94,36 @@ def test_hyperbola_loss_values_and_bad_input():
         hyperbola_loss(np.array([1.0, 1.0]))
     with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
         hyperbola_loss(torch.zeros(3))
+
+
+def test_sharpness_power_iteration_matches_full_hessian():
+    from mlnotes import implicit_regularization as igr
+    params = [p[:1].clone() for p in igr._init([0], 8)]
+    X, y, _, _ = igr._moons([0], 20, 1, 0.35)
+    sizes = [p.numel() for p in params]
+    flat = torch.cat([p.reshape(-1) for p in params])
+
+    def unflat(v):
+        return [chunk.reshape(p.shape) for chunk, p in zip(torch.split(v, sizes), params)]
+
+    H = torch.autograd.functional.hessian(lambda v: igr._loss(unflat(v), X, y).sum(), flat)
+    eig = np.linalg.eigvalsh(H.numpy())
+    top = eig[np.abs(eig).argmax()]          # power iteration finds the largest |eigenvalue|
+    power = igr._sharpness([p.requires_grad_() for p in params], X, y, iters=500).item()
+    assert abs(power - top) < 1e-6
+
+
+def test_lr_sweep_small_steps_match_and_edge_bounds_sharpness():
+    from mlnotes.implicit_regularization import lr_sweep
+    out = lr_sweep([0.5, 1.8], T=100.0, num_seeds=2)
+    assert out["sharpness"].shape == (2, 2)
+    assert np.all(out["sharpness"][-1] < 2 / 1.8 + 1e-3)          # stability edge
+    assert np.all(np.isfinite(out["test_error"])) and np.all(out["test_error"] < 0.5)
+
+
+def test_lr_sweep_rejects_bad_lrs():
+    from mlnotes.implicit_regularization import lr_sweep
+    with pytest.raises(ValueError, match="lrs"):
+        lr_sweep([0.5, 0.0])
+    with pytest.raises(ValueError, match="T"):
+        lr_sweep([0.5], T=-1.0)
