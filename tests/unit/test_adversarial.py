@@ -146,8 +146,8 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def call_once(func, arguments: dict, timeout: float):
-    """Call ``func(**arguments)``; return ("ok", None), ("raised", exc), ("hang", None)."""
+def call_once(call, timeout: float):
+    """Run ``call()``; return ("ok", None), ("raised", exc), ("hang", None)."""
     import matplotlib.pyplot as plt
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -158,7 +158,7 @@ def call_once(func, arguments: dict, timeout: float):
         signal.setitimer(signal.ITIMER_REAL, timeout)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            func(**arguments)
+            call()
         return "ok", None
     except _Hang:
         return "hang", None
@@ -177,28 +177,59 @@ def propagates_nan(func) -> bool:
     return "propagat" in (inspect.getdoc(func) or "").lower()
 
 
+def _flat_arguments(signature: inspect.Signature, example: Example) -> tuple[dict, tuple]:
+    """The example's arguments by name (``**kwargs`` entries under their own names), and ``*args``."""
+    bound = signature.bind_partial(*example.args, **example.kwargs)
+    flat, star = {}, ()
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            flat.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            star = tuple(value)
+        else:
+            flat[name] = value
+    return flat, star
+
+
+def _call(func, signature: inspect.Signature, flat: dict, star: tuple):
+    """Call ``func`` with arguments by name (positional where the signature needs it)."""
+    args, kwargs, rest = [], {}, dict(flat)
+    for name, param in signature.parameters.items():
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY or (
+                star and param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            if name in rest:
+                args.append(rest.pop(name))
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            args.extend(star)
+        elif param.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            if name in rest:
+                kwargs[name] = rest.pop(name)
+    kwargs.update(rest)  # entries of **kwargs
+    return func(*args, **kwargs)
+
+
 def fuzz(func, example: Example) -> tuple[list[str], int]:
     """Run every bad-value case of ``example``; return the findings and the number of cases."""
     signature = inspect.signature(func)
-    bound = signature.bind(*example.args, **example.kwargs)
+    flat, star = _flat_arguments(signature, example)
     fresh_names = set(example.fresh() if example.fresh else {})
     params = signature.parameters
     findings, n_cases = [], 0
-    names = [n for n in list(bound.arguments) + sorted(fresh_names)
-             if params[n].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    for name in names:
-        base = example.fresh()[name] if name in fresh_names else bound.arguments[name]
-        default = params[name].default
+    for name in list(flat) + sorted(fresh_names - set(flat)):
+        base = example.fresh()[name] if name in fresh_names else flat[name]
+        default = params[name].default if name in params else inspect.Parameter.empty
         accepted = example.accepts.get(name, frozenset())
         for label, bad in bad_values(name, base, default):
             if label == "10**9" and label in accepted:
                 continue  # an accepted huge step count would run for hours
-            arguments = copy.deepcopy(dict(bound.arguments))
+            arguments = copy.deepcopy(flat)
             if example.fresh:
                 arguments.update(example.fresh())
             arguments[name] = bad
             n_cases += 1
-            outcome, exc = call_once(func, arguments, example.timeout)
+            outcome, exc = call_once(lambda: _call(func, signature, arguments, copy.deepcopy(star)),
+                                     example.timeout)
             nan_ok = label in ("nan", "inf", "nan-array", "inf-array") and propagates_nan(func)
             where = f"{name}={label}"
             if outcome == "hang":
