@@ -17,7 +17,7 @@ from scipy.stats import binom
 from mlnotes.boosting import _check_X, _final, _staged_sum  # shared X check and staged sums
 from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
-from mlnotes.validate import check_int
+from mlnotes.validate import as_numeric_array, check_int
 
 
 # ----------------------------------------------------------------------------- bagging
@@ -52,6 +52,93 @@ def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
     if not sigma2 >= 0:
         raise ValueError(f"sigma2 must be >= 0, got {sigma2}")
     return rho * sigma2 + (1.0 - rho) * sigma2 / B
+
+
+def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
+    """``(sigma2, rho)`` of single-tree predictions at fixed points, from ``preds`` (R, M, n).
+
+    ``preds[r, m, i]`` is tree m of the forest grown on training set r, evaluated at the
+    fixed point x_i. Two trees of one forest share the training set Z but not their own
+    randomness (bootstrap, features), so their covariance at x is Var_Z(E[T(x) | Z]);
+    sigma2 is the total variance Var(T(x)); rho = covariance / sigma2, both pooled over x.
+    """
+    preds = as_numeric_array(preds, "preds", ndim=3)
+    if min(preds.shape[:2]) < 2:
+        raise ValueError(f"preds needs >= 2 training sets and >= 2 trees, got shape {preds.shape}")
+    # region: rho
+    within = preds.var(axis=1, ddof=1).mean(axis=0)                   # E_Z Var(T | Z), (n,)
+    M = preds.shape[1]
+    between = preds.mean(axis=1).var(axis=0, ddof=1) - within / M     # Var_Z E(T | Z), (n,)
+    sigma2 = float((within + between).mean())
+    rho = float(between.mean() / sigma2)
+    # endregion
+    return sigma2, rho
+
+
+def forest_variance(preds: np.ndarray, B: int) -> float:
+    """Measured variance of a B-tree forest's prediction at fixed points, from ``preds`` (R, M, n).
+
+    The M trees of each training set are cut into M // B disjoint forests of B trees; the
+    variance over the R training sets is taken per forest index and point, then averaged.
+    """
+    preds = as_numeric_array(preds, "preds", ndim=3)
+    R, M, n = preds.shape
+    B = check_int("B", B, 1, M)
+    G = M // B
+    forests = preds[:, :G * B].reshape(R, G, B, n).mean(axis=2)        # (R, G, n)
+    return float(forests.var(axis=0, ddof=1).mean())
+
+
+def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured: np.ndarray,
+                        sigma2: np.ndarray, rho_mean: np.ndarray) -> object:
+    """Two panels: rho against k (mean and spread over groups), forest variance against B.
+
+    ``rhos`` (len(ks), groups); ``measured`` (len(ks), len(Bs)); ``sigma2``, ``rho_mean`` (len(ks),).
+    """
+    from mlnotes.plotting import new_figure, style_cycle
+
+    fig, (ax1, ax2) = new_figure(ncols=2, width=9, height=3.4)
+    ax1.errorbar(ks, rhos.mean(axis=1), yerr=rhos.std(axis=1, ddof=1), marker="o", capsize=3)
+    ax1.set(xscale="log", xlabel="features per split $k$", ylabel=r"$\rho$ (trees at a fixed $x$)",
+            title=r"Feature sampling lowers $\rho$")
+    ax1.set_xticks(ks, [str(k) for k in ks])
+    Bgrid = np.geomspace(1, max(Bs), 50)
+    for i, (k, style) in enumerate(zip(ks, style_cycle(len(ks)))):
+        s2, r = sigma2[i], rho_mean[i]
+        ax2.plot(Bgrid, r * s2 + (1 - r) * s2 / Bgrid, color=style["color"], lw=1)
+        ax2.plot(Bs, measured[i], "o", ms=4, color=style["color"], label=f"$k$ = {k}")
+    ax2.set(xscale="log", yscale="log", xlabel="trees in the forest $B$",
+            ylabel="variance of the forest", title=r"dots: measured; lines: $\rho\sigma^2 + (1-\rho)\sigma^2/B$")
+    ticks = [t for t in (1, 2, 5, 10, 20, 50) if measured.min() / 1.5 <= t <= measured.max() * 1.5]
+    ax2.set_yticks(ticks, [str(t) for t in ticks])
+    ax2.set_xticks(Bs, [str(B) for B in Bs])
+    ax2.minorticks_off()
+    ax2.legend(fontsize=8)
+    return fig
+
+
+def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple[float, float],
+                       title: str = "") -> object:
+    """One figure: the first B-tree forest of every training set at fixed points, sorted by truth.
+
+    ``preds`` (R, M, n) tree predictions as in :func:`forest_variance`; ``truth`` (n,).
+    """
+    from mlnotes.plotting import COLORS, new_figure
+
+    preds = as_numeric_array(preds, "preds", ndim=3)
+    B = check_int("B", B, 1, preds.shape[1])
+    order = np.argsort(truth)
+    forests = preds[:, :B, order].mean(axis=1)                         # (R, n)
+    fig, ax = new_figure(width=6.4, height=3.2)
+    pos = np.broadcast_to(np.arange(len(order)), forests.shape)
+    ax.plot(pos.ravel(), forests.ravel(), ".", ms=2, color=COLORS[0], alpha=0.5,
+            label=f"forest of {B} trees, one per training set")
+    ax.plot(np.arange(len(order)), np.asarray(truth)[order], color="black", lw=1.5,
+            label="true $f(x)$")
+    ax.set(ylim=ylim, xlabel="fixed test point (sorted by $f(x)$)", ylabel="prediction",
+           title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
 
 
 class SimpleForest:
@@ -171,6 +258,76 @@ def simulate_majority_vote(T: int, p: float, rho: float = 0.0, n_trials: int = 2
     return float((correct.sum(axis=1) > T // 2).mean())
 
 
+def draw_majority_vote(p: float, rho: float, n_voters: int = 25, T_max: int = 101) -> object:
+    """Two panels for the correlated-voter model: majority accuracy against T (left, next to
+    the independent case) and the distribution of right voters among ``n_voters`` (right)."""
+    from mlnotes.plotting import COLORS, new_figure
+
+    acc = majority_vote_accuracy(n_voters, p, rho)               # validates p, rho, n_voters
+    Ts = np.arange(1, check_int("T_max", T_max, 1) + 1, 2)
+    fig, (ax1, ax2) = new_figure(ncols=2, width=7.5, height=3)
+    ax1.plot(Ts, [majority_vote_accuracy(T, p) for T in Ts], color=COLORS[0], ls="--",
+             label="independent")
+    ax1.plot(Ts, [majority_vote_accuracy(T, p, rho) for T in Ts], color=COLORS[3],
+             label=rf"correlated, $\rho$ = {rho:g}")
+    ax1.axhline(p, color="black", lw=0.8, ls=":", label=f"one voter, $p$ = {p:g}")
+    ax1.set(xlabel="number of voters $T$", ylabel="majority accuracy", ylim=(0, 1.02))
+    ax1.legend(fontsize=8, loc="lower right")
+    k = np.arange(n_voters + 1)
+    pmf = (1 - rho) * binom.pmf(k, n_voters, p)                   # (n_voters + 1,)
+    pmf[0] += rho * (1 - p)
+    pmf[-1] += rho * p
+    ax2.bar(k, pmf, color=np.where(k > n_voters // 2, COLORS[2], COLORS[1]))
+    ax2.set(xlabel=f"voters right (of {n_voters})", ylabel="probability", ylim=(0, 0.85),
+            title=f"majority right: {acc:.3f}")
+    return fig
+
+
+def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """``(bias2, variance)`` of a model from its predictions over many training sets.
+
+    ``preds`` (R, n): the model fitted on R independent training sets, evaluated at n fixed
+    points with true values ``truth`` (n,). variance = mean_x Var_r(pred); bias2 =
+    mean_x (mean_r pred - f)^2 minus variance / R, the part the finite R adds. With noise variance s2, the expected squared error on a fresh noisy
+    label is bias2 + variance + s2.
+    """
+    preds = as_numeric_array(preds, "preds", ndim=2)
+    truth = as_numeric_array(truth, "truth", ndim=1)
+    if preds.shape[1] != len(truth) or len(preds) < 2:
+        raise ValueError(f"preds must be (R >= 2, {len(truth)}), got {preds.shape}")
+    # region: bias-variance
+    var_x = preds.var(axis=0, ddof=1)                               # (n,)
+    mean_pred = preds.mean(axis=0)                                  # (n,)
+    bias2 = float(np.mean((mean_pred - truth) ** 2 - var_x / len(preds)))  # unbiased
+    variance = float(var_x.mean())
+    # endregion
+    return bias2, variance
+
+
+def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray, noise: float,
+                       mse: np.ndarray, mse_se: np.ndarray) -> object:
+    """Stacked bars bias^2 + variance + noise per model, with the measured test error on top.
+
+    ``bias2``, ``variance``: (models, groups), drawn as mean with a spread bar over groups;
+    ``mse``, ``mse_se``: (models,) measured error on fresh noisy labels and its standard error.
+    """
+    from mlnotes.plotting import COLORS, new_figure
+
+    x = np.arange(len(names))
+    b, v = bias2.mean(axis=1), variance.mean(axis=1)
+    fig, ax = new_figure(width=7.5, height=3.4)
+    ax.bar(x, b, color=COLORS[0], label="bias$^2$", yerr=bias2.std(axis=1, ddof=1), capsize=3)
+    ax.bar(x, v, bottom=b, color=COLORS[1], label="variance",
+           yerr=variance.std(axis=1, ddof=1), capsize=3)
+    ax.bar(x, np.full(len(x), noise), bottom=b + v, color="0.75", label=r"noise $\sigma^2$")
+    ax.errorbar(x, mse, yerr=2 * mse_se, fmt="D", color="black", ms=5,
+                label="measured test error ($\\pm 2$ SE)")
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set(ylabel="squared error", title="Error decomposition over independent training sets")
+    ax.legend(fontsize=8)
+    return fig
+
+
 # ----------------------------------------------------------------------------- AdaBoost
 
 def adaboost_reweight(w: np.ndarray, y: np.ndarray, h: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -222,6 +379,7 @@ class AdaBoostStumps:
         w = np.full(len(X), 1.0 / len(X))
         self.learners_, self.alphas_, self.errors_, self.Z_, history = [], [], [], [], [w]
         for _ in range(self.n_rounds):
+            # region: adaboost-round
             learner = copy.deepcopy(self.estimator)
             if self.resample:
                 idx = rng.choice(len(X), size=len(X), p=w)
@@ -242,6 +400,7 @@ class AdaBoostStumps:
                 self.Z_.append(0.0)
                 break
             w, Z = adaboost_reweight(w, ys, h, alpha)
+            # endregion
             self.Z_.append(Z)
             history.append(w)
         self.alphas_, self.errors_, self.Z_ = map(np.array, (self.alphas_, self.errors_, self.Z_))
@@ -269,6 +428,32 @@ class AdaBoostStumps:
         """Label sign(F_M(x)) mapped back to ``classes_``: shape (n,)."""
         F = self.decision_function(X)
         return self.classes_[(F > 0).astype(int)]
+
+
+def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_share: float) -> object:
+    """Left: test error against rounds per label-noise level (mean line, min-max band over seeds).
+    Right: the flipped points' share of the weight against rounds (one line per seed).
+
+    ``test_err``: name -> (seeds, rounds); ``share``: (seeds, rounds + 1).
+    """
+    from mlnotes.plotting import COLORS, new_figure, style_cycle
+
+    fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
+    for (name, err), style in zip(test_err.items(), style_cycle(len(test_err))):
+        m = np.arange(1, err.shape[1] + 1)
+        ax1.plot(m, err.mean(axis=0), label=name, **style)
+        ax1.fill_between(m, err.min(axis=0), err.max(axis=0), color=style["color"], alpha=0.2)
+    ax1.set(xscale="log", xlabel="boosting round $m$", ylabel="test error (clean labels)",
+            title="Test error, mean and range over seeds")
+    ax1.legend(fontsize=8)
+    for row in share:
+        ax2.plot(np.arange(len(row)), row, color=COLORS[3], lw=1, alpha=0.7)
+    ax2.axhline(start_share, color="black", lw=0.8, ls=":", label="their share at the start")
+    ax2.plot([], [], color=COLORS[3], label="flipped points, one line per seed")
+    ax2.set(xlabel="boosting round $m$", ylabel="weight on flipped points", ylim=(0, 1),
+            title="Where the weight goes")
+    ax2.legend(fontsize=8)
+    return fig
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -344,4 +529,5 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np
         ax.scatter(X[sel, 0], X[sel, 1], s=12 if sizes is None else np.asarray(sizes)[sel], c=color,
                    marker=marker, edgecolors="white", linewidths=0.4, label=f"class {c}")
     ax.set(xlim=(gx[0, 0], gx[0, -1]), ylim=(gy[0, 0], gy[-1, 0]), xlabel="$x_1$", ylabel="$x_2$")
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
     return ax

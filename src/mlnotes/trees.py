@@ -145,6 +145,7 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
     Sort each candidate column once, cumulative-sum the statistics in that order: row
     ``i`` of the cumsum is the left child of "first i + 1 sorted samples go left".
     """
+    # region: split-scores
     m = len(Xn)
     Xf = Xn[:, feats]                                    # (m, k)
     order = np.argsort(Xf, axis=0, kind="stable")
@@ -155,6 +156,7 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
     right = total - left
     with np.errstate(invalid="ignore", divide="ignore"):   # empty sides are masked below
         gain = gain_scale * (criterion.score(left) + criterion.score(right) - criterion.score(total))
+    # endregion
     valid = xs[1:] > xs[:-1] + FEATURE_TOL               # split only between distinct values
     n_left = np.arange(1, m)[:, None]
     valid &= (n_left >= min_samples_leaf) & (m - n_left >= min_samples_leaf)

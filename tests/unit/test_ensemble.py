@@ -165,3 +165,55 @@ def test_bad_inputs():
         plot_decision_boundary("f", np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match="margin"):
         decision_grid(np.zeros((3, 2)), margin=-1)
+
+
+def _equicorrelated(R, M, n, rho, sigma2, seed=0):
+    """Tree predictions whose training-set part has variance rho sigma2 (shared by a forest)."""
+    rng = np.random.default_rng(seed)
+    shared = np.sqrt(rho * sigma2) * rng.standard_normal((R, 1, n))
+    own = np.sqrt((1 - rho) * sigma2) * rng.standard_normal((R, M, n))
+    return shared + own
+
+
+def test_tree_variance_components_recovers_rho_and_sigma2():
+    from mlnotes.ensemble import tree_variance_components
+    sigma2, rho = tree_variance_components(_equicorrelated(400, 20, 30, 0.3, 2.0))
+    assert abs(sigma2 - 2.0) < 0.05 and abs(rho - 0.3) < 0.03
+    sigma2, rho = tree_variance_components(_equicorrelated(400, 20, 30, 0.0, 1.0, seed=1))
+    assert abs(rho) < 0.02
+
+
+def test_forest_variance_matches_formula():
+    from mlnotes.ensemble import forest_variance
+    preds = _equicorrelated(400, 20, 30, 0.3, 2.0, seed=2)
+    for B in (1, 4, 20):
+        assert abs(forest_variance(preds, B) / correlated_mean_variance(B, 0.3, 2.0) - 1) < 0.06
+
+
+def test_bias_variance_against_known_model():
+    from mlnotes.ensemble import bias_variance
+    rng = np.random.default_rng(3)
+    truth = np.linspace(-1, 1, 40)
+    preds = truth + 0.5 + 0.7 * rng.standard_normal((2000, 40))   # bias 0.5, variance 0.49
+    bias2, variance = bias_variance(preds, truth)
+    assert abs(bias2 - 0.25) < 0.01 and abs(variance - 0.49) < 0.02
+    with pytest.raises(ValueError, match="preds"):
+        bias_variance(preds[:1], truth)
+    with pytest.raises(ValueError, match="preds"):
+        tree_variance_components_bad = __import__("mlnotes.ensemble", fromlist=["x"])
+        tree_variance_components_bad.tree_variance_components(np.zeros((1, 3, 2)))
+
+
+def test_experiment_plots_draw():
+    import matplotlib.pyplot as plt
+    from mlnotes.ensemble import (draw_forest_spread, draw_majority_vote, plot_bias_variance,
+                                  plot_rho_experiment)
+    preds = _equicorrelated(5, 8, 10, 0.3, 1.0)
+    figs = [draw_forest_spread(preds, 4, np.zeros(10), (-3, 3), "t"),
+            draw_majority_vote(0.6, 0.3),
+            plot_bias_variance(["a", "b"], np.ones((2, 3)), np.ones((2, 3)), 1.0,
+                               np.array([3.0, 3.0]), np.array([0.1, 0.1])),
+            plot_rho_experiment([1, 2], np.array([[0.1, 0.2], [0.2, 0.3]]), [1, 2],
+                                np.array([[1.0, 0.5], [1.0, 0.6]]), np.ones(2), np.array([0.1, 0.2]))]
+    assert all(len(f.axes) >= 1 for f in figs)
+    plt.close("all")
