@@ -290,3 +290,40 @@ def test_every_module_declares_its_reader_facing_api():
     if missing and not REQUIRE_ALL:
         pytest.xfail(f"{len(missing)} modules have no __all__ yet (not fuzzed): {', '.join(missing)}")
     assert not missing, f"modules without __all__ (so without adversarial coverage): {missing}"
+
+
+def summary() -> dict:
+    """Findings by kind over every registered example (``python tests/unit/test_adversarial.py``)."""
+    import collections
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    counts, per_function, n_functions, n_cases = collections.Counter(), collections.Counter(), 0, 0
+    missing = []
+    for module_name, name in _targets():
+        obj = getattr(importlib.import_module(f"mlnotes.{module_name}"), name)
+        examples, exempt = _registry(module_name)
+        if name in exempt or not callable(obj) or not _takes_input(obj):
+            continue
+        if name not in examples:
+            missing.append(f"{module_name}.{name}")
+            continue
+        findings, cases = fuzz(obj, examples[name])
+        n_functions, n_cases = n_functions + 1, n_cases + cases
+        kinds = {f.split()[0] for f in findings}
+        counts.update(f.split()[0] for f in findings)
+        per_function.update(kinds)
+    no_all = [m for m in _modules() if m not in SKIP_MODULES
+              and not hasattr(importlib.import_module(f"mlnotes.{m}"), "__all__")]
+    return {"functions_fuzzed": n_functions, "cases": n_cases, "findings_by_kind": dict(counts),
+            "functions_with_kind": dict(per_function), "names_without_example": len(missing),
+            "modules_without_all": no_all}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    print(json.dumps(summary(), indent=1))
