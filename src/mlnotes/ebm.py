@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlnotes.validate import check_array, check_int, check_module, check_seed
+
 Tensor = torch.Tensor
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
@@ -216,3 +218,52 @@ def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int =
         opt.step()
         losses.append(loss.item())
     return losses
+
+
+
+# region: buffer-ablation
+def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1000,
+                    n_chains: int = 1000, k: int = 20, eps: float = 0.01, lr: float = 0.5,
+                    seed: int = 0) -> np.ndarray:
+    """Fit the tilt ``theta`` of ``U(x) = 2 (x^2 - 1)^2 + theta x`` by the two-phase gradient.
+
+    One run per entry of ``persistent`` (S,), side by side: ``True`` keeps each run's chains
+    between updates (a replay buffer with no restarts); ``False`` starts every update's ``k``
+    ULA steps from fresh uniform noise on [-3, 3] (no buffer). Update:
+    ``theta -= lr (mean(data) - mean(negatives))``. Returns the paths of theta (n_updates + 1, S).
+    """
+    data = check_array("data", data, ndim=1)
+    keep = np.asarray(persistent, dtype=bool)[:, None]                    # (S, 1)
+    rng = np.random.default_rng(check_seed(seed))
+    theta = np.zeros((len(keep), 1))                                       # (S, 1)
+    chains = rng.uniform(-3, 3, (len(keep), check_int("n_chains", n_chains, 1)))
+    path = [theta[:, 0].copy()]
+    for _ in range(check_int("n_updates", n_updates, 1)):
+        chains = np.where(keep, chains, rng.uniform(-3, 3, chains.shape))
+        chains = langevin(lambda x: 8 * x * (x ** 2 - 1) + theta, chains, eps, k, rng)
+        theta = theta - lr * (data.mean() - chains.mean(1, keepdims=True))
+        path.append(theta[:, 0].copy())
+    return np.array(path)
+# endregion
+
+
+
+def energy_grid(energy: nn.Module, lim: float = 4.0, n: int = 120) -> np.ndarray:
+    """Energies of a 2-D ``energy`` on an ``n x n`` grid over [-lim, lim]^2 (rows: x2)."""
+    check_module("energy", energy)
+    g = np.linspace(-lim, lim, check_int("n", n, 2))
+    XX, YY = np.meshgrid(g, g)
+    with torch.no_grad():
+        grid = torch.tensor(np.stack([XX.ravel(), YY.ravel()], 1), dtype=torch.float32)
+        return energy(grid).numpy().reshape(n, n)
+
+
+def plot_energy_samples(ax, UU: np.ndarray, points: Tensor, modes: Tensor, title: str,
+                        lim: float = 4.0):
+    """Energy map ``UU`` from :func:`energy_grid` (dark: low), samples (white), modes (+)."""
+    im = ax.imshow(UU, extent=(-lim, lim, -lim, lim), origin="lower", cmap="viridis")
+    ax.scatter(*points.numpy().T, s=2, color="white", alpha=0.6)
+    ax.scatter(*modes.numpy().T, marker="+", s=80, color="#d55e00")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title, xlim=(-lim, lim), ylim=(-lim, lim))
+    ax.grid(False)
+    return im

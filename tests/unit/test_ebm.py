@@ -101,3 +101,16 @@ def test_train_ebm_lowers_energy_of_data():
     assert len(losses) == 25
     with pytest.raises(ValueError, match="n_iter"):
         train_ebm(energy, data_fn, n_iter=0)
+
+
+def test_tilted_well_fit_and_energy_grid():
+    from mlnotes.ebm import MLPEnergy, energy_grid, tilted_well_fit
+    data = np.random.default_rng(0).normal(1.0, 0.3, 500)
+    paths = tilted_well_fit(data, np.array([True, False]), n_updates=5, n_chains=50)
+    assert paths.shape == (6, 2) and np.all(paths[0] == 0) and np.isfinite(paths).all()
+    grid = energy_grid(MLPEnergy(), lim=2.0, n=7)
+    assert grid.shape == (7, 7) and np.isfinite(grid).all()
+    with pytest.raises(ValueError, match="data"):
+        tilted_well_fit(np.zeros((2, 2)), np.array([True]))
+    with pytest.raises(TypeError, match="energy"):
+        energy_grid("not a model")
