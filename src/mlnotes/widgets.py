@@ -372,6 +372,7 @@ class StaticExplorer:
 
     def _meta_html(self) -> str:
         meta = {"autoscale": self.autoscale, "controls": [s.name for s in self.specs],
+                "live": [s.name for s in self.specs if s.live is not None],
                 "hashes": self.hashes, "limits": self.limits, "problems": self.problems,
                 "sweep": self.sweep, "bytes": self.size}
         attributes = " ".join(f'data-{k}="{html.escape(json.dumps(v), quote=True)}"' for k, v in meta.items())

@@ -85,7 +85,7 @@ def test_chapter_page_loads_typesets_and_explores(browser, server, path):
     notebook = path.removesuffix(".html") + ".ipynb"
     for launcher in ("https://mybinder.org/", "https://colab.research.google.com/"):
         assert page.locator(f'a[href^="{launcher}"][href$="{notebook}"]').count() == 1, (path, launcher)
-    assert page.locator(".btn-launch-thebe").count() == 1, f"{path}: no Thebe live-code button"
+    assert page.locator(".btn-launch-thebe").count() == 0, f"{path}: a Thebe button (removed: see README)"
     assert page.locator(f'a[href$="_sources/{notebook}"]').count() >= 1, f"{path}: no .ipynb download"
     page.close()
     assert not problems, f"{path}: console errors {problems}"
