@@ -1,5 +1,6 @@
 """Quality gates on the built book (run after `make book`): budgets, warnings, page weight,
-explorers and the build report. Each failure names the chapter and the number that broke."""
+explorers, numbers in prose computed by the page, and the build report with its gates table and
+claims ledger. Each failure names the chapter and the number that broke."""
 
 import gzip
 import json
@@ -10,6 +11,7 @@ import pytest
 
 from conftest import ROOT
 from bookkit.check import BUDGET_MB, BUDGET_SECONDS, budget_problems, stderr_outputs
+from bookkit.contract import claims, gates_enforced, number_problems, with_outputs
 from bookkit.execute import METRICS_FILE, open_cache, toc_notebooks
 
 pytestmark = pytest.mark.book
@@ -110,10 +112,41 @@ def test_every_explorer_prerendered_all_its_positions(path):
         assert int(frames) == positions >= 1, f"{rel(path)}: {frames} frames for {positions} positions"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_numbers_in_prose_are_glued_or_listed_constants(path, cache):
+    """Every decimal number or percentage in the chapter's prose, captions and alt text occurs in
+    a text its executed cells glued (or is a listed constant). Until GATES_ENFORCED_IN_TESTS is
+    flipped in tools/bookkit/contract.py, a failing chapter is an expected failure."""
+    chapter = with_outputs(nbformat.read(path, as_version=4), executed_notebook(cache, path))
+    problems = [message for _, message in number_problems(chapter)]
+    if problems and not gates_enforced():
+        pytest.xfail(f"{len(problems)} unglued numbers (not enforced yet): {problems[0][:200]}")
+    assert not problems, f"{rel(path)}:\n- " + "\n- ".join(problems)
+
+
+def _tables(report: str) -> list[list[str]]:
+    """Each HTML table of the report as its body rows' text."""
+    return [[re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]]
+            for table in re.findall(r"<table[^>]*>(.*?)</table>", report, re.S)]
+
+
 def test_build_report_lists_every_chapter_with_all_checks_passed():
     report = (HTML / "appendix" / "build-report.html").read_text()
-    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", report, re.S)[1:]
+    rows = _tables(report)[0]
     assert len(rows) == len(CHAPTERS)
     for row in rows:
-        passed, total = map(int, re.search(r"(\d+) / (\d+)", re.sub("<[^>]+>", "", row)).groups())
+        passed, total = map(int, re.search(r"(\d+) / (\d+)", row).groups())
         assert passed == total >= 3, row
+
+
+def test_build_report_has_a_gates_table_and_a_claims_ledger_row_per_check_cell():
+    report = (HTML / "appendix" / "build-report.html").read_text()
+    tables = _tables(report)
+    gates = tables[1]
+    assert len(gates) == len(CHAPTERS) + 1 and gates[-1].split()[0] == "all"
+    ledgers = tables[2:]
+    assert len(ledgers) == len(CHAPTERS)
+    for path, rows in zip(CHAPTERS, ledgers):
+        expected = claims(nbformat.read(path, as_version=4))
+        assert len(rows) == len(expected), f"{rel(path)}: {len(rows)} ledger rows for {len(expected)} check cells"
+        assert all(row.rstrip().endswith("passed") for row in rows), f"{rel(path)}: {rows}"

@@ -5,6 +5,7 @@ empty-axes slip (also inside savefig, as explorer frames are rendered) and passe
 the numbers gate reads the glue outputs of an executed notebook."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,11 @@ CASES = {
 }
 
 
+#: The book's kernels and Sphinx find bookkit on PYTHONPATH (the Makefile exports it).
+BUILD_ENV = os.environ | KERNEL_ENV | {"PYTHONPATH": os.pathsep.join(
+    p for p in (str(ROOT / "tools"), os.environ.get("PYTHONPATH")) if p)}
+
+
 def make_book(tmp_path, code: str, markdown: str):
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copy(ROOT / "references.bib", tmp_path / "references.bib")
@@ -49,7 +55,7 @@ def make_book(tmp_path, code: str, markdown: str):
 def test_strict_build(tmp_path, case):
     code, markdown, should_pass, evidence = CASES[case]
     make_book(tmp_path, code, markdown)
-    env = os.environ | KERNEL_ENV
+    env = BUILD_ENV
     build = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n",
                             "--keep-going"], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     log = build.stdout + build.stderr
@@ -217,3 +223,39 @@ def test_numbers_gate_reads_what_an_executed_notebook_glued(tmp_path):
     assert [len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code"] == [0, 2]
     problems = number_problems(nb)
     assert len(problems) == 1 and "'0.75'" in problems[0][1]
+
+
+# --- what readers see: show() highlighted, glue() hidden, the ledger's escaping ----------------
+
+def _build(tmp_path, code: str, markdown: str) -> str:
+    make_book(tmp_path, code, markdown)
+    build = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n",
+                            "--keep-going"], capture_output=True, text=True, env=BUILD_ENV,
+                           timeout=300, cwd=tmp_path)
+    assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
+    return (tmp_path / "_build" / "html" / "chapter.html").read_text()
+
+
+@pytest.mark.slow
+def test_show_renders_highlighted_and_glue_stays_hidden_on_the_site(tmp_path):
+    code = ("from mlnotes.show import show\nfrom mlnotes.claims import glue, spread\n"
+            "glue('mean', 0.5, '{:.2f}')\nshow(spread)")
+    html = _build(tmp_path, code, "The mean is 0.50.")
+    assert '<div class="highlight-python notranslate">' in html
+    assert re.search(r'<span class="k">def</span>(<span class="w"> </span>| )<span class="nf">spread</span>', html)  # pygments
+    assert "<code class=\"docutils literal notranslate\"><span class=\"pre\">mlnotes.claims.spread</span>" in html
+    assert "The mean is 0.50." in html and "&#39;0.50&#39;" not in html and "'0.50'" not in html
+
+
+@pytest.mark.slow
+def test_claims_ledger_escapes_markdown_math_and_roles(tmp_path):
+    from bookkit.contract import parse_claim
+    from bookkit.report import _code, _md, seeds_text
+
+    claim = parse_claim("# Claim (one run, exact because |x| < $1 {doc}`x`): a*b_c [1] `code` <tag> #3\nassert 1")
+    row = f"| {_md(claim.text)} | {_md(seeds_text(claim))} | {_code('p | q ` $x$ {doc}`y`')} | passed |"
+    html = _build(tmp_path, "print('fine')", "| Claim | Seeds | Evidence | Result |\n|---|---|---|---|\n" + row)
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "a*b_c [1] `code` &lt;tag&gt; #3" in text
+    assert "one run, exact because |x| &lt; $1 {doc}`x`" in text
+    assert "p | q ` $x$ {doc}`y`" in text

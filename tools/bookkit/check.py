@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from bookkit.contract import (GATE_KINDS, WARNING_KINDS, check_notebook, gate_problems, gate_warnings,
-                              number_problems, uses_glue)
+                              number_problems, uses_glue, with_outputs)
 from bookkit.execute import ROOT, open_cache, run_parallel, text_outputs, toc_notebooks
 from bookkit.strict import FIGURE_LINT_ENV, FIGURE_LINT_MARK
 
@@ -64,11 +64,13 @@ def figure_lint_records(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
 
 
 def cached_notebook(cache, path: Path):
+    """The chapter with the outputs of its cached execution (None if not cached)."""
+    source = nbformat.read(path, as_version=4)
     try:
-        record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        record = cache.match_cache_notebook(source)
     except KeyError:
         return None
-    return cache.get_cache_bundle(record.pk).nb
+    return with_outputs(source, cache.get_cache_bundle(record.pk).nb)
 
 
 def gate_table(paths: list[Path], details: bool = False, execute: bool = False, jobs: int = 1) -> str:

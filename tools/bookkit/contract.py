@@ -289,6 +289,22 @@ def glued_texts(nb) -> dict[str, str]:
     return texts
 
 
+def with_outputs(source, executed):
+    """``source`` (all cells, metadata) with the outputs of ``executed``'s code cells, in order.
+
+    The jupyter-cache keeps only code cells; the gates also need the markdown and metadata."""
+    import copy
+
+    merged = copy.deepcopy(source)
+    code = [cell for cell in merged.cells if cell.cell_type == "code"]
+    ran = [cell for cell in executed.cells if cell.cell_type == "code"]
+    if [c.source for c in code] != [c.source for c in ran]:
+        raise ValueError("the executed notebook's code cells differ from the source notebook's")
+    for cell, done in zip(code, ran):
+        cell.outputs, cell.execution_count = done.get("outputs", []), done.get("execution_count")
+    return merged
+
+
 def uses_glue(nb) -> bool:
     return any(cell.cell_type == "code" and re.search(r"\bglue\s*\(", cell.source) for cell in nb.cells)
 
