@@ -190,6 +190,28 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
             "elbo_gap": np.array(gaps), "param_change": np.array(changes), "states": states}
 
 
+def converged(loglik: object, n_points: int, window: int = 50, tol: float = 1e-8) -> bool:
+    """True when a log-likelihood history gained less than ``tol`` nats per point over its last
+    ``window`` iterations (EM never decreases it, so a run that still gains is still climbing)."""
+    loglik = as_numeric_array(loglik, "loglik", 1)
+    n_points = check_int("n_points", n_points, 1)
+    window = check_int("window", window, 1, len(loglik) - 1)
+    return bool((loglik[-1] - loglik[-1 - window]) / n_points < tol)
+
+
+def plot_restarts(ax: object, logliks: list, is_converged: list, n_points: int) -> object:
+    """Mean log-likelihood per iteration of several EM runs: converged runs solid, others dashed."""
+    from mlnotes.plotting import COLORS
+
+    for ll, ok in zip(logliks, is_converged):
+        ax.plot(np.asarray(ll) / n_points, color=COLORS[0] if ok else COLORS[1],
+                lw=1.6 if ok else 1.0, ls="-" if ok else "--")
+    ax.plot([], [], color=COLORS[0], lw=1.6, label="converged")
+    ax.plot([], [], color=COLORS[1], ls="--", label="still rising at the last iteration")
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
 # ----------------------------------------------------------------------------- 1-D bound picture
 def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float, float] = (-1.0, 1.5),
                         sds: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, float]:

@@ -195,3 +195,21 @@ def test_gaussian_ellipse():
     with pytest.raises(ValueError, match="need mean"):
         gaussian_ellipse(ax, [0, 0, 0], np.eye(2))
     plt.close(fig)
+
+
+def test_converged_flags_flat_tails_only():
+    from mlnotes.em import converged
+    flat = np.concatenate([np.linspace(-500.0, -400.0, 50), np.full(60, -400.0)])
+    rising = np.linspace(-500.0, -400.0, 110)
+    assert converged(flat, 100) and not converged(rising, 100)
+    with pytest.raises(ValueError, match="window"):
+        converged(flat, 100, window=500)
+
+
+def test_plot_restarts_draws_both_kinds():
+    import matplotlib.pyplot as plt
+    from mlnotes.em import plot_restarts
+    fig, ax = plt.subplots()
+    plot_restarts(ax, [np.arange(5.0), np.arange(5.0) + 1], [True, False], 1)
+    assert len(ax.get_legend().get_texts()) == 2
+    plt.close(fig)
