@@ -123,6 +123,7 @@ class GBDTBinaryClassifier(_GBDT):
         F = np.full(len(y), self.init_)
         self.trees_: list[RegressionTree] = []
         for _ in range(self.n_estimators):
+            # region: newton-leaves
             p = sigmoid(F)
             residual = y - p                                   # negative gradient of log loss
             tree = RegressionTree(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf)
@@ -134,6 +135,7 @@ class GBDTBinaryClassifier(_GBDT):
             tree.tree_.value = newton[:, None]                 # Newton step per leaf
             self.trees_.append(tree)
             F = F + self.learning_rate * newton[leaf]
+            # endregion
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -148,6 +150,36 @@ class GBDTBinaryClassifier(_GBDT):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(y = 1 | x) = sigmoid(F_M(x)), shape (n,)."""
         return sigmoid(self.decision_function(X))
+
+
+def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[float, np.ndarray],
+                        noise_var: float) -> object:
+    """Left: validation (dashed) and test (solid) MSE against rounds for one seed, each learning
+    rate's best validation round marked. Right: test MSE at each rate's best round, every seed.
+
+    ``val_curves``/``test_curves``: learning rate -> (seeds, rounds) arrays.
+    """
+    from mlnotes.plotting import new_figure, style_cycle
+
+    fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
+    for k, (lr, style) in enumerate(zip(val_curves, style_cycle(len(val_curves)))):
+        val, test = val_curves[lr][0], test_curves[lr][0]
+        m = np.arange(1, len(val) + 1)
+        best = int(np.argmin(val))
+        ax1.plot(m, test, color=style["color"], lw=2, label=f"test, lr = {lr:g}")
+        ax1.plot(m, val, color=style["color"], lw=1, ls="--", label=f"validation, lr = {lr:g}")
+        ax1.plot(best + 1, test[best], "v", color=style["color"], ms=8)
+        at_best = [t[np.argmin(v)] for v, t in zip(val_curves[lr], test_curves[lr])]
+        ax2.plot(np.full(len(at_best), k), at_best, "o", color=style["color"], alpha=0.7)
+        ax2.plot([k - 0.25, k + 0.25], [np.mean(at_best)] * 2, color=style["color"], lw=2)
+    ax1.axhline(noise_var, color="black", lw=0.8, ls=":", label="noise variance")
+    ax1.set(xscale="log", yscale="log", xlabel="number of trees", ylabel="mean squared error",
+            title="Seed 0 (triangles: best validation round)")
+    ax1.legend(ncols=2, fontsize=7)
+    ax2.set_xticks(range(len(val_curves)), [f"lr = {lr:g}" for lr in val_curves])
+    ax2.set(ylabel="test MSE at the best round", xlim=(-0.6, len(val_curves) - 0.4),
+            title="Each rate at its own best round")
+    return fig
 
 
 # ----------------------------------------------------------------------------- XGBoost
@@ -296,10 +328,12 @@ class XGBoostLite(_BoostedTrees):
         F = np.full(len(y), self.init_)
         self.trees_: list[XGBTree] = []
         for _ in range(self.n_estimators):
+            # region: xgb-round
             g, h = gradients(self.objective, y, F)
             tree = XGBTree(**self.tree_params).fit(X, g, h)
             self.trees_.append(tree)
             F = F + self.learning_rate * tree.predict(X)
+            # endregion
         self.n_features_in_ = X.shape[1]
         return self
 

@@ -144,3 +144,12 @@ def test_bad_inputs():
         sparsity_aware_split(np.array([1.0, 2.0]), np.ones(2), np.ones(2), lam=0.0)
     with pytest.raises(ValueError, match="X must"):
         GBDTRegressor(2).fit(np.array([[np.nan]]), np.zeros(1))
+
+
+def test_plot_early_stopping_draws():
+    import matplotlib.pyplot as plt
+    from mlnotes.boosting import plot_early_stopping
+    curves = {1.0: np.array([[3.0, 2.0, 2.5]] * 2), 0.1: np.array([[4.0, 3.0, 1.5]] * 2)}
+    fig = plot_early_stopping(curves, curves, 1.0)
+    assert len(fig.axes) == 2
+    plt.close(fig)
