@@ -94,8 +94,9 @@ class _BookLogScale(mscale.LogScale):
     """matplotlib's log scale, labelled with powers of ten at the decades; the ticks in
     between get plain labels ("20", "50") only when the axis spans less than one decade."""
 
-    def __init__(self, *, base: float = 10, subs=None, nonpositive: str = "clip") -> None:
-        super().__init__(None, base=base, subs=subs, nonpositive=nonpositive)
+    if hasattr(mscale, "_scale_has_axis_parameter"):  # matplotlib >= 3.11 builds scales without axis
+        def __init__(self, *, base: float = 10, subs=None, nonpositive: str = "clip") -> None:
+            super().__init__(None, base=base, subs=subs, nonpositive=nonpositive)
 
     def set_default_locators_and_formatters(self, axis) -> None:
         super().set_default_locators_and_formatters(axis)
