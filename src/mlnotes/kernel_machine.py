@@ -10,6 +10,8 @@ with a scalar output; parameters are handled as one flat vector through ``torch.
                            ``sum_steps -lr K_t(x, X) (f(X) - y)`` per training example
 - ``train_gd``             the same GD without the bookkeeping (for NTK-change measurements)
 - ``linear_path_coefficients``  the exact kernel representation of GD on a linear model
+- ``hinge_path_coefficients``   (sub)gradient descent or SGD on the linear SVM's primal, kept as
+                                a kernel machine ``w = sum_i alpha_i x_i`` (compare with an SVM's dual)
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_array, check_count, check_real, check_same_length
 
-__all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd", "linear_path_coefficients"]
+__all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
+           "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm"]
 
 
 def _check_int(value: object, name: str, low: int = 1) -> int:
@@ -102,12 +106,14 @@ def _forward_np(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     return np.tanh(X @ params["W1"].T + params["b1"]) @ params["W2"] / np.sqrt(params["W2"].shape[0]) + params["b2"]
 
 
+# region: jacobian
 def _jacobian(model: nn.Module, params: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
     def f_single(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         return functional_call(model, p, (x[None],))[0, 0]
 
     jac = vmap(jacrev(f_single), in_dims=(None, 0))(params, X)
     return torch.cat([j.reshape(X.shape[0], -1) for j in jac.values()], dim=1)
+# endregion
 
 
 def jacobian(model: nn.Module, X: object) -> np.ndarray:
@@ -136,8 +142,13 @@ def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.
 
 
 def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: float,
-                      num_steps: int) -> dict[str, np.ndarray]:
+                      num_steps: int, batch_size: int | None = None,
+                      seed: int = 0) -> dict[str, np.ndarray]:
     """Full-batch GD on ``L = 0.5 sum_i (f(x_i) - y_i)^2``, keeping the kernel-machine bookkeeping.
+
+    With ``batch_size`` it is SGD instead: each step draws ``batch_size`` examples without
+    replacement (``numpy.random.default_rng(seed)``) and uses ``0.5 sum_{i in B} (f_i - y_i)^2``;
+    the bookkeeping is the same with ``r_i = 0`` for the examples not drawn.
 
     At every step ``k``, *before* the update, with residuals ``r_i(k) = f_k(x_i) - y_i`` and the
     current NTK ``K_k``, it adds ``-lr K_k(x, x_i) r_i(k)`` to the contribution of training example
@@ -154,6 +165,9 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
     if y.shape[0] != X.shape[0] or X_test.shape[1] != X.shape[1] or X.shape[1] != model.W1.shape[1]:
         raise ValueError(f"need y of length N={X.shape[0]} and X, X_test with d={model.W1.shape[1]} columns")
     lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    if batch_size is not None:
+        batch_size = check_count("batch_size", batch_size, high=X.shape[0])
+    rng = np.random.default_rng(check_seed(seed))
     params = {k: v.detach().numpy().copy() for k, v in model.named_parameters()}
     layout = [(k, v.shape) for k, v in params.items()]
     both = np.concatenate([X, X_test])
@@ -168,8 +182,10 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
             K0 = J_train @ J_train.T
         if step == num_steps:
             break
-        r = _forward_np(params, X) - y
-        contributions -= lr * (J_test @ J_train.T) * r[None, :]
+        r = _forward_np(params, X) - y                                     # (N,)
+        if batch_size is not None:                                         # SGD: drawn only
+            r = r * np.isin(np.arange(n), rng.choice(n, batch_size, replace=False))
+        contributions -= lr * (J_test @ J_train.T) * r[None, :]            # (M, N)
         update, start = -lr * J_train.T @ r, 0
         for name, shape in layout:
             size = int(np.prod(shape))
@@ -215,3 +231,61 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
         c -= lr * r
         w = w - lr * Xt.T @ r
     return w, c
+
+
+# region: hinge-svm
+def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
+                            batch_size: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """(Sub)gradient descent on the linear SVM's primal, kept as a kernel machine.
+
+    Minimises ``lam/2 |w|^2 + (1/N) sum_i max(0, 1 - y_i (w . x_i + b))`` from ``w = 0, b = 0``
+    with the Pegasos step ``lr_k = 1 / (lam k)``; with ``batch_size`` each step uses a random
+    minibatch (SGD). Alongside ``w`` it keeps one weight per example: ``alpha_i`` is shrunk by
+    ``(1 - lr lam)`` each step and grows by ``lr y_i / |B|`` whenever example ``i`` is drawn
+    and violates the margin (``y_i f(x_i) < 1``), so that ``w = sum_i alpha_i x_i``.
+    ``X`` is ``(N, d)``, ``y`` in ``{-1, +1}``. Returns ``w (d,)``, ``b`` and ``alpha (N,)``.
+    """
+    X = check_array("X", X, ndim=2)
+    y = check_array("y", y, ndim=1)
+    check_same_length(("X", X), ("y", y))
+    if not np.all(np.abs(y) == 1):
+        raise ValueError("y must hold labels -1 and +1")
+    lam = check_real("lam", lam, low=0, low_open=True)
+    num_steps = check_count("num_steps", num_steps, high=10**6)
+    n = len(y)
+    batch_size = n if batch_size is None else check_count("batch_size", batch_size, high=n)
+    rng = np.random.default_rng(check_seed(seed))
+    w, b, alpha = np.zeros(X.shape[1]), 0.0, np.zeros(n)
+    for k in range(1, num_steps + 1):
+        lr = 1.0 / (lam * k)
+        batch = np.arange(n) if batch_size == n else rng.choice(n, batch_size, replace=False)
+        weight = np.zeros(n)                                   # -dloss/df_i, (N,)
+        violators = batch[y[batch] * (X[batch] @ w + b) < 1]
+        weight[violators] = y[violators] / batch_size
+        w = (1 - lr * lam) * w + lr * X.T @ weight             # the plain (sub)gradient step
+        b = b + lr * weight.sum()
+        alpha = (1 - lr * lam) * alpha + lr * weight           # the same step, per example
+    return {"w": w, "b": b, "alpha": alpha}
+# endregion
+
+
+def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> None:
+    """Training points sized by ``|alpha_i|`` of a :func:`hinge_path_coefficients` ``fit``, the
+    support vectors of ``svm`` (a fitted linear ``sklearn.svm.SVC``) ringed, and both decision
+    lines ``w . x + b = 0`` (GD's with ``w = X^T alpha``)."""
+    from mlnotes.plotting import COLORS
+    X = check_array("X", X, ndim=2, shape=(None, 2))
+    alpha = check_array("fit['alpha']", fit["alpha"], ndim=1)
+    y = check_array("y", y, ndim=1)
+    sizes = 8 + 300 * np.abs(alpha) / np.abs(alpha).max()
+    for label, color in ((-1, COLORS[0]), (1, COLORS[1])):
+        ax.scatter(*X[y == label].T, s=sizes[y == label], color=color, alpha=0.7,
+                   label=f"class {label:+d} (size = $|\\alpha_i|$ from GD)")
+    ax.scatter(*X[svm.support_].T, s=160, facecolors="none", edgecolors="black", lw=1,
+               label="SVM support vectors")
+    xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 2)
+    w = X.T @ alpha
+    for (wv, bv), style, name in (((svm.coef_[0], svm.intercept_[0]), "-", "SVM boundary"),
+                                  ((w, fit["b"]), "--", "GD boundary")):
+        ax.plot(xs, -(wv[0] * xs + bv) / wv[1], "k" + style, lw=1, label=name)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", ylim=(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5))

@@ -86,3 +86,34 @@ def test_mlp_is_deterministic():
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_hinge_gd_weights_match_svm_dual():
+    from sklearn.datasets import make_blobs
+    from sklearn.svm import SVC
+    from mlnotes.kernel_machine import hinge_path_coefficients
+    X, t = make_blobs(60, centers=[[-1.5, -1], [1.5, 1]], cluster_std=1.0, random_state=3)
+    y = 2.0 * t - 1
+    fit = hinge_path_coefficients(X, y, 0.02, 2000)
+    svm = SVC(kernel="linear", C=1 / (60 * 0.02)).fit(X, y)
+    dual = np.zeros(60)
+    dual[svm.support_] = svm.dual_coef_[0]
+    assert np.corrcoef(fit["alpha"], dual)[0, 1] > 0.99
+    assert np.allclose(fit["w"], svm.coef_[0], atol=0.05)
+    assert np.allclose(X.T @ fit["alpha"], fit["w"], atol=1e-10)
+
+
+def test_hinge_rejects_bad_labels_and_batch():
+    from mlnotes.kernel_machine import hinge_path_coefficients
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="y"):
+        hinge_path_coefficients(X, np.array([0.0, 1, 1, -1]), 0.1, 5)
+    with pytest.raises(ValueError, match="batch_size"):
+        hinge_path_coefficients(X, np.array([1.0, 1, -1, -1]), 0.1, 5, batch_size=9)
+
+
+def test_sgd_path_kernel_reconstruction_small_error():
+    X = np.linspace(-2, 2, 8)
+    tr = path_kernel_trace(mlp(16, seed=1), X, np.sin(X), X, 0.01, 200, batch_size=3, seed=2)
+    change = tr["fT_test"] - tr["f0_test"]
+    assert np.linalg.norm(tr["contributions"].sum(1) - change) < 1e-2 * np.linalg.norm(change)
