@@ -22,6 +22,10 @@ import numpy as np
 from mlnotes.core import check_seed
 from mlnotes.validate import check_int
 
+__all__ = ["synthetic_animal_corpus", "build_vocab", "skipgram_pairs", "corpus_pairs",
+           "subsample_keep_prob", "noise_distribution", "one_hot", "log_sigmoid", "SGNS",
+           "draw_embedding", "DEVICES", "SPECIES_CONTEXT", "AGE_CONTEXT", "ANIMALS"]
+
 SPECIES_CONTEXT = {"cat": ["meows", "purrs", "whiskers", "mouse", "climbs"],
                    "dog": ["barks", "wags", "fetch", "bone", "leash"]}
 AGE_CONTEXT = {"adult": ["grown", "old", "calm", "large"],
@@ -32,14 +36,20 @@ DEVICES = ["iphone", "laptop", "tablet"]
 DEVICE_CONTEXT = ["screen", "battery", "charger", "app", "wifi", "keyboard"]
 
 
-def synthetic_animal_corpus(n_sent: int, seed: int = 0) -> list[list[str]]:
-    """``n_sent`` shuffled five-word sentences: an animal with 2 species and 2 age context words,
-    or a device with 4 device context words (one sentence in five is about a device).
+def synthetic_animal_corpus(n_sent: int, seed: int = 0, n_species: int = 3,
+                            n_age: int = 1) -> list[list[str]]:
+    """``n_sent`` shuffled sentences: an animal word with ``n_species`` species context words
+    and ``n_age`` age context words, or a device with 4 device context words (one sentence
+    in five is about a device).
 
     cat/kitten share species contexts, kitten/puppy share age contexts, so
-    kitten - cat + dog should land on puppy. No stop word is shared by all sentences.
+    kitten - cat + dog should land on puppy. With more species than age words per sentence
+    (the default 3 and 1), species dominates, as in real text: kitten is closer to cat than
+    dog is. No stop word is shared by all sentences.
     """
     n_sent = check_int("n_sent", n_sent, 1)
+    n_species = check_int("n_species", n_species, 1, 5)
+    n_age = check_int("n_age", n_age, 1, 4)
     rng = np.random.default_rng(check_seed(seed))
     animals = list(ANIMALS.items())
     sentences = []
@@ -48,8 +58,8 @@ def synthetic_animal_corpus(n_sent: int, seed: int = 0) -> list[list[str]]:
             words = [DEVICES[rng.integers(len(DEVICES))]] + list(rng.choice(DEVICE_CONTEXT, 4, replace=False))
         else:
             (species, age), word = animals[rng.integers(len(animals))]
-            words = ([word] + list(rng.choice(SPECIES_CONTEXT[species], 2, replace=False))
-                     + list(rng.choice(AGE_CONTEXT[age], 2, replace=False)))
+            words = ([word] + list(rng.choice(SPECIES_CONTEXT[species], n_species, replace=False))
+                     + list(rng.choice(AGE_CONTEXT[age], n_age, replace=False)))
         sentences.append([str(w) for w in rng.permutation(words)])
     return sentences
 
@@ -201,12 +211,14 @@ class SGNS:
         V = len(self.vocab)
         if not (0 <= c < V and 0 <= o < V and np.all((negs >= 0) & (negs < V))):
             raise ValueError(f"word ids must be in [0, {V})")
+        # region: loss-and-grads
         v, u_o, u_n = self.W_in[c], self.W_out[o], self.W_out[negs]
         s_o, s_n = u_o @ v, u_n @ v
         loss = -log_sigmoid(s_o) - log_sigmoid(-s_n).sum()
         g_o = 1.0 / (1.0 + np.exp(-s_o)) - 1.0
         g_n = 1.0 / (1.0 + np.exp(-s_n))
         return float(loss), g_o * u_o + g_n @ u_n, g_o * v, g_n[:, None] * v[None, :]
+        # endregion
 
     def fit(self, pairs: np.ndarray, noise: np.ndarray, epochs: int = 5, lr: float = 0.02,
             batch: int = 128, K: int = 5) -> list[float]:
@@ -288,3 +300,18 @@ class SGNS:
         sims = self._normed() @ (target / max(np.linalg.norm(target), 1e-12))
         order = [i for i in np.argsort(-sims, kind="stable") if self.vocab[i] not in exclude]
         return [(self.vocab[i], float(sims[i])) for i in order[:topn]]
+
+
+def draw_embedding(ax, xy: np.ndarray, words: Sequence[str], title: str) -> None:
+    """Scatter of the 2-D coordinates ``xy`` (7, 2) of the four animals then three devices,
+    labelled, with the cat-kitten-puppy-dog loop dashed."""
+    from mlnotes.plotting import PALETTE
+
+    ax.scatter(xy[:4, 0], xy[:4, 1], color=PALETTE["orange"], label="animals")
+    ax.scatter(xy[4:, 0], xy[4:, 1], color=PALETTE["green"], marker="s", label="devices")
+    for i, ((x, y), w) in enumerate(zip(xy, words)):
+        ax.annotate(w, (x, y), textcoords="offset points", fontsize=9,
+                    xytext=(4, 4 if i < 4 else 12 * (i - 5) - 3))
+    ax.plot(*xy[[0, 1, 3, 2, 0]].T, color="black", lw=0.8, ls="--")
+    ax.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
+    ax.legend(loc="best")

@@ -168,3 +168,17 @@ def test_bad_inputs(trained):
         model.analogy("cat", "dog", "unicorn")
     with pytest.raises(ValueError, match="topn must be >= 1"):
         model.most_similar("cat", topn=0)
+
+
+def test_species_dominant_corpus_and_draw_embedding():
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from mlnotes.word2vec import draw_embedding, synthetic_animal_corpus
+
+    s = synthetic_animal_corpus(50, seed=0, n_species=3, n_age=1)
+    animal = [x for x in s if len(x) == 5 and {"cat", "dog", "kitten", "puppy"} & set(x)]
+    assert animal and all(len(x) == 5 for x in s)
+    fig, ax = plt.subplots()
+    draw_embedding(ax, np.arange(14.0).reshape(7, 2), ["a"] * 7, "t")
+    assert len(ax.collections) == 2
+    plt.close(fig)
