@@ -2,7 +2,9 @@
 gradient descent as its special case.
 
 Used by the chapter ``foundations/stochastic-approximation``. Step sizes are indexed from
-k = 1 (``a_k = step_fn(k)``), so ``1/k`` never divides by zero.
+k = 1 (``a_k = step_fn(k)``), so ``1/k`` never divides by zero. ``gradient_noise_profile``
+measures, for least squares, how the true gradient and the per-sample gradient noise scale
+with the distance to the optimum.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import as_numeric_array, check_int
+from mlnotes.validate import as_numeric_array, check_array, check_int
+
+__all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
+           "gradient_noise_profile", "plot_noise_profile"]
 
 StepFn = Callable[[np.ndarray], np.ndarray]
 
@@ -118,3 +123,55 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
         w = w - a[k] * Xb.T @ (Xb @ w - yb) / batch
         traj[k + 1] = w
     return traj
+
+
+# region: noise-profile
+def gradient_noise_profile(X: object, y: object, w_far: object, distances: object) -> dict:
+    """True gradient and per-sample gradient noise of least squares along a ray to the optimum.
+
+    ``J(w) = 1/(2n) sum_i (x_i . w - y_i)^2`` with minimiser ``w_LS``. At the points
+    ``w = w_LS + t (w_far - w_LS)`` for each ``t`` in ``distances`` it returns ``grad_norm``
+    ``|grad J(w)|``, ``noise_sd`` ``sqrt(E_i |g_i(w) - grad J(w)|^2)`` (``g_i`` the gradient of one
+    sample, drawn uniformly: the noise of an SGD step with batch 1), ``relative`` = their ratio,
+    and ``uphill`` = the fraction of samples whose gradient points uphill
+    (``g_i . grad J < 0``, so that a step along ``-g_i`` increases ``J``). Shapes ``(len(t),)``.
+    """
+    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)
+    w_far = check_array("w_far", w_far, ndim=1, shape=(X.shape[1],))
+    t = check_array("distances", distances, ndim=1, low=0)
+    w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
+    W = w_ls + t[:, None] * (w_far - w_ls)                     # (T, d) points on the ray
+    residual = W @ X.T - y                                     # (T, n)
+    g_i = residual[:, :, None] * X[None]                       # (T, n, d) per-sample gradients
+    grad = g_i.mean(axis=1)                                    # (T, d) = grad J(w)
+    noise_sd = np.sqrt(((g_i - grad[:, None]) ** 2).sum(-1).mean(-1))
+    grad_norm = np.linalg.norm(grad, axis=1)
+    uphill = ((g_i @ grad[:, :, None])[..., 0] < 0).mean(axis=1)
+    return {"distances": t, "grad_norm": grad_norm, "noise_sd": noise_sd,
+            "relative": noise_sd / grad_norm, "uphill": uphill, "w_ls": w_ls}
+# endregion
+
+
+def plot_noise_profile(profiles: list[dict], axes: object) -> None:
+    """Left: ``|grad J|``, gradient-noise sd and their ratio against the distance ``t``, one
+    thin line per dataset; right: the fraction of per-sample gradients that point uphill."""
+    from mlnotes.plotting import COLORS
+    from mlnotes.validate import check_axes
+    ax0, ax1 = check_axes("axes[0]", axes[0]), check_axes("axes[1]", axes[1])
+    series = (("grad_norm", r"true gradient $\|\nabla J(w)\|$", "-"),
+              ("noise_sd", r"noise sd of one sample's gradient", "--"),
+              ("relative", "relative noise (ratio)", ":"))
+    for j, (key, label, ls) in enumerate(series):
+        for k, prof in enumerate(profiles):
+            ax0.loglog(prof["distances"], prof[key], ls=ls, color=COLORS[j], lw=1.2,
+                       label=label if k == 0 else None)
+    ax0.set(xlabel=r"distance factor $t$ in $w = w^* + t\,(w_0 - w^*)$", ylabel="size",
+            title="Gradient and noise near the optimum")
+    ax0.legend(fontsize=7, loc="lower right")
+    for k, prof in enumerate(profiles):
+        ax1.semilogx(prof["distances"], prof["uphill"], color=COLORS[3], lw=1.2,
+                     label="one dataset" if k == 0 else None)
+    ax1.axhline(0.5, color="gray", ls=":", label="coin flip (1/2)")
+    ax1.set(xlabel="distance factor $t$", ylabel="fraction of uphill samples",
+            title="Samples whose step goes uphill", ylim=(0, 0.6))
+    ax1.legend(fontsize=7, loc="upper right")

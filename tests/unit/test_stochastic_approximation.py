@@ -89,3 +89,29 @@ def test_sgd_lstsq_reaches_least_squares_and_bgd_equivalence():
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_gradient_noise_profile_against_closed_forms():
+    from mlnotes.stochastic_approximation import gradient_noise_profile
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.0, -1.0, 2.0]) + 0.5 * rng.normal(size=200)
+    w_far = np.zeros(3)
+    p = gradient_noise_profile(X, y, w_far, np.array([1e-4, 0.5, 2.0]))
+    w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
+    # true gradient = H (w - w_LS) with H = X^T X / n
+    w = w_ls + 0.5 * (w_far - w_ls)
+    assert np.isclose(p["grad_norm"][1], np.linalg.norm(X.T @ X @ (w - w_ls) / 200), rtol=1e-10)
+    # at the optimum the noise is the spread of x_i r_i
+    r = X @ w_ls - y
+    assert np.isclose(p["noise_sd"][0], np.sqrt(np.mean(r**2 * (X**2).sum(1))), rtol=1e-3)
+    assert p["relative"][0] > 100 * p["relative"][-1]
+    assert 0.3 < p["uphill"][0] <= 0.7 and p["uphill"][-1] < 0.1
+
+
+def test_gradient_noise_profile_rejects_bad_shapes():
+    from mlnotes.stochastic_approximation import gradient_noise_profile
+    with pytest.raises(ValueError, match="w_far"):
+        gradient_noise_profile(np.ones((5, 2)), np.ones(5), np.zeros(3), [0.1])
+    with pytest.raises(ValueError, match="distances"):
+        gradient_noise_profile(np.ones((5, 2)), np.ones(5), np.zeros(2), [-0.1])
