@@ -21,15 +21,17 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from mlnotes.validate import as_numeric_array, check_positive
+from mlnotes.validate import (as_numeric_array, check_array, check_axes, check_callable,
+                              check_int, check_positive, check_real)
+
+__all__ = ["KernelLogReg", "hinge_objective", "linear_kernel", "logreg_primal", "platt_fit",
+           "plot_decision_boundary", "rbf", "surrogate_losses"]
 
 KERNELS = ("rbf", "linear")
 
 
 def _as_pm1(y: object, n: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    y = check_array("y", y, shape=(n,))
     if not np.all(np.isin(y, (-1, 1))):
         raise ValueError("labels y must be -1 or +1 (map {0, 1} with 2 * y - 1)")
     return y.astype(np.float64)
@@ -59,9 +61,7 @@ def surrogate_losses(s: object) -> dict[str, np.ndarray]:
     ``zero_one = [s <= 0]``, ``hinge = max(0, 1 - s)``, ``logistic = log2(1 + e^{-s})``,
     ``squared = (1 - s)^2``. Hinge and scaled logistic upper-bound the 0/1 loss.
     """
-    s = np.asarray(s, dtype=np.float64)
-    if s.size == 0 or np.any(np.isnan(s)):
-        raise ValueError("s must be a non-empty array of margins without NaN")
+    s = check_array("s", s, ndim=1)                                  # finite margins
     return {"0/1": (s <= 0).astype(np.float64), "hinge": np.maximum(0.0, 1.0 - s),
             "scaled logistic": np.logaddexp(0.0, -s) / np.log(2.0), "squared": (1.0 - s) ** 2}
 
@@ -70,9 +70,7 @@ def hinge_objective(w: object, b: float, X: object, y: object, C: float) -> floa
     """Unconstrained soft-margin SVM objective ``0.5 |w|^2 + C sum_n max(0, 1 - y_n (w . x_n + b))``."""
     X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (X.shape[1],):
-        raise ValueError(f"w must have shape ({X.shape[1]},), got {w.shape}")
+    w, b = check_array("w", w, shape=(X.shape[1],)), check_real("b", b)
     C = check_positive("C", C)
     return float(0.5 * w @ w + C * np.sum(np.maximum(0.0, 1.0 - y * (X @ w + b))))
 
@@ -160,19 +158,26 @@ class KernelLogReg:
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
-def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12) -> np.ndarray:
-    """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS."""
+def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12,
+                  w0: object | None = None) -> np.ndarray:
+    """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS.
+
+    ``w0`` (D,) is the starting point (default: zeros, which keeps every iterate in span(X)).
+    """
     X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
     lam = check_positive("lam", lam)
     N = len(y)
+    w0 = np.zeros(X.shape[1]) if w0 is None else as_numeric_array(w0, "w0", 1)
+    if w0.shape != (X.shape[1],):
+        raise ValueError(f"w0 must have shape ({X.shape[1]},), got {w0.shape}")
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         scores = X @ w
         loss = (lam / N) * w @ w + np.mean(np.logaddexp(0.0, -y * scores))
         return float(loss), (2.0 * lam / N) * w + X.T @ (-y * expit(-y * scores) / N)
 
-    result = minimize(objective, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
+    result = minimize(objective, w0, jac=True, method="L-BFGS-B",
                       options={"gtol": gtol, "ftol": 0.0, "maxiter": 5000})
     return result.x
 
@@ -182,9 +187,9 @@ def platt_fit(scores: object, y: object) -> tuple[float, float]:
 
     ``scores`` (N,) are decision values on data *not* used to train the classifier; ``y`` in {-1, +1}.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.ndim != 1 or scores.size < 2 or not np.all(np.isfinite(scores)):
-        raise ValueError(f"scores must be a finite 1-D array with at least 2 values, got shape {scores.shape}")
+    scores = check_array("scores", scores, ndim=1)
+    if scores.size < 2:
+        raise ValueError(f"scores must hold at least 2 values, got {scores.size}")
     y = _as_pm1(y, len(scores))
     if len(np.unique(y)) < 2:
         raise ValueError("y must contain both classes to fit a sigmoid")
@@ -205,8 +210,9 @@ def plot_decision_boundary(score_fn: Callable[[np.ndarray], np.ndarray], X: obje
     if X.shape[1] != 2:
         raise ValueError(f"X must have 2 columns to draw a boundary, got {X.shape[1]}")
     y = _as_pm1(y, X.shape[0])
-    if not callable(score_fn):
-        raise TypeError("score_fn must be callable: score_fn(points (M, 2)) -> scores (M,)")
+    check_callable("score_fn", score_fn)
+    ax, resolution = check_axes("ax", ax), check_int("resolution", resolution, 2, 1000)
+    pad = check_real("pad", pad, 0.0)
     lo, hi = X.min(0) - pad, X.max(0) + pad
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     Z = np.asarray(score_fn(np.c_[g0.ravel(), g1.ravel()])).reshape(g0.shape)
@@ -216,5 +222,7 @@ def plot_decision_boundary(score_fn: Callable[[np.ndarray], np.ndarray], X: obje
         ax.contour(g0, g1, Z, levels=[0.0], colors="black", linewidths=1.2)
     for label, marker, color in ((-1, "o", "#0072B2"), (1, "^", "#E69F00")):
         pts = X[y == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=10, marker=marker, color=color, edgecolors="black", linewidths=0.3)
+        ax.scatter(pts[:, 0], pts[:, 1], s=10, marker=marker, color=color, edgecolors="black", linewidths=0.3,
+                   label=f"y = {label:+d}")
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)

@@ -49,9 +49,9 @@ def test_surrogates_values_and_bad_input():
     np.testing.assert_allclose(losses["hinge"], [1, 0, 2, 0, 801])
     np.testing.assert_allclose(losses["scaled logistic"][:1], [1.0])
     assert np.isfinite(losses["scaled logistic"]).all()
-    with pytest.raises(ValueError, match="margins"):
+    with pytest.raises(ValueError, match="s must be"):
         surrogate_losses([])
-    with pytest.raises(ValueError, match="margins"):
+    with pytest.raises(ValueError, match="s must be finite"):
         surrogate_losses([np.nan])
 
 
@@ -158,3 +158,33 @@ def test_plot_decision_boundary():
     with pytest.raises(TypeError, match="callable"):
         plot_decision_boundary(None, X, 2 * y01 - 1, ax)
     plt.close(fig)
+
+
+def test_logreg_primal_from_random_start_lands_in_span():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 40))
+    y = np.where(rng.random(10) < 0.5, -1, 1)
+    w = logreg_primal(X, y, 0.1, w0=rng.normal(size=40))
+    beta = np.linalg.lstsq(X.T, w, rcond=None)[0]
+    assert np.linalg.norm(w - X.T @ beta) < 1e-6 * np.linalg.norm(w)
+    assert np.allclose(w, logreg_primal(X, y, 0.1), atol=1e-6)
+    with pytest.raises(ValueError, match="w0"):
+        logreg_primal(X, y, 0.1, w0=np.zeros(3))
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_X4 = np.array([[0.0, 0.0], [1.0, 0.5], [0.2, 1.0], [1.2, 1.1]])
+_y4 = np.array([-1, 1, -1, 1])
+ADVERSARIAL = {
+    "rbf": Example(_X4, _X4, 0.5),
+    "linear_kernel": Example(_X4, _X4),
+    "surrogate_losses": Example(np.linspace(-2, 2, 5), accepts={"s": "-1 0 int"}),  # any margins
+    "hinge_objective": Example(np.array([1.0, -1.0]), 0.1, _X4, _y4, 1.0,
+                               accepts={"b": "-1 0 int", "w": "-1 0 int"}),  # any real w, b
+    "KernelLogReg": Example(0.1, accepts={"lam": "int"}),
+    "logreg_primal": Example(_X4, _y4, 0.1),
+    "platt_fit": Example(np.array([-1.0, -0.5, 0.5, 1.0]), _y4, accepts={"scores": "-1 0 int"}),
+    "plot_decision_boundary": Example(lambda P: P[:, 0] - 0.5, _X4, _y4, resolution=10,
+                                      fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]}),
+}
