@@ -26,6 +26,11 @@ import numpy as np
 from mlnotes.core import check_seed
 from mlnotes.validate import check_int
 
+__all__ = ["DEFAULT_THRESHOLDS", "jieba_dict_path", "load_jieba_dict", "synthetic_zh_corpus",
+           "char_ngrams", "cohesion", "solid_ngrams", "coarse_cut", "backtrack_filter",
+           "Discovery", "discover_words", "lexicon_prf", "boundary_ngrams",
+           "segmentation_prf", "jieba_segment", "threshold_sweep", "draw_pr"]
+
 DEFAULT_THRESHOLDS = {2: 5.0, 3: 25.0, 4: 125.0}
 
 
@@ -68,13 +73,18 @@ def _sorted_dict() -> list[tuple[str, int]]:
 
 
 def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Sequence[str] = (),
-                        planted_prob: float = 0.02, words_per_sentence: tuple[int, int] = (4, 12)
-                        ) -> list[list[str]]:
-    """Sentences drawn from a unigram model over jieba's ``top`` words; each is a list of gold words.
+                        planted_prob: float = 0.02, words_per_sentence: tuple[int, int] = (4, 12),
+                        collocations: int = 0, colloc_prob: float = 0.3) -> list[list[str]]:
+    """Sentences drawn from jieba's ``top`` words; each is a list of gold words.
 
     Each word slot is one of the ``planted`` words with probability ``planted_prob`` each, otherwise a
     dictionary word drawn with probability proportional to its frequency. The sentence length in words
     is uniform on ``words_per_sentence`` (inclusive). ``"".join(sentence)`` is the raw text.
+
+    With ``collocations > 0`` words are no longer independent: that many fixed pairs of words
+    (both drawn from the 300 most frequent words) are chosen once, and each slot is, with
+    probability ``colloc_prob``, one of these pairs (uniformly) written as two gold words, like
+    the set phrases of real text (中国 人民, 经济 发展). PMI then sees the pair as one solid string.
     """
     n_sent = check_int("n_sent", n_sent, 1)
     planted = list(planted)
@@ -93,9 +103,20 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
                         np.full(len(planted), planted_prob)])
     lengths = rng.integers(lo, hi + 1, size=n_sent)
     draws = rng.choice(len(words), size=int(lengths.sum()), p=p)
+    collocations = check_int("collocations", collocations, 0, 10_000)
+    pairs = [tuple(rng.choice(300, 2, replace=False)) for _ in range(collocations)]
+    use_pair = rng.random(len(draws)) < (colloc_prob if collocations else 0.0)
+    which = rng.integers(max(collocations, 1), size=len(draws))
     out, start = [], 0
     for n in lengths:
-        out.append([words[i] for i in draws[start:start + n]])
+        sentence = []
+        for j in range(start, start + n):
+            if use_pair[j]:
+                a, b = pairs[which[j]]
+                sentence += [vocab[a][0], vocab[b][0]]
+            else:
+                sentence.append(words[draws[j]])
+        out.append(sentence)
         start += n
     return out
 
@@ -315,3 +336,36 @@ def jieba_segment(texts: Sequence[str], lexicon: Mapping[str, int]) -> list[list
     finally:
         jieba.setLogLevel(level)
         logger.setLevel(level)
+
+
+def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Iterable[str],
+                    bases: Sequence[float], n: int = 4, min_count: int = 8,
+                    counts: Counter | None = None) -> np.ndarray:
+    """Precision and recall of the multi-character lexicon for thresholds ``{2: b, 3: b^2,
+    4: b^3}``, one row ``(b, precision, recall)`` per base ``b``."""
+    texts = _check_texts(texts)
+    counts = char_ngrams(texts, n) if counts is None else counts
+    rows = []
+    for b in bases:
+        found = discover_words(texts, n, min_count, {2: b, 3: b ** 2, 4: b ** 3}, counts=counts)
+        p, r, _ = lexicon_prf({w for w in found.words if len(w) > 1}, gold, vocabulary)
+        rows.append((b, p, r))
+    return np.array(rows)
+
+
+def draw_pr(ax, curves: Mapping[str, np.ndarray], highlight: tuple[str, float] | None = None) -> None:
+    """Precision against recall, one line per corpus (rows ``(base, p, r)``), thresholds
+    annotated; ``highlight = (corpus, base)`` rings one point."""
+    from mlnotes.plotting import style_cycle
+
+    for (name, rows), style in zip(curves.items(), style_cycle(len(curves))):
+        ax.plot(rows[:, 2], rows[:, 1], marker="o", label=name, **style)
+        for b, p, r in rows:
+            ax.annotate(f"{b:g}", (r, p), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    if highlight is not None:
+        rows = curves[highlight[0]]
+        b, p, r = rows[np.argmin(np.abs(rows[:, 0] - highlight[1]))]
+        ax.scatter([r], [p], s=160, facecolors="none", edgecolors="black", zorder=3,
+                   label=f"base {b:g}: P {p:.3f}, R {r:.3f}")
+    ax.set(xlabel="recall (multi-character words)", ylabel="precision")
+    ax.legend(loc="lower left", fontsize=8)

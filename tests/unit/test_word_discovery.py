@@ -157,3 +157,30 @@ def test_bad_inputs():
         boundary_ngrams([["ab"]], 1)
     with pytest.raises(ValueError, match="lexicon must be a non-empty mapping"):
         jieba_segment(["中国"], {})
+
+
+def test_collocations_make_pmi_glue_false_words_and_sweep_trades_off():
+    from collections import Counter
+
+    from mlnotes.word_discovery import (load_jieba_dict, synthetic_zh_corpus,
+                                        threshold_sweep)
+
+    vocabulary = {w for w, _ in load_jieba_dict(3000)}
+    s = synthetic_zh_corpus(1500, seed=0, collocations=100, colloc_prob=0.3)
+    texts = ["".join(x) for x in s]
+    gold = {w for w, c in Counter(w for x in s for w in x).items() if len(w) > 1 and c >= 8}
+    rows = threshold_sweep(texts, gold, vocabulary, [2, 20])
+    assert rows[0, 1] < 0.9                       # glued pairs are false words
+    assert rows[1, 1] > rows[0, 1] and rows[1, 2] < rows[0, 2]
+
+
+def test_draw_pr_highlights_a_point():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from mlnotes.word_discovery import draw_pr
+
+    fig, ax = plt.subplots()
+    draw_pr(ax, {"a": np.array([[2, 0.5, 0.9], [5, 0.7, 0.6]])}, highlight=("a", 5))
+    assert len(ax.collections) == 1
+    plt.close(fig)
