@@ -17,6 +17,7 @@ executes the chapters with figure lint in record mode, to count figure problems 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -79,10 +80,13 @@ def gate_table(paths: list[Path], details: bool = False, execute: bool = False, 
     import os
 
     executed: dict[str, nbformat.NotebookNode | None] = {}
+    errors: dict[str, str] = {}
     if execute:
         os.environ[FIGURE_LINT_ENV] = "record"
         for result, nb_json in run_parallel(paths, jobs):
             executed[result.path] = nbformat.reads(nb_json, as_version=4) if result.ok else None
+            if not result.ok:
+                errors[result.path] = re.sub(r"\x1b\[[0-9;]*m", "", result.error).strip().splitlines()[-1:]
     cache = open_cache(invalidate=False) if (ROOT / "_build" / ".jupyter_cache").exists() else None
     kinds = [*GATE_KINDS, "figure-legend", "figure-log-range", "figure-empty"] if execute else list(GATE_KINDS)
     kinds += [f"warn:{k}" for k in WARNING_KINDS]
@@ -102,7 +106,7 @@ def gate_table(paths: list[Path], details: bool = False, execute: bool = False, 
         elif not uses_glue(nb):
             found += number_problems(nb, glued=set())
         else:
-            note = "  (numbers: not executed" + (", failed)" if execute else ")")
+            note = "  (numbers: not executed" + (f", failed: {errors.get(str(path))})" if execute else ")")
         found += [(f"warn:{k}", m) for k, m in gate_warnings(nb)]
         counts = collections.Counter(k for k, _ in found)
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
