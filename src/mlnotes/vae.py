@@ -17,6 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlnotes.validate import check_array, check_int, check_positive, check_seed
+
+__all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "train_vae",
+           "evaluate", "decode_grid", "jitter_reconstruction", "draw_ellipses",
+           "log_px_estimates", "ConditionalVAE", "train_cvae", "sample_images", "code_holes"]
+
 LOG_VAR_RANGE = (-10.0, 10.0)
 
 
@@ -193,3 +199,114 @@ def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **k
     style = {"fill": False, "lw": 0.8, "color": "black", "alpha": 0.7} | kw
     for (x, y), (sx, sy) in zip(mu, sigma):
         ax.add_patch(Ellipse((x, y), 2 * n_std * sx, 2 * n_std * sy, **style))
+
+
+# region: importance-sampling
+@torch.no_grad()
+def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image ELBO and importance-sampled ``log p(x)`` (nats), each (N,).
+
+    With ``z_k ~ q(z|x)``, ``w_k = p(x|z_k) p(z_k) / q(z_k|x)``:
+    ELBO = mean_k log w_k (a lower bound on log p(x) by Jensen), and
+    ``log (1/K) sum_k w_k`` (IWAE) is a tighter lower bound that reaches log p(x) as K grows.
+    """
+    if not isinstance(model, MLPVAE) or not model.variational:
+        raise TypeError("model must be a variational MLPVAE")
+    X, K = _check_tensor(X, "X"), check_int("K", K, 1)
+    mu, log_var = model.encode(X)                                     # (N, k)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    eps = torch.randn((K, *mu.shape), generator=gen, dtype=mu.dtype)  # (K, N, k)
+    z = mu + torch.exp(0.5 * log_var) * eps
+    log_px_z = -F.binary_cross_entropy_with_logits(
+        model.decode(z), X.expand(K, -1, -1), reduction="none").sum(-1)   # (K, N)
+    log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    log_qz = torch.distributions.Normal(mu, torch.exp(0.5 * log_var)).log_prob(z).sum(-1)
+    log_w = log_px_z + log_pz - log_qz                                # (K, N)
+    iwae = torch.logsumexp(log_w, 0) - np.log(K)
+    return log_w.mean(0).numpy(), iwae.numpy()
+# endregion
+
+
+class ConditionalVAE(nn.Module):
+    """A conditional VAE: encoder ``q(z | x, y)`` and decoder ``p(x | z, y)`` both see the class
+    ``y`` as a one-hot vector; the prior stays ``N(0, I)``. Generating class ``y`` means
+    decoding ``z ~ N(0, I)`` together with ``y``.
+    """
+
+    def __init__(self, n_classes: int = 10, d_in: int = 64, d_hidden: int = 128,
+                 d_latent: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(check_seed(seed))
+        self.n_classes = check_int("n_classes", n_classes, 2)
+        self.d_latent = check_int("d_latent", d_latent, 1)
+        self.encoder = nn.Sequential(nn.Linear(d_in + n_classes, d_hidden), nn.ReLU(),
+                                     nn.Linear(d_hidden, 2 * d_latent))
+        self.decoder = nn.Sequential(nn.Linear(d_latent + n_classes, d_hidden), nn.ReLU(),
+                                     nn.Linear(d_hidden, d_in))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Pixel logits (N, d_in) for codes ``z`` (N, k) and integer classes ``y`` (N,)."""
+        return self.decoder(torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], -1))
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Negative ELBO of ``log p(x | y)``, batch mean (nats)."""
+        h = self.encoder(torch.cat([x, F.one_hot(y, self.n_classes).to(x.dtype)], -1))
+        mu, log_var = h.chunk(2, dim=-1)
+        log_var = log_var.clamp(*LOG_VAR_RANGE)
+        z = reparameterize(mu, log_var, generator)
+        rec = F.binary_cross_entropy_with_logits(self.decode(z, y), x, reduction="none")
+        return (rec.sum(-1) + kl_std_normal(mu, log_var)).mean()
+
+
+def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
+               lr: float = 3e-3, batch_size: int = 256) -> ConditionalVAE:
+    """Adam on the conditional negative ELBO over minibatches of (``X`` (N, 64), ``y`` (N,))."""
+    X = _check_tensor(X, "X")
+    y = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9))
+    model = ConditionalVAE(seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
+    for _ in range(check_int("steps", steps, 1)):
+        idx = torch.randint(0, len(X), (batch_size,), generator=gen)
+        loss = model.loss(X[idx], y[idx], gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | None = None,
+                  scale: float = 1.0) -> np.ndarray:
+    """Bernoulli means (n, 64) decoded from ``z ~ N(0, scale^2 I)`` (with ``labels`` for a CVAE)."""
+    n, scale = check_int("n", n, 1), check_positive("scale", scale)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    z = scale * torch.randn(n, model.d_latent, generator=gen)
+    if labels is None:
+        return torch.sigmoid(model.decode(z)).numpy()
+    labels = torch.as_tensor(check_array("labels", labels, ndim=1, integer=True, shape=(n,)))
+    return torch.sigmoid(model.decode(z, labels)).numpy()
+
+
+@torch.no_grad()
+def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float = 0.3,
+               steps: int = 41) -> tuple[float, np.ndarray, np.ndarray]:
+    """Holes in a 2-D code space, measured on the *standardized* codes ``(mu - mean) / std``.
+
+    A grid point inside the disk of ``radius`` (standard deviations) is a hole when no code lies
+    within ``gap`` of it. Returns (fraction of holes, standardized codes (N, 2), hole points (h, 2)).
+    Standardizing first makes an autoencoder's arbitrary code scale comparable with a VAE's.
+    """
+    if not isinstance(model, MLPVAE) or model.d_latent != 2:
+        raise TypeError("model must be an MLPVAE with a 2-D latent space")
+    radius, gap = check_positive("radius", radius), check_positive("gap", gap)
+    mu = model.encode(_check_tensor(X, "X"))[0]
+    codes = ((mu - mu.mean(0)) / mu.std(0)).numpy()                   # (N, 2)
+    axis = np.linspace(-radius, radius, check_int("steps", steps, 2))
+    grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
+    grid = grid[np.linalg.norm(grid, axis=1) <= radius]                # points in the disk
+    nearest = np.sqrt(((grid[:, None, :] - codes[None]) ** 2).sum(-1)).min(1)
+    holes = grid[nearest > gap]
+    return len(holes) / len(grid), codes, holes
