@@ -8,7 +8,8 @@ for InfoNCE). Holds
 - ``dv_bound``, ``jsd_bound``, ``infonce_bound``: the Donsker-Varadhan (MINE), Jensen-Shannon and
   InfoNCE objectives, from critic scores;
 - ``SeparableCritic`` and ``train_critic``: a learned critic ``f(x) . g(y)`` (torch);
-- ``DIMEncoder``, ``local_dim_loss`` and ``train_local_dim``: local Deep InfoMax on 8x8 digits.
+- ``DIMEncoder``, ``local_dim_loss``, ``global_dim_loss``, ``train_dim`` (and ``train_local_dim``):
+  local and global Deep InfoMax on small digit images.
 """
 
 from __future__ import annotations
@@ -171,29 +172,45 @@ def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int 
     return critic, history
 
 
-# -- local Deep InfoMax ---------------------------------------------------------------------------
+# -- local and global Deep InfoMax -------------------------------------------------------------------
 class DIMEncoder(nn.Module):
-    """8x8 image -> local features (B, 64, code) and a global code (B, code).
+    """Square ``size`` x ``size`` image -> global code (B, code), local features (B, n, code) and
+    a whole-map summary (B, code).
 
-    Two 3x3 convolutions (``channels`` each, ReLU, padding 1) give a (channels, 8, 8) map; a 1x1
-    convolution projects each of its 64 positions to ``code`` dims (the local features); an MLP on
-    the flattened map gives the global code.
+    Two 3x3 convolutions (``channels`` each, ReLU, padding 1; the first with ``stride``) give a
+    (channels, m, m) map, ``m = size / stride``; a 1x1 convolution projects each of its ``n = m^2``
+    positions to ``code`` dims (the local features; each sees a 5x5 patch for stride 1, 7x7 for
+    stride 2); an MLP on the flattened map gives the global code; a linear map of the flattened
+    map gives the summary that global DIM pairs with the code.
     """
 
-    def __init__(self, channels: int = 32, code: int = 16):
+    def __init__(self, channels: int = 32, code: int = 16, size: int = 8, stride: int = 1):
         super().__init__()
         channels, code = _check_pos_int("channels", channels), _check_pos_int("code", code)
-        self.conv = nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
+        size, stride = _check_pos_int("size", size), _check_pos_int("stride", stride)
+        if size % stride:
+            raise ValueError(f"size={size} must be divisible by stride={stride}")
+        n = (size // stride) ** 2
+        self.size = size
+        self.conv = nn.Sequential(nn.Conv2d(1, channels, 3, stride=stride, padding=1), nn.ReLU(),
                                   nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
         self.local = nn.Conv2d(channels, code, 1)
-        self.glob = nn.Sequential(nn.Flatten(), nn.Linear(channels * 64, 64), nn.ReLU(), nn.Linear(64, code))
+        self.glob = nn.Sequential(nn.Flatten(), nn.Linear(channels * n, 64), nn.ReLU(),
+                                  nn.Linear(64, code))
+        self.summary = nn.Linear(channels * n, code)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fmap = self.conv(images)
-        local = self.local(fmap).flatten(2).transpose(1, 2)  # (B, 64, code)
+        """``images`` (B, 1, size, size) -> (global code (B, code), local features (B, n, code))."""
+        fmap = self.conv(images)                                  # (B, channels, m, m)
+        local = self.local(fmap).flatten(2).transpose(1, 2)       # (B, n, code)
         return self.glob(fmap), local
 
+    def whole_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The summary of the whole feature map (B, code) that global DIM scores the code against."""
+        return self.summary(self.conv(images).flatten(1))
 
+
+# region: dim-losses
 def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
     """Negative mean InfoNCE between each image's global code and each of its local features.
 
@@ -210,23 +227,48 @@ def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tens
     return F.cross_entropy(scores.reshape(-1, scores.shape[2]), target.reshape(-1))
 
 
-def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: float = 2e-3,
-                    seed: int = 0) -> tuple[DIMEncoder, list[float]]:
-    """Train a :class:`DIMEncoder` on ``images`` (n, 8, 8) in [0, 1] with :func:`local_dim_loss`."""
+def global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
+    """Negative InfoNCE between each image's global code and a summary of its whole feature map.
+
+    ``global_code`` and ``summary`` (B, k); ``S = G M^T`` (B, B), positives on the diagonal.
+    """
+    if global_code.ndim != 2 or global_code.shape != summary.shape:
+        raise ValueError(f"need global_code and summary of the same shape (B, k), got "
+                         f"{tuple(global_code.shape)} and {tuple(summary.shape)}")
+    return F.cross_entropy(global_code @ summary.T, torch.arange(global_code.shape[0]))
+# endregion
+
+
+def _check_images(images: object, size: int | None = None) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[1:] != (8, 8) or len(images) < 2:
-        raise ValueError(f"images must have shape (n >= 2, 8, 8), got {images.shape}")
+    if images.ndim != 3 or images.shape[1] != images.shape[2] or len(images) < 2 \
+            or (size is not None and images.shape[1] != size):
+        want = f"{size}x{size}" if size else "square"
+        raise ValueError(f"images must have shape (n >= 2, h, h), {want}, got {images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images must be finite")
+    return images
+
+
+def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, batch: int = 64,
+              lr: float = 2e-3, seed: int = 0, channels: int = 32,
+              stride: int = 1) -> tuple[DIMEncoder, list[float]]:
+    """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss."""
+    images = _check_images(images)
+    if objective not in ("local", "global"):
+        raise ValueError(f"objective must be 'local' or 'global', got {objective!r}")
     steps, batch = _check_pos_int("steps", steps), _check_pos_int("batch", batch)
     torch.manual_seed(check_seed(seed))
     rng = np.random.default_rng(check_seed(seed))
-    encoder = DIMEncoder()
+    encoder = DIMEncoder(channels=channels, size=images.shape[1], stride=stride)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
     data = torch.from_numpy(images)[:, None]
     losses = []
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(len(images), size=min(batch, len(images)), replace=False))
         g, local = encoder(data[idx])
-        loss = local_dim_loss(g, local)
+        loss = (local_dim_loss(g, local) if objective == "local"
+                else global_dim_loss(g, encoder.whole_map(data[idx])))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -234,10 +276,45 @@ def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: f
     return encoder, losses
 
 
+def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: float = 2e-3,
+                    seed: int = 0) -> tuple[DIMEncoder, list[float]]:
+    """Train a :class:`DIMEncoder` on 8x8 ``images`` (n, 8, 8) with :func:`local_dim_loss`."""
+    _check_images(images, size=8)
+    return train_dim(images, "local", steps=steps, batch=batch, lr=lr, seed=seed)
+
+
 def encode(encoder: DIMEncoder, images: np.ndarray) -> np.ndarray:
-    """Global codes (n, code) of ``images`` (n, 8, 8), without gradients."""
+    """Global codes (n, code) of square ``images`` (n, h, h) of the encoder's size, without gradients."""
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[1:] != (8, 8):
-        raise ValueError(f"images must have shape (n, 8, 8), got {images.shape}")
+    if images.ndim != 3 or images.shape[1:] != (encoder.size, encoder.size):
+        raise ValueError(f"images must have shape (n, {encoder.size}, {encoder.size}), got {images.shape}")
     with torch.no_grad():
         return encoder(torch.from_numpy(images)[:, None])[0].numpy().astype(np.float64)
+
+
+def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
+    """Each estimator's value against the true MI, with the diagonal and the ``log N`` ceilings."""
+    true_mi = np.asarray(true_mi, dtype=float)
+    top = 1.1 * float(true_mi.max())
+    ax.plot([0, top], [0, top], color="gray", lw=3, alpha=0.5, label="estimate = true MI")
+    for (name, values), marker in zip(curves.items(), "os^vDP"):
+        ax.plot(true_mi, values, marker=marker, ms=4, label=name)
+    for N in ceilings:
+        ax.axhline(math.log(N), color="gray", lw=0.7, ls=":")
+        ax.text(0.75 * top, math.log(N) + 0.05, rf"ceiling $\log {N}$", fontsize=9, color="gray")
+    ax.set(xlabel="true mutual information (nats)", ylabel="estimate (nats)",
+           xlim=(0, top), ylim=(0, top))
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def plot_probe_comparison(ax, accuracies: dict, baselines: dict) -> None:
+    """Per-seed probe accuracies as dots with their mean as a bar; ``baselines`` as dashed lines."""
+    for k, (name, values) in enumerate(accuracies.items()):
+        values = np.asarray(values)
+        ax.bar(k, values.mean(), color=f"C{k}", alpha=0.4, width=0.6)
+        ax.plot(np.full(len(values), k), values, "o", color=f"C{k}", ms=5)
+    for (name, value), style in zip(baselines.items(), ["--", ":"]):
+        ax.axhline(value, color="black", ls=style, lw=1, label=name)
+    ax.set_xticks(range(len(accuracies)), list(accuracies))
+    ax.set(ylabel="linear-probe test accuracy", ylim=(0, 1))
+    ax.legend(loc="lower right", fontsize=8)

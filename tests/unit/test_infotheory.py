@@ -129,7 +129,20 @@ def test_bad_inputs():
         DIMEncoder(code=0)
     with pytest.raises(ValueError, match="need global_code"):
         local_dim_loss(torch.zeros(4, 3), torch.zeros(4, 5, 2))
-    with pytest.raises(ValueError, match=r"images must have shape \(n >= 2, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(n >= 2, h, h\), 8x8"):
         train_local_dim(np.zeros((5, 4, 4)))
     with pytest.raises(ValueError, match=r"images must have shape \(n, 8, 8\)"):
         encode(DIMEncoder(), np.zeros((2, 64)))
+
+
+def test_global_dim_loss_against_loop_and_train_dim_global_learns():
+    from mlnotes.infotheory import global_dim_loss, train_dim
+    g, m = torch.randn(5, 3, generator=torch.Generator().manual_seed(0)), torch.randn(5, 3)
+    loop = -np.mean([(g[i] @ m[i] - torch.logsumexp(g[i] @ m.T, 0)).item() for i in range(5)])
+    assert global_dim_loss(g, m).item() == pytest.approx(loop, rel=1e-5)
+    images = np.random.default_rng(0).random((40, 16, 16))
+    encoder, losses = train_dim(images, "global", steps=30, batch=16, channels=8, stride=2)
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert encode(encoder, images).shape == (40, 16)
+    with pytest.raises(ValueError, match="objective"):
+        train_dim(images, "patch", steps=1)
