@@ -15,22 +15,26 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.prob import logsumexp, softmax
-from mlnotes.validate import as_numeric_array, check_int
+from mlnotes.validate import (check_array, check_axes, check_count, check_int, check_probability,
+                              check_real)
+
+MAX_ITERS = 100_000   # more EM iterations than this is a mistake, not a request
+
+__all__ = ["bernoulli_mixture_em", "bernoulli_mixture_loglik", "converged", "e_step", "elbo",
+           "gaussian_ellipse", "gmm_em", "gmm_logpdf", "kmeans_hard_em", "m_step",
+           "mixing_weight_bound", "plot_restarts", "random_init", "two_coins_em",
+           "two_coins_responsibilities"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 
 
 # ----------------------------------------------------------------------------- validation
 def _check_mixture(means: object, covs: object, weights: object, D: int) -> tuple[np.ndarray, ...]:
-    means = np.asarray(means, dtype=np.float64)
-    covs = np.asarray(covs, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    if means.ndim != 2 or means.shape[1] != D or means.shape[0] == 0:
-        raise ValueError(f"means must have shape (K, D={D}), got {means.shape}")
+    means = check_array("means", means, shape=(None, D))
     K = means.shape[0]
-    if covs.shape != (K, D, D):
-        raise ValueError(f"covs must have shape (K={K}, D={D}, D={D}), got {covs.shape}")
-    if weights.shape != (K,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+    covs = check_array("covs", covs, shape=(K, D, D))
+    weights = check_array("weights", weights, shape=(K,), low=0.0)
+    if not np.isclose(weights.sum(), 1.0):
         raise ValueError(f"weights must be K={K} non-negative numbers summing to 1, got {weights}")
     return means, covs, weights
 
@@ -41,15 +45,10 @@ def two_coins_responsibilities(heads: object, n: int, theta_a: float, theta_b: f
 
     ``Q_i(A) = theta_a^h (1-theta_a)^(n-h) / (same + theta_b^h (1-theta_b)^(n-h))``, shape (S,).
     """
-    heads = np.asarray(heads)
-    n = check_int("n", n, 1)
-    if heads.ndim != 1 or heads.size == 0 or not np.issubdtype(heads.dtype, np.integer):
-        raise ValueError(f"heads must be a non-empty 1-D array of ints, got {heads!r}")
-    if np.any(heads < 0) or np.any(heads > n):
-        raise ValueError(f"every head count must be in [0, n={n}], got {heads.tolist()}")
-    for name, t in (("theta_a", theta_a), ("theta_b", theta_b)):
-        if not 0.0 < float(t) < 1.0:
-            raise ValueError(f"{name} must be in (0, 1), got {t}")
+    n = check_count("n", n, high=10**6)
+    heads = check_array("heads", heads, ndim=1, integer=True, low=0, high=n)
+    theta_a = check_probability("theta_a", theta_a, low_open=True, high_open=True)
+    theta_b = check_probability("theta_b", theta_b, low_open=True, high_open=True)
     log_a = heads * np.log(theta_a) + (n - heads) * np.log1p(-theta_a)
     log_b = heads * np.log(theta_b) + (n - heads) * np.log1p(-theta_b)
     return softmax(np.stack([log_a, log_b], axis=1), axis=1)[:, 0]
@@ -62,8 +61,9 @@ def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
     E-step: responsibilities ``Q_i(A)``; M-step: ``theta_a = sum_i Q_i(A) h_i / sum_i Q_i(A) n``
     (and the same with ``1 - Q_i(A)`` for B). Returns ``iters + 1`` pairs, the start first.
     """
-    iters = check_int("iters", iters, 0)
-    heads_arr = np.asarray(heads)
+    iters = check_count("iters", iters, low=0, high=MAX_ITERS)
+    two_coins_responsibilities(heads, n, theta_a, theta_b)          # validates the rest
+    heads_arr, theta_a, theta_b = np.asarray(heads), float(theta_a), float(theta_b)
     path = [(float(theta_a), float(theta_b))]
     for _ in range(iters):
         q = two_coins_responsibilities(heads_arr, n, theta_a, theta_b)
@@ -80,7 +80,7 @@ def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.nd
     Vectorized through one Cholesky factor per component: with ``Sigma = L L^T``,
     ``log N = -D/2 log 2pi - sum log diag L - |L^{-1}(x - mu)|^2 / 2``.
     """
-    X = as_numeric_array(X, "X", 2)
+    X = check_array("X", X, ndim=2)
     means, covs, weights = _check_mixture(means, covs, weights, X.shape[1])
     try:
         L = np.linalg.cholesky(covs)
@@ -102,11 +102,11 @@ def elbo(log_joint: object, Q: object) -> float:
     ``log_joint`` and ``Q`` have shape (N, K); each row of ``Q`` is a distribution. By Jensen the
     result is <= ``sum_i logsumexp(log_joint_i)``, with equality when ``Q`` is the posterior.
     """
-    log_joint = np.asarray(log_joint, dtype=np.float64)
-    Q = np.asarray(Q, dtype=np.float64)
-    if log_joint.ndim != 2 or log_joint.size == 0 or Q.shape != log_joint.shape:
-        raise ValueError(f"log_joint and Q must have the same shape (N, K), got {log_joint.shape}, {Q.shape}")
-    if np.any(Q < 0) or not np.allclose(Q.sum(axis=1), 1.0):
+    log_joint = check_array("log_joint", log_joint, ndim=2, finite=False)   # -inf = log 0
+    if np.isnan(log_joint).any() or np.isposinf(log_joint).any():
+        raise ValueError("log_joint must hold log-probabilities (no NaN, no +inf)")
+    Q = check_array("Q", Q, shape=log_joint.shape, low=0.0)
+    if not np.allclose(Q.sum(axis=1), 1.0):
         raise ValueError("every row of Q must be a probability distribution (>= 0, summing to 1)")
     mask = Q > 0
     return float(np.sum(Q[mask] * (log_joint[mask] - np.log(Q[mask]))))
@@ -125,12 +125,9 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
     ``N_k = sum_i r_ik``, ``pi_k = N_k / N``, ``mu_k = sum_i r_ik x_i / N_k``,
     ``Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg * I``.
     """
-    X = as_numeric_array(X, "X", 2)
-    resp = np.asarray(resp, dtype=np.float64)
-    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
-        raise ValueError(f"resp must have shape (N={X.shape[0]}, K), got {resp.shape}")
-    if not reg >= 0:
-        raise ValueError(f"reg must be >= 0, got {reg}")
+    X = check_array("X", X, ndim=2)
+    resp = check_array("resp", resp, shape=(X.shape[0], None), low=0.0)
+    reg = check_real("reg", reg, 0.0)
     Nk = resp.sum(axis=0)
     if np.any(Nk <= 0):
         raise ValueError("a component has zero responsibility; restart or merge components")
@@ -143,7 +140,7 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
 
 def random_init(X: object, K: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Start a mixture: means at K distinct random data points, every cov = data covariance, equal weights."""
-    X = as_numeric_array(X, "X", 2)
+    X = check_array("X", X, ndim=2)
     K = check_int("K", K, 1)
     if K > X.shape[0]:
         raise ValueError(f"K must be <= N={X.shape[0]}, got {K}")
@@ -163,9 +160,10 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
     ``param_change`` (max |change| of any parameter per iteration) and ``states`` (the
     parameters after every iteration, the start first).
     """
-    X = as_numeric_array(X, "X", 2)
-    K = check_int("K", K, 1)
-    iters = check_int("iters", iters, 0)
+    X = check_array("X", X, ndim=2)
+    K = check_int("K", K, 1, X.shape[0])
+    iters = check_count("iters", iters, low=0, high=MAX_ITERS)
+    reg = check_real("reg", reg, 0.0)
     start = random_init(X, K, seed) if init is None else init
     if not isinstance(start, dict) or not {"means", "covs", "weights"} <= set(start):
         raise TypeError("init must be None or a dict with keys 'means', 'covs', 'weights'")
@@ -193,8 +191,8 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
 def converged(loglik: object, n_points: int, window: int = 50, tol: float = 1e-8) -> bool:
     """True when a log-likelihood history gained less than ``tol`` nats per point over its last
     ``window`` iterations (EM never decreases it, so a run that still gains is still climbing)."""
-    loglik = as_numeric_array(loglik, "loglik", 1)
-    n_points = check_int("n_points", n_points, 1)
+    loglik = check_array("loglik", loglik, ndim=1)
+    n_points = check_count("n_points", n_points, high=10**8)
     window = check_int("window", window, 1, len(loglik) - 1)
     return bool((loglik[-1] - loglik[-1 - window]) / n_points < tol)
 
@@ -203,6 +201,12 @@ def plot_restarts(ax: object, logliks: list, is_converged: list, n_points: int) 
     """Mean log-likelihood per iteration of several EM runs: converged runs solid, others dashed."""
     from mlnotes.plotting import COLORS
 
+    ax, n_points = check_axes("ax", ax), check_count("n_points", n_points, high=10**8)
+    if not isinstance(logliks, (list, tuple)) or not logliks:
+        raise TypeError(f"logliks must be a non-empty list of 1-D arrays, got {type(logliks).__name__}")
+    logliks = [check_array("logliks", ll, ndim=1) for ll in logliks]
+    is_converged = check_array("is_converged", is_converged, shape=(len(logliks),), bool_ok=True,
+                               dtype=None)
     for ll, ok in zip(logliks, is_converged):
         ax.plot(np.asarray(ll) / n_points, color=COLORS[0] if ok else COLORS[1],
                 lw=1.6 if ok else 1.0, ls="-" if ok else "--")
@@ -221,14 +225,10 @@ def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float,
     Returns ``(loglik(pis), bound(pis), pi_next)`` where ``bound(pi) = ELBO(pi; Q = posterior at pi_j)``
     touches ``loglik`` at ``pi_j`` and is maximized at ``pi_next = mean_i Q_i(z = 1)``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    pis = np.asarray(pis, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
-    if pis.ndim != 1 or pis.size == 0 or np.any(pis <= 0) or np.any(pis >= 1):
+    x, pis = check_array("x", x, ndim=1), check_array("pis", pis, ndim=1)
+    if np.any(pis <= 0) or np.any(pis >= 1):
         raise ValueError("pis must be a non-empty 1-D array of values in (0, 1)")
-    if not 0.0 < pi_j < 1.0:
-        raise ValueError(f"pi_j must be in (0, 1), got {pi_j}")
+    pi_j = check_probability("pi_j", pi_j, low_open=True, high_open=True)
     log_n = np.stack([-0.5 * LOG_2PI - np.log(s) - 0.5 * ((x - m) / s) ** 2 for m, s in zip(means, sds)], axis=1)
     log_w = np.stack([np.log1p(-pis), np.log(pis)], axis=1)            # (P, 2)
     loglik = logsumexp(log_w[:, None, :] + log_n[None], axis=2).sum(axis=1)
@@ -244,11 +244,11 @@ def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
     ``centers`` (K, D) is the start. Returns ``centers``, ``labels`` (N,) and ``inertia`` history
     (sum of squared distances to the assigned centre, one value per E-step).
     """
-    X = as_numeric_array(X, "X", 2)
-    centers = as_numeric_array(centers, "centers", 2).copy()
+    X = check_array("X", X, ndim=2)
+    centers = check_array("centers", centers, ndim=2).copy()
     if centers.shape[1] != X.shape[1]:
         raise ValueError(f"centers must have D={X.shape[1]} columns, got {centers.shape[1]}")
-    iters = check_int("iters", iters, 1)
+    iters = check_count("iters", iters, high=MAX_ITERS)
     inertia = []
     for _ in range(iters):
         d2 = np.sum((X[:, None, :] - centers[None]) ** 2, axis=2)
@@ -267,13 +267,12 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
     M-step with Laplace smoothing ``alpha``: ``p_kd = (sum_i r_ik x_id + alpha) / (N_k + 2 alpha)``.
     Returns ``weights`` (K,), ``probs`` (K, D) and the ``loglik`` history (nats, total).
     """
-    X = as_numeric_array(X, "X", 2)
+    X = check_array("X", X, ndim=2, bool_ok=True).astype(np.float64)
     if not np.all((X == 0) | (X == 1)):
         raise ValueError("X must hold only 0 and 1")
-    K = check_int("K", K, 1)
-    iters = check_int("iters", iters, 1)
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    K = check_int("K", K, 1, X.shape[0])
+    iters = check_count("iters", iters, high=MAX_ITERS)
+    alpha = check_real("alpha", alpha, 0.0)
     rng = np.random.default_rng(check_seed(seed))
     resp = rng.dirichlet(np.ones(K), size=X.shape[0])
     loglik = []
@@ -291,9 +290,9 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
 
 def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.ndarray:
     """Per-row log-likelihood ``log sum_k pi_k prod_d p_kd^x_d (1 - p_kd)^(1 - x_d)``, shape (N,)."""
-    X = as_numeric_array(X, "X", 2)
-    weights = np.asarray(weights, dtype=np.float64)
-    probs = np.asarray(probs, dtype=np.float64)
+    X = check_array("X", X, ndim=2, bool_ok=True).astype(np.float64)
+    weights = check_array("weights", weights, ndim=1, low=0.0)
+    probs = check_array("probs", probs, shape=(len(weights), X.shape[1]))
     if probs.ndim != 2 or probs.shape[1] != X.shape[1] or weights.shape != (probs.shape[0],):
         raise ValueError(f"need weights (K,) and probs (K, D={X.shape[1]}), got {weights.shape}, {probs.shape}")
     if np.any(probs <= 0) or np.any(probs >= 1):
@@ -308,8 +307,8 @@ def gaussian_ellipse(ax: object, mean: object, cov: object, n_std: tuple[float, 
     """Draw the ``n_std``-sigma contour ellipses of a 2-D Gaussian on ``ax`` (eigen-decomposition of cov)."""
     from matplotlib.patches import Ellipse
 
-    mean = np.asarray(mean, dtype=np.float64)
-    cov = np.asarray(cov, dtype=np.float64)
+    ax = check_axes("ax", ax)
+    mean, cov = check_array("mean", mean, shape=(2,)), check_array("cov", cov, shape=(2, 2))
     if mean.shape != (2,) or cov.shape != (2, 2):
         raise ValueError(f"need mean (2,) and cov (2, 2), got {mean.shape}, {cov.shape}")
     vals, vecs = np.linalg.eigh(cov)

@@ -33,13 +33,13 @@ def test_two_coins_responsibilities_equal_binomial_posterior():
 
 
 def test_two_coins_bad_input():
-    with pytest.raises(ValueError, match="head count"):
+    with pytest.raises(ValueError, match="heads must have values"):
         two_coins_em([11], 10, 0.6, 0.5)
     with pytest.raises(ValueError, match="theta_a"):
         two_coins_responsibilities([1], 10, 1.0, 0.5)
     with pytest.raises(TypeError, match="iters"):
         two_coins_em([1], 10, 0.6, 0.5, iters=2.5)
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises((ValueError, TypeError), match="heads"):
         two_coins_responsibilities([], 10, 0.6, 0.5)
 
 
@@ -128,7 +128,7 @@ def test_elbo_below_loglik_with_equality_at_posterior(N, K, seed):
 
 def test_elbo_handles_zero_q_and_bad_input():
     assert elbo([[0.0, -np.inf]], [[1.0, 0.0]]) == 0.0
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="Q must have shape"):
         elbo(np.zeros((2, 2)), np.ones((2, 3)) / 3)
     with pytest.raises(ValueError, match="probability distribution"):
         elbo(np.zeros((1, 2)), [[0.7, 0.7]])
@@ -179,7 +179,7 @@ def test_bernoulli_mixture():
         bernoulli_mixture_em(X, 2, alpha=-1)
     with pytest.raises(ValueError, match="strictly inside"):
         bernoulli_mixture_loglik(X, [1.0], np.ones((1, 10)))
-    with pytest.raises(ValueError, match="need weights"):
+    with pytest.raises(ValueError, match="probs must have shape"):
         bernoulli_mixture_loglik(X, [1.0], np.full((1, 3), 0.5))
 
 
@@ -192,7 +192,7 @@ def test_gaussian_ellipse():
     assert len(ax.patches) == 3
     with pytest.raises(ValueError, match="positive definite"):
         gaussian_ellipse(ax, [0, 0], [[1.0, 0], [0, -1.0]])
-    with pytest.raises(ValueError, match="need mean"):
+    with pytest.raises(ValueError, match="mean must have shape"):
         gaussian_ellipse(ax, [0, 0, 0], np.eye(2))
     plt.close(fig)
 
@@ -213,3 +213,41 @@ def test_plot_restarts_draws_both_kinds():
     plot_restarts(ax, [np.arange(5.0), np.arange(5.0) + 1], [True, False], 1)
     assert len(ax.get_legend().get_texts()) == 2
     plt.close(fig)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_Xg = np.array([[0.0, 0.0], [0.2, 0.1], [3.0, 3.0], [3.1, 2.9], [0.1, 0.3], [2.8, 3.2]])
+_means = np.array([[0.0, 0.0], [3.0, 3.0]])
+_covs = np.stack([np.eye(2), np.eye(2)])
+_w = np.array([0.5, 0.5])
+_Xb = np.array([[1, 0, 1], [1, 1, 1], [0, 0, 1], [0, 1, 0]])
+
+
+def _axes():
+    import matplotlib.pyplot as plt
+    return {"ax": plt.subplots()[1]}
+
+
+ADVERSARIAL = {
+    "two_coins_responsibilities": Example(np.array([5, 9, 8]), 10, 0.6, 0.5),
+    "two_coins_em": Example(np.array([5, 9, 8]), 10, 0.6, 0.5, iters=3,
+                            accepts={"iters": "0"}),  # 0 iterations: the start alone
+    "gmm_logpdf": Example(_Xg, _means, _covs, _w),
+    "elbo": Example(np.log(np.full((3, 2), 0.25)), np.full((3, 2), 0.5),
+                    accepts={"log_joint": "-1 0 int"}),  # any real log-probabilities
+    "e_step": Example(_Xg, _means, _covs, _w),
+    "m_step": Example(_Xg, np.tile([0.5, 0.5], (6, 1)), accepts={"reg": "0"}),  # no ridge
+    "random_init": Example(_Xg, 2, seed=0),
+    "gmm_em": Example(_Xg, 2, iters=2, reg=1e-3,  # None: random start; 0: no step / no ridge
+                      accepts={"init": "None", "iters": "0", "reg": "0"}),
+    "converged": Example(np.linspace(-10.0, -9.0, 60), 6),
+    "plot_restarts": Example(logliks=[np.arange(5.0)], is_converged=[True], n_points=5,
+                             fresh=_axes),
+    "mixing_weight_bound": Example(np.array([-1.0, 0.5, 2.0]), np.array([0.2, 0.5, 0.8]), 0.3),
+    "kmeans_hard_em": Example(_Xg, _means, iters=3),
+    "bernoulli_mixture_em": Example(_Xb, 2, iters=2, seed=0),
+    "bernoulli_mixture_loglik": Example(_Xb, np.array([0.5, 0.5]),
+                                        np.array([[0.2, 0.5, 0.8], [0.6, 0.4, 0.5]])),
+    "gaussian_ellipse": Example(mean=np.zeros(2), cov=np.eye(2), fresh=_axes),
+}
