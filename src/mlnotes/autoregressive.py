@@ -21,7 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_int, check_positive
+
+__all__ = ["enumerate_binary", "empirical_pmf", "tv_distance", "FVSBN", "NADE", "MADE",
+           "fit_fvsbn", "fit_density"]
 
 
 def enumerate_binary(n: int) -> torch.Tensor:
@@ -193,6 +196,75 @@ class NADE(_Autoregressive):
         return a + x[:, i:i + 1] * self.W[:, i]
 
 
+# region: made
+class MADE(_Autoregressive):
+    """Masked autoencoder for distribution estimation: an MLP ``n -> hidden -> n`` whose weight
+    matrices are multiplied by 0/1 masks so that output logit ``i`` sees only inputs ``< i``.
+
+    Input ``j`` gets degree ``j + 1``; hidden unit ``k`` a degree ``m_k`` in ``[1, n - 1]``; a
+    hidden unit may see input ``j`` when ``m_k >= j + 1``, and output ``i`` may see hidden unit
+    ``k`` when ``i + 1 > m_k``. Every path from input ``j`` to output ``i`` then has
+    ``j < i``: one forward pass gives all n conditionals.
+    """
+
+    def __init__(self, n: int, hidden: int, seed: int = 0, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.n, hidden = check_int("n", n, 2), check_int("hidden", hidden, 1)
+        gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+        degrees = torch.randint(1, self.n, (hidden,), generator=gen)      # (hidden,) in [1, n-1]
+        inputs = torch.arange(1, self.n + 1)                               # (n,) degrees 1..n
+        self.register_buffer("mask_in", (degrees[:, None] >= inputs[None]).to(dtype))
+        self.register_buffer("mask_out", (inputs[:, None] > degrees[None]).to(dtype))
+        torch.manual_seed(seed)
+        self.hidden_layer = nn.Linear(self.n, hidden).to(dtype)
+        self.output_layer = nn.Linear(hidden, self.n).to(dtype)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(F.linear(x, self.hidden_layer.weight * self.mask_in,
+                                self.hidden_layer.bias))                   # (B, hidden)
+        return F.linear(h, self.output_layer.weight * self.mask_out,
+                        self.output_layer.bias)                            # (B, n)
+
+    def effective_params(self) -> int:
+        """Parameters that can be non-zero: unmasked weights plus biases."""
+        return int(self.mask_in.sum() + self.mask_out.sum()) + self.hidden_layer.bias.numel() \
+            + self.output_layer.bias.numel()
+
+    def _init_state(self, num_samples: int):
+        return None
+
+    def _step(self, i: int, x: torch.Tensor, state):
+        return self.logits(x)[:, i], state                                 # one full pass
+
+    def _update(self, i: int, x: torch.Tensor, state):
+        return state
+# endregion
+
+
+def fit_fvsbn(X: np.ndarray, C: float = 1.0, alpha: float = 1.0) -> FVSBN:
+    """Maximum likelihood for an FVSBN over the columns of binary ``X`` (m, n), in column order.
+
+    The log-likelihood decouples into one logistic regression per variable (sklearn, L2 with
+    inverse strength ``C``); a variable constant in the data (or the first one) gets a
+    Bernoulli with Laplace smoothing ``alpha``. For another order, pass ``X[:, order]``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X = check_array("X", X, ndim=2, low=0, high=1)
+    C, alpha = check_positive("C", C), check_positive("alpha", alpha)
+    m, n = X.shape
+    bias, weight = np.zeros(n), np.zeros((n, n))
+    for i in range(n):
+        target = X[:, i]
+        if i == 0 or target.min() == target.max():
+            p = (target.sum() + alpha) / (m + 2 * alpha)
+            bias[i] = np.log(p / (1 - p))
+            continue
+        lr = LogisticRegression(C=C, max_iter=1000).fit(X[:, :i], target)
+        bias[i], weight[i, :i] = lr.intercept_[0], lr.coef_[0]
+    return FVSBN(n).set_weights(bias, weight)
+
+
 def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float = 1e-2, batch_size: int = 128,
                 seed: int = 0, weight_decay: float = 0.0, X_eval: torch.Tensor | None = None,
                 eval_every: int = 50) -> dict[str, list[float]]:
@@ -202,7 +274,7 @@ def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float =
     steps (``eval_nll`` only when ``X_eval`` is given).
     """
     if not isinstance(model, _Autoregressive):
-        raise TypeError(f"model must be an FVSBN or NADE, got {type(model).__name__}")
+        raise TypeError(f"model must be an FVSBN, NADE or MADE, got {type(model).__name__}")
     X = _check_x(X, model.n).to(model._dtype())
     steps, batch_size = check_int("steps", steps, 1), check_int("batch_size", batch_size, 1)
     if not lr > 0:

@@ -1,8 +1,9 @@
 """Representing distributions over binary vectors: parameter counts, the chain rule, Bayes nets,
-Bernoulli naive Bayes and the fully visible sigmoid belief net (FVSBN), all in numpy / sklearn.
+Bernoulli naive Bayes and independent pixels, all in numpy / sklearn. (The FVSBN, the logistic
+chain rule, lives in :mod:`mlnotes.autoregressive`; image mosaics in :mod:`mlnotes.plotting`.)
 
 Used by: chapters/generative/binarized-digits (and chapters/generative/autoregressive-models,
-which reuses :class:`FVSBN`, :class:`IndependentBernoulli` and :func:`tile_images`).
+which reuses :class:`IndependentBernoulli`).
 
 Conventions: data ``X`` is an (m, n) array of 0/1 values; log-probabilities are natural logs
 (nats) and are summed over the n variables, so ``log_prob`` returns one number per row.
@@ -13,8 +14,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, xlogy
 
+
 from mlnotes.prob import as_generator
 from mlnotes.validate import check_int
+
+__all__ = ["param_counts", "bayes_net_param_count", "chain_rule_conditionals",
+           "joint_from_conditionals", "fit_markov_chain", "markov_chain_log_likelihood",
+           "IndependentBernoulli", "BernoulliNaiveBayes"]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -232,90 +238,3 @@ class BernoulliNaiveBayes:
                 raise ValueError(f"y must be one of {self.classes_.tolist()}, got {y!r}")
             rows = np.full(n_samples, int(np.flatnonzero(self.classes_ == y)[0]))
         return (rng.random((n_samples, self.theta_.shape[1])) < self.theta_[rows]).astype(np.uint8)
-
-
-class FVSBN:
-    """Fully visible sigmoid belief net: ``p(x_i = 1 | x_<i) = sigmoid(a_i + w_i . x_<i)``.
-
-    Maximum likelihood decouples into one logistic regression per variable (sklearn, L2 with
-    inverse strength ``C``); a variable that is constant in the training data gets a smoothed
-    Bernoulli instead (a logistic regression needs two classes). ``order`` permutes the
-    variables before the chain rule is applied. n (n + 1) / 2 parameters.
-    """
-
-    def __init__(self, C: float = 1.0, order: object = None, alpha: float = 1.0):
-        if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
-            raise ValueError(f"C must be a number > 0, got {C!r}")
-        self.C, self.order, self.alpha = float(C), order, _check_alpha(alpha)
-        self.bias_: np.ndarray | None = None
-
-    def fit(self, X: object) -> "FVSBN":
-        from sklearn.linear_model import LogisticRegression
-
-        X = _check_binary(X)
-        n = X.shape[1]
-        order = np.arange(n) if self.order is None else np.asarray(self.order)
-        if sorted(order.tolist()) != list(range(n)):
-            raise ValueError(f"order must be a permutation of range({n})")
-        self.order_ = order
-        Xo = X[:, order]
-        self.bias_, self.weights_ = np.zeros(n), np.zeros((n, n))  # weights_[i, :i] used
-        for i in range(n):
-            target = Xo[:, i]
-            if i == 0 or target.min() == target.max():
-                p = (target.sum() + self.alpha) / (target.size + 2 * self.alpha)
-                self.bias_[i] = np.log(p / (1 - p))
-                continue
-            lr = LogisticRegression(C=self.C, max_iter=1000).fit(Xo[:, :i], target)
-            self.bias_[i], self.weights_[i, :i] = lr.intercept_[0], lr.coef_[0]
-        return self
-
-    def _fitted(self) -> None:
-        if self.bias_ is None:
-            raise ValueError("call fit(X) first")
-
-    def conditionals(self, X: object) -> np.ndarray:
-        """``p(x_i = 1 | x_<i)`` for every row and variable, in the model's order, shape (m, n)."""
-        self._fitted()
-        Xo = _check_binary(X, self.bias_.size)[:, self.order_]
-        logits = self.bias_ + Xo @ np.tril(self.weights_, -1).T
-        return 1 / (1 + np.exp(-logits))
-
-    def log_prob(self, X: object) -> np.ndarray:
-        """log p(x) in nats, shape (m,), computed from logits (stable for large |logits|)."""
-        self._fitted()
-        Xo = _check_binary(X, self.bias_.size)[:, self.order_]
-        logits = self.bias_ + Xo @ np.tril(self.weights_, -1).T
-        return -(np.logaddexp(0, logits) - Xo * logits).sum(axis=1)
-
-    def sample(self, n_samples: int, rng: object) -> np.ndarray:
-        """Ancestral sampling, one variable at a time; returns (n_samples, n) in the ORIGINAL order."""
-        self._fitted()
-        rng = as_generator(rng)
-        n = self.bias_.size
-        Xo = np.zeros((check_int("n_samples", n_samples, 1), n))
-        for i in range(n):
-            p = 1 / (1 + np.exp(-(self.bias_[i] + Xo[:, :i] @ self.weights_[i, :i])))
-            Xo[:, i] = rng.random(Xo.shape[0]) < p
-        out = np.empty_like(Xo)
-        out[:, self.order_] = Xo
-        return out.astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------- pictures
-def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
-    """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of ``fill`` between."""
-    images = np.asarray(images, dtype=np.float64)
-    side, ncols = check_int("side", side, 1), check_int("ncols", ncols, 1)
-    if images.ndim != 2 or images.shape[0] == 0 or images.shape[1] != side * side:
-        raise ValueError(f"images must have shape (m, {side * side}) with m >= 1, got {images.shape}")
-    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0, got {pad!r}")
-    m = images.shape[0]
-    nrows = -(-m // ncols)
-    step = side + pad
-    canvas = np.full((nrows * step - pad, ncols * step - pad), fill)
-    for k, img in enumerate(images):
-        r, c = divmod(k, ncols)
-        canvas[r * step:r * step + side, c * step:c * step + side] = img.reshape(side, side)
-    return canvas

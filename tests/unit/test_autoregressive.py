@@ -126,9 +126,49 @@ def test_bad_inputs():
         FVSBN(4.5)
     with pytest.raises(ValueError, match="bias must be"):
         FVSBN(3).set_weights(np.zeros(2), np.zeros((3, 3)))
-    with pytest.raises(TypeError, match="FVSBN or NADE"):
+    with pytest.raises(TypeError, match="FVSBN, NADE or MADE"):
         fit_density(torch.nn.Linear(2, 2), torch.zeros(2, 2), steps=1)
     with pytest.raises(ValueError, match="lr"):
         fit_density(model, torch.zeros(2, 4), steps=1, lr=0)
     with pytest.raises(ValueError, match="steps"):
         fit_density(model, torch.zeros(2, 4), steps=0)
+
+
+def test_fit_fvsbn_matches_logistic_regressions_and_normalizes():
+    import itertools
+    from sklearn.linear_model import LogisticRegression
+    from mlnotes.autoregressive import fit_fvsbn
+    X = (np.random.default_rng(0).random((300, 6)) < 0.4).astype(float)
+    X[:, 3] = (X[:, 1] + X[:, 2] > 0).astype(float)
+    X[:, 5] = 0  # a constant column falls back to a smoothed Bernoulli
+    model = fit_fvsbn(X, C=1.0)
+    W = model.weight().detach().numpy()
+    for i in (2, 4):
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(X[:, :i], X[:, i])
+        assert np.allclose(W[i, :i], lr.coef_[0]) and np.isclose(model.bias[i].item(), lr.intercept_[0])
+    assert np.isclose(torch.sigmoid(model.bias[5]).item(), 1 / (len(X) + 2))
+    states = torch.tensor(list(itertools.product([0, 1], repeat=6)), dtype=torch.float64)
+    assert abs(model.log_prob(states).exp().sum().item() - 1) < 1e-10
+    with pytest.raises(ValueError, match="X"):
+        fit_fvsbn(np.zeros(5))
+    with pytest.raises(ValueError, match="C"):
+        fit_fvsbn(X, C=0.0)
+
+
+def test_made_masks_normalizes_and_trains():
+    from mlnotes.autoregressive import MADE, enumerate_binary, fit_density
+    made = MADE(8, 16, seed=1)
+    states = enumerate_binary(8).float()
+    assert abs(made.log_prob(states).exp().sum().item() - 1) < 1e-5
+    J = torch.autograd.functional.jacobian(lambda v: made.logits(v[None])[0], states[3])
+    assert torch.triu(J).abs().max().item() == 0.0
+    assert made.effective_params() == int(made.mask_in.sum() + made.mask_out.sum()) + 16 + 8
+    s = made.sample(5, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (5, 8)
+    X = (torch.rand(64, 8, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    h = fit_density(made, X, steps=5, eval_every=5)
+    assert len(h["train_nll"]) == 1
+    with pytest.raises(ValueError, match="n"):
+        MADE(1, 4)
+    with pytest.raises(ValueError, match="hidden"):
+        MADE(4, 0)

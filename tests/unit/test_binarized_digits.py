@@ -8,9 +8,9 @@ from hypothesis import given, settings, strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import BernoulliNB
 
-from mlnotes.binarized_digits import (FVSBN, BernoulliNaiveBayes, IndependentBernoulli, bayes_net_param_count,
+from mlnotes.binarized_digits import (BernoulliNaiveBayes, IndependentBernoulli, bayes_net_param_count,
                                chain_rule_conditionals, fit_markov_chain, joint_from_conditionals,
-                               markov_chain_log_likelihood, param_counts, tile_images)
+                               markov_chain_log_likelihood, param_counts)
 
 
 def _data(m=300, n=6, seed=0):
@@ -134,49 +134,3 @@ def test_independent_bernoulli():
         IndependentBernoulli().log_prob(X)
     with pytest.raises(ValueError, match="alpha"):
         IndependentBernoulli(alpha="1")
-
-
-def test_fvsbn_matches_logistic_regressions_and_normalizes():
-    X, _ = _data(n=6)
-    X[:, 5] = 0  # a constant column falls back to a smoothed Bernoulli
-    model = FVSBN(C=1.0).fit(X)
-    for i in (2, 4):
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(X[:, :i], X[:, i])
-        assert np.allclose(model.weights_[i, :i], lr.coef_[0]) and np.isclose(model.bias_[i], lr.intercept_[0])
-    assert np.isclose(1 / (1 + np.exp(-model.bias_[5])), 1 / (len(X) + 2))
-    states = _all_states(6)
-    assert abs(np.exp(model.log_prob(states)).sum() - 1) < 1e-10
-    cond = model.conditionals(states)
-    direct = np.prod(np.where(states == 1, cond, 1 - cond), axis=1)
-    assert np.allclose(np.log(direct), model.log_prob(states))
-    permuted = FVSBN(order=[5, 4, 3, 2, 1, 0]).fit(X)
-    assert abs(np.exp(permuted.log_prob(states)).sum() - 1) < 1e-10
-    samples = model.sample(20_000, rng=0)
-    assert (samples[:, 5] == 0).mean() > 0.99
-    assert abs(samples[:, 0].mean() - X[:, 0].mean()) < 0.03
-
-
-def test_fvsbn_bad_input():
-    X, _ = _data()
-    with pytest.raises(ValueError, match="C must"):
-        FVSBN(C=0)
-    with pytest.raises(ValueError, match="permutation"):
-        FVSBN(order=[0, 0, 1, 2, 3, 4]).fit(X)
-    with pytest.raises(ValueError, match="fit"):
-        FVSBN().log_prob(X)
-    with pytest.raises(ValueError, match="columns"):
-        FVSBN().fit(X).log_prob(X[:, :2])
-
-
-def test_tile_images():
-    imgs = np.arange(3 * 4).reshape(3, 4)
-    canvas = tile_images(imgs, ncols=2, side=2, pad=1, fill=-1)
-    assert canvas.shape == (5, 5)
-    assert np.array_equal(canvas[:2, :2], [[0, 1], [2, 3]]) and canvas[0, 2] == -1 and canvas[3, 3] == -1
-    assert tile_images(np.ones((1, 64)), ncols=5).shape == (8, 44)
-    with pytest.raises(ValueError, match="shape"):
-        tile_images(np.ones((2, 10)), ncols=2)
-    with pytest.raises(ValueError, match="pad"):
-        tile_images(np.ones((2, 64)), ncols=2, pad=-1)
-    with pytest.raises(TypeError, match="ncols"):
-        tile_images(np.ones((2, 64)), ncols=1.5)
