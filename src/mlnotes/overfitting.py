@@ -13,7 +13,7 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.linear import poly_design, ridge_closed_form
-from mlnotes.validate import check_int, check_positive
+from mlnotes.validate import check_count, check_int, check_positive, check_probability, check_real
 
 #: The noise-free rules ``f(x)`` on [-1, 1] that ``toy_regression`` can sample.
 TRUE_FUNCTIONS = {
@@ -115,11 +115,13 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
 
 def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_val: object,
                              width: int = 128, num_epochs: int = 1500, lr: float = 1e-2,
-                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                             seed: int = 0, dropout: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Full-batch Adam on a 1-width-width-1 tanh MLP (float32); MSE per step on train and validation.
 
     Returns two arrays of shape (num_epochs,). Early stopping keeps the weights of
-    ``argmin(val)``; here we only record the curves.
+    ``argmin(val)``; here we only record the curves. ``dropout > 0`` zeroes each hidden unit
+    with that probability at every training step (``nn.Dropout`` after each tanh); the
+    recorded errors use the full network (evaluation mode).
     """
     import torch
     from torch import nn
@@ -129,19 +131,45 @@ def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_
     width = check_int("width", width, 1)
     num_epochs = check_int("num_epochs", num_epochs, 1)
     check_positive("lr", lr)
+    dropout = check_probability("dropout", dropout, high_open=True)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
-        net = nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
+        return _train_mlp(x_train, y_train, x_val, y_val, width, num_epochs, lr, dropout)
+
+
+def _train_mlp(x_train, y_train, x_val, y_val, width, num_epochs, lr, dropout):
+    import torch
+    from torch import nn
+
+    net = nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Dropout(dropout),
+                        nn.Linear(width, width), nn.Tanh(), nn.Dropout(dropout), nn.Linear(width, 1))
     to_t = lambda a: torch.tensor(a, dtype=torch.float32)[:, None]
     X_tr, Y_tr, X_va, Y_va = to_t(x_train), to_t(y_train), to_t(x_val), to_t(y_val)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     train, val = np.empty(num_epochs), np.empty(num_epochs)
     for epoch in range(num_epochs):
+        net.train()
         optimizer.zero_grad()
         loss = torch.mean((net(X_tr) - Y_tr) ** 2)
         loss.backward()
         optimizer.step()
+        net.eval()
         with torch.no_grad():
             train[epoch] = torch.mean((net(X_tr) - Y_tr) ** 2).item()
             val[epoch] = torch.mean((net(X_va) - Y_va) ** 2).item()
     return train, val
+
+
+def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
+    """Data augmentation by input noise: each point plus ``copies`` jittered copies
+    ``(x_i + eps, y_i)``, ``eps ~ N(0, sd^2)``; returns arrays of length ``n (copies + 1)``.
+
+    It encodes the belief that the rule barely changes over a distance ``sd``; for small
+    ``sd`` training on it acts like a penalty on the fit's slope (Bishop, 1995).
+    """
+    x, y = _check_xy(x, y, "x/y")
+    copies = check_count("copies", copies, low=0, high=10_000)
+    sd = check_real("sd", sd, low=0)
+    rng = np.random.default_rng(check_seed(seed))
+    x_new = x[None, :] + sd * rng.standard_normal((copies, x.size))          # (copies, n)
+    return np.concatenate([x, x_new.ravel()]), np.concatenate([y, np.tile(y, copies)])

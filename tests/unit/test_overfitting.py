@@ -89,3 +89,24 @@ def test_early_stopping_curves():
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_jitter_augment_copies_targets_and_moves_inputs():
+    from mlnotes.overfitting import jitter_augment
+    x, y = np.linspace(-1, 1, 5), np.arange(5.0)
+    xa, ya = jitter_augment(x, y, copies=3, sd=0.1, seed=0)
+    assert xa.shape == ya.shape == (20,)
+    assert np.array_equal(xa[:5], x) and np.array_equal(ya, np.tile(y, 4))
+    assert 0.02 < np.std(xa[5:] - np.tile(x, 3)) < 0.3
+    with pytest.raises(ValueError, match="sd"):
+        jitter_augment(x, y, copies=1, sd=-1.0)
+
+
+def test_dropout_run_is_deterministic_and_fits_less():
+    from mlnotes.overfitting import toy_regression, train_mlp_early_stopping
+    x, y = toy_regression(10, seed=0)
+    a = train_mlp_early_stopping(x, y, x, y, width=16, num_epochs=50, seed=1, dropout=0.3)
+    b = train_mlp_early_stopping(x, y, x, y, width=16, num_epochs=50, seed=1, dropout=0.3)
+    assert np.array_equal(a[0], b[0])
+    with pytest.raises(ValueError, match="dropout"):
+        train_mlp_early_stopping(x, y, x, y, num_epochs=5, dropout=1.0)
