@@ -23,6 +23,11 @@ import numpy as np
 
 from mlnotes.validate import check_int
 
+__all__ = ["causal_mask", "naive_attention", "naive_softmax", "online_softmax",
+           "AttentionState", "attention_state", "merge_states", "flash_attention_forward",
+           "flash_attention_backward", "flash_block_sizes", "hbm_traffic",
+           "fa1_traffic_count", "draw_tile_schedule"]
+
 _FLOATS = (np.float32, np.float64)
 
 
@@ -136,6 +141,7 @@ def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
     a = _check_vector(x)
     if np.isinf(a).all() and (a < 0).all():
         raise ValueError("x is all -inf: softmax is undefined")
+    # region: online-softmax
     m, ell = -math.inf, 0.0
     for xi in a.tolist():
         if xi == -math.inf:  # a masked entry adds exp(-inf) = 0; skipping avoids exp(-inf + inf)
@@ -144,6 +150,7 @@ def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
         ell = ell * math.exp(m - m_new) + math.exp(xi - m_new)
         m = m_new
     return np.exp(a - m) / ell, m, ell
+    # endregion
 
 
 # ----------------------------------------------------------------------------- states
@@ -260,6 +267,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     O = np.empty((N, dv), Q.dtype)
     L = np.empty(N, Q.dtype)
     reads = writes = computed = skipped = 0
+    # region: forward-loop
     for r0 in range(0, N, Br):
         Qi = Q[r0:r0 + Br]
         reads += Qi.size
@@ -275,6 +283,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
         O[r0:r0 + Br] = state.output
         L[r0:r0 + Br] = state.logsumexp
         writes += O[r0:r0 + Br].size + Qi.shape[0]
+    # endregion
     if stats is not None:
         stats.update(reads=reads, writes=writes, computed=computed, skipped=skipped)
     return O, L
@@ -298,6 +307,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
         raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
     Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
+    # region: backward-loop
     D = (dO * O).sum(axis=1)
     dQ, dK, dV = np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
     for c0 in range(0, K.shape[0], Bc):  # outer loop over key/value tiles, as in FlashAttention
@@ -312,39 +322,82 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
             dQ[rows] += scale * (dS @ Kj)
             dK[c0:c0 + Bc] += scale * (dS.T @ Q[rows])
     return dQ, dK, dV
+    # endregion
 
 
 # ----------------------------------------------------------------------------- IO accounting
-def flash_block_sizes(d: int, M: int) -> tuple[int, int]:
-    """Tile sizes ``(Br, Bc)`` that fit ``Q_i, K_j, V_j, O_i`` (four tiles of ``B x d``) into
-    an on-chip memory of ``M`` elements: ``Br = Bc = floor(M / (4 d))``."""
-    d, M = check_int("d", d, 1), check_int("M", M, 1)
-    B = M // (4 * d)
-    if B < 1:
-        raise ValueError(f"SRAM of M={M} elements cannot hold four tiles of one row of d={d}; need M >= {4 * d}")
-    return B, B
+def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int]:
+    """Tile sizes ``(Br, Bc)`` for an on-chip memory of ``M`` elements and head size ``d``.
+
+    ``"square"`` (this chapter's kernel): ``Br = Bc = floor(M / (4 d))``, so that the four
+    tiles ``Q_i, K_j, V_j, O_i`` of ``B x d`` fit. ``"fa1"`` (FlashAttention-1, Algorithm 1):
+    ``Bc = ceil(M / (4 d))`` and ``Br = min(ceil(M / (4 d)), d)``.
+    """
+    d, M = check_int("d", d, 1), check_int("M", M, 4 * d)
+    if variant == "square":
+        return M // (4 * d), M // (4 * d)
+    if variant == "fa1":
+        Bc = -(-M // (4 * d))
+        return min(Bc, d), Bc
+    raise ValueError(f"variant must be 'square' or 'fa1', got {variant!r}")
 
 
 def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = False) -> int:
-    """Elements read from plus written to HBM by one attention forward pass (one head).
+    """Elements read from plus written to HBM by one attention forward pass (one head), in
+    closed form (derived from the algorithms' listings, not by running them).
 
     ``"naive"``: read Q, K (2Nd), write S (N^2), read S and write P (2N^2), read P and V
     (N^2 + Nd), write O (Nd): ``4 N^2 + 4 N d``, whatever ``M``.
-    ``"flash"`` (query tiles outside, key tiles inside, tiles from :func:`flash_block_sizes`):
-    read Q once and write O and L once (``2Nd + N``), and read K and V once per query tile:
-    ``2 N d * ceil(N / Br)``, about ``8 N^2 d^2 / M``. With ``causal=True`` only the key tiles
-    on or below the diagonal are read. Matches the ``stats`` counted by
-    :func:`flash_attention_forward`.
+    ``"flash"`` (this chapter: query tiles outside, key tiles inside, square tiles of
+    ``B = floor(M / 4d)``, ``T = ceil(N / B)`` query tiles): Q read once, O and L written once
+    (``2Nd + N``), K and V read once per query tile (``2 N d T``); with ``causal`` query
+    tile ``i`` reads only key tiles ``0..i``: ``2 d (B T (T - 1) / 2 + N)``.
+    ``"fa1"`` (FlashAttention-1: key tiles outside, query tiles inside, sizes from
+    ``flash_block_sizes(d, M, "fa1")``, ``Tc = ceil(N / Bc)``): K and V read once (``2Nd``);
+    per key tile every ``Q_i``, ``O_i``, ``l_i``, ``m_i`` is read and ``O_i, l_i, m_i``
+    written: ``Tc (3 N d + 4 N)``. No causal variant.
     """
-    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 1)
-    if method not in ("naive", "flash"):
-        raise ValueError(f"method must be 'naive' or 'flash', got {method!r}")
+    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 4 * d)
     if method == "naive":
         return 4 * N * N + 4 * N * d
-    Br, Bc = flash_block_sizes(d, M)
-    kv = 0
-    for r0 in range(0, N, Br):
-        last = min(r0 + Br, N) - 1
-        n_keys = N if not causal else min(N, (last // Bc + 1) * Bc)
-        kv += 2 * n_keys * d
-    return 2 * N * d + N + kv
+    if method == "fa1" and not causal:
+        Tc = -(-N // flash_block_sizes(d, M, "fa1")[1])
+        return 2 * N * d + Tc * (3 * N * d + 4 * N)
+    if method != "flash":
+        raise ValueError(f"method must be 'naive', 'flash' or 'fa1' (non-causal), got {method!r}")
+    B = flash_block_sizes(d, M)[0]
+    T = -(-N // B)
+    keys_read = B * T * (T - 1) // 2 + N if causal else N * T
+    return 2 * N * d + N + 2 * d * keys_read
+
+
+def fa1_traffic_count(N: int, d: int, M: int) -> int:
+    """Elements moved by FlashAttention-1's Algorithm 1, tallied by walking its loops
+    (outer over key tiles, inner over query tiles) without doing any arithmetic."""
+    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 4 * d)
+    Br, Bc = flash_block_sizes(d, M, "fa1")
+    moved = 0
+    for c0 in range(0, N, Bc):
+        cols = min(Bc, N - c0)
+        moved += 2 * cols * d                     # load K_j, V_j
+        for r0 in range(0, N, Br):
+            rows = min(Br, N - r0)
+            moved += rows * d + rows * d + 2 * rows   # load Q_i, O_i, l_i, m_i
+            moved += rows * d + 2 * rows              # write O_i, l_i, m_i
+    return moved
+
+
+def draw_tile_schedule(ax, N: int, tile: int, causal: bool, stats: dict) -> None:
+    """Grid of ``B x B`` tiles: dark if computed in full, light if it crosses the causal
+    diagonal (partly masked), blank if skipped."""
+    T = -(-N // tile)
+    rows, cols = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    kind = np.ones((T, T)) if not causal else np.where(
+        cols < rows, 1.0, np.where(cols == rows, 0.5, np.nan))
+    ax.imshow(kind, cmap="Blues", vmin=0, vmax=1.2, extent=(0, N, N, 0))
+    ax.set(xlabel="key index", ylabel="query index", xlim=(0, N), ylim=(N, 0),
+           title=f"B = {tile}: {stats['computed']} tiles computed, {stats['skipped']} skipped")
+    ax.set_xticks(np.arange(0, N + 1, tile), minor=True)
+    ax.set_yticks(np.arange(0, N + 1, tile), minor=True)
+    ax.grid(False)
+    ax.grid(which="minor", color="white", lw=0.5)

@@ -241,7 +241,33 @@ def test_hbm_traffic_formulas():
 def test_io_bad_input():
     with pytest.raises(ValueError, match="method"):
         hbm_traffic(10, 2, 100, "fast")
-    with pytest.raises(ValueError, match="SRAM"):
+    with pytest.raises(ValueError, match="M must be >= 256"):
         flash_block_sizes(64, 100)
+    with pytest.raises(ValueError, match="variant"):
+        flash_block_sizes(64, 1000, "fa2")
+    with pytest.raises(ValueError, match="method"):
+        hbm_traffic(10, 2, 100, "fa1", causal=True)
     with pytest.raises(TypeError, match="N must be an int"):
         hbm_traffic(10.0, 2, 100)
+
+
+def test_fa1_block_sizes_and_traffic():
+    from mlnotes.flash_attention import fa1_traffic_count
+
+    assert flash_block_sizes(64, 100_000, "fa1") == (64, 391)   # Br = min(ceil(M/4d), d)
+    assert flash_block_sizes(8, 1000, "fa1") == (8, 32)
+    for N, d, M in [(100, 8, 300), (1000, 64, 100_000), (37, 4, 64)]:
+        assert fa1_traffic_count(N, d, M) == hbm_traffic(N, d, M, "fa1")
+    # FA-1 re-reads/writes O per key tile: about 12 N^2 d^2 / M at large N
+    N, d, M = 8192, 64, 100_000
+    assert hbm_traffic(N, d, M, "fa1") == pytest.approx(12 * N * N * d * d / M, rel=0.1)
+
+
+def test_draw_tile_schedule():
+    import matplotlib.pyplot as plt
+    from mlnotes.flash_attention import draw_tile_schedule
+
+    fig, ax = plt.subplots()
+    draw_tile_schedule(ax, 64, 16, True, {"computed": 10, "skipped": 6})
+    assert len(ax.images) == 1 and "10 tiles computed" in ax.get_title()
+    plt.close(fig)
