@@ -1,8 +1,7 @@
 """Bagging, random forests, AdaBoost, voting and stacking, built on ``mlnotes.trees``.
 
-Used by the chapters ``classical/random-forests`` (bootstrap, ``SimpleForest``, voting),
-``classical/adaboost`` (``AdaBoostStumps``, ``adaboost_reweight``) and
-``classical/ensembles`` (all of it, plus ``manual_stacking``).
+Also the measurements of the part: the correlation rho of trees at a fixed point, the variance
+of a forest, bias^2 + variance over many training sets, and the plots that show them.
 """
 
 from __future__ import annotations
@@ -17,7 +16,15 @@ from scipy.stats import binom
 from mlnotes.boosting import _check_X, _final, _staged_sum  # shared X check and staged sums
 from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
-from mlnotes.validate import as_numeric_array, check_int
+from mlnotes.validate import (as_numeric_array, check_array, check_count, check_int,
+                              check_probability, check_real)
+
+
+__all__ = ["AdaBoostStumps", "SimpleForest", "adaboost_reweight", "bias_variance", "bootstrap_indices",
+           "correlated_mean_variance", "decision_grid", "draw_forest_spread", "draw_majority_vote",
+           "forest_variance", "majority_vote_accuracy", "manual_stacking", "oob_fraction",
+           "plot_bias_variance", "plot_noise_curves", "plot_rho_experiment",
+           "simulate_majority_vote", "tree_variance_components"]
 
 
 # ----------------------------------------------------------------------------- bagging
@@ -28,7 +35,7 @@ def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     ``in_bag`` has n indices drawn with replacement; ``oob`` holds the indices never drawn
     (each is missed with probability (1 - 1/n)^n -> 1/e).
     """
-    n = check_int("n", n, 1)
+    n = check_count("n", n, high=10**8)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     in_bag = rng.integers(0, n, size=n)
@@ -46,11 +53,8 @@ def oob_fraction(n: int) -> float:
 def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
     """Variance of the mean of B estimators with variance sigma2 and pairwise correlation rho:
     rho sigma2 + (1 - rho) sigma2 / B."""
-    B = check_int("B", B, 1)
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be in [0, 1], got {rho}")
-    if not sigma2 >= 0:
-        raise ValueError(f"sigma2 must be >= 0, got {sigma2}")
+    B, rho = check_count("B", B), check_probability("rho", rho)
+    sigma2 = check_real("sigma2", sigma2, 0.0)
     return rho * sigma2 + (1.0 - rho) * sigma2 / B
 
 
@@ -97,6 +101,12 @@ def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured
     """
     from mlnotes.plotting import new_figure, style_cycle
 
+    ks, Bs = check_array("ks", ks, ndim=1, low=1), check_array("Bs", Bs, ndim=1, low=1)
+    rhos = check_array("rhos", rhos, shape=(len(ks), None))
+    measured = check_array("measured", measured, shape=(len(ks), len(Bs)), low=0.0)
+    sigma2 = check_array("sigma2", sigma2, shape=(len(ks),), low=0.0)
+    rho_mean = check_array("rho_mean", rho_mean, shape=(len(ks),))
+    ks, Bs = [int(k) for k in ks], [int(B) for B in Bs]
     fig, (ax1, ax2) = new_figure(ncols=2, width=9, height=3.4)
     ax1.errorbar(ks, rhos.mean(axis=1), yerr=rhos.std(axis=1, ddof=1), marker="o", capsize=3)
     ax1.set(xscale="log", xlabel="features per split $k$", ylabel=r"$\rho$ (trees at a fixed $x$)",
@@ -125,8 +135,12 @@ def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    preds = as_numeric_array(preds, "preds", ndim=3)
+    preds = check_array("preds", preds, ndim=3)
     B = check_int("B", B, 1, preds.shape[1])
+    truth = check_array("truth", truth, shape=(preds.shape[2],))
+    ylim = check_array("ylim", ylim, shape=(2,))
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}")
     order = np.argsort(truth)
     forests = preds[:, :B, order].mean(axis=1)                         # (R, n)
     fig, ax = new_figure(width=6.4, height=3.2)
@@ -150,7 +164,7 @@ class SimpleForest:
 
     def __init__(self, n_estimators: int = 100, max_features: int | float | str | None = "log2",
                  max_depth: int | None = None, bootstrap: bool = True, seed: int = 0):
-        self.n_estimators = check_int("n_estimators", n_estimators, 1)
+        self.n_estimators = check_count("n_estimators", n_estimators, high=10**5)
         self.max_features, self.max_depth, self.bootstrap = max_features, max_depth, bool(bootstrap)
         self.seed = check_seed(seed)
 
@@ -240,17 +254,14 @@ def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
     T = check_int("T", T, 1)
     if T % 2 == 0:
         raise ValueError(f"T must be odd so that a majority always exists, got {T}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be in [0, 1], got {rho}")
+    p, rho = check_probability("p", p), check_probability("rho", rho)
     return float(rho * p + (1.0 - rho) * binom.sf(T // 2, T, p))
 
 
 def simulate_majority_vote(T: int, p: float, rho: float = 0.0, n_trials: int = 20_000, seed: int = 0) -> float:
     """Monte Carlo estimate of :func:`majority_vote_accuracy` with the same voter model."""
     majority_vote_accuracy(T, p, rho)          # validates T, p, rho
-    n_trials = check_int("n_trials", n_trials, 1)
+    n_trials = check_count("n_trials", n_trials, high=10**7)
     rng = np.random.default_rng(check_seed(seed))
     shared = rng.random(n_trials) < rho
     correct = rng.random((n_trials, T)) < p
@@ -263,8 +274,12 @@ def draw_majority_vote(p: float, rho: float, n_voters: int = 25, T_max: int = 10
     the independent case) and the distribution of right voters among ``n_voters`` (right)."""
     from mlnotes.plotting import COLORS, new_figure
 
-    acc = majority_vote_accuracy(n_voters, p, rho)               # validates p, rho, n_voters
-    Ts = np.arange(1, check_int("T_max", T_max, 1) + 1, 2)
+    n_voters = check_int("n_voters", n_voters, 1, 10**4)
+    if n_voters % 2 == 0:
+        raise ValueError(f"n_voters must be odd so that a majority always exists, got {n_voters}")
+    p, rho = check_probability("p", p), check_probability("rho", rho)
+    acc = majority_vote_accuracy(n_voters, p, rho)
+    Ts = np.arange(1, check_int("T_max", T_max, 1, 10**4) + 1, 2)
     fig, (ax1, ax2) = new_figure(ncols=2, width=7.5, height=3)
     ax1.plot(Ts, [majority_vote_accuracy(T, p) for T in Ts], color=COLORS[0], ls="--",
              label="independent")
@@ -313,6 +328,13 @@ def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray
     """
     from mlnotes.plotting import COLORS, new_figure
 
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or not names:
+        raise TypeError(f"names must be a non-empty list of strings, got {names!r:.40}")
+    bias2 = check_array("bias2", bias2, shape=(len(names), None), low=0.0)
+    variance = check_array("variance", variance, shape=bias2.shape, low=0.0)
+    noise = check_real("noise", noise, 0.0)
+    mse = check_array("mse", mse, shape=(len(names),), low=0.0)
+    mse_se = check_array("mse_se", mse_se, shape=(len(names),), low=0.0)
     x = np.arange(len(names))
     b, v = bias2.mean(axis=1), variance.mean(axis=1)
     fig, ax = new_figure(width=7.5, height=3.4)
@@ -336,15 +358,13 @@ def adaboost_reweight(w: np.ndarray, y: np.ndarray, h: np.ndarray, alpha: float)
     ``w`` (n,) non-negative weights summing to 1; ``y`` and ``h`` (n,) in {-1, +1}.
     With alpha = 1/2 ln((1 - e)/e), Z = 2 sqrt(e (1 - e)).
     """
-    w, y, h = (np.asarray(a, dtype=np.float64) for a in (w, y, h))
-    if w.ndim != 1 or w.size == 0 or y.shape != w.shape or h.shape != w.shape:
-        raise ValueError(f"w, y, h must be 1-D of one length >= 1, got {w.shape}, {y.shape}, {h.shape}")
+    w = check_array("w", w, ndim=1, low=0.0)
+    y, h = check_array("y", y, shape=w.shape), check_array("h", h, shape=w.shape)
+    alpha = check_real("alpha", alpha)
     if not (np.isin(y, (-1, 1)).all() and np.isin(h, (-1, 1)).all()):
         raise ValueError("y and h must hold only -1 and +1")
     if (w < 0).any() or not abs(w.sum() - 1.0) < 1e-9:
         raise ValueError(f"w must be non-negative and sum to 1, got sum {w.sum()}")
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha}")
     w_new = w * np.exp(-alpha * y * h)
     Z = float(w_new.sum())
     return w_new / Z, Z
@@ -362,7 +382,7 @@ class AdaBoostStumps:
 
     def __init__(self, n_rounds: int = 50, learning_rate: float = 1.0, resample: bool = False,
                  estimator: object | None = None, seed: int = 0):
-        self.n_rounds = check_int("n_rounds", n_rounds, 1)
+        self.n_rounds = check_count("n_rounds", n_rounds, high=10**5)
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), check_seed(seed)
@@ -438,6 +458,11 @@ def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_
     """
     from mlnotes.plotting import COLORS, new_figure, style_cycle
 
+    if not isinstance(test_err, dict) or not test_err:
+        raise TypeError(f"test_err must be a non-empty dict name -> (seeds, rounds) array, got {test_err!r:.40}")
+    test_err = {str(k): check_array("test_err", v, ndim=2, low=0.0, high=1.0) for k, v in test_err.items()}
+    share = check_array("share", share, ndim=2, low=0.0, high=1.0 + 1e-9)
+    start_share = check_probability("start_share", start_share)
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for (name, err), style in zip(test_err.items(), style_cycle(len(test_err))):
         m = np.arange(1, err.shape[1] + 1)
@@ -469,12 +494,15 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
-    if not estimators:
-        raise ValueError("estimators must be a non-empty list of classifiers")
+    if not isinstance(estimators, (list, tuple)) or not estimators:
+        raise TypeError(f"estimators must be a non-empty list of classifiers, got {estimators!r:.40}")
+    for name, est in [("estimators", e) for e in estimators] + [("final_estimator", final_estimator)]:
+        if not (hasattr(est, "fit") and hasattr(est, "predict_proba")):
+            raise TypeError(f"{name} must hold scikit-learn classifiers (fit, predict_proba), got {est!r:.40}")
     X = _check_X(X)
-    y = np.asarray(y)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    y = check_array("y", y, shape=(len(X),), dtype=None)
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        cv = check_int("cv", cv, 2, len(X))                          # a fold count
     keep = slice(1, None) if len(np.unique(y)) == 2 else slice(None)
     meta = np.hstack([cross_val_predict(clone(est), X, y, cv=cv, method="predict_proba")[:, keep]
                       for est in estimators])
@@ -491,43 +519,13 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
 # ----------------------------------------------------------------------------- plotting
 
 def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """The (grid, grid) mesh ``(gx, gy)`` that :func:`plot_decision_boundary` evaluates for 2-D ``X``.
+    """The (grid, grid) mesh ``(gx, gy)`` that ``mlnotes.plotting.plot_decision_boundary`` evaluates for 2-D ``X``.
 
     Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
     """
     X = _check_X(X, 2)
-    grid = check_int("grid", grid, 2)
+    grid = check_int("grid", grid, 2, 2000)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
     return np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
-
-
-def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
-                           ax: object = None, grid: int = 200, sizes: np.ndarray | None = None,
-                           margin: float = 0.5) -> object:
-    """Shade the plane by ``predict_fn`` (class labels or P(class 1) on an (m, 2) grid) and
-    scatter the 2-D points ``X`` (n, 2) coloured by ``y``; ``sizes`` sets marker areas."""
-    import matplotlib.pyplot as plt
-
-    from mlnotes.plotting import COLORS
-
-    X = _check_X(X, 2)
-    y = np.asarray(y)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-    if not callable(predict_fn):
-        raise TypeError("predict_fn must be callable: (m, 2) array -> (m,) labels or probabilities")
-    if ax is None:
-        ax = plt.gca()
-    gx, gy = decision_grid(X, grid, margin)
-    Z = np.asarray(predict_fn(np.c_[gx.ravel(), gy.ravel()]), dtype=float).reshape(gx.shape)
-    ax.contourf(gx, gy, Z, levels=np.linspace(Z.min() - 1e-9, Z.max() + 1e-9, 11), cmap="RdBu_r", alpha=0.35)
-    classes = np.unique(y)
-    for c, color, marker in zip(classes, (COLORS[0], COLORS[3]), ("o", "^")):
-        sel = y == c
-        ax.scatter(X[sel, 0], X[sel, 1], s=12 if sizes is None else np.asarray(sizes)[sel], c=color,
-                   marker=marker, edgecolors="white", linewidths=0.4, label=f"class {c}")
-    ax.set(xlim=(gx[0, 0], gx[0, -1]), ylim=(gy[0, 0], gy[-1, 0]), xlabel="$x_1$", ylabel="$x_2$")
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
-    return ax

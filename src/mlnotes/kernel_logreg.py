@@ -1,6 +1,6 @@
 """Kernels, surrogate losses, kernel logistic regression and Platt scaling.
 
-Used by the chapter ``classical/kernel-logistic-regression``. Labels are in {-1, +1}
+Labels are in {-1, +1}
 throughout, so that the margin of a score ``f(x)`` is ``s = y f(x)``.
 
 - :func:`rbf` and :func:`linear_kernel`: Gram matrices.
@@ -9,23 +9,19 @@ throughout, so that the margin of a score ``f(x)`` is ``s = y f(x)``.
   by Newton's method (the representer theorem puts ``w = sum_m beta_m z_m``).
 - :func:`logreg_primal`: the same objective in weight space, ``(lam/N)|w|^2 + mean log-loss``.
 - :func:`platt_fit`: ``P(y = 1 | score) = sigmoid(A * score + B)`` fitted on held-out scores.
-- :func:`plot_decision_boundary`: filled contours of a score function over 2-D data.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from mlnotes.validate import (as_numeric_array, check_array, check_axes, check_callable,
-                              check_int, check_positive, check_real)
+from mlnotes.validate import as_numeric_array, check_array, check_positive, check_real
 
-__all__ = ["KernelLogReg", "hinge_objective", "linear_kernel", "logreg_primal", "platt_fit",
-           "plot_decision_boundary", "rbf", "surrogate_losses"]
+__all__ = ["KernelLogReg", "hinge_objective", "linear_kernel", "logreg_primal", "platt_fit", "rbf",
+           "surrogate_losses"]
 
 KERNELS = ("rbf", "linear")
 
@@ -201,28 +197,3 @@ def platt_fit(scores: object, y: object) -> tuple[float, float]:
 
     result = minimize(objective, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 0.0})
     return float(result.x[0]), float(result.x[1])
-
-
-def plot_decision_boundary(score_fn: Callable[[np.ndarray], np.ndarray], X: object, y: object,
-                           ax: object, resolution: int = 120, pad: float = 0.3) -> None:
-    """Shade ``score_fn`` over the bounding box of X (blue < 0 < orange), draw the 0 level and the points."""
-    X = as_numeric_array(X, "X", 2)
-    if X.shape[1] != 2:
-        raise ValueError(f"X must have 2 columns to draw a boundary, got {X.shape[1]}")
-    y = _as_pm1(y, X.shape[0])
-    check_callable("score_fn", score_fn)
-    ax, resolution = check_axes("ax", ax), check_int("resolution", resolution, 2, 1000)
-    pad = check_real("pad", pad, 0.0)
-    lo, hi = X.min(0) - pad, X.max(0) + pad
-    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    Z = np.asarray(score_fn(np.c_[g0.ravel(), g1.ravel()])).reshape(g0.shape)
-    limit = max(float(np.abs(Z).max()), 1e-12)
-    ax.contourf(g0, g1, Z, levels=np.linspace(-limit, limit, 21), cmap="PuOr_r", alpha=0.5)
-    if Z.min() < 0 < Z.max():
-        ax.contour(g0, g1, Z, levels=[0.0], colors="black", linewidths=1.2)
-    for label, marker, color in ((-1, "o", "#0072B2"), (1, "^", "#E69F00")):
-        pts = X[y == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=10, marker=marker, color=color, edgecolors="black", linewidths=0.3,
-                   label=f"y = {label:+d}")
-    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)

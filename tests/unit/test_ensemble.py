@@ -18,7 +18,7 @@ from sklearn.tree import DecisionTreeClassifier
 from mlnotes.ensemble import (AdaBoostStumps, SimpleForest, adaboost_reweight, bootstrap_indices,
                               correlated_mean_variance, decision_grid,
                               majority_vote_accuracy,
-                              manual_stacking, oob_fraction, plot_decision_boundary,
+                              manual_stacking, oob_fraction,
                               simulate_majority_vote)
 
 
@@ -108,16 +108,6 @@ def test_manual_stacking_equals_sklearn():
     np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
-def test_decision_boundary_plot():
-    import matplotlib.pyplot as plt
-
-    X, y = make_moons(50, random_state=0)
-    gx, gy = decision_grid(X, grid=20)
-    assert gx.shape == (20, 20)
-    fig, ax = plt.subplots()
-    plot_decision_boundary(lambda P: P[:, 0] > 0.5, X, y, ax=ax, grid=20)
-    plt.close(fig)
-
 
 def test_bad_inputs():
     rng = np.random.default_rng(0)
@@ -157,12 +147,8 @@ def test_bad_inputs():
         adaboost_reweight(np.array([0.5, 0.5]), np.array([0, 1]), np.array([1, 1]), 0.3)
     with pytest.raises(ValueError, match="sum to 1"):
         adaboost_reweight(np.array([0.5, 0.6]), np.array([1, 1]), np.array([1, 1]), 0.3)
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(TypeError, match="non-empty"):
         manual_stacking([], LogisticRegression(), np.zeros((4, 1)), np.zeros(4), 2)
-    with pytest.raises(ValueError, match="X must"):
-        plot_decision_boundary(lambda P: P[:, 0], np.zeros((3, 3)), np.zeros(3))
-    with pytest.raises(TypeError, match="callable"):
-        plot_decision_boundary("f", np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match="margin"):
         decision_grid(np.zeros((3, 2)), margin=-1)
 
@@ -217,3 +203,49 @@ def test_experiment_plots_draw():
                                 np.array([[1.0, 0.5], [1.0, 0.6]]), np.ones(2), np.array([0.1, 0.2]))]
     assert all(len(f.axes) >= 1 for f in figs)
     plt.close("all")
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_Xm, _ym = make_moons(40, noise=0.2, random_state=0)
+_P = np.random.default_rng(0).normal(size=(4, 6, 5))
+
+
+def _axes():
+    import matplotlib.pyplot as plt
+    return {"ax": plt.subplots()[1]}
+
+
+ADVERSARIAL = {
+    "AdaBoostStumps": Example(n_rounds=3),
+    "SimpleForest": Example(n_estimators=3),
+    "adaboost_reweight": Example(np.full(4, 0.25), np.array([1.0, -1, 1, -1]),
+                                 np.array([1.0, 1, -1, -1]), 0.5,
+                                 accepts={"alpha": "-1 0 int"}),  # any finite vote
+    "bias_variance": Example(_P[:, 0, :], np.zeros(5), accepts={"truth": "-1 0 int"}),
+    "bootstrap_indices": Example(10, fresh=lambda: {"rng": np.random.default_rng(0)}),
+    "correlated_mean_variance": Example(10, 0.3, 1.0,  # sigma2 0: constant; rho 0: independent
+                                        accepts={"sigma2": "0", "rho": "0", "B": "10**9"}),
+    "decision_grid": Example(_Xm, grid=5),
+    "draw_forest_spread": Example(_P, 2, np.zeros(5), (-3.0, 3.0), "t",
+                                  accepts={"title": "other-str", "truth": "-1 0 int"}),
+    "draw_majority_vote": Example(0.6, 0.3, n_voters=5, T_max=9,
+                                  accepts={"p": "0", "rho": "0"}),  # 0 is a valid probability
+    "forest_variance": Example(_P, 2),
+    "majority_vote_accuracy": Example(5, 0.6, accepts={"p": "0", "rho": "0"}),
+    "manual_stacking": Example([DecisionTreeClassifier(max_depth=1)], LogisticRegression(),
+                               _Xm, _ym, 2, timeout=5,
+                               accepts={"cv": "None"}),  # None: scikit-learn's 5 folds
+    "oob_fraction": Example(10, accepts={"n": "10**9"}),  # any n: a closed form
+    "plot_bias_variance": Example(["a", "b"], np.ones((2, 3)), np.ones((2, 3)), 1.0,
+                                  np.array([3.0, 3.0]), np.array([0.1, 0.1]),
+                                  accepts={"noise": "0"}),  # noiseless problems exist
+    "plot_noise_curves": Example({"a": np.full((2, 4), 0.1)}, np.full((2, 5), 0.3), 0.2,
+                                 accepts={"start_share": "0"}),  # no flipped points
+    "plot_rho_experiment": Example([1, 2], np.array([[0.1, 0.2], [0.2, 0.3]]), [1, 2],
+                                   np.array([[1.0, 0.5], [1.0, 0.6]]), np.ones(2),
+                                   np.array([0.1, 0.2])),
+    "simulate_majority_vote": Example(5, 0.6, n_trials=100, seed=0,
+                                      accepts={"p": "0", "rho": "0"}),
+    "tree_variance_components": Example(_P),
+}

@@ -10,7 +10,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.svm import SVC
 
 from mlnotes.kernel_logreg import (KernelLogReg, hinge_objective, linear_kernel, logreg_primal, platt_fit,
-                             plot_decision_boundary, rbf, surrogate_losses)
+                             rbf, surrogate_losses)
 
 
 def test_rbf_matches_sklearn_and_edges():
@@ -145,20 +145,6 @@ def test_platt_matches_unregularized_logistic_regression():
         platt_fit([0.0, np.inf], [1, -1])
 
 
-def test_plot_decision_boundary():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    X, y01 = make_moons(40, random_state=0)
-    fig, ax = plt.subplots()
-    plot_decision_boundary(lambda P: P[:, 0] - 0.5, X, 2 * y01 - 1, ax, resolution=20)
-    assert len(ax.collections) >= 3
-    with pytest.raises(ValueError, match="2 columns"):
-        plot_decision_boundary(lambda P: P[:, 0], np.zeros((3, 3)), [1, -1, 1], ax)
-    with pytest.raises(TypeError, match="callable"):
-        plot_decision_boundary(None, X, 2 * y01 - 1, ax)
-    plt.close(fig)
-
 
 def test_logreg_primal_from_random_start_lands_in_span():
     rng = np.random.default_rng(0)
@@ -185,6 +171,4 @@ ADVERSARIAL = {
     "KernelLogReg": Example(0.1, accepts={"lam": "int"}),
     "logreg_primal": Example(_X4, _y4, 0.1),
     "platt_fit": Example(np.array([-1.0, -0.5, 0.5, 1.0]), _y4, accepts={"scores": "-1 0 int"}),
-    "plot_decision_boundary": Example(lambda P: P[:, 0] - 0.5, _X4, _y4, resolution=10,
-                                      fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]}),
 }
