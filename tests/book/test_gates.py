@@ -70,9 +70,10 @@ def test_executed_chapter_printed_no_warning_and_nothing_on_stderr(path, cache):
             assert not WARNING.search(text), f"{rel(path)} code cell {index} printed a warning: {text[:300]}"
             assert not OBJECT_REPR.search(text), f"{rel(path)} code cell {index} shows an object repr: {text[:200]}"
         if "figure" in cell.metadata.get("mystnb", {}):
-            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-            assert len(cell.outputs) == len(images) == 1, (
-                f"{rel(path)} figure cell {index} has {len(cell.outputs)} outputs, {len(images)} images; needs one image")
+            shown = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]  # glue is hidden
+            images = [o for o in shown if "image/png" in o.get("data", {})]
+            assert len(shown) == len(images) == 1, (
+                f"{rel(path)} figure cell {index} has {len(shown)} outputs, {len(images)} images; needs one image")
 
 
 def gzipped_size(data: bytes) -> int:
