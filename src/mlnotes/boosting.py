@@ -1,8 +1,6 @@
 """Gradient boosting with CART regression trees (GBDT) and a small exact-greedy XGBoost.
 
-Used by the chapters ``classical/gbdt`` (``GBDTRegressor``, ``GBDTBinaryClassifier``) and
-``classical/xgboost`` (``leaf_weight``, ``split_gain``, ``XGBTree``, ``XGBoostLite``,
-``weighted_quantiles``, ``sparsity_aware_split``). Trees come from ``mlnotes.trees``: the
+Trees come from ``mlnotes.trees``: the
 XGBoost tree is the same greedy grower with the statistics (g, h) and the score G^2 / (H + lambda).
 """
 
@@ -14,7 +12,13 @@ import numpy as np
 from scipy.special import expit as sigmoid  # the logistic function; chapters import it from here
 
 from mlnotes.trees import RegressionTree, TreeArrays, grow_tree
-from mlnotes.validate import as_numeric_array
+from mlnotes.validate import (as_numeric_array, check_array, check_choice, check_count, check_int,
+                              check_real)
+
+
+__all__ = ["GBDTBinaryClassifier", "GBDTRegressor", "XGBTree", "XGBoostLite", "gradients",
+           "leaf_weight", "plot_early_stopping", "sparsity_aware_split", "split_gain",
+           "weighted_quantiles"]   # sigmoid is scipy's expit, re-exported for the chapters
 
 
 def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
@@ -22,21 +26,13 @@ def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
 
 
 def _check_y(y: object, n: int) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), got {y.shape}")
-    if not np.isfinite(y).all():
-        raise ValueError("y must be finite (no NaN or inf)")
-    return y
+    return check_array("y", y, shape=(n,), bool_ok=True)
 
 
 def _check_params(n_estimators: int, learning_rate: float, max_depth: int) -> None:
-    if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
-        raise ValueError(f"n_estimators must be an int >= 1, got {n_estimators!r}")
-    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a number > 0, got {learning_rate!r}")
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, np.integer)) or max_depth < 1:
-        raise ValueError(f"max_depth must be an int >= 1, got {max_depth!r}")
+    check_count("n_estimators", n_estimators, high=10**5)
+    check_real("learning_rate", learning_rate, 0.0, low_open=True)
+    check_int("max_depth", max_depth, 1, 64)
 
 
 def _staged_sum(F0: np.ndarray, terms: Iterable[tuple[float, object]], X: np.ndarray) -> Iterator[np.ndarray]:
@@ -161,6 +157,13 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
     """
     from mlnotes.plotting import new_figure, style_cycle
 
+    for name, curves in (("val_curves", val_curves), ("test_curves", test_curves)):
+        if not isinstance(curves, dict) or not curves:
+            raise TypeError(f"{name} must be a non-empty dict learning rate -> (seeds, rounds) array")
+    val_curves = {lr: check_array("val_curves", v, ndim=2, low=0.0) for lr, v in val_curves.items()}
+    test_curves = {lr: check_array("test_curves", test_curves.get(lr), shape=val_curves[lr].shape,
+                                   low=0.0) for lr in val_curves}
+    noise_var = check_real("noise_var", noise_var, 0.0, low_open=True)
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for k, (lr, style) in enumerate(zip(val_curves, style_cycle(len(val_curves)))):
         val, test = val_curves[lr][0], test_curves[lr][0]
@@ -186,9 +189,8 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
 
 def leaf_weight(G: float | np.ndarray, H: float | np.ndarray, lam: float) -> np.ndarray:
     """Optimal leaf weight w* = -G / (H + lambda), the minimiser of G w + 1/2 (H + lambda) w^2."""
-    G, H = np.asarray(G, dtype=np.float64), np.asarray(H, dtype=np.float64)
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
+    G = check_array("G", G, ndim=(0, 1))
+    H, lam = check_array("H", H, shape=G.shape, low=0.0), check_real("lam", lam, 0.0)
     if np.any(H + lam <= 0):
         raise ValueError("H + lambda must be > 0 (the quadratic must curve upwards)")
     return -G / (H + lam)
@@ -198,9 +200,10 @@ def split_gain(GL: float | np.ndarray, HL: float | np.ndarray, GR: float | np.nd
                HR: float | np.ndarray, lam: float, gamma: float = 0.0) -> np.ndarray:
     """Structure-score gain of a split (Chen & Guestrin, eq. 7):
     1/2 [GL^2/(HL+l) + GR^2/(HR+l) - (GL+GR)^2/(HL+HR+l)] - gamma."""
-    GL, HL, GR, HR = (np.asarray(a, dtype=np.float64) for a in (GL, HL, GR, HR))
-    if not lam >= 0 or not gamma >= 0:
-        raise ValueError(f"lam and gamma must be >= 0, got {lam}, {gamma}")
+    GL = check_array("GL", GL, ndim=(0, 1))
+    HL, GR = check_array("HL", HL, shape=GL.shape, low=0.0), check_array("GR", GR, shape=GL.shape)
+    HR = check_array("HR", HR, shape=GL.shape, low=0.0)
+    lam, gamma = check_real("lam", lam, 0.0), check_real("gamma", gamma, 0.0)
     if np.any(HL + lam <= 0) or np.any(HR + lam <= 0):
         raise ValueError("HL + lambda and HR + lambda must be > 0")
     return 0.5 * (GL**2 / (HL + lam) + GR**2 / (HR + lam) - (GL + GR) ** 2 / (HL + HR + lam)) - gamma
@@ -256,8 +259,8 @@ class XGBTree:
     def __init__(self, max_depth: int = 6, reg_lambda: float = 1.0, gamma: float = 0.0,
                  min_child_weight: float = 1.0):
         _check_params(1, 1.0, max_depth)
-        if not (reg_lambda >= 0 and gamma >= 0 and min_child_weight >= 0):
-            raise ValueError("reg_lambda, gamma and min_child_weight must all be >= 0")
+        for name, value in (("reg_lambda", reg_lambda), ("gamma", gamma), ("min_child_weight", min_child_weight)):
+            check_real(name, value, 0.0)
         self.max_depth, self.reg_lambda, self.gamma = int(max_depth), float(reg_lambda), float(gamma)
         self.min_child_weight = float(min_child_weight)
 
@@ -288,11 +291,9 @@ def gradients(objective: str, y: np.ndarray, F: np.ndarray) -> tuple[np.ndarray,
 
     Squared error 1/2 (y - F)^2: g = F - y, h = 1. Logistic loss: g = sigmoid(F) - y, h = p (1 - p).
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    y, F = np.asarray(y, dtype=np.float64), np.asarray(F, dtype=np.float64)
-    if y.shape != F.shape:
-        raise ValueError(f"y and F must have the same shape, got {y.shape} and {F.shape}")
+    objective = check_choice("objective", objective, OBJECTIVES)
+    y = check_array("y", y, ndim=1, bool_ok=True).astype(np.float64)
+    F = check_array("F", F, shape=y.shape)
     if objective == "reg:squarederror":
         return F - y, np.ones_like(F)
     p = sigmoid(F)
@@ -357,13 +358,11 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarra
     XGBoost's approximate split finding proposes candidates this way with w = h. With
     w = 1 this is ``np.quantile(x, q, method='inverted_cdf')``.
     """
-    x, w, q = (np.asarray(a, dtype=np.float64) for a in (x, w, q))
-    if x.ndim != 1 or x.size == 0 or w.shape != x.shape:
-        raise ValueError(f"x and w must be 1-D of one length >= 1, got {x.shape} and {w.shape}")
-    if not (np.isfinite(x).all() and np.isfinite(w).all()) or (w < 0).any() or w.sum() <= 0:
-        raise ValueError("x must be finite; w must be finite, non-negative, with a positive sum")
-    if q.ndim > 1 or ((q < 0) | (q > 1)).any():
-        raise ValueError("q must be a number or 1-D array of numbers in [0, 1]")
+    x = check_array("x", x, ndim=1)
+    w = check_array("w", w, shape=x.shape, low=0.0)
+    q = check_array("q", q, ndim=(0, 1), low=0.0, high=1.0)
+    if w.sum() <= 0:
+        raise ValueError("w must have a positive sum")
     order = np.argsort(x, kind="stable")
     cum = np.cumsum(w[order])
     idx = np.searchsorted(cum, np.atleast_1d(q) * cum[-1], side="left")
@@ -378,13 +377,11 @@ def sparsity_aware_split(x: np.ndarray, g: np.ndarray, h: np.ndarray, lam: float
     the missing rows are tried on the left and on the right (Chen & Guestrin, Algorithm 3).
     The gain is the paper's 1/2 [...] with gamma = 0; ties prefer sending missing rows right.
     """
-    x, g, h = (np.asarray(a, dtype=np.float64) for a in (x, g, h))
-    if x.ndim != 1 or x.size < 2 or g.shape != x.shape or h.shape != x.shape:
-        raise ValueError(f"x, g, h must be 1-D of one length >= 2, got {x.shape}, {g.shape}, {h.shape}")
-    if not (np.isfinite(g).all() and np.isfinite(h).all()) or (h < 0).any():
-        raise ValueError("g and h must be finite and h >= 0")
-    if not lam > 0:
-        raise ValueError(f"lam must be > 0 here so that empty sides are harmless, got {lam}")
+    x = check_array("x", x, ndim=1, finite=False)                  # NaN marks a missing value
+    if np.isinf(x).any() or x.size < 2:
+        raise ValueError("x must hold at least 2 values, finite or NaN (missing)")
+    g, h = check_array("g", g, shape=x.shape), check_array("h", h, shape=x.shape, low=0.0)
+    lam = check_real("lam", lam, 0.0, low_open=True)              # empty sides stay harmless
     miss = np.isnan(x)
     order = np.argsort(x[~miss], kind="stable")
     xs, gs, hs = x[~miss][order], g[~miss][order], h[~miss][order]

@@ -1,8 +1,6 @@
 """CART decision trees in numpy: one greedy grower, pluggable split criteria.
 
-Used by the chapters ``classical/random-forests``, ``classical/adaboost``,
-``classical/gbdt``, ``classical/xgboost`` and ``classical/ensembles`` (the boosting
-criterion for XGBoost lives in ``mlnotes.boosting``).
+The boosting criterion for XGBoost lives in ``mlnotes.boosting``.
 
 Every criterion here is a *score of summed statistics* (``score`` may divide by zero for
 an empty side; ``_best_split`` masks those positions). Each sample carries a row of
@@ -25,9 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_count, check_int
 
 #: Two feature values closer than this are treated as equal (scikit-learn uses 1e-7 too).
 FEATURE_TOL = 1e-7
+
+
+__all__ = ["ClassificationTree", "RegressionTree", "resolve_max_features", "tree_to_text"]
 
 
 class GiniCriterion:
@@ -117,6 +119,7 @@ class TreeArrays:
 def resolve_max_features(max_features: int | float | str | None, d: int) -> int:
     """Number of features tried per split: None -> d, 'sqrt' -> max(1, int(sqrt d)),
     'log2' -> max(1, int(log2 d)) (scikit-learn's conventions), int k, or float fraction."""
+    d = check_count("d", d, high=10**7)
     if max_features is None:
         return d
     if isinstance(max_features, str):
@@ -267,8 +270,10 @@ class _CART:
 
     def __init__(self, max_depth: int | None = None, min_samples_split: int = 2, min_samples_leaf: int = 1,
                  max_features: int | float | str | None = None, seed: int = 0):
-        self.max_depth, self.min_samples_split = max_depth, min_samples_split
-        self.min_samples_leaf, self.max_features, self.seed = min_samples_leaf, max_features, check_seed(seed)
+        max_depth = None if max_depth is None else check_int("max_depth", max_depth, 1, 512)
+        self.max_depth, self.min_samples_split = max_depth, check_int("min_samples_split", min_samples_split, 2)
+        self.min_samples_leaf = check_int("min_samples_leaf", min_samples_leaf, 1)
+        self.max_features, self.seed = max_features, check_seed(seed)
 
     def _grow(self, X, S, criterion, keep):
         self.n_features_in_ = X.shape[1]

@@ -132,7 +132,7 @@ def test_bad_inputs():
         XGBoostLite().predict(np.zeros((1, 1)))
     with pytest.raises(ValueError, match="objective"):
         gradients("hinge", np.zeros(2), np.zeros(2))
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="F must have shape"):
         gradients("reg:squarederror", np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match="q must"):
         weighted_quantiles(np.arange(3.0), np.ones(3), 1.5)
@@ -153,3 +153,25 @@ def test_plot_early_stopping_draws():
     fig = plot_early_stopping(curves, curves, 1.0)
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_Xs = np.arange(12.0).reshape(6, 2)
+_ys = np.array([0.0, 0, 1, 0, 1, 1])
+ADVERSARIAL = {
+    "GBDTRegressor": Example(n_estimators=2),
+    "GBDTBinaryClassifier": Example(n_estimators=2),
+    "XGBoostLite": Example("binary:logistic", n_estimators=2),
+    "XGBTree": Example(max_depth=2, accepts={"gamma": "0", "min_child_weight": "0"}),
+    "gradients": Example("binary:logistic", _ys, np.zeros(6), accepts={"F": "-1 0 int"}),
+    "leaf_weight": Example(1.0, 2.0, 1.0, accepts={"G": "-1 0 int", "H": "0", "lam": "0"}),
+    "split_gain": Example(1.0, 2.0, -1.0, 2.0, 1.0, 0.0,
+                          accepts={"GL": "-1 0 int", "GR": "-1 0 int", "HL": "0", "HR": "0",
+                                   "lam": "0", "gamma": "0"}),
+    "sparsity_aware_split": Example(np.array([0.1, np.nan, 0.5, 0.9]), np.array([1.0, -1, 1, -1]),
+                                    np.ones(4), accepts={"x": "nan-array", "lam": "0"}),  # NaN: missing
+    "weighted_quantiles": Example(np.array([1.0, 2, 3]), np.ones(3), np.array([0.0, 0.5, 1.0])),
+    "plot_early_stopping": Example({1.0: np.ones((2, 3))}, {1.0: np.ones((2, 3))}, 1.0,
+                                   fresh=None),
+}

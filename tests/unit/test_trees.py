@@ -115,3 +115,16 @@ def test_bad_inputs():
     assert isinstance(tree.tree_, TreeArrays)
     with pytest.raises(ValueError, match="feature_names"):
         tree_to_text(tree.tree_, [])
+
+
+from adversarial_examples import Example  # noqa: E402
+
+ADVERSARIAL = {
+    "ClassificationTree": Example(max_depth=2, seed=0, accepts={"max_depth": "None"}),  # None: grow fully
+    "RegressionTree": Example(max_depth=2, accepts={"max_depth": "None"}),
+    "resolve_max_features": Example("sqrt", 16,  # None: all features; an int k: k features
+                                    accepts={"max_features": "None int"}),
+    "tree_to_text": Example(fresh=lambda: {"tree": __import__("mlnotes.trees", fromlist=["x"])
+                                           .RegressionTree(max_depth=1)
+                                           .fit(np.arange(6.0)[:, None], np.arange(6.0)).tree_}),
+}
