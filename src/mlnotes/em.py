@@ -1,7 +1,6 @@
 """Expectation-maximization: the two-coin example, Gaussian mixtures, the ELBO and hard EM.
 
-Used by the chapter ``classical/em-algorithm`` (and by ``generative/generative-models`` for a
-mixture of Bernoullis). Everything is numpy; responsibilities are computed in log space
+Also a mixture of Bernoullis. Everything is numpy; responsibilities are computed in log space
 with :func:`mlnotes.prob.logsumexp` so that tiny densities never underflow.
 
 Notation: ``X`` has shape (N, D), a mixture has ``K`` components with ``weights`` (K,),
