@@ -18,9 +18,11 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from mlnotes.core import check_seed
+from mlnotes.validate import check_choice, check_count, check_positive
 
 __all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
-           "DynamicLossScaler", "train_digits_mlp", "draw_bit_layout"]
+           "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "autocast_dtypes",
+           "draw_bit_layout"]
 
 #: (sign, exponent, fraction) bit counts per format.
 FORMATS: dict[str, tuple[int, int, int]] = {
@@ -207,6 +209,90 @@ def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: fl
         Wf = [w.float() for w in W]
         pred = (torch.relu(X_te @ Wf[0] + Wf[1]) @ Wf[2] + Wf[3]).argmax(dim=1)
     return float((pred == y_te).float().mean())
+
+
+# region: mixed-step
+def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: int = 1500,
+                           loss_scale: float = 1024.0, batch_size: int = 64) -> np.ndarray:
+    """:func:`train_digits_mlp` for seeds ``0..num_seeds-1`` at once (weights stacked on a leading
+    seed axis, batched matrix products); returns the test accuracies, shape ``(num_seeds,)``.
+
+    Seed ``s`` draws its initial weights and its minibatches from ``torch.Generator(s)``.
+    """
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    mode = check_choice("mode", mode, ("fp32", "mixed", "fp16"))
+    lr, loss_scale = check_positive("lr", lr), check_positive("loss_scale", loss_scale)
+    num_seeds = check_count("num_seeds", num_seeds, high=100)
+    num_steps = check_count("num_steps", num_steps, low=0, high=10**6)
+    batch_size = check_count("batch_size", batch_size, high=4096)
+    digits = load_digits()
+    X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
+    X_tr, X_te = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(X_te, dtype=torch.float32)
+    y_tr, y_te = torch.tensor(y_tr), torch.tensor(y_te)
+    gens = [torch.Generator().manual_seed(s) for s in range(num_seeds)]
+    shapes = [(64, 64), (64,), (64, 10), (10,)]
+    W = [torch.stack([torch.randn(*sh, generator=g) / np.sqrt(sh[0]) if len(sh) == 2
+                      else torch.zeros(sh) for g in gens]) for sh in shapes]   # (S, ...)
+    half = mode != "fp32"
+    if mode == "fp16":
+        W = [w.half() for w in W]                     # the weights themselves live in FP16
+    scale = loss_scale if half else 1.0
+    for _ in range(num_steps):
+        idx = torch.stack([torch.randint(0, len(X_tr), (batch_size,), generator=g) for g in gens])
+        xb = X_tr[idx].half() if half else X_tr[idx]                                  # (S, B, 64)
+        P = [(w.half() if half else w).detach().clone().requires_grad_() for w in W]  # FP16 copy
+        hidden = torch.relu(torch.bmm(xb, P[0]) + P[1][:, None])                      # (S, B, 64)
+        logits = torch.bmm(hidden, P[2]) + P[3][:, None]                              # (S, B, 10)
+        loss = F.cross_entropy(logits.float().reshape(-1, 10), y_tr[idx].reshape(-1),
+                               reduction="sum") / batch_size          # FP32 loss, mean per seed
+        (loss * scale).backward()                                     # scaled backward in FP16
+        grads = [p.grad.float() / scale for p in P]                   # unscale in FP32
+        finite = torch.stack([torch.isfinite(g).reshape(num_seeds, -1).all(1) for g in grads]).all(0)
+        keep = [finite.reshape(-1, *[1] * (g.ndim - 1)) for g in grads]   # skip overflowing seeds
+        if mode == "fp16":
+            W = [torch.where(k, w - (lr * g).half(), w) for w, g, k in zip(W, grads, keep)]
+        else:
+            W = [torch.where(k, w - lr * g, w) for w, g, k in zip(W, grads, keep)]
+    with torch.no_grad():
+        Wf = [w.float() for w in W]
+        hidden = torch.relu(torch.einsum("nd,sdh->snh", X_te, Wf[0]) + Wf[1][:, None])
+        pred = (torch.bmm(hidden, Wf[2]) + Wf[3][:, None]).argmax(dim=2)              # (S, n)
+    return (pred == y_te).float().mean(dim=1).numpy()
+# endregion
+
+
+def autocast_dtypes() -> dict[str, str]:
+    """The dtype each op of a small classifier produces under ``torch.autocast("cpu", bfloat16)``.
+
+    Autocast casts the inputs of matrix products to the low-precision type, runs the ops on
+    its "FP32 list" (on CPU: the losses, ``prod``) in float32, and lets the rest follow their
+    inputs. The parameter stays FP32 (the master weight) and so does its gradient.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    x, w = torch.randn(8, 16, generator=gen), torch.randn(16, 10, generator=gen, requires_grad=True)
+    y = torch.randint(0, 10, (8,), generator=gen)
+    out = {}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = x @ w                                             # matmul: cast to bfloat16
+        ops = {"x @ w (matmul)": lambda: logits, "relu": lambda: torch.relu(logits),
+               "softmax": lambda: F.softmax(logits, dim=1),
+               "layer_norm": lambda: F.layer_norm(logits, (10,)),
+               "sum": lambda: logits.sum(), "prod": lambda: logits[:, :3].prod(),
+               "mse_loss": lambda: F.mse_loss(logits, torch.zeros(8, 10)),
+               "cross_entropy": lambda: F.cross_entropy(logits, y)}
+        out = {name: str(op().dtype).removeprefix("torch.") for name, op in ops.items()}
+        loss = F.cross_entropy(logits, y)
+    loss.backward()
+    out["parameter w"] = str(w.dtype).removeprefix("torch.")
+    out["gradient of w"] = str(w.grad.dtype).removeprefix("torch.")
+    return out
 
 
 def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:

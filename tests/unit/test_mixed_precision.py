@@ -111,3 +111,19 @@ def test_draw_bit_layout_draws_every_bit_and_rejects_bad_formats():
     with pytest.raises(ValueError, match="dtype must be one of"):
         draw_bit_layout(ax, ("float8",))
     plt.close(fig)
+
+
+def test_batched_seeds_match_fp32_and_mixed_and_autocast_lists():
+    from mlnotes.mixed_precision import autocast_dtypes, train_digits_mlp_seeds
+    a32 = train_digits_mlp_seeds("fp32", 0.05, num_seeds=2, num_steps=100)
+    amx = train_digits_mlp_seeds("mixed", 0.05, num_seeds=2, num_steps=100)
+    assert a32.shape == (2,) and np.all(np.abs(a32 - amx) <= 0.02) and np.all(a32 > 0.5)
+    d = autocast_dtypes()
+    assert d["x @ w (matmul)"] == "bfloat16" and d["cross_entropy"] == "float32"
+    assert d["parameter w"] == d["gradient of w"] == "float32"
+
+
+def test_batched_seeds_rejects_bad_mode():
+    from mlnotes.mixed_precision import train_digits_mlp_seeds
+    with pytest.raises(ValueError, match="mode"):
+        train_digits_mlp_seeds("fp8", 0.1, num_seeds=1, num_steps=1)
