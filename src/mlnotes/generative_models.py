@@ -15,6 +15,10 @@ from scipy.optimize import minimize
 
 from mlnotes.core import check_seed
 
+__all__ = ["entropy_categorical", "kl_categorical", "kl_gauss", "norm_logpdf", "mc_kl",
+           "gmm1d_pdf", "fit_gauss_kl", "binarized_digits", "bernoulli_mle", "bernoulli_loglik",
+           "sample_bernoulli", "image_grid"]
+
 LOG_2PI = np.log(2.0 * np.pi)
 
 
