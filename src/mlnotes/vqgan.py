@@ -26,7 +26,8 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from mlnotes.transformer import TinyGPT
-from mlnotes.validate import as_numeric_array, check_int, check_positive
+from mlnotes.validate import (check_array, check_axes, check_bool, check_int,
+                              check_positive, check_seed, check_tensor)
 
 __all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmeans_codebook",
            "image_patches", "patches_to_images", "GridPrior", "TinyVQVAE", "train_vqvae",
@@ -40,12 +41,8 @@ def quantize(z: Tensor, codebook: Tensor) -> tuple[Tensor, Tensor]:
 
     ``idx_n = argmin_k ||z_n||^2 - 2 z_n . e_k + ||e_k||^2`` (ties: smallest k); ``z_q = codebook[idx]``.
     """
-    if not isinstance(z, Tensor) or not isinstance(codebook, Tensor):
-        raise TypeError("z and codebook must be torch tensors")
-    if z.dim() != 2 or codebook.dim() != 2 or z.shape[1] != codebook.shape[1]:
-        raise ValueError(f"need z (N, D) and codebook (K, D) with equal D, got {tuple(z.shape)} and {tuple(codebook.shape)}")
-    if codebook.shape[0] == 0:
-        raise ValueError("codebook must hold at least one codeword")
+    z = check_tensor("z", z, ndim=2)
+    codebook = check_tensor("codebook", codebook, ndim=2, shape=(None, z.shape[1]))
     d2 = (z ** 2).sum(1, keepdim=True) - 2 * z @ codebook.T + (codebook ** 2).sum(1)[None]
     idx = d2.argmin(dim=1)
     return idx, codebook[idx]
@@ -53,8 +50,10 @@ def quantize(z: Tensor, codebook: Tensor) -> tuple[Tensor, Tensor]:
 
 def straight_through(z: Tensor, zq: Tensor) -> Tensor:
     """``z + sg(z_q - z)``: forward value ``z_q``, gradient passed unchanged to ``z``."""
-    if not isinstance(z, Tensor) or not isinstance(zq, Tensor) or z.shape != zq.shape:
-        raise ValueError("z and zq must be torch tensors of the same shape")
+    z, zq = check_tensor("z", z, min_ndim=1), check_tensor("zq", zq, min_ndim=1)
+    if z.shape != zq.shape:
+        raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
+                         f"and zq {tuple(zq.shape)}")
     return z + (zq - z).detach()
 
 
@@ -64,10 +63,11 @@ def vq_losses(z: Tensor, zq: Tensor, beta: float = 0.25, legacy: bool = False) -
     ``legacy=False`` (VQ-VAE paper): ``||sg[z] - z_q||^2`` and ``beta ||z - sg[z_q]||^2``.
     ``legacy=True`` (taming-transformers' default flag): beta moves to the codebook term.
     """
-    if not isinstance(z, Tensor) or not isinstance(zq, Tensor) or z.shape != zq.shape:
-        raise ValueError("z and zq must be torch tensors of the same shape")
-    if not beta >= 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
+    z, zq = check_tensor("z", z, min_ndim=1), check_tensor("zq", zq, min_ndim=1)
+    if z.shape != zq.shape:
+        raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
+                         f"and zq {tuple(zq.shape)}")
+    beta, legacy = check_positive("beta", beta, allow_zero=True), check_bool("legacy", legacy)
     codebook = ((z.detach() - zq) ** 2).mean()
     commit = ((z - zq.detach()) ** 2).mean()
     return (beta * codebook, commit) if legacy else (codebook, beta * commit)
@@ -78,12 +78,9 @@ def adaptive_weight(rec_loss: Tensor, gan_loss: Tensor, last_layer: Tensor, delt
 
     ``last_layer`` is the weight of the decoder's last layer; both losses must depend on it.
     """
-    if not all(isinstance(t, Tensor) for t in (rec_loss, gan_loss, last_layer)):
-        raise TypeError("rec_loss, gan_loss and last_layer must be torch tensors")
-    if rec_loss.dim() != 0 or gan_loss.dim() != 0:
-        raise ValueError("rec_loss and gan_loss must be scalars")
-    if not delta > 0:
-        raise ValueError(f"delta must be > 0, got {delta}")
+    rec_loss = check_tensor("rec_loss", rec_loss, ndim=0)
+    gan_loss = check_tensor("gan_loss", gan_loss, ndim=0)
+    last_layer, delta = check_tensor("last_layer", last_layer), check_positive("delta", delta)
     g_rec = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
     g_gan = torch.autograd.grad(gan_loss, last_layer, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + delta)).detach()
@@ -95,31 +92,29 @@ def kmeans_codebook(X: np.ndarray, K: int, seed: int = 0) -> np.ndarray:
     scikit-learn's KMeans (one k-means++ start), run on one thread so that the result does not
     depend on how many threads the machine grants (parallel sums round differently).
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or not 1 <= K <= len(np.unique(X, axis=0)):
-        raise ValueError(f"K must be an int in [1, number of distinct rows], got {K!r}")
+    X, seed = check_array("X", X, ndim=2), check_seed(seed)
+    K = check_int("K", K, 1, len(np.unique(X, axis=0)))             # at most the distinct rows
     with threadpool_limits(limits=1):
         return KMeans(n_clusters=int(K), n_init=1, random_state=seed).fit(X).cluster_centers_
 
 
 def image_patches(images: np.ndarray, p: int = 2) -> np.ndarray:
     """Non-overlapping ``p x p`` patches: (N, H, W) -> (N, (H/p)(W/p), p*p), raster order."""
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, H, W), got {images.shape}")
+    images = check_array("images", images, ndim=3)
     n, h, w = images.shape
-    if isinstance(p, bool) or not isinstance(p, int) or p < 1 or h % p or w % p:
-        raise ValueError(f"patch size p={p!r} must be a positive int dividing H={h} and W={w}")
+    p = check_int("p", p, 1, min(h, w))
+    if h % p or w % p:
+        raise ValueError(f"patch size p={p} must divide H={h} and W={w}")
     return images.reshape(n, h // p, p, w // p, p).transpose(0, 1, 3, 2, 4).reshape(n, (h // p) * (w // p), p * p)
 
 
 def patches_to_images(patches: np.ndarray, H: int, W: int, p: int = 2) -> np.ndarray:
     """Inverse of :func:`image_patches`: (N, (H/p)(W/p), p*p) -> (N, H, W)."""
-    patches = np.asarray(patches)
-    if patches.ndim != 3 or H % p or W % p or patches.shape[1:] != ((H // p) * (W // p), p * p):
-        raise ValueError(f"patches of shape {patches.shape} do not fit H={H}, W={W}, p={p}")
+    H, W = check_int("H", H, 1, 4096), check_int("W", W, 1, 4096)
+    p = check_int("p", p, 1, min(H, W))
+    if H % p or W % p:
+        raise ValueError(f"patch size p={p} must divide H={H} and W={W}")
+    patches = check_array("patches", patches, ndim=3, shape=(None, (H // p) * (W // p), p * p))
     n = patches.shape[0]
     return patches.reshape(n, H // p, W // p, p, p).transpose(0, 1, 3, 2, 4).reshape(n, H, W)
 
@@ -131,10 +126,8 @@ class GridPrior:
     """
 
     def __init__(self, K: int, h: int, w: int, alpha: float = 0.1) -> None:
-        if isinstance(K, bool) or not isinstance(K, int) or K < 1 or h < 1 or w < 1:
-            raise ValueError(f"K, h, w must be positive ints, got {K!r}, {h!r}, {w!r}")
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {alpha}")
+        K, h, w = check_int("K", K, 1, 4096), check_int("h", h, 1, 64), check_int("w", w, 1, 64)
+        alpha = check_positive("alpha", alpha)
         self.K, self.h, self.w = K, h, w
         self.counts = np.full((h, w, K + 1, K + 1, K), alpha)
 
@@ -192,8 +185,9 @@ class TinyVQVAE(nn.Module):
 
     def __init__(self, K: int = 32, D: int = 4, hidden: int = 32, straight: bool = True) -> None:
         super().__init__()
-        K, D, hidden = check_int("K", K, 1), check_int("D", D, 1), check_int("hidden", hidden, 1)
-        self.K, self.D, self.straight = K, D, bool(straight)
+        K, D = check_int("K", K, 1, 2 ** 16), check_int("D", D, 1, 4096)
+        hidden, straight = check_int("hidden", hidden, 1, 4096), check_bool("straight", straight)
+        self.K, self.D, self.straight = K, D, straight
         self.encoder = nn.Sequential(nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
                                      nn.Conv2d(hidden, D, 2, stride=2))
         self.decoder = nn.Sequential(nn.ConvTranspose2d(D, hidden, 2, stride=2), nn.ReLU(),
@@ -233,9 +227,15 @@ def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, 
     on encoder outputs of random training images (so no codeword starts far from the data).
     Each seed has its own initialisation and minibatches. Returns (models, losses (n_seeds, steps)).
     """
-    X = torch.tensor(as_numeric_array(images, "images", ndim=3), dtype=torch.float32)[:, None]
-    steps, batch = check_int("steps", steps, 1), check_int("batch", batch, 1)
-    seeds = [check_int("seed", s, 0) for s in seeds]
+    X = torch.tensor(check_array("images", images, ndim=3, shape=(None, 8, 8)),
+                     dtype=torch.float32)[:, None]                    # (N, 1, 8, 8)
+    steps = check_int("steps", steps, 1, 10 ** 6)
+    batch = check_int("batch", batch, 1, 10 ** 6)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
+    seeds = [check_seed(s, "seeds") for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
     check_positive("lr", lr)
     models = []
     for seed in seeds:
@@ -271,16 +271,17 @@ def train_code_prior(codes: np.ndarray, K: int, steps: int = 150, d: int = 32, s
 
     Cross-entropy of each code given the codes before it (a start symbol K comes first).
     """
-    codes = torch.as_tensor(as_numeric_array(codes, "codes", ndim=2, dtype=np.int64))
-    K = check_int("K", K, 1)
-    if codes.min() < 0 or codes.max() >= K:
-        raise ValueError(f"codes must lie in [0, {K})")
-    torch.manual_seed(check_int("seed", seed, 0))
-    gpt = TinyGPT(vocab_size=K + 1, d=check_int("d", d, 4), n_layer=1, n_head=4,
+    K = check_int("K", K, 1, 2 ** 16)
+    codes = torch.as_tensor(check_array("codes", codes, ndim=2, integer=True, low=0, high=K - 1))
+    torch.manual_seed(check_seed(seed))
+    steps = check_int("steps", steps, 1, 10 ** 6)
+    if check_int("d", d, 4, 1024) % 4:
+        raise ValueError(f"d must be a multiple of 4 (four attention heads), got {d}")
+    gpt = TinyGPT(vocab_size=K + 1, d=d, n_layer=1, n_head=4,
                   max_len=codes.shape[1])
     inputs, gen = _bos_inputs(codes, K), torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(gpt.parameters(), lr=check_positive("lr", lr))
-    for _ in range(check_int("steps", steps, 1)):
+    for _ in range(steps):
         i = torch.randint(0, len(codes), (128,), generator=gen)
         logits = gpt(inputs[i])[..., :K]                           # (128, L, K)
         loss = F.cross_entropy(logits.reshape(-1, K), codes[i].reshape(-1))
@@ -294,8 +295,11 @@ def code_bits(gpt: TinyGPT, codes: np.ndarray) -> np.ndarray:
     """Code length ``-log2 p(s)`` in bits of each sequence (N,) under a trained prior."""
     if not isinstance(gpt, TinyGPT):
         raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
-    codes = torch.as_tensor(as_numeric_array(codes, "codes", ndim=2, dtype=np.int64))
     K = gpt.vocab_size - 1
+    codes = torch.as_tensor(check_array("codes", codes, ndim=2, integer=True, low=0, high=K - 1,
+                                        shape=(None, None)))
+    if codes.shape[1] > gpt.max_len:
+        raise ValueError(f"codes must have at most {gpt.max_len} columns, got {codes.shape[1]}")
     with torch.no_grad():
         logp = torch.log_softmax(gpt(_bos_inputs(codes, K))[..., :K], -1)
     picked = logp.gather(-1, codes[..., None])[..., 0]              # (N, L)
@@ -306,8 +310,8 @@ def sample_codes(gpt: TinyGPT, n: int, length: int, seed: int = 0) -> np.ndarray
     """``n`` code sequences (n, length) drawn one code at a time from the prior (ancestral)."""
     if not isinstance(gpt, TinyGPT):
         raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
-    n, length = check_int("n", n, 1), check_int("length", length, 1, gpt.max_len)
-    K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(check_int("seed", seed, 0))
+    n, length = check_int("n", n, 1, 10 ** 5), check_int("length", length, 1, gpt.max_len)
+    K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(check_seed(seed))
     seq = torch.full((n, 1), K)
     with torch.no_grad():
         for _ in range(length):
@@ -324,7 +328,11 @@ def _mosaic(images: np.ndarray, pad: int = 1) -> np.ndarray:
 
 def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
     """One labelled strip of 8x8 images per axes: ``rows`` maps a label to images (N, H, W)."""
-    for ax, (label, imgs) in zip(np.atleast_1d(axes), rows.items()):
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError(f"rows must be a non-empty dict label -> images, got {type(rows).__name__}")
+    axes = [check_axes("axes", ax) for ax in np.atleast_1d(axes)]
+    rows = {k: check_array("rows", v, ndim=3) for k, v in rows.items()}
+    for ax, (label, imgs) in zip(axes, rows.items()):
         ax.imshow(_mosaic(imgs), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set(xticks=[], yticks=[])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
@@ -334,6 +342,13 @@ def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
 def plot_voronoi(ax, codebook: Tensor, points: np.ndarray, lim: tuple[float, float],
                  title: str) -> None:
     """Voronoi cells of a 2-D ``codebook`` (K, 2) over a square, the data and the codewords."""
+    ax, codebook = check_axes("ax", ax), check_tensor("codebook", codebook, ndim=2, shape=(None, 2))
+    points = check_array("points", points, ndim=2, shape=(None, 2))
+    lim = tuple(check_array("lim", lim, ndim=1, shape=(2,)))
+    if not lim[0] < lim[1]:
+        raise ValueError(f"lim must be (low, high) with low < high, got {lim}")
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}")
     axis = np.linspace(*lim, 200)
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     cells = quantize(torch.tensor(grid, dtype=codebook.dtype), codebook)[0].numpy()
