@@ -25,6 +25,10 @@ from scipy.stats import norm
 
 from mlnotes.prob import as_generator, gumbel_max, sample_gumbel, softmax
 
+__all__ = ["TEST_FUNCTIONS", "pathwise_estimates", "score_function_estimates", "reparam_grad",
+           "score_function_grad", "exact_categorical_grad", "score_function_categorical",
+           "gumbel_softmax_categorical", "gumbel_softmax_st", "simplex_xy", "draw_simplex"]
+
 Fn = Callable[[np.ndarray], np.ndarray]
 
 
