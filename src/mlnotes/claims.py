@@ -12,8 +12,9 @@ How a chapter writes a measured number (the book's convention):
   a reason in the notebook metadata ``{"mlnotes": {"constants": {"0.25": "max of sigmoid'"}}}``.
   So a number typed by hand, or left behind after the computation changed, fails the build.
 
-``glue`` uses myst-nb's glue when myst-nb is installed (the book build) and does nothing
-else otherwise (Colab and Binder have no myst-nb). It returns the formatted text; the
+``glue`` records the text as myst-nb's ``glue(name, text, display=False)`` does (a hidden
+output the build reads back) when myst-nb is installed (the book build), without importing
+it into the kernel, and does nothing otherwise (Colab and Binder have no myst-nb). It returns the formatted text; the
 returned string shows nothing when it is a cell's last expression, so ``glue(...)`` can
 end a cell without printing a stray ``'0.31'``.
 
@@ -24,9 +25,16 @@ extremes, so the worst seed is on the page.
 
 from __future__ import annotations
 
+import importlib.util
+import math
+import numbers
+
 from mlnotes.validate import check_array
 
 __all__ = ["glue", "spread"]
+
+#: The mime prefix of a hidden glue output (myst_nb.ext.glue.GLUE_PREFIX).
+GLUE_PREFIX = "application/papermill.record/"
 
 
 class Glued(str):
@@ -36,25 +44,48 @@ class Glued(str):
         pass
 
 
-def glue(name: str, value: object, fmt: str = "{}") -> Glued:
-    """Format ``value`` with ``fmt`` and register the text under ``name`` for the build."""
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
+def _check_fmt(fmt: object) -> str:
     if not isinstance(fmt, str):
         raise TypeError(f"fmt must be a format string like '{{:.2f}}', got {fmt!r}")
-    text = Glued(fmt.format(value))
+    if "{" not in fmt:
+        raise ValueError(f"fmt must hold a {{}} placeholder for the value, got {fmt!r}")
+    return fmt
+
+
+def glue(name: str, value: object, fmt: str = "{}") -> Glued:
+    """Format ``value`` with ``fmt`` and register the text under ``name`` for the build.
+
+    ``value`` is a finite number or any object ``fmt`` can format (text, a tuple for
+    ``"{0[0]:.2f} ± {0[1]:.2f}"``); NaN and inf raise, since no page states them as a result.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    _check_fmt(fmt)
+    if isinstance(value, numbers.Real) and not math.isfinite(value):
+        raise ValueError(f"value must be finite, got {value!r}")
     try:
-        from myst_nb import glue as myst_glue
-    except ImportError:  # Colab, Binder: nothing to register with
+        text = Glued(fmt.format(value))
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
+        raise TypeError(f"value {value!r} cannot be formatted by fmt {fmt!r}: {error}") from None
+    if importlib.util.find_spec("myst_nb") is None:  # Colab, Binder: nothing to register with
         return text
-    myst_glue(name, str(text), display=False)
+    from IPython import get_ipython
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    if get_ipython() is None:  # a plain script: no notebook to record in
+        return text
+    # What myst_nb.glue(name, text, display=False) emits, without importing myst-nb and
+    # Sphinx into the kernel (seconds per chapter): a hidden output myst-nb reads back.
+    bundle, metadata = format_display_data(str(text))
+    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+    display({GLUE_PREFIX + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
     return text
 
 
 def spread(values: object, fmt: str = "{:.3f}", unit: str = "seeds") -> str:
     """``"mean ± sd (N seeds, min .., max ..)"`` of ``values``, each number formatted by ``fmt``."""
-    if not isinstance(fmt, str):
-        raise TypeError(f"fmt must be a format string like '{{:.3f}}', got {fmt!r}")
+    _check_fmt(fmt)
     if not isinstance(unit, str):
         raise TypeError(f"unit must be a word such as 'seeds' or 'splits', got {unit!r}")
     x = check_array("values", values, ndim=1)

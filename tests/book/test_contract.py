@@ -154,6 +154,8 @@ def test_randomness_words_are_not_found_in_deterministic_claims():
     assert claim.kind == "exact"
     assert not claims(new_notebook(cells=[_check(
         "# Claim (exact): upsampling is optimal\nassert upsample(x, 2).shape == (4,)")]))[0].random
+    assert not claims(new_notebook(cells=[_check(
+        "# Claim (exact): attention is permutation-equivariant\nassert np.allclose(attn(x[p]), attn(x)[p])")]))[0].random
 
 
 def test_code_gates_catch_long_lines_and_source_slicing():

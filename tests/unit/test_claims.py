@@ -1,37 +1,55 @@
 """mlnotes.claims: glued text reaches myst-nb's glue (or nothing, without myst-nb); spread's
 mean, sample standard deviation and extremes match numpy."""
 
-import builtins
-import sys
-
 import numpy as np
 import pytest
+from adversarial_examples import Example
 
 from mlnotes import claims
 from mlnotes.claims import glue, spread
 
+ADVERSARIAL = {
+    # value: -1 and 0 are values like any other; a bool formats as 1.00 (harmless text).
+    # name and unit: any word is a valid key or unit.
+    "glue": Example("key", 0.5, "{:.2f}", accepts={"name": "other-str", "value": "-1 0 bool"}),
+    "spread": Example([0.1, 0.2, 0.3], "{:.2f}", "splits", accepts={"unit": "other-str"}),
+}
 
-def test_glue_registers_the_formatted_text_with_myst_nb(monkeypatch):
-    calls = []
-    import myst_nb
 
-    monkeypatch.setattr(myst_nb, "glue", lambda *args, **kw: calls.append((args, kw)))
-    text = glue("ratio", 1.98765, "{:.2f}")
-    assert text == "1.99" and calls == [(("ratio", "1.99"), {"display": False})]
-    assert type(calls[0][0][1]) is str  # myst-nb stores the plain string's repr
+def _captured(call):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        result = call()
+    return result, captured.outputs
+
+
+def test_glue_records_exactly_what_myst_nb_glue_records():
+    from myst_nb import glue as myst_glue
+    from myst_nb.ext.glue import GLUE_PREFIX
+
+    assert claims.GLUE_PREFIX == GLUE_PREFIX
+    text, ours = _captured(lambda: glue("ratio", 1.98765, "{:.2f}"))
+    _, theirs = _captured(lambda: myst_glue("ratio", "1.99", display=False))
+    assert text == "1.99" and type(text) is claims.Glued
+    assert [(o.data, o.metadata) for o in ours] == [(o.data, o.metadata) for o in theirs]
+    assert ours[0].data == {"application/papermill.record/text/plain": "'1.99'"}
 
 
 def test_glue_without_myst_nb_is_a_quiet_no_op(monkeypatch):
-    real_import = builtins.__import__
+    import importlib.util
 
-    def no_myst_nb(name, *args, **kwargs):
-        if name.startswith("myst_nb"):
-            raise ImportError("no myst_nb here (Colab)")
-        return real_import(name, *args, **kwargs)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "myst_nb" else real_find_spec(name, *a))
+    text, outputs = _captured(lambda: glue("share", 0.3125, "{:.1%}"))
+    assert text == "31.2%" and outputs == []
 
-    monkeypatch.delitem(sys.modules, "myst_nb", raising=False)
-    monkeypatch.setattr(builtins, "__import__", no_myst_nb)
-    assert glue("share", 0.3125, "{:.1%}") == "31.2%"
+
+def test_glue_outside_ipython_records_nothing(capsys):
+    assert glue("plain", 2.5, "{:.1f}") == "2.5" and capsys.readouterr().out == ""
 
 
 def test_glue_text_displays_nothing_as_a_cells_last_expression():
@@ -42,25 +60,18 @@ def test_glue_text_displays_nothing_as_a_cells_last_expression():
     assert format_display_data(text)[0] == {}  # IPython calls _ipython_display_ instead
 
 
-def test_glue_in_a_kernel_records_a_hidden_output():
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
-    InteractiveShell.instance()
-    with capture_output() as captured:
-        glue("rmse", np.float64(0.123456), "{:.3f}")
-    (output,) = captured.outputs
-    assert output.metadata["scrapbook"]["name"] == "rmse"
-    assert output.data == {"application/papermill.record/text/plain": "'0.123'"}
-
-
 def test_glue_rejects_bad_names_and_formats():
     with pytest.raises(TypeError, match="name"):
         glue("", 1.0)
     with pytest.raises(TypeError, match="fmt"):
         glue("x", 1.0, fmt=2)
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="value 'text' cannot be formatted by fmt"):
         glue("x", "text", "{:.2f}")  # a string formatted as a number
+    with pytest.raises(ValueError, match="placeholder"):
+        glue("x", 1.0, "1.00")  # constant text: nothing computed reaches the page
+    with pytest.raises(ValueError, match="value must be finite"):
+        glue("x", np.nan, "{:.2f}")
+    assert glue("pair", (0.31, 0.02), "{0[0]:.2f} ± {0[1]:.2f}") == "0.31 ± 0.02"
 
 
 def test_spread_matches_numpy():

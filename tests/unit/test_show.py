@@ -7,11 +7,14 @@ import sys
 import textwrap
 
 import pytest
+from adversarial_examples import Example
 from IPython.display import Markdown
 
 import mlnotes.claims
 from mlnotes.claims import spread
 from mlnotes.show import show, source_of
+
+ADVERSARIAL = {"show": Example(spread, None), "source_of": Example(spread, None)}
 
 MODULE = '''\
 """A throwaway module with regions."""

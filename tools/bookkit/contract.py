@@ -186,7 +186,7 @@ MIN_SEEDS = 5
 RANDOMNESS = re.compile(
     r"\b(?:train\w*|fit(?:s|ted|ting)?\b|\w*split\w*|(?:re|sub)?sampl\w*|\w*seeds?\b|\w*_seed\b"
     r"|random\w*|rand(?:n|int|perm|om)?(?:_like)?\b|\w*rng\b|shuffl\w*|dropout|epochs?\b|optim(?:i[sz]ers?)?\b"
-    r"|sgd\b|adam\w*|bootstrap\w*|stochastic\w*|monte[ -]carlo|permut\w*|nois[ey]\w*)",
+    r"|sgd\b|adam\w*|bootstrap\w*|stochastic\w*|monte[ -]carlo|nois[ey]\w*)",
     re.IGNORECASE)
 CLAIM = re.compile(r"#\s*Claim\b")
 #: A decimal number, a scientific literal or a percentage (integers are matched, then skipped).
