@@ -18,6 +18,10 @@ from torch import nn
 
 from mlnotes.validate import check_array, check_int, check_module, check_seed
 
+__all__ = ["langevin", "mala", "hist_tv", "grid_nll_and_grad", "pcd_quadratic", "MLPEnergy",
+           "langevin_torch", "ReplayBuffer", "train_ebm", "tilted_well_fit", "energy_grid",
+           "plot_energy_samples"]
+
 Tensor = torch.Tensor
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
