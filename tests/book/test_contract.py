@@ -177,3 +177,19 @@ def test_long_cells_and_whole_getsource_are_warned_not_failed():
     nb = new_notebook(cells=cells)
     assert [k for k, _ in gate_warnings(nb)] == ["long-cell", "getsource"]
     assert not gate_problems(nb)
+
+
+def test_gates_command_counts_problems_per_chapter_and_part(tmp_path):
+    from bookkit.check import gate_table
+
+    part = tmp_path / "vision"
+    part.mkdir()
+    cells = [new_markdown_cell("Accuracy 0.93 and 0.95."), new_code_cell("x = 1  # " + "a" * 90),
+             _check("# Claim (2 seeds): training helps\nassert True")]
+    nbformat.write(new_notebook(cells=cells), part / "demo.ipynb")
+    table = gate_table([part / "demo.ipynb"])
+    header, row = table.splitlines()[:2]
+    counts = dict(zip(header.split()[1:], map(int, row.split()[1:])))
+    assert counts == {"numbers": 2, "sol-assert": 0, "claim-cmt": 0, "claim-seeds": 1, "line>88": 1,
+                      "slicing": 0, "w:long-cell": 0, "w:getsource": 0}
+    assert any(line.startswith("vision (1/1)") for line in table.splitlines())
