@@ -21,17 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes.vae import kl_std_normal, reparameterize
+from mlnotes.validate import (check_count, check_int, check_module, check_positive, check_real,
+                              check_same_length, check_seed, check_tensor)
+
+__all__ = ["gaussian_mi_linear", "expected_kl_linear", "marginal_kl_linear", "VIBClassifier",
+           "train_vib"]
 
 
 def _check_params(a: object, s: object, sigma: object) -> tuple[float, float, float]:
-    out = []
-    for name, v in (("a", a), ("s", s), ("sigma", sigma)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
-        out.append(float(v))
-    if out[1] <= 0 or out[2] <= 0:
-        raise ValueError(f"s and sigma must be > 0, got s={out[1]}, sigma={out[2]}")
-    return out[0], out[1], out[2]
+    return check_real("a", a), check_positive("s", s), check_positive("sigma", sigma)
 
 
 def gaussian_mi_linear(a: float, s: float, sigma: float) -> float:
@@ -62,19 +60,15 @@ class VIBClassifier(nn.Module):
 
     def __init__(self, d_in: int = 64, d_hidden: int = 128, d_z: int = 8, n_classes: int = 10, seed: int = 0):
         super().__init__()
-        for name, v in (("d_in", d_in), ("d_hidden", d_hidden), ("d_z", d_z), ("n_classes", n_classes)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
-        torch.manual_seed(seed)
+        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
+        d_z, n_classes = check_count("d_z", d_z, high=4096), check_int("n_classes", n_classes, 2, 4096)
+        torch.manual_seed(check_seed(seed))
         self.d_in, self.d_z = d_in, d_z
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_z))
         self.classifier = nn.Linear(d_z, n_classes)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.d_in:
-            raise ValueError(f"x must be a tensor of shape (batch, {self.d_in})")
+        x = check_tensor("x", x, ndim=2, shape=(None, self.d_in))
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(-10.0, 10.0)
 
@@ -91,14 +85,13 @@ def train_vib(model: VIBClassifier, X: torch.Tensor, y: torch.Tensor, lam: float
     """Minimize ``cross-entropy + lam * mean KL`` with Adam on minibatches; returns the model in eval mode."""
     if not isinstance(model, VIBClassifier):
         raise TypeError(f"model must be a VIBClassifier, got {type(model).__name__}")
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"X and y must have the same non-zero length, got {X.shape[0]} and {y.shape[0]}")
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
+    y = check_tensor("y", y, ndim=1, integer=True, low=0, high=model.classifier.out_features - 1)
+    check_same_length(("X", X), ("y", y))
+    lam, steps = check_positive("lam", lam, allow_zero=True), check_count("steps", steps, high=10**6)
+    batch_size = check_count("batch_size", batch_size, high=10**6)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
     model.train()
     for _ in range(steps):
         idx = torch.randint(0, X.shape[0], (min(batch_size, X.shape[0]),), generator=gen)
