@@ -214,7 +214,14 @@ def _empty_problems(fig) -> list[str]:
 
 def lint_figure(fig) -> list[str]:
     """Every legend, log-range and empty-axes slip of ``fig``, as ``"<kind> <message>"``."""
-    return _legend_problems(fig) + _log_range_problems(fig) + _empty_problems(fig)
+    problems = []
+    for rule in (_legend_problems, _log_range_problems, _empty_problems):
+        try:
+            problems += rule(fig)
+        except Exception as exc:  # a figure the lint cannot read must not look like a chapter bug
+            sys.stderr.write(f"bookkit.strict: {rule.__name__} could not check a figure "
+                             f"({type(exc).__name__}: {exc}); report it to the book tooling\n")
+    return problems
 
 
 _pending: list[str] = []  # problems of figures shown mid-cell (their display path swallows errors)
