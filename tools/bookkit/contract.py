@@ -210,7 +210,7 @@ INLINE_DROPS = [
     re.compile(r"(`+).*?\1", re.S),                          # code spans
     re.compile(r"\]\([^)]*\)|\]\[[^\]]*\]"),                # link targets
     re.compile(r"<https?://[^>]*>|https?://\S+"),            # URLs
-    re.compile(r"<[^>]+>"),                                  # HTML tags and their attributes
+    re.compile(r"</?[A-Za-z][^>]*>"),                        # HTML tags and their attributes
 ]
 
 
