@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlnotes.validate import check_array, check_bool, check_count, check_int, check_real, check_seed
 
-def _as_float_array(x: object, name: str = "x") -> np.ndarray:
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    return array.astype(np.float64)
+__all__ = ["as_generator", "gumbel_max", "gumbel_softmax", "log_softmax", "logsumexp", "sample_gumbel", "softmax"]
+
+
+def _checked(x: object, axis: object, tau: object) -> tuple[np.ndarray, int, float]:
+    """The shared boundary of the softmax family: x (any shape, +-inf and NaN allowed), axis, tau > 0."""
+    a = check_array("x", x, min_ndim=1, finite=False)
+    axis = check_int("axis", axis, -a.ndim, a.ndim - 1)
+    tau = check_real("tau", tau, low=0.0, low_open=True)
+    return a, axis, tau
 
 
 def logsumexp(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     """``tau * log(sum(exp(x / tau)))`` along ``axis``, computed without overflow.
 
     Shifts by the maximum first: ``m + tau * log(sum(exp((x - m) / tau)))``. As ``tau -> 0``
-    it tends to ``max(x)``; it is always within ``tau * log(n)`` above it.
+    it tends to ``max(x)``; it is always within ``tau * log(n)`` above it. NaN propagates.
     """
-    a = _as_float_array(x)
-    if not tau > 0:
-        raise ValueError(f"temperature tau must be > 0, got {tau}")
+    a, axis, tau = _checked(x, axis, tau)
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     # x - m may overflow to -inf (its exp is then exactly 0); all entries -inf give log 0 = -inf.
@@ -36,22 +37,21 @@ def logsumexp(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
 
 
 def softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
-    """``exp(x / tau) / sum(exp(x / tau))`` along ``axis``; same shape as ``x``, rows sum to 1."""
-    a = _as_float_array(x)
-    if not tau > 0:
-        raise ValueError(f"temperature tau must be > 0, got {tau}")
-    with np.errstate(over="ignore"):  # a gap beyond the float range is -inf, and exp(-inf) = 0
+    """``exp(x / tau) / sum(exp(x / tau))`` along ``axis``; same shape as ``x``, rows sum to 1.
+    NaN propagates."""
+    a, axis, tau = _checked(x, axis, tau)
+    # a gap beyond the float range is -inf, and exp(-inf) = 0; all-+inf rows give NaN
+    with np.errstate(over="ignore", invalid="ignore"):
         z = (a - np.max(a, axis=axis, keepdims=True)) / tau
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
-    """``log softmax(x / tau)`` along ``axis``, stable for large logits."""
-    a = _as_float_array(x)
-    if not tau > 0:
-        raise ValueError(f"temperature tau must be > 0, got {tau}")
-    return a / tau - np.expand_dims(logsumexp(a, axis=axis, tau=tau), axis) / tau
+    """``log softmax(x / tau)`` along ``axis``, stable for large logits. NaN propagates."""
+    a, axis, tau = _checked(x, axis, tau)
+    with np.errstate(invalid="ignore"):  # +inf logits: NaN, like scipy
+        return a / tau - np.expand_dims(logsumexp(a, axis=axis, tau=tau), axis) / tau
 
 
 # ---------------------------------------------------------------------------
@@ -59,33 +59,20 @@ def log_softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 def as_generator(rng: object) -> np.random.Generator:
-    """A numpy ``Generator`` from ``rng``: a Generator is returned as is, an int seeds a new one."""
+    """A numpy ``Generator`` from ``rng``: a Generator is returned as is, an int seeds a new
+    one, None draws a fresh seed."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)):
-        raise TypeError(f"rng must be a numpy Generator or a non-negative int seed, got {type(rng).__name__}")
-    if rng < 0:
-        raise ValueError(f"seed must be >= 0, got {rng}")
-    return np.random.default_rng(int(rng))
+    return np.random.default_rng(check_seed(rng, "rng"))
 
 
 def _check_logits(logits: object) -> np.ndarray:
-    a = _as_float_array(logits, "logits")
-    if a.ndim < 1 or a.shape[-1] < 1:
-        raise ValueError(f"logits must have shape (..., k) with k >= 1, got {a.shape}")
+    a = check_array("logits", logits, min_ndim=1, finite=False)
     if np.isnan(a).any() or np.isposinf(a).any():
         raise ValueError("logits must not contain NaN or +inf (-inf marks an impossible class)")
     if np.isneginf(a).all(axis=-1).any():
         raise ValueError("every row of logits needs at least one finite entry")
     return a
-
-
-def _check_count(n: object, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
-    return int(n)
 
 
 def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12) -> np.ndarray:
@@ -94,13 +81,10 @@ def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12)
     ``u`` is clipped to ``[eps, 1 - eps]`` so that ``g`` stays finite
     (``|g| <= log(1/eps)`` roughly, about 27.6 for the default ``eps``).
     """
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (int(shape),)
-    if not isinstance(shape, tuple) or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                                               and s >= 0 for s in shape):
-        raise TypeError(f"shape must be an int or a tuple of non-negative ints, got {shape!r}")
-    if not 0 < eps < 0.5:
-        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
+    shape = tuple(check_int("shape", n, 0, 10**8) for n in np.atleast_1d(np.asarray(shape, dtype=object)))
+    if np.prod(shape, dtype=float) > 10**8:
+        raise ValueError(f"shape {shape} asks for more than 10**8 samples")
+    eps = check_real("eps", eps, low=0.0, high=0.5, low_open=True, high_open=True)
     u = np.clip(as_generator(rng).random(shape), eps, 1.0 - eps)
     return -np.log(-np.log(u))
 
@@ -114,7 +98,7 @@ def gumbel_max(logits: object, n: int, rng: object) -> np.ndarray:
     a = _check_logits(logits)
     if a.ndim != 1:
         raise ValueError(f"logits must be 1-D (k,), got shape {a.shape}")
-    n = _check_count(n)
+    n = check_count("n", n, high=10**8)
     g = sample_gumbel((n, a.shape[0]), rng)
     return np.argmax(a + g, axis=1).astype(np.int64)
 
@@ -129,11 +113,8 @@ def gumbel_softmax(logits: object, tau: float, rng: object, n: int | None = None
     ``softmax(logits)`` for every ``tau > 0`` and tends to it only as ``tau -> 0``.
     """
     a = _check_logits(logits)
-    if isinstance(tau, bool) or not isinstance(tau, (int, float, np.floating, np.integer)) or not tau > 0:
-        raise ValueError(f"temperature tau must be a number > 0, got {tau!r}")
-    if not isinstance(hard, (bool, np.bool_)):
-        raise TypeError(f"hard must be a bool, got {type(hard).__name__}")
-    shape = a.shape if n is None else (_check_count(n),) + a.shape
+    tau, hard = check_real("tau", tau, low=0.0, low_open=True), check_bool("hard", hard)
+    shape = a.shape if n is None else (check_count("n", n, high=10**8),) + a.shape
     g = sample_gumbel(shape, rng)
     scores = a + g
     if hard:

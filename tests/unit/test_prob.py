@@ -7,6 +7,7 @@ import scipy.stats
 import torch
 from hypothesis import given, settings, strategies as st
 
+from adversarial_examples import Example
 from mlnotes.prob import (as_generator, gumbel_max, gumbel_softmax, log_softmax, logsumexp,
                           sample_gumbel, softmax)
 
@@ -25,10 +26,11 @@ def test_as_generator():
     g = np.random.default_rng(3)
     assert as_generator(g) is g
     assert as_generator(3).random() == np.random.default_rng(3).random()
-    with pytest.raises(TypeError, match="Generator or a non-negative int"):
+    with pytest.raises(TypeError, match="rng"):
         as_generator(1.5)
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match="rng"):
         as_generator(-1)
+    assert isinstance(as_generator(None), np.random.Generator)  # None: fresh entropy
 
 
 def test_sample_gumbel_distribution_and_clipping():
@@ -65,11 +67,11 @@ def test_gumbel_max_bad_input():
         gumbel_max(np.zeros((2, 3)), 5, 0)
     with pytest.raises(ValueError, match="NaN"):
         gumbel_max([0.0, np.nan], 5, 0)
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match="n must"):
         gumbel_max(LOGITS, 0, 0)
-    with pytest.raises(TypeError, match="numeric"):
+    with pytest.raises(TypeError, match="logits"):
         gumbel_max(["a", "b"], 5, 0)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="logits"):
         gumbel_max([], 5, 0)
 
 
@@ -100,8 +102,8 @@ def test_gumbel_softmax_logit_shift_exact():
 
 
 def test_gumbel_softmax_bad_input():
-    for tau in (0.0, -1.0, True, "1"):
-        with pytest.raises(ValueError, match="tau"):
+    for tau, error in ((0.0, ValueError), (-1.0, ValueError), (True, TypeError), ("1", TypeError)):
+        with pytest.raises(error, match="tau"):
             gumbel_softmax(LOGITS, tau, 0)
     with pytest.raises(TypeError, match="hard"):
         gumbel_softmax(LOGITS, 1.0, 0, hard=1)
@@ -138,11 +140,26 @@ def test_logsumexp_is_a_smooth_max_and_handles_extremes():
 
 @pytest.mark.parametrize("fn", [logsumexp, softmax, log_softmax])
 @pytest.mark.parametrize("x, tau, error, message", [
-    ([], 1.0, ValueError, "empty"),
-    (["a", "b"], 1.0, TypeError, "numeric"),
+    ([], 1.0, ValueError, "x"),
+    (["a", "b"], 1.0, TypeError, "x"),
     ([1.0, 2.0], 0.0, ValueError, "tau"),
     ([1.0, 2.0], -1.0, ValueError, "tau"),
 ])
 def test_smooth_max_family_rejects_bad_input(fn, x, tau, error, message):
     with pytest.raises(error, match=message):
         fn(x, tau=tau)
+
+
+LOGITS_ARRAY = np.array([0.5, -1.0, 2.0])
+ADVERSARIAL = {
+    # x/logits: +-inf and NaN are meaningful (-inf = impossible class; NaN propagates)
+    "logsumexp": Example(x=LOGITS_ARRAY, axis=-1, tau=1.0, accepts={"x": "inf-array ndim", "axis": "-1 0"}),
+    "softmax": Example(x=LOGITS_ARRAY, axis=-1, tau=1.0, accepts={"x": "inf-array ndim", "axis": "-1 0"}),
+    "log_softmax": Example(x=LOGITS_ARRAY, axis=-1, tau=1.0, accepts={"x": "inf-array ndim", "axis": "-1 0"}),
+    "as_generator": Example(rng=0, accepts={"rng": "0 None 10**9"}),  # any seed; None = fresh
+    "sample_gumbel": Example(shape=(2, 3), rng=0, eps=1e-12, accepts={"shape": "0 ndim empty", "rng": "None 10**9"}),  # () = one draw
+    "gumbel_max": Example(logits=LOGITS_ARRAY, n=4, rng=0, accepts={"rng": "None 10**9"}),
+    "gumbel_softmax": Example(logits=LOGITS_ARRAY, tau=0.5, rng=0, n=None, hard=False,
+                              accepts={"logits": "ndim", "n": "int", "rng": "None 10**9"}),  # (..., k)
+}
+
