@@ -188,11 +188,12 @@ def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch
     return model, _adam_steps(model, X, batch_loss, steps, batch, lr, gen)
 
 
-def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0
-               ) -> tuple[float, float]:
+def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0,
+               fill: np.ndarray | None = None) -> tuple[float, float]:
     """(model MSE, mean-imputation MSE) on randomly hidden pixels of ``X`` (n, 64).
 
-    Mean imputation fills each hidden pixel with that pixel's mean over ``X``.
+    Mean imputation fills each hidden pixel with ``fill[pixel]``: pass the training-set pixel
+    means; by default the means over ``X`` itself (which peeks at the evaluation data).
     """
     if not isinstance(model, MaskedPixelModel):
         raise TypeError(f"model must be a MaskedPixelModel, got {type(model).__name__}")
@@ -205,7 +206,13 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     mask = torch.rand(X.shape, generator=gen) < mask_ratio
     with torch.no_grad():
         pred = model(X, mask)
-    baseline = X.mean(dim=0, keepdim=True).expand_as(X)
+    if fill is None:
+        means = X.mean(dim=0, keepdim=True)
+    else:
+        means = torch.as_tensor(np.asarray(fill, dtype=np.float32)).reshape(1, -1)
+        if means.shape[1] != 64:
+            raise ValueError(f"fill must hold 64 pixel means, got {means.shape[1]}")
+    baseline = means.expand_as(X)
     return float(((pred - X)[mask] ** 2).mean()), float(((baseline - X)[mask] ** 2).mean())
 
 
@@ -244,3 +251,35 @@ def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test:
         probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
         probe.fit(features_train[picked], y_train[picked])
         return float(probe.score(features_test, y_test))
+
+
+_FAMILIES = {
+    "Generative": ["autoregressive: GPT, PixelCNN", "autoencoding: DAE, BERT (MLM)", "flows, VAE",
+                   "hybrid: MADE, XLNet"],
+    "Contrastive": ["context-instance: jigsaw, rotation", "MI maximisation: DIM, CPC",
+                    "instance-instance: MoCo, SimCLR"],
+    "Adversarial": ["GAN", "BiGAN / ALI", "ELECTRA"],
+}
+
+
+def draw_ssl_taxonomy(ax) -> None:
+    """The survey's three families of self-supervised methods, with example models, as boxes."""
+    from matplotlib.patches import FancyBboxPatch
+    from mlnotes.plotting import COLORS
+
+    ax.set(xlim=(0, 3), ylim=(-0.2, 5.4))
+    ax.axis("off")
+    ax.add_patch(FancyBboxPatch((0.95, 4.55), 1.1, 0.6, boxstyle="round,pad=0.03", fc="white",
+                                ec="black"))
+    ax.text(1.5, 4.85, "Self-supervised learning", ha="center", va="center", fontsize=11,
+            weight="bold")
+    for i, (name, examples) in enumerate(_FAMILIES.items()):
+        color = COLORS[i]
+        ax.annotate("", xy=(0.5 + i, 3.95), xytext=(1.5, 4.5),
+                    arrowprops={"arrowstyle": "->", "color": "gray"})
+        ax.add_patch(FancyBboxPatch((0.1 + i, 3.35), 0.8, 0.55, boxstyle="round,pad=0.03",
+                                    fc=color, alpha=0.3, ec=color))
+        ax.text(0.5 + i, 3.62, name, ha="center", va="center", fontsize=10, weight="bold")
+        for j, example in enumerate(examples):
+            ax.text(0.5 + i, 2.7 - 0.65 * j, example, ha="center", va="center", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": color})
