@@ -54,6 +54,7 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x)))
 
 
+# region: registry
 REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "step": _step,
     "sigmoid": _sigmoid,
@@ -66,6 +67,7 @@ REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "silu": lambda x: x * torch.sigmoid(x),
     "mish": lambda x: x * torch.tanh(_softplus(x)),
 }
+# endregion
 
 
 def _check_name(name: object) -> str:
@@ -146,6 +148,7 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
         raise ValueError(f"init must be one of {sorted(_INIT_GAIN)}, got {init!r}")
     scale = check_positive("scale", scale)
     gen = torch.Generator().manual_seed(check_seed(seed))
+    # region: propagate
     std = scale * math.sqrt(_INIT_GAIN[init] / width)
     hs = [torch.randn(n, width, generator=gen, dtype=torch.float64).requires_grad_(True)]
     for _ in range(depth):
@@ -154,6 +157,7 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
         hs[-1].retain_grad()
     direction = torch.randn(width, generator=gen, dtype=torch.float64)
     (hs[-1] @ (direction / direction.norm())).sum().backward()
+    # endregion
     with torch.no_grad():
         means = np.array([h.mean().item() for h in hs])
         variances = np.array([h.var().item() for h in hs])
@@ -229,3 +233,50 @@ def count_params(module: nn.Module) -> int:
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+class _DigitNet(nn.Module):
+    """``logits = head(x + FFN(x))`` on 64-pixel digits."""
+
+    def __init__(self, ffn: nn.Module):
+        super().__init__()
+        self.ffn, self.head = ffn, nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x + self.ffn(x))
+
+
+def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object, seed: int = 0,
+                    num_epochs: int = 100, lr: float = 5e-3, eval_every: int = 5) -> dict:
+    """Full-batch Adam on ``head(x + FFN(x))`` with a ReLU ``FFN(64)`` (``kind="relu"``) or a
+    ``GLUFFN(64)`` (``kind="swiglu"``); ``seed`` sets the initial weights.
+
+    Returns the training loss per step, the test loss every ``eval_every`` steps (and at the
+    last), the test accuracy and the FFN's parameter count.
+    """
+    import torch.nn.functional as F
+    from mlnotes.validate import check_array, check_choice, check_count
+
+    kind = check_choice("kind", kind, ("relu", "swiglu"))
+    X_t = torch.tensor(check_array("X", X, ndim=2, shape=(None, 64)), dtype=torch.float32)
+    y_t = torch.as_tensor(check_array("y", y, ndim=1, integer=True))
+    train, test = (torch.as_tensor(check_array(n, v, ndim=1, integer=True)) for n, v in
+                   (("train", train), ("test", test)))
+    num_epochs = check_count("num_epochs", num_epochs, high=100_000)
+    with torch.random.fork_rng():
+        torch.manual_seed(check_seed(seed))
+        net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64))
+    optimizer = torch.optim.Adam(net.parameters(), lr=check_positive("lr", lr))
+    out = {"train": [], "test": [], "params": count_params(net.ffn)}
+    for epoch in range(num_epochs):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(net(X_t[train]), y_t[train])
+        loss.backward()
+        optimizer.step()
+        out["train"].append(loss.item())
+        if epoch % eval_every == 0 or epoch == num_epochs - 1:
+            with torch.no_grad():
+                out["test"].append(F.cross_entropy(net(X_t[test]), y_t[test]).item())
+    with torch.no_grad():
+        out["accuracy"] = (net(X_t[test]).argmax(1) == y_t[test]).float().mean().item()
+    return out
