@@ -189,6 +189,14 @@ def test_strict_kernel_fails_the_cell_that_shows_a_bad_figure(tmp_path, case):
 
 
 @pytest.mark.slow
+def test_figure_lint_stands_aside_when_the_cell_itself_failed(tmp_path):
+    code = "fig, axes = plt.subplots(1, 2)\nraise RuntimeError('the real error')"
+    result, _ = _execute(tmp_path, "import matplotlib.pyplot as plt", code)
+    assert not result.ok and "the real error" in result.error
+    assert "FigureLintError" not in result.error and "figure-empty" not in result.error, result.error[-2000:]
+
+
+@pytest.mark.slow
 def test_strict_kernel_shows_healthy_figures_and_keeps_cell_values(tmp_path):
     result, executed = _execute(
         tmp_path, "import numpy as np\nimport matplotlib.pyplot as plt",

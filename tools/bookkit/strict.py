@@ -22,7 +22,8 @@ the cell's value, so the cell itself raises ``FigureLintError`` before matplotli
 ``post_execute`` flush shows the figure (a ``post_execute``/``post_run_cell`` callback cannot
 fail a cell: IPython catches and prints its exceptions); (2) on every figure rendered to an
 image (``FigureCanvasBase.print_figure``: ``savefig``, explorer frames, ``display(fig)``).
-A figure shown in the middle of a cell (``plt.show()``) fails the cell at its end.
+A figure shown in the middle of a cell (``plt.show()``) fails the cell at its end. When the
+cell itself raised, the lint stands aside and the cell's own error is reported.
 
 ``MLNOTES_FIGURE_LINT``: ``error`` (default) raises, ``record`` writes one
 ``figure lint: <kind> <message>`` line per problem to stderr instead (``bookkit.check
@@ -305,9 +306,20 @@ class _LintAtCellEnd(ast.NodeTransformer):
         return node
 
 
+def _cell_already_failed() -> bool:
+    """True while the inline backend flushes the figures of a cell that raised: the lint then
+    stands aside, so the cell's own traceback is the one reported (ipykernel replies with the
+    last traceback shown)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return (shell is not None and shell.displayhook.exec_result is None  # the cell body has ended
+            and not shell.last_execution_succeeded)
+
+
 def _print_figure_linted(original):
     def print_figure(self, *args, **kwargs):
-        if not _checking and getattr(self, "figure", None) is not None:
+        if not _checking and getattr(self, "figure", None) is not None and not _cell_already_failed():
             try:
                 check_figure(self.figure)
             except FigureLintError as exc:
