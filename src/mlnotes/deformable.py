@@ -1,6 +1,6 @@
 """Deformable convolution (v1) in plain torch: bilinear sampling at fractional positions.
 
-Used by the chapter ``vision/deformable-convolution``. A reference implementation that loops
+A reference implementation that loops
 over kernel taps (no torchvision, no custom kernels), differentiable in the input, the weights
 and the offsets, and meant to be checked against ``F.conv2d`` and ``F.grid_sample``.
 
@@ -13,22 +13,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlnotes.validate import as_numeric_array, check_int
+from mlnotes.validate import (check_array, check_axes, check_count, check_module, check_real,
+                              check_seed, check_tensor)
 
-
-def _check_tensor(name: str, t: object, ndim: int) -> torch.Tensor:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
-    if t.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(t.shape)}")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-    return t
+__all__ = [
+    "DeformConv2d", "bilinear_sample", "content_adaptive_task", "content_scaled_offsets",
+    "deform_conv2d", "dilation_offsets", "draw_sampling_points", "fit_conv_model",
+    "fit_global_shift", "local_dilation", "stacked_sampling_points", "tent",
+]
 
 
 def tent(a: object, b: object) -> np.ndarray:
     """1-D bilinear kernel ``g(a, b) = max(0, 1 - |a - b|)``; the 2-D kernel is ``g(qy, py) g(qx, px)``."""
-    a, b = as_numeric_array(a, "a"), as_numeric_array(b, "b")
+    a, b = check_array("a", a), check_array("b", b)          # any shapes that broadcast
     return np.maximum(0.0, 1.0 - np.abs(a - b))
 
 
@@ -38,11 +35,11 @@ def bilinear_sample(x: torch.Tensor, py: torch.Tensor, px: torch.Tensor) -> torc
     ``x(p) = sum_q G(q, p) x(q)`` over the four integer neighbours ``q`` of ``p``, with
     ``G(q, p) = g(q_y, p_y) g(q_x, p_x)``. Returns (B, C, *P); differentiable in x, py and px.
     """
-    x = _check_tensor("x", x, 4)
-    if not isinstance(py, torch.Tensor) or not isinstance(px, torch.Tensor):
-        raise TypeError("py and px must be torch tensors")
-    if py.shape != px.shape or py.ndim < 1 or py.shape[0] != x.shape[0]:
-        raise ValueError(f"py and px must share a shape (B={x.shape[0]}, ...), got {tuple(py.shape)}, {tuple(px.shape)}")
+    x = check_tensor("x", x, ndim=4)
+    py = check_tensor("py", py, min_ndim=1)
+    if py.shape[0] != x.shape[0]:
+        raise ValueError(f"py must start with the batch size {x.shape[0]} of x, got shape {tuple(py.shape)}")
+    px = check_tensor("px", px, shape=py.shape)
     B, C, H, W = x.shape
     flat = x.reshape(B, C, H * W)
     y0, x0 = torch.floor(py).detach(), torch.floor(px).detach()
@@ -65,23 +62,18 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     torchvision's (dy, dx) layout. With zero offsets it is ``F.conv2d(x, weight, bias, stride, padding,
     dilation)``. Output (B, C_out, H_out, W_out).
     """
-    x = _check_tensor("x", x, 4)
-    weight = _check_tensor("weight", weight, 4)
-    offset = _check_tensor("offset", offset, 4)
-    stride, padding, dilation = (check_int("stride", stride, 1), check_int("padding", padding, 0),
-                                 check_int("dilation", dilation, 1))
+    x = check_tensor("x", x, ndim=4)
+    weight = check_tensor("weight", weight, shape=(None, x.shape[1], None, None))
+    stride, dilation = check_count("stride", stride, high=64), check_count("dilation", dilation, high=64)
+    padding = check_count("padding", padding, low=0, high=64)
     B, C_in, H, W = x.shape
-    C_out, C_w, kh, kw = weight.shape
-    if C_w != C_in:
-        raise ValueError(f"weight expects {C_w} input channels but x has {C_in}")
+    C_out, _, kh, kw = weight.shape
     H_out = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
     W_out = (W + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
     if H_out < 1 or W_out < 1:
         raise ValueError("the kernel does not fit in the padded input")
-    if offset.shape != (B, 2 * kh * kw, H_out, W_out):
-        raise ValueError(f"offset must have shape {(B, 2 * kh * kw, H_out, W_out)}, got {tuple(offset.shape)}")
-    if bias is not None and (not isinstance(bias, torch.Tensor) or bias.shape != (C_out,)):
-        raise ValueError(f"bias must be None or a tensor of shape ({C_out},)")
+    offset = check_tensor("offset", offset, shape=(B, 2 * kh * kw, H_out, W_out))
+    bias = None if bias is None else check_tensor("bias", bias, shape=(C_out,))
     base_y = (torch.arange(H_out, dtype=x.dtype) * stride - padding).reshape(1, H_out, 1)
     base_x = (torch.arange(W_out, dtype=x.dtype) * stride - padding).reshape(1, 1, W_out)
     out = x.new_zeros(B, C_out, H_out, W_out)
@@ -101,8 +93,9 @@ def dilation_offsets(k: int, d: int, H_out: int, W_out: int, B: int = 1, dtype: 
     Tap (i, j) moves by ``((i - c)(d - 1), (j - c)(d - 1))`` with ``c = (k - 1)/2``: dilation is the
     special case of fixed, integer, position-independent offsets. Shape (B, 2 k^2, H_out, W_out).
     """
-    k, d = check_int("k", k, 1), check_int("d", d, 1)
-    H_out, W_out, B = check_int("H_out", H_out, 1), check_int("W_out", W_out, 1), check_int("B", B, 1)
+    k, d = check_count("k", k, high=15), check_count("d", d, high=64)
+    H_out, W_out = check_count("H_out", H_out, high=4096), check_count("W_out", W_out, high=4096)
+    B = check_count("B", B, high=4096)
     if k % 2 == 0:
         raise ValueError(f"k must be odd so the kernel has a centre, got {k}")
     c = (k - 1) // 2
@@ -120,13 +113,10 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     Minimizes ``mean((x(p + delta) - target(p))^2)`` with Adam. ``source`` and ``target`` are
     (H, W) tensors. Returns the trajectory of ``delta``, shape (steps + 1, 2), the start first.
     """
-    source = _check_tensor("source", source, 2)
-    target = _check_tensor("target", target, 2)
-    if source.shape != target.shape:
-        raise ValueError(f"source and target must have the same shape, got {tuple(source.shape)}, {tuple(target.shape)}")
-    steps = check_int("steps", steps, 1)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    source = check_tensor("source", source, ndim=2)
+    target = check_tensor("target", target, shape=source.shape)
+    steps, lr = check_count("steps", steps, high=100_000), check_real("lr", lr, low=0, low_open=True)
+    init = check_array("init", init, shape=(2,))
     H, W = source.shape
     delta = torch.tensor(init, dtype=source.dtype, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=lr)
@@ -150,11 +140,123 @@ def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: objec
     ``offsets`` is (k*k, 2) of (dy, dx), or None for a regular grid. Points are drawn in image
     coordinates (x = column, y = row).
     """
-    k = check_int("k", k, 1)
+    ax, k = check_axes("ax", ax), check_count("k", k, high=15)
+    centre = check_array("centre", centre, shape=(2,))
+    dilation = check_count("dilation", dilation, high=64)
     grid = np.array([(i, j) for i in range(k) for j in range(k)], dtype=np.float64) - (k - 1) / 2
-    offsets = np.zeros((k * k, 2)) if offsets is None else np.asarray(offsets, dtype=np.float64)
-    if offsets.shape != (k * k, 2):
-        raise ValueError(f"offsets must have shape ({k * k}, 2), got {offsets.shape}")
-    points = np.asarray(centre, dtype=np.float64) + dilation * grid + offsets
+    offsets = np.zeros((k * k, 2)) if offsets is None else check_array("offsets", offsets,
+                                                                      shape=(k * k, 2))
+    points = centre + dilation * grid + offsets
     style = {"s": 30, "color": "#D55E00", "edgecolors": "white", "linewidths": 0.8, "zorder": 3} | kw
     ax.scatter(points[:, 1], points[:, 0], **style)
+
+
+class DeformConv2d(torch.nn.Module):
+    """A deformable ``k x k`` layer: a zero-initialised ``k x k`` conv predicts the ``2 k^2`` offsets
+    from the layer's own input, so the layer starts as a plain convolution."""
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3, dtype: torch.dtype = torch.float64) -> None:
+        c_in, c_out = check_count("c_in", c_in, high=4096), check_count("c_out", c_out, high=4096)
+        k = check_count("k", k, high=15)
+        super().__init__()
+        self.offset_conv = torch.nn.Conv2d(c_in, 2 * k * k, k, padding=k // 2, dtype=dtype)
+        torch.nn.init.zeros_(self.offset_conv.weight)
+        torch.nn.init.zeros_(self.offset_conv.bias)
+        self.conv = torch.nn.Conv2d(c_in, c_out, k, padding=k // 2, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return deform_conv2d(x, self.offset_conv(x), self.conv.weight, self.conv.bias,
+                             padding=self.conv.padding[0])
+
+
+def content_scaled_offsets(images: torch.Tensor, gain: float = 1.5) -> torch.Tensor:
+    """Offsets that dilate a 3x3 kernel by ``1 + gain * b(p)`` at each position, ``b`` = 3x3 box blur.
+
+    Tap ``p_n`` moves by ``gain * b(p) * p_n``: bright (``b`` near 1) regions are read with a
+    kernel up to ``1 + gain`` times wider, dark ones with the plain 3x3 grid. Because the offset is
+    linear in the input, a 3x3 offset convolution can represent it exactly. Shape (B, 18, H, W).
+    """
+    images = check_tensor("images", images, shape=(None, 1, None, None))
+    gain = check_real("gain", gain, low=-10, high=10)
+    box = images.new_ones(1, 1, 3, 3) / 9
+    b = torch.nn.functional.conv2d(images, box, padding=1)                   # (B, 1, H, W)
+    taps = torch.tensor([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=images.dtype)
+    return gain * b * taps.reshape(1, 18, 1, 1)                             # (B, 18, H, W)
+
+
+def content_adaptive_task(n: int, size: int = 12, seed: int = 0,
+                          gain: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A task whose receptive field must vary with the input: ``(images, targets)``, (n, 1, size, size).
+
+    Images are random blobs in [0, 1] (smoothed noise through a sigmoid, float32). The target is
+    a fixed zero-sum 3x3 filter (a discrete Laplacian) applied with
+    :func:`content_scaled_offsets`: its sampling grid is ``1 + gain`` times wider on bright blobs
+    and stays tight on dark background. A plain convolution of any size applies one grid
+    everywhere.
+    """
+    n, size = check_count("n", n, high=10_000), check_count("size", size, low=5, high=128)
+    gain = check_real("gain", gain, low=-10, high=10)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    noise = torch.randn(n, 1, size, size, generator=gen)                       # (n, 1, S, S)
+    blur = torch.exp(-torch.arange(-4.0, 5.0) ** 2 / 2)
+    smooth = torch.nn.functional.conv2d(noise, (blur[:, None] * blur[None, :])[None, None],
+                                        padding=4)
+    images = torch.sigmoid(3 * smooth / smooth.std())
+    laplacian = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]]) / 4
+    targets = deform_conv2d(images, content_scaled_offsets(images, gain), laplacian[None, None],
+                            padding=1)
+    return images, targets
+
+
+def fit_conv_model(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor,
+                   steps: int = 300, lr: float = 0.02, seed: int = 0) -> list[float]:
+    """Full-batch Adam on the mean squared error; returns the loss of every step."""
+    model = check_module("model", model)
+    images = check_tensor("images", images, ndim=4)
+    targets = check_tensor("targets", targets, ndim=4)
+    steps, lr = check_count("steps", steps, high=100_000), check_real("lr", lr, low=0, low_open=True)
+    torch.manual_seed(check_seed(seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = ((model(images) - targets) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def local_dilation(offsets: torch.Tensor) -> torch.Tensor:
+    """How much a 3x3 offset field widens the kernel at each position: shape (B, H, W).
+
+    The least-squares ``s`` in ``dp_n ~ s p_n`` over the nine taps, i.e.
+    ``sum_n dp_n . p_n / sum_n |p_n|^2``: 0 for the plain grid, ``d - 1`` for dilation ``d``.
+    """
+    offsets = check_tensor("offsets", offsets, shape=(None, 18, None, None))
+    taps = torch.tensor([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=offsets.dtype)
+    per_tap = offsets.reshape(offsets.shape[0], 9, 2, *offsets.shape[2:])   # (B, 9, 2, H, W)
+    return (per_tap * taps[None, :, :, None, None]).sum((1, 2)) / (taps ** 2).sum()
+
+
+def stacked_sampling_points(offsets: torch.Tensor, centre: tuple[int, int],
+                            layers: int = 2) -> np.ndarray:
+    """Input positions that ``layers`` stacked 3x3 deformable layers read for one top unit.
+
+    All layers share one offset field ``offsets`` (1, 18, H, W) (as when one learned layer is
+    applied repeatedly to maps of the same size); a unit at a fractional position uses the
+    offsets of its nearest pixel. Returns the ``9 ** layers`` points as (row, column) pairs.
+    """
+    offsets = check_tensor("offsets", offsets, shape=(1, 18, None, None))
+    centre = check_array("centre", centre, shape=(2,))
+    layers = check_count("layers", layers, high=4)
+    H, W = offsets.shape[-2:]
+    field = offsets[0].detach().reshape(9, 2, H, W).numpy()
+    taps = np.array([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=float)
+    points = centre[None]                                                        # (P, 2)
+    for _ in range(layers):
+        rows = np.clip(np.rint(points[:, 0]).astype(int), 0, H - 1)
+        cols = np.clip(np.rint(points[:, 1]).astype(int), 0, W - 1)
+        shift = field[:, :, rows, cols].transpose(2, 0, 1)                       # (P, 9, 2)
+        points = (points[:, None, :] + taps[None] + shift).reshape(-1, 2)
+    return points

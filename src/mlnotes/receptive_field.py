@@ -1,6 +1,5 @@
 """Receptive-field arithmetic for stacks of convolution and pooling layers, and its measurement.
 
-Used by the chapter ``vision/receptive-field`` (and ``conv_out_len`` by ``vision/upsampling``).
 A layer is a list ``[k, s, p]`` or ``[k, s, p, d]``: kernel size, stride, padding and dilation
 (default 1); pooling layers are written the same way. Coordinates are pixel centres: input
 pixel ``i`` sits at position ``i`` (0-based).
@@ -19,7 +18,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_axes, check_count, check_seed
+
+__all__ = [
+    "ALEXNET", "VGG16", "ZF5", "conv_out_len", "dilation_support", "draw_rf_cone",
+    "empirical_rf_1d", "erf_profile", "plot_stack_profile", "predicted_centre", "profile_std",
+    "random_erf", "rf_table", "rf_topdown",
+]
 
 Layer = Sequence[int]
 
@@ -51,17 +56,18 @@ def _check_layers(layers: object) -> list[tuple[int, int, int, int]]:
             layer = layer[1]                              # (name, [k, s, p]) entries of ALEXNET etc.
         if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) not in (3, 4):
             raise ValueError(f"layer {i} must be [k, s, p] or [k, s, p, d], got {layer!r}")
-        k, s, p = (check_int(f"layer {i} kernel", layer[0], 1), check_int(f"layer {i} stride", layer[1], 1),
-                   check_int(f"layer {i} padding", layer[2], 0))
-        d = check_int(f"layer {i} dilation", layer[3], 1) if len(layer) == 4 else 1
+        k = check_count(f"layer {i} kernel", layer[0], high=999)
+        s = check_count(f"layer {i} stride", layer[1], high=999)
+        p = check_count(f"layer {i} padding", layer[2], low=0, high=999)
+        d = check_count(f"layer {i} dilation", layer[3], high=999) if len(layer) == 4 else 1
         checked.append((k, s, p, d))
     return checked
 
 
 def conv_out_len(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     """Output length ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` of a convolution or pooling layer."""
-    n, k, s, p, d = (check_int("n", n, 1), check_int("k", k, 1), check_int("s", s, 1),
-                     check_int("p", p, 0), check_int("d", d, 1))
+    n, k, s = check_count("n", n, high=10**7), check_count("k", k, high=999), check_count("s", s, high=999)
+    p, d = check_count("p", p, low=0, high=999), check_count("d", d, high=999)
     span = d * (k - 1) + 1
     if n + 2 * p < span:
         raise ValueError(f"input length n + 2p = {n + 2 * p} is shorter than the kernel span d(k-1)+1 = {span}")
@@ -114,7 +120,7 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
     Raises if the support touches the input border (then it may be clipped: use a larger ``n``).
     """
     checked = _check_layers(layers)
-    n = check_int("n", n, 1)
+    n = check_count("n", n, high=100_000)
     grad, _ = _ones_stack_gradient(checked, n)
     support = np.flatnonzero(grad)
     if support[0] == 0 or support[-1] == n - 1:
@@ -125,7 +131,7 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
 def predicted_centre(layers: object, n: int = 600) -> float:
     """Centre predicted by :func:`rf_table` for the middle output unit of an input of length ``n``."""
     checked = _check_layers(layers)
-    n = check_int("n", n, 1)
+    n = check_count("n", n, high=100_000)
     length = n
     for k, s, p, d in checked:
         length = conv_out_len(length, k, s, p, d)
@@ -136,12 +142,85 @@ def predicted_centre(layers: object, n: int = 600) -> float:
 def erf_profile(layers: object, n: int = 401) -> np.ndarray:
     """Normalized |d y_centre / d x| over the ``n`` input positions (sums to 1), all-ones kernels."""
     checked = _check_layers(layers)
-    n = check_int("n", n, 1)
+    n = check_count("n", n, high=100_000)
     grad, _ = _ones_stack_gradient(checked, n)
     total = np.abs(grad).sum()
     if total == 0:
         raise ValueError("the middle unit has no input support; check the layers and n")
     return np.abs(grad) / total
+
+
+def dilation_support(dilations: Sequence[int], k: int = 3) -> tuple[int, int]:
+    """``(span, covered)`` of a stack of stride-1, ``k``-tap layers with these dilations.
+
+    Counted by enumerating tap offsets, not by autograd: a pixel at offset ``o`` from the unit is
+    covered when ``o = sum_l t_l d_l`` for some taps ``t_l`` in ``-(k-1)/2 .. (k-1)/2``. With one
+    dilation ``d > 1`` everywhere, only multiples of ``d`` are reachable: the field has holes
+    ("gridding").
+    """
+    dilations = check_array("dilations", dilations, ndim=1, integer=True, low=1, high=999).tolist()
+    k = check_count("k", k, high=15)
+    taps = np.arange(k) - (k - 1) / 2
+    offsets = {0.0}
+    for d in dilations:
+        offsets = {o + t * d for o in offsets for t in taps}
+    return int(max(offsets) - min(offsets)) + 1, len(offsets)
+
+
+def random_erf(depth: int, n: int = 161, channels: int = 8, k: int = 3, n_nets: int = 10,
+               seed: int = 0) -> np.ndarray:
+    """Effective receptive fields of random ReLU conv stacks: normalized ``|dy/dx|``, shape ``(n_nets, n)``.
+
+    Each of ``n_nets`` independent stacks has ``depth`` 1-D convolutions (``channels`` channels,
+    ``k`` taps, same padding, He-normal weights) with ReLU between them. Row ``i`` is the gradient
+    of stack ``i``'s middle output unit (summed over channels) with respect to its Gaussian-noise
+    input, in absolute value and normalized to sum 1 (Luo et al. 2016). The stacks run side by
+    side as the groups of one grouped convolution.
+    """
+    import torch
+
+    depth, n = check_count("depth", depth, high=200), check_count("n", n, low=3, high=100_000)
+    channels, k = check_count("channels", channels, high=256), check_count("k", k, high=15)
+    n_nets, seed = check_count("n_nets", n_nets, high=1000), check_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    width = n_nets * channels                                   # G nets x C channels
+    x = torch.randn(1, width, n, generator=gen).requires_grad_(True)           # (1, G*C, n)
+    h = x
+    for layer in range(depth):
+        w = torch.randn(width, channels, k, generator=gen) * np.sqrt(2 / (channels * k))
+        h = torch.nn.functional.conv1d(h, w, padding=k // 2, groups=n_nets)     # (1, G*C, n)
+        h = torch.relu(h) if layer < depth - 1 else h
+    h[0, :, n // 2].sum().backward()
+    g = x.grad[0].abs().reshape(n_nets, channels, n).sum(1).numpy()            # (G, n)
+    return g / g.sum(1, keepdims=True)
+
+
+def profile_std(profile: np.ndarray) -> float:
+    """Standard deviation (in pixels) of a normalized 1-D profile."""
+    profile = check_array("profile", profile, ndim=1, low=0)
+    x = np.arange(len(profile))
+    mean = profile @ x
+    return float(np.sqrt(profile @ (x - mean) ** 2))
+
+
+def plot_stack_profile(ax: object, layers: object, n: int = 1200) -> None:
+    """Measured input-gradient of a uniform all-ones stack, drawn in units of its receptive field.
+
+    The x axis is the offset from the field's centre divided by the field's size, so the
+    theoretical field is always the shaded band from -1/2 to 1/2 and stacks of any size compare
+    on the same axes; bars are normalized to a peak of 1.
+    """
+    ax, checked = check_axes("ax", ax), _check_layers(layers)
+    profile = erf_profile(checked, check_count("n", n, high=100_000))
+    last, centre = rf_table(checked)[-1], predicted_centre(checked, n)
+    edges = (np.arange(n + 1) - 0.5 - centre) / last["r"]
+    ax.axvspan(-0.5, 0.5, color="#E69F00", alpha=0.25, label="formula: receptive field")
+    ax.stairs(profile / profile.max(), edges, fill=True, color="#0072B2", label="measured |gradient|")
+    covered = np.count_nonzero(profile)
+    ax.set(xlim=(-0.75, 0.75), ylim=(0, 1.15), xlabel="offset from the centre / receptive field",
+           ylabel="|gradient| / max",
+           title=f"$r$ = {last['r']} px, jump $j$ = {last['j']}, {covered} of {last['r']} px reached")
+    ax.legend(loc="upper right", fontsize=8)
 
 
 def draw_rf_cone(ax: object, layers: object, n_input: int, unit: int | None = None) -> None:
@@ -150,8 +229,8 @@ def draw_rf_cone(ax: object, layers: object, n_input: int, unit: int | None = No
     Row 0 is the input (``n_input`` pixels); row l has the layer-l units at their centres. A unit
     is highlighted when some path of kernel taps links it to the chosen unit of the last layer.
     """
-    checked = _check_layers(layers)
-    n_input = check_int("n_input", n_input, 1)
+    ax, checked = check_axes("ax", ax), _check_layers(layers)
+    n_input = check_count("n_input", n_input, high=10_000)
     table = rf_table(checked)
     lengths = [n_input]
     for k, s, p, d in checked:

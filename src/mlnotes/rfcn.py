@@ -1,5 +1,5 @@
 """Position-sensitive RoI pooling (R-FCN), synthetic two-square scenes, a tiny trainable R-FCN
-head and per-RoI cost accounting. Used by the chapter ``vision/r-fcn``. No torchvision.
+head and per-RoI cost accounting. No torchvision.
 
 Channel layout of the score maps is **group-major**: for a ``k x k`` grid and ``C + 1`` classes
 (background included), channel ``(i * k + j) * (C + 1) + c`` holds "part (i, j) of class c",
@@ -19,34 +19,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.core import check_seed
+from mlnotes.validate import (check_array, check_axes, check_count, check_module, check_real,
+                              check_seed, check_tensor)
+
+__all__ = [
+    "TinyRFCN", "bottleneck_stage_macs", "conv_macs_by_hooks", "detector_costs",
+    "draw_roi_bins", "make_dataset", "part_maps_for_boxes", "part_responses",
+    "part_selectivity", "plain_roi_pool", "ps_roi_pool", "ps_roi_pool_reference",
+    "resnet_stage", "rfcn_roi_ops", "train_tiny_rfcn",
+]
 
 
 # ----------------------------------------------------------------------------- PS-RoI pooling
-def _check_pool_args(maps: object, rois: object, k: int, spatial_scale: float) -> tuple[bool, int]:
+def _pool_inputs(maps: object, rois: object, k: int, spatial_scale: float):
+    """Validated ``(maps, rois as float64 (R, 4|5), k, classes, is_torch)`` for the poolers."""
     is_torch = isinstance(maps, torch.Tensor)
-    if not is_torch and not isinstance(maps, np.ndarray):
-        raise TypeError(f"maps must be a numpy array or torch tensor, got {type(maps).__name__}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if maps.ndim not in (3, 4):
-        raise ValueError(f"maps must have shape (channels, H, W) or (N, channels, H, W), got {tuple(maps.shape)}")
-    channels = maps.shape[-3]
-    if channels % (k * k):
-        raise ValueError(f"maps has {channels} channels, not a multiple of k^2 = {k * k}")
-    r = np.asarray(rois.detach() if isinstance(rois, torch.Tensor) else rois, dtype=np.float64)
+    maps = check_array("maps", maps, ndim=(3, 4), torch_ok=True, dtype=None)
+    k = check_count("k", k, high=32)
+    spatial_scale = check_real("spatial_scale", spatial_scale, low=0, low_open=True, high=1e3)
     width = 4 if maps.ndim == 3 else 5
-    if r.ndim != 2 or r.shape[1] != width:
-        raise ValueError(f"rois must have shape (R, {width}) ({'x0, y0, x1, y1' if width == 4 else 'batch, x0, y0, x1, y1'}), got {r.shape}")
-    if not np.isfinite(r).all():
-        raise ValueError("rois contain NaN or inf")
+    r = check_array("rois", rois.detach().numpy() if isinstance(rois, torch.Tensor) else rois,
+                    shape=(None, width))
+    if maps.shape[-3] % (k * k):
+        raise ValueError(f"maps has {maps.shape[-3]} channels, not a multiple of k^2 = {k * k}")
     if (r[:, -2] < r[:, -4]).any() or (r[:, -1] < r[:, -3]).any():
-        raise ValueError("every RoI needs x1 >= x0 and y1 >= y0")
-    if maps.ndim == 4 and ((r[:, 0] < 0).any() or (r[:, 0] >= maps.shape[0]).any() or (r[:, 0] % 1).any()):
-        raise ValueError(f"batch indices in rois[:, 0] must be integers in [0, {maps.shape[0]})")
-    if not (isinstance(spatial_scale, (int, float)) and spatial_scale > 0):
-        raise ValueError(f"spatial_scale must be a number > 0, got {spatial_scale!r}")
-    return is_torch, channels // (k * k)
+        raise ValueError("rois: every RoI needs x1 >= x0 and y1 >= y0")
+    if width == 5 and ((r[:, 0] < 0).any() or (r[:, 0] >= maps.shape[0]).any() or (r[:, 0] % 1).any()):
+        raise ValueError(f"rois: batch indices in rois[:, 0] must be integers in [0, {maps.shape[0]})")
+    return maps, r, k, spatial_scale, maps.shape[-3] // (k * k), is_torch
 
 
 def _bin_edges(lo: np.ndarray, hi: np.ndarray, k: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,9 +65,8 @@ def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1
     ``(R, 5)`` whose first column is the image index. Numpy in -> numpy out; a torch tensor in ->
     a differentiable torch tensor out. Sums are accumulated in float64.
     """
-    is_torch, n_cls = _check_pool_args(maps, rois, k, spatial_scale)
-    r = np.asarray(rois.detach() if isinstance(rois, torch.Tensor) else rois, dtype=np.float64)
-    Z = maps if is_torch else torch.from_numpy(np.asarray(maps))
+    maps, r, k, spatial_scale, n_cls, is_torch = _pool_inputs(maps, rois, k, spatial_scale)
+    Z = maps if is_torch else torch.from_numpy(maps)
     if Z.ndim == 3:
         Z, batch = Z[None], np.zeros(len(r), dtype=np.int64)
     else:
@@ -91,12 +90,11 @@ def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1
 
 def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatial_scale: float = 1.0) -> np.ndarray:
     """Triple-loop PS-RoI pooling of one map stack ``(k^2 (C+1), H, W)`` for ``rois`` (R, 4)."""
-    _, n_cls = _check_pool_args(maps, rois, k, spatial_scale)
-    if maps.ndim != 3:
-        raise ValueError("the reference takes one image: maps of shape (channels, H, W)")
+    maps = check_array("maps", maps, ndim=3)                  # one image: (channels, H, W)
+    maps, rois, k, spatial_scale, n_cls, _ = _pool_inputs(maps, rois, k, spatial_scale)
     H, W = maps.shape[1:]
     out = np.zeros((len(rois), n_cls, k, k))
-    for r, (x0, y0, x1, y1) in enumerate(np.asarray(rois, dtype=np.float64) * spatial_scale):
+    for r, (x0, y0, x1, y1) in enumerate(rois * spatial_scale):
         w, h = (x1 - x0) / k, (y1 - y0) / k
         for i in range(k):
             ya, yb = min(max(math.floor(y0 + i * h), 0), H), min(max(math.ceil(y0 + (i + 1) * h), 0), H)
@@ -110,20 +108,17 @@ def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatia
 
 def plain_roi_pool(maps: np.ndarray, rois: np.ndarray) -> np.ndarray:
     """Position-insensitive pooling: the mean of each channel over each whole RoI, shape (R, channels)."""
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.ndim != 3:
-        raise ValueError(f"maps must have shape (channels, H, W), got {maps.shape}")
-    return ps_roi_pool(maps, rois, k=1).reshape(len(rois), -1)
+    maps = check_array("maps", maps, ndim=3)                  # one image: (channels, H, W)
+    pooled = ps_roi_pool(maps, rois, k=1)                      # (R, channels, 1, 1)
+    return pooled.reshape(len(pooled), -1)
 
 
 # ----------------------------------------------------------------------------- synthetic scenes
 def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray:
     """Ideal part maps ``(k^2, H, W)``: map ``i k + j`` is 1 on part (i, j) of every box, else 0."""
-    b = np.asarray(boxes, dtype=np.int64)
-    if b.ndim != 2 or b.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (B, 4) as integer x0, y0, x1, y1, got {b.shape}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    H, W = check_count("H", H, high=4096), check_count("W", W, high=4096)
+    b = check_array("boxes", boxes, shape=(None, 4), integer=True, low=0, high=max(H, W))
+    k = check_count("k", k, high=32)
     maps = np.zeros((k * k, H, W))
     for x0, y0, x1, y1 in b:
         if (x1 - x0) % k or (y1 - y0) % k:
@@ -135,17 +130,13 @@ def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray
     return maps
 
 
-def adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
     """A noisy ``size x size`` image with two touching squares side by side: ``(image, boxes)``.
 
     Both squares have the same random side in [6, 10]; one has brightness 1 and the other 0.5
     (in random order), so the shared edge is visible; boxes
     (2, 4) are integer ``x0, y0, x1, y1``. Gaussian pixel noise of std ``noise``; float32 image.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 24:
-        raise ValueError(f"size must be an int >= 24, got {size!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
     rng = np.random.default_rng(check_seed(seed))
     side = int(rng.integers(6, 11))
     x0, y0 = int(rng.integers(1, size - 2 * side)), int(rng.integers(1, size - side))
@@ -156,13 +147,11 @@ def adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) -
     return image.astype(np.float32), boxes
 
 
-def training_rois(boxes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _training_rois(boxes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """RoIs and labels for one scene: the exact boxes (label 1), boxes shifted by half a side
     (straddling the two squares), the union of both, and boxes offset by 2-3 px (label 0)."""
     rng = np.random.default_rng(check_seed(seed))
-    b = np.asarray(boxes, dtype=np.float64)
-    if b.shape != (2, 4):
-        raise ValueError(f"boxes must be the (2, 4) boxes of one adjacent-squares scene, got shape {b.shape}")
+    b = boxes.astype(np.float64)                                # (2, 4): the two squares
     side = b[0, 2] - b[0, 0]
     rois = [b[0], b[1], b[0] + [side / 2, 0, side / 2, 0], np.r_[b[0, :2], b[1, 2:]]]
     for box in b:
@@ -177,6 +166,8 @@ class TinyRFCN(nn.Module):
     average vote give ``(R, C+1)`` logits. No learnable layer after the RoI layer."""
 
     def __init__(self, k: int = 3, num_classes: int = 1, width: int = 16) -> None:
+        k, num_classes = check_count("k", k, high=8), check_count("num_classes", num_classes, high=100)
+        width = check_count("width", width, high=256)
         super().__init__()
         self.k = k
         self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
@@ -189,13 +180,12 @@ class TinyRFCN(nn.Module):
 
 def make_dataset(n_images: int, seed: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """``n_images`` scenes: images (n, 1, 32, 32), batched RoIs (R, 5) and labels (R,)."""
-    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
-        raise ValueError(f"n_images must be a positive int, got {n_images!r}")
+    n_images = check_count("n_images", n_images, high=10_000)
     rng = np.random.default_rng(check_seed(seed))
     images, rois, labels = [], [], []
     for n in range(n_images):
-        image, boxes = adjacent_squares_scene(seed=int(rng.integers(2**31)))
-        r, y = training_rois(boxes, seed=int(rng.integers(2**31)))
+        image, boxes = _adjacent_squares_scene(seed=int(rng.integers(2**31)))
+        r, y = _training_rois(boxes, seed=int(rng.integers(2**31)))
         images.append(image)
         rois.append(np.c_[np.full(len(r), n), r])
         labels.append(y)
@@ -203,16 +193,16 @@ def make_dataset(n_images: int, seed: int) -> tuple[torch.Tensor, np.ndarray, np
 
 
 def train_tiny_rfcn(n_images: int = 200, epochs: int = 5, batch: int = 10, lr: float = 0.01,
-                    seed: int = 0) -> tuple[TinyRFCN, list[float]]:
-    """Train :class:`TinyRFCN` with Adam and cross-entropy on synthetic scenes: ``(model, losses)``."""
-    for name, v in (("epochs", epochs), ("batch", batch)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    torch.manual_seed(check_seed(seed))
+                    seed: int = 0, k: int = 3) -> tuple[TinyRFCN, list[float]]:
+    """Train :class:`TinyRFCN` with Adam and cross-entropy on synthetic scenes: ``(model, losses)``.
+
+    ``k = 1`` gives the position-insensitive baseline: one group of maps averaged over the RoI.
+    """
+    epochs, batch = check_count("epochs", epochs, high=1000), check_count("batch", batch, high=10_000)
+    lr, seed = check_real("lr", lr, low=0, low_open=True, high=10), check_seed(seed)
+    torch.manual_seed(seed)
     images, rois, labels = make_dataset(n_images, seed)
-    model = TinyRFCN()
+    model = TinyRFCN(k=check_count("k", k, high=6))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(epochs):
@@ -228,28 +218,149 @@ def train_tiny_rfcn(n_images: int = 200, epochs: int = 5, batch: int = 10, lr: f
     return model, losses
 
 
-# ----------------------------------------------------------------------------- cost accounting
-def resnet_conv5_macs(out_hw: int = 7, in_ch: int = 1024, mid: int = 512, out_ch: int = 2048, blocks: int = 3) -> int:
-    """Multiply-accumulates of ResNet's conv5 stage for one RoI, at an ``out_hw x out_hw`` output.
+def part_responses(model: TinyRFCN, images: torch.Tensor, rois: np.ndarray) -> np.ndarray:
+    """Each map group's object evidence averaged over each part of the two squares: (N, k^2, k, k).
 
-    Block 1: 1x1 in_ch->mid (stride 2), 3x3 mid->mid, 1x1 mid->out_ch, and a 1x1 in_ch->out_ch
-    projection shortcut; each further block: 1x1 out_ch->mid, 3x3 mid->mid, 1x1 mid->out_ch.
+    For image ``n`` the exact boxes are its first two RoIs (as built by :func:`make_dataset`).
+    Group ``g``'s evidence map is its object logit minus its background logit; entry
+    ``[n, g, i, j]`` is its mean over part ``(i, j)`` of the squares (summed over both squares).
     """
-    for name, v in (("out_hw", out_hw), ("in_ch", in_ch), ("mid", mid), ("out_ch", out_ch), ("blocks", blocks)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    p = out_hw * out_hw
-    first = p * (in_ch * mid + 9 * mid * mid + mid * out_ch + in_ch * out_ch)
-    rest = p * (out_ch * mid + 9 * mid * mid + mid * out_ch)
-    return first + (blocks - 1) * rest
+    model, images = check_module("model", model), check_tensor("images", images, ndim=4)
+    rois = check_array("rois", rois, shape=(None, 5))
+    k = model.k
+    with torch.no_grad():
+        z = model.body(images).numpy()                              # (N, 2 k^2, H, W)
+    evidence = z[:, 1::2] - z[:, 0::2]                               # (N, k^2, H, W)
+    out = np.zeros((len(images), k * k, k, k))
+    for n in range(len(images)):
+        for x0, y0, x1, _ in rois[rois[:, 0] == n][:2, 1:].astype(int):
+            edges = np.round(np.linspace(0, x1 - x0, k + 1)).astype(int)    # square: same in y
+            for i in range(k):
+                for j in range(k):
+                    part = evidence[n, :, y0 + edges[i]:y0 + edges[i + 1],
+                                    x0 + edges[j]:x0 + edges[j + 1]]
+                    out[n, :, i, j] += part.mean(axis=(1, 2))
+    return out
+
+
+def part_selectivity(model: TinyRFCN, images: torch.Tensor, rois: np.ndarray) -> float:
+    """Share of (image, map group) pairs whose evidence peaks on the group's own part.
+
+    Group ``g = i k + j`` scores a hit on an image when the largest of its
+    :func:`part_responses` sits on part ``(i, j)``. Chance is ``1 / k^2``.
+    """
+    responses = part_responses(model, images, rois)                 # (N, k^2, k, k)
+    peaks = responses.reshape(*responses.shape[:2], -1).argmax(-1)  # (N, k^2)
+    return float((peaks == np.arange(model.k ** 2)).mean())
+
+
+# ----------------------------------------------------------------------------- cost accounting
+#: ResNet-101 stages after the stem: (blocks, bottleneck width, output channels, stride).
+RESNET101_STAGES = [(3, 64, 256, 1), (4, 128, 512, 2), (23, 256, 1024, 2), (3, 512, 2048, 2)]
+
+
+def bottleneck_stage_macs(h: int, w: int, in_ch: int, blocks: int, mid: int, out_ch: int,
+                          stride: int) -> tuple[int, int, int]:
+    """Multiply-accumulates of one ResNet bottleneck stage on an ``h x w`` input: ``(macs, h', w')``.
+
+    Block 1: 1x1 in->mid, 3x3 mid->mid with the stride (torchvision's "v1.5"), 1x1 mid->out and a
+    strided 1x1 in->out projection (when the shape changes); each further block: 1x1 out->mid,
+    3x3 mid->mid, 1x1 mid->out.
+    A k x k convolution costs ``k^2 C_in C_out`` per output position.
+    """
+    h, w = check_count("h", h, high=10_000), check_count("w", w, high=10_000)
+    in_ch, out_ch = check_count("in_ch", in_ch, high=65_536), check_count("out_ch", out_ch, high=65_536)
+    blocks, mid = check_count("blocks", blocks, high=1000), check_count("mid", mid, high=65_536)
+    stride = check_count("stride", stride, high=64)
+    h2, w2 = -(-h // stride), -(-w // stride)                        # ceil: padded convolutions
+    projection = in_ch * out_ch if (in_ch != out_ch or stride != 1) else 0
+    macs = h * w * in_ch * mid + h2 * w2 * (9 * mid * mid + mid * out_ch + projection)
+    macs += (blocks - 1) * h2 * w2 * (out_ch * mid + 9 * mid * mid + mid * out_ch)
+    return macs, h2, w2
+
+
+def detector_costs(image_hw: tuple[int, int] = (600, 1000), num_rois: int = 300, k: int = 3,
+                   num_classes: int = 20) -> dict[str, dict[str, int]]:
+    """Per-image multiply-adds of ResNet-101 Faster R-CNN and R-FCN, by part.
+
+    Both share the stem and conv2-conv4 (stride 16). Faster R-CNN pools 14x14 RoIs after conv4 and
+    runs conv5 (stride 2, output 7x7) on each RoI. R-FCN runs conv5 once on the whole map with its
+    stride removed (dilated, as in the paper), a 1x1 2048->1024 reduction, then 1x1 convolutions to
+    ``k^2 (C+1)`` score maps and ``4 k^2`` box maps, and per RoI only PS pooling and the vote.
+    Region-proposal network and the small final classifiers are left out of both (they are alike).
+    """
+    h, w = check_array("image_hw", image_hw, shape=(2,), integer=True, low=16, high=10_000).tolist()
+    num_rois = check_count("num_rois", num_rois, high=100_000)
+    k, num_classes = check_count("k", k, high=32), check_count("num_classes", num_classes, high=10_000)
+    stem = (h // 2) * (w // 2) * 7 * 7 * 3 * 64                     # 7x7 conv, stride 2
+    h, w, c, shared = -(-h // 4), -(-w // 4), 64, 0                  # after the stride-2 max-pool
+    for blocks, mid, out, stride in RESNET101_STAGES[:3]:
+        macs, h, w = bottleneck_stage_macs(h, w, c, blocks, mid, out, stride)
+        shared, c = shared + macs, out
+    per_roi_conv5, _, _ = bottleneck_stage_macs(14, 14, 1024, 3, 512, 2048, 2)
+    whole_conv5, _, _ = bottleneck_stage_macs(h, w, 1024, 3, 512, 2048, 1)
+    maps = k * k * (num_classes + 1) + 4 * k * k
+    return {
+        "Faster R-CNN": {"shared backbone": stem + shared, "conv5": num_rois * per_roi_conv5},
+        "R-FCN": {"shared backbone": stem + shared, "conv5": whole_conv5,
+                  "1x1 reduction + score maps": h * w * (2048 * 1024 + 1024 * maps),
+                  "PS pooling + vote": num_rois * rfcn_roi_ops(k, num_classes, 14)},
+    }
+
+
+class Bottleneck(nn.Module):
+    """A ResNet bottleneck block (BatchNorm left out: it does no multiply-adds worth counting)."""
+
+    def __init__(self, in_ch: int, mid: int, out_ch: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(in_ch, mid, 1, bias=False), nn.ReLU(),
+                                  nn.Conv2d(mid, mid, 3, stride, padding=1, bias=False), nn.ReLU(),
+                                  nn.Conv2d(mid, out_ch, 1, bias=False))
+        self.shortcut = (nn.Identity() if in_ch == out_ch and stride == 1
+                         else nn.Conv2d(in_ch, out_ch, 1, stride, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet_stage(in_ch: int, blocks: int, mid: int, out_ch: int, stride: int) -> nn.Sequential:
+    """``blocks`` bottlenecks, the first one strided and projecting ``in_ch -> out_ch``."""
+    in_ch, out_ch = check_count("in_ch", in_ch, high=4096), check_count("out_ch", out_ch, high=4096)
+    blocks, mid = check_count("blocks", blocks, high=64), check_count("mid", mid, high=4096)
+    stride = check_count("stride", stride, high=8)
+    return nn.Sequential(Bottleneck(in_ch, mid, out_ch, stride),
+                         *[Bottleneck(out_ch, mid, out_ch) for _ in range(blocks - 1)])
+
+
+def conv_macs_by_hooks(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of every Conv2d in ``module`` on one input, counted with forward hooks.
+
+    An independent count for checking closed forms: each convolution adds
+    ``output elements x (C_in / groups) x kernel area``.
+    """
+    module = check_module("module", module)
+    shape = check_array("input_shape", input_shape, shape=(4,), integer=True, low=1, high=4096)
+    if np.prod(shape) > 10**8:
+        raise ValueError(f"input_shape {tuple(shape)} has over 10**8 elements; use a smaller input")
+    input_shape = tuple(shape.tolist())
+    total = []
+
+    def hook(conv, _, out):
+        total.append(out.numel() * conv.in_channels // conv.groups * math.prod(conv.kernel_size))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        module(torch.zeros(input_shape))
+    for handle in handles:
+        handle.remove()
+    return int(sum(total))
 
 
 def rfcn_roi_ops(k: int = 3, num_classes: int = 20, roi_hw: int = 14) -> int:
     """Additions per RoI in R-FCN: every RoI pixel is summed once per class (``(C+1) roi_hw^2``),
     then the ``k^2`` bin scores are averaged per class (``(C+1) k^2``)."""
-    for name, v in (("k", k), ("num_classes", num_classes), ("roi_hw", roi_hw)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    k, num_classes = check_count("k", k, high=32), check_count("num_classes", num_classes, high=10_000)
+    roi_hw = check_count("roi_hw", roi_hw, high=10_000)
     return (num_classes + 1) * (roi_hw * roi_hw + k * k)
 
 
@@ -258,10 +369,11 @@ def draw_roi_bins(ax: object, roi: object, bins: np.ndarray, cmap: str = "viridi
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    bins = np.asarray(bins)
-    if bins.ndim != 2 or bins.shape[0] != bins.shape[1]:
+    ax, roi = check_axes("ax", ax), check_array("roi", roi, shape=(4,))
+    bins = check_array("bins", bins, ndim=2)
+    if bins.shape[0] != bins.shape[1]:
         raise ValueError(f"bins must be a k x k array, got shape {bins.shape}")
-    x0, y0, x1, y1 = (float(v) for v in roi)
+    x0, y0, x1, y1 = roi
     k = bins.shape[0]
     w, h = (x1 - x0) / k, (y1 - y0) / k
     colormap = plt.get_cmap(cmap)

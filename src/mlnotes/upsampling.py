@@ -1,6 +1,6 @@
 """Upsampling: bilinear interpolation, pixel shuffle, transposed-convolution arithmetic, PSNR.
 
-Used by the chapter ``vision/upsampling``. The numpy functions restate what PyTorch's
+The numpy functions restate what PyTorch's
 ``F.interpolate``, ``F.pixel_shuffle`` and ``F.conv_transpose2d`` compute, so the chapter can
 check them against each other; images are arrays whose last two axes are (H, W).
 """
@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import as_numeric_array, check_int
+from mlnotes.validate import (check_array, check_bool, check_count, check_real, check_seed,
+                              check_tensor)
+
+__all__ = [
+    "bilinear_np", "checkerboard_score", "convT_output_size", "conv_transpose2d_via_conv",
+    "learned_upsamplers", "overlap_map", "pixel_shuffle_np", "pixel_unshuffle_np", "psnr",
+    "random_crops", "sample_positions",
+]
 
 
 def _interp_matrix(n_in: int, n_out: int, scale: float, align_corners: bool) -> np.ndarray:
@@ -34,7 +41,8 @@ def sample_positions(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
     ``align_corners=True``: ``x_in = x_out (n_in - 1) / (n_out - 1)`` (corner centres coincide).
     ``align_corners=False``: ``x_in = (x_out + 0.5) n_in / n_out - 0.5`` (half-pixel centres), unclamped.
     """
-    n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
+    n_in, n_out = check_count("n_in", n_in, high=10**6), check_count("n_out", n_out, high=10**6)
+    align_corners = check_bool("align_corners", align_corners)
     dst = np.arange(n_out, dtype=np.float64)
     if align_corners:
         return dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
@@ -47,13 +55,9 @@ def bilinear_np(img: object, scale: int | float, align_corners: bool = False) ->
     Output size ``floor(H * scale) x floor(W * scale)``. Separable: ``out = M_H @ img @ M_W^T`` with
     one row of interpolation weights per output pixel (two nonzeros, summing to 1).
     """
-    img = as_numeric_array(img, "img", min_ndim=2, finite=False)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise TypeError(f"scale must be a number, got {type(scale).__name__}")
-    if not scale >= 1 or not np.isfinite(scale):
-        raise ValueError(f"scale must be a finite number >= 1 (this is an upsampler), got {scale}")
-    if not isinstance(align_corners, bool):
-        raise TypeError(f"align_corners must be a bool, got {type(align_corners).__name__}")
+    img = check_array("img", img, min_ndim=2)
+    scale = check_real("scale", scale, low=1, high=64)          # >= 1: this is an upsampler
+    align_corners = check_bool("align_corners", align_corners)
     H, W = img.shape[-2:]
     MH = _interp_matrix(H, int(np.floor(H * scale)), float(scale), align_corners)
     MW = _interp_matrix(W, int(np.floor(W * scale)), float(scale), align_corners)
@@ -61,9 +65,12 @@ def bilinear_np(img: object, scale: int | float, align_corners: bool = False) ->
 
 
 def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
-    """Rearrange (N, C r^2, H, W) into (N, C, H r, W r): ``out[n, c, h r + i, w r + j] = x[n, c r^2 + i r + j, h, w]``."""
-    x = as_numeric_array(x, "x", min_ndim=4, dtype=None, finite=False)
-    r = check_int("r", r, 1)
+    """Rearrange (N, C r^2, H, W) into (N, C, H r, W r): ``out[n, c, h r + i, w r + j] = x[n, c r^2 + i r + j, h, w]``.
+
+    A pure rearrangement: NaN and inf propagate unchanged.
+    """
+    x = check_array("x", x, ndim=4, dtype=None, finite=False)
+    r = check_count("r", r, high=64)
     N, Cr2, H, W = x.shape
     if Cr2 % (r * r):
         raise ValueError(f"channel count {Cr2} must be divisible by r^2 = {r * r}")
@@ -72,9 +79,12 @@ def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
 
 
 def pixel_unshuffle_np(x: object, r: int) -> np.ndarray:
-    """Inverse of :func:`pixel_shuffle_np`: (N, C, H r, W r) -> (N, C r^2, H, W)."""
-    x = as_numeric_array(x, "x", min_ndim=4, dtype=None, finite=False)
-    r = check_int("r", r, 1)
+    """Inverse of :func:`pixel_shuffle_np`: (N, C, H r, W r) -> (N, C r^2, H, W).
+
+    A pure rearrangement: NaN and inf propagate unchanged.
+    """
+    x = check_array("x", x, ndim=4, dtype=None, finite=False)
+    r = check_count("r", r, high=64)
     N, C, Hr, Wr = x.shape
     if Hr % r or Wr % r:
         raise ValueError(f"height {Hr} and width {Wr} must be divisible by r = {r}")
@@ -88,8 +98,9 @@ def convT_output_size(H: int, k: int, s: int = 1, p: int = 0, op: int = 0, d: in
     ``op`` (output_padding) must be smaller than ``s`` or ``d``; it picks one of the input sizes that a
     strided convolution would have mapped to ``H``.
     """
-    H, k, s, p, op, d = (check_int("H", H, 1), check_int("k", k, 1), check_int("s", s, 1),
-                         check_int("p", p, 0), check_int("op", op, 0), check_int("d", d, 1))
+    H, k, s = check_count("H", H, high=10**6), check_count("k", k, high=999), check_count("s", s, high=999)
+    p, op = check_count("p", p, low=0, high=999), check_count("op", op, low=0, high=999)
+    d = check_count("d", d, high=999)
     if op >= max(s, d):
         raise ValueError(f"output_padding op={op} must be smaller than the stride s={s} or the dilation d={d}")
     out = (H - 1) * s - 2 * p + d * (k - 1) + op + 1
@@ -104,7 +115,7 @@ def overlap_map(H: int, k: int, s: int) -> np.ndarray:
 
     It equals ``conv_transpose2d(ones, ones)``; uneven counts are the checkerboard artifact.
     """
-    H, k, s = check_int("H", H, 1), check_int("k", k, 1), check_int("s", s, 1)
+    H, k, s = check_count("H", H, high=4096), check_count("k", k, high=64), check_count("s", s, high=64)
     counts = np.zeros((H - 1) * s + k)
     for i in range(H):
         counts[i * s: i * s + k] += 1
@@ -121,14 +132,10 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
     import torch
     import torch.nn.functional as F
 
-    if not isinstance(y, torch.Tensor) or not isinstance(w, torch.Tensor):
-        raise TypeError("y and w must be torch tensors")
-    if y.ndim != 4 or w.ndim != 4 or y.shape[1] != w.shape[0] or w.shape[2] != w.shape[3]:
-        raise ValueError(f"need y (N, C_in, H, W) and w (C_in, C_out, k, k), got {tuple(y.shape)}, {tuple(w.shape)}")
-    stride, padding = check_int("stride", stride, 1), check_int("padding", padding, 0)
+    y, w = check_tensor("y", y, ndim=4), check_tensor("w", w, shape=(y.shape[1], None, None, None))
+    stride = check_count("stride", stride, high=64)
+    padding = check_count("padding", padding, low=0, high=w.shape[-1] - 1)
     k = w.shape[-1]
-    if padding > k - 1:
-        raise ValueError(f"padding must be <= k - 1 = {k - 1}, got {padding}")
     N, C, H, W = y.shape
     dilated = y.new_zeros(N, C, (H - 1) * stride + 1, (W - 1) * stride + 1)
     dilated[:, :, ::stride, ::stride] = y
@@ -138,10 +145,75 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
 
 def psnr(a: object, b: object, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` in dB (inf for identical images)."""
-    a, b = as_numeric_array(a, "a", min_ndim=1, finite=False), as_numeric_array(b, "b", min_ndim=1, finite=False)
+    a, b = check_array("a", a, min_ndim=1), check_array("b", b, min_ndim=1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
-    if not data_range > 0:
-        raise ValueError(f"data_range must be > 0, got {data_range}")
+    data_range = check_real("data_range", data_range, low=0, low_open=True)
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
+
+
+def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` square crops of side ``size`` at random places, taken in turn from each 2-D image.
+
+    Shape ``(n, size, size)``. Used to turn a one-crop comparison into a statistic.
+    """
+    if not isinstance(images, (list, tuple)) or not images:
+        raise TypeError(f"images must be a non-empty list of 2-D arrays, got {type(images).__name__}")
+    images = [check_array(f"images[{i}]", im, ndim=2) for i, im in enumerate(images)]
+    size = check_count("size", size, high=min(min(im.shape) for im in images) - 1)
+    n, rng = check_count("n", n, high=100_000), np.random.default_rng(check_seed(seed))
+    crops = []
+    for i in range(n):
+        im = images[i % len(images)]
+        y, x = rng.integers(0, im.shape[0] - size), rng.integers(0, im.shape[1] - size)
+        crops.append(im[y:y + size, x:x + size])
+    return np.array(crops)
+
+
+def checkerboard_score(y: object, r: int) -> float:
+    """How much an upsampled image depends on the sub-pixel phase: 0 for no checkerboard.
+
+    The interior of ``y`` (H, W) is split into the ``r * r`` phase grids ``y[i::r, j::r]``; the
+    score is the standard deviation of their means divided by the mean absolute value. On a
+    constant input, any layer that treats all output phases alike scores exactly 0.
+    """
+    y = check_array("y", y, ndim=2)
+    r = check_count("r", r, high=max(1, (min(y.shape) - 1) // 5))       # the interior needs a period
+    inner = y[2 * r:-2 * r, 2 * r:-2 * r]                         # away from the padded border
+    phase_means = np.array([inner[i::r, j::r].mean() for i in range(r) for j in range(r)])
+    return float(phase_means.std() / np.abs(inner).mean())
+
+
+def learned_upsamplers(x: object, seed: int, r: int = 2, k: int = 3) -> dict[str, np.ndarray]:
+    """Five x``r`` upsampling layers with random weights (seeded), applied to ``x`` (H, W).
+
+    - transposed convolution, kernel ``k`` and kernel ``2r`` (divisible by the stride);
+    - a ``k x k`` convolution to ``r^2`` channels followed by PixelShuffle, with independent
+      random filters per sub-pixel, and with ICNR initialisation (one filter copied ``r^2`` times,
+      Aitken et al. 2017), which makes the pair start out as "convolve, then nearest";
+    - nearest resize, then a ``k x k`` convolution ("resize-convolution", Odena et al. 2016).
+    Each returns the (H r, W r)-ish image as numpy; all weights are He-normal.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    img = torch.as_tensor(check_array("x", x, ndim=2))[None, None]              # (1, 1, H, W)
+    r, k = check_count("r", r, low=2, high=8), check_count("k", k, high=9)
+    gen = torch.Generator().manual_seed(check_seed(seed))
+
+    def he(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64) * np.sqrt(2 / (k * k))
+
+    sub = he(1, 1, k, k)                                           # one filter, (1, 1, k, k)
+    outs = {
+        f"transposed conv, k = {k}": F.conv_transpose2d(img, he(1, 1, k, k), stride=r),
+        f"transposed conv, k = {2 * r}": F.conv_transpose2d(img, he(1, 1, 2 * r, 2 * r) * k / (2 * r),
+                                                            stride=r),
+        "conv + PixelShuffle": F.pixel_shuffle(F.conv2d(img, he(r * r, 1, k, k), padding=k // 2), r),
+        "conv + PixelShuffle, ICNR": F.pixel_shuffle(
+            F.conv2d(img, sub.repeat_interleave(r * r, dim=0), padding=k // 2), r),
+        "resize, then conv": F.conv2d(F.interpolate(img, scale_factor=r, mode="nearest"), sub,
+                                      padding=k // 2),
+    }
+    return {name: out[0, 0].numpy() for name, out in outs.items()}

@@ -96,17 +96,19 @@ def test_bad_input():
     x, w = rand(1, 2, 5, 5), rand(2, 2, 3, 3)
     with pytest.raises(ValueError, match="offset must have shape"):
         deform_conv2d(x, torch.zeros(1, 9, 5, 5, dtype=torch.float64), w, padding=1)
-    with pytest.raises(ValueError, match="input channels"):
+    with pytest.raises(ValueError, match="weight must have shape"):
         deform_conv2d(x, torch.zeros(1, 18, 3, 3, dtype=torch.float64), rand(2, 3, 3, 3))
     with pytest.raises(TypeError, match="torch tensor"):
         deform_conv2d(x.numpy(), None, w)
-    with pytest.raises(TypeError, match="floating-point"):
-        bilinear_sample(torch.zeros(1, 1, 2, 2, dtype=torch.long), torch.zeros(1, 1), torch.zeros(1, 1))
-    with pytest.raises(ValueError, match="share a shape"):
+    # an integer image is read like its float copy
+    ints = torch.arange(4).reshape(1, 1, 2, 2)
+    where = torch.full((1, 1), 0.5)
+    assert torch.equal(bilinear_sample(ints, where, where), bilinear_sample(ints.float(), where, where))
+    with pytest.raises(ValueError, match="px must have shape"):
         bilinear_sample(x, torch.zeros(1, 2), torch.zeros(1, 3))
     with pytest.raises(ValueError, match="odd"):
         dilation_offsets(2, 2, 3, 3)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="target must have shape"):
         fit_global_shift(torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="lr"):
         fit_global_shift(torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64), lr=0)
@@ -125,3 +127,71 @@ def test_draw_sampling_points():
     with pytest.raises(ValueError, match="offsets must have shape"):
         draw_sampling_points(ax, (5, 5), np.zeros((4, 2)))
     plt.close(fig)
+
+
+def test_deform_layer_starts_as_its_plain_conv():
+    from mlnotes.deformable import DeformConv2d
+    layer = DeformConv2d(2, 3)
+    x = torch.randn(1, 2, 7, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(layer(x), layer.conv(x), atol=1e-12)
+
+
+def test_content_scaled_offsets_are_a_local_dilation():
+    from mlnotes.deformable import content_scaled_offsets, local_dilation
+    images = torch.rand(2, 1, 9, 9, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    box = F.conv2d(images, torch.ones(1, 1, 3, 3, dtype=torch.float64) / 9, padding=1)[:, 0]
+    assert torch.allclose(local_dilation(content_scaled_offsets(images, gain=1.5)), 1.5 * box)
+    # a uniform bright image with gain 1 is exactly the dilation-2 kernel of dilation_offsets
+    ones = torch.ones(1, 1, 9, 9, dtype=torch.float64)
+    inner = content_scaled_offsets(ones, gain=1.0)[..., 1:-1, 1:-1]
+    assert torch.allclose(inner, dilation_offsets(3, 2, 7, 7))
+
+
+def test_content_adaptive_task_is_bounded_and_deterministic():
+    from mlnotes.deformable import content_adaptive_task
+    images, targets = content_adaptive_task(3, size=10, seed=4)
+    assert images.shape == targets.shape == (3, 1, 10, 10)
+    assert 0 <= images.min() and images.max() <= 1
+    again = content_adaptive_task(3, size=10, seed=4)
+    assert torch.equal(again[1], targets)
+
+
+def test_stacked_sampling_points_compose_plain_grids():
+    from mlnotes.deformable import stacked_sampling_points
+    zero = torch.zeros(1, 18, 11, 11)
+    points = stacked_sampling_points(zero, (5, 5), layers=2)
+    assert points.shape == (81, 2)
+    # two plain 3x3 layers read the 5x5 grid around the unit, the centre 9 times
+    cells, counts = np.unique(points, axis=0, return_counts=True)
+    assert len(cells) == 25 and counts.max() == 9 and cells.min() == 3 and cells.max() == 7
+
+
+def _axes():
+    import matplotlib.pyplot as plt
+    return {"ax": plt.subplots()[1]}
+
+
+from adversarial_examples import Example  # noqa: E402
+from mlnotes.deformable import DeformConv2d  # noqa: E402
+
+_X = torch.ones(1, 1, 5, 5, dtype=torch.float64)
+ADVERSARIAL = {
+    "DeformConv2d": Example(1, 2, k=3),
+    "tent": Example(np.array([0.0, 0.5]), 0.25, accepts={"a": "-1 0 ndim", "b": "-1 0 ndim"}),
+    "bilinear_sample": Example(_X, torch.full((1, 3), 1.5, dtype=torch.float64),
+                               torch.full((1, 3), 2.5, dtype=torch.float64)),
+    "deform_conv2d": Example(_X, torch.zeros(1, 18, 3, 3, dtype=torch.float64),
+                             torch.ones(1, 1, 3, 3, dtype=torch.float64), accepts={"bias": "None"}),
+    "dilation_offsets": Example(3, 2, 3, 3, B=1),
+    "fit_global_shift": Example(torch.ones(6, 6, dtype=torch.float64),
+                                torch.ones(6, 6, dtype=torch.float64), steps=2, lr=0.1),
+    "draw_sampling_points": Example(centre=(2, 2), offsets=np.zeros((9, 2)), fresh=_axes,
+                                    accepts={"offsets": "None"}),       # None: the plain grid
+    "content_scaled_offsets": Example(_X, gain=1.0, accepts={"gain": "-1 0"}),
+    "content_adaptive_task": Example(2, size=6, seed=0, gain=1.0, accepts={"gain": "-1 0"}),
+    "fit_conv_model": Example(images=_X, targets=_X, steps=2, lr=0.1, seed=0,
+                              fresh=lambda: {"model": torch.nn.Conv2d(1, 1, 3, padding=1,
+                                                                      dtype=torch.float64)}),
+    "local_dilation": Example(torch.zeros(1, 18, 3, 3)),
+    "stacked_sampling_points": Example(torch.zeros(1, 18, 5, 5), (2, 2), layers=2),
+}

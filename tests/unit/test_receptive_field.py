@@ -87,3 +87,47 @@ def test_draw_rf_cone():
     with pytest.raises(ValueError, match="n_input"):
         draw_rf_cone(ax, [[3, 1, 0]], n_input=0)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("dilations", [[2, 2, 2], [1, 2, 5], [3, 3], [1, 2, 4], [2]])
+def test_dilation_support_matches_autograd(dilations):
+    from mlnotes.receptive_field import dilation_support
+    span, covered = dilation_support(dilations)
+    profile = erf_profile([[3, 1, 0, d] for d in dilations], 200)
+    support = np.flatnonzero(profile)
+    assert covered == len(support) and span == support[-1] - support[0] + 1
+
+
+def test_profile_std_and_random_erf():
+    from mlnotes.receptive_field import profile_std, random_erf
+    p = np.zeros(9); p[[2, 6]] = 0.5                        # two points 4 apart: std 2
+    assert profile_std(p) == pytest.approx(2.0)
+    erf = random_erf(3, n=31, n_nets=4, seed=1)
+    assert erf.shape == (4, 31) and np.allclose(erf.sum(1), 1)
+    # 3 layers of 3 taps: the support never leaves the theoretical field of 7 pixels
+    assert (np.count_nonzero(erf, axis=1) <= 7).all()
+
+
+def _axes():
+    import matplotlib.pyplot as plt
+    return {"ax": plt.subplots()[1]}
+
+
+from adversarial_examples import Example  # noqa: E402
+
+ADVERSARIAL = {
+    "conv_out_len": Example(10, 3, 1, 1, 1, accepts={"p": "0"}),          # no padding is valid
+    "rf_topdown": Example([[3, 1, 0], [3, 2, 1]]),
+    "rf_table": Example([[3, 1, 0], [3, 2, 1]]),
+    "empirical_rf_1d": Example([[3, 1, 0]], n=40),
+    "predicted_centre": Example([[3, 1, 0]], n=40),
+    "erf_profile": Example([[3, 1, 1]], n=21),
+    "dilation_support": Example([1, 2], k=3),
+    "random_erf": Example(2, n=11, channels=2, k=3, n_nets=2, seed=0),
+    "profile_std": Example(np.array([0.25, 0.5, 0.25])),
+    "plot_stack_profile": Example(layers=[[3, 1, 0]], n=40, fresh=_axes),
+    "draw_rf_cone": Example(layers=[[3, 1, 0]], n_input=9, fresh=_axes,
+                            accepts={"unit": "None 0"}),                   # None: the middle unit
+}
+ADVERSARIAL_EXEMPT = {name: "a constant table of layers, not a callable"
+                      for name in ("ALEXNET", "VGG16", "ZF5")}

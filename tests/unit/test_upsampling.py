@@ -34,7 +34,7 @@ def test_sample_positions():
 
 
 def test_bilinear_bad_input():
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match="scale must be in"):
         bilinear_np(np.ones((3, 3)), 0.5)
     with pytest.raises(TypeError, match="scale"):
         bilinear_np(np.ones((3, 3)), "2")
@@ -59,7 +59,7 @@ def test_pixel_shuffle_bad_input():
         pixel_shuffle_np(np.zeros((1, 3, 2, 2)), 2)
     with pytest.raises(ValueError, match="divisible by r"):
         pixel_unshuffle_np(np.zeros((1, 1, 3, 4)), 2)
-    with pytest.raises(ValueError, match="4 non-empty axes"):
+    with pytest.raises(ValueError, match="x must"):
         pixel_shuffle_np(np.zeros((4, 2, 2)), 2)
     with pytest.raises(TypeError, match="r must be an int"):
         pixel_shuffle_np(np.zeros((1, 4, 2, 2)), 2.0)
@@ -100,9 +100,9 @@ def test_conv_transpose_via_conv(s, p):
 
 def test_conv_transpose_via_conv_bad_input():
     w = torch.zeros(3, 2, 3, 3)
-    with pytest.raises(TypeError, match="torch tensors"):
+    with pytest.raises(TypeError, match="must be a torch tensor"):
         conv_transpose2d_via_conv(np.zeros((1, 3, 2, 2)), w)
-    with pytest.raises(ValueError, match="need y"):
+    with pytest.raises(ValueError, match=r"w must have shape \(2, "):
         conv_transpose2d_via_conv(torch.zeros(1, 2, 2, 2), w)
     with pytest.raises(ValueError, match="padding must be"):
         conv_transpose2d_via_conv(torch.zeros(1, 3, 2, 2), w, padding=3)
@@ -117,3 +117,48 @@ def test_psnr():
         psnr(a, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="data_range"):
         psnr(a, a, data_range=0)
+
+
+def test_random_crops_shapes_and_sources():
+    from mlnotes.upsampling import random_crops
+    a, b = np.zeros((20, 30)), np.ones((25, 25))
+    crops = random_crops([a, b], 8, 6, seed=0)
+    assert crops.shape == (6, 8, 8)
+    assert (crops[0::2] == 0).all() and (crops[1::2] == 1).all()
+
+
+def test_checkerboard_score_zero_for_flat_positive_for_pattern():
+    from mlnotes.upsampling import checkerboard_score
+    assert checkerboard_score(np.full((16, 16), 3.0), 2) == 0.0
+    board = np.indices((16, 16)).sum(0) % 2 + 1.0            # values 1 and 2 alternating
+    assert checkerboard_score(board, 2) == pytest.approx(np.std([1, 2, 2, 1]) / 1.5)
+
+
+def test_learned_upsamplers_icnr_has_no_phase_dependence():
+    from mlnotes.upsampling import learned_upsamplers
+    x = np.random.default_rng(0).normal(size=(8, 8))
+    outs = learned_upsamplers(x, seed=3)
+    # ICNR: pixel-shuffling r^2 copies of one filter repeats each filtered value in a 2x2 block
+    # (every phase grid is the same image)
+    icnr, resize = outs["conv + PixelShuffle, ICNR"], outs["resize, then conv"]
+    assert icnr.shape == resize.shape == (16, 16)
+    assert np.allclose(icnr[::2, ::2], icnr[1::2, 1::2])
+    assert len(outs) == 5
+
+
+from adversarial_examples import Example  # noqa: E402
+
+ADVERSARIAL = {
+    "sample_positions": Example(4, 8, align_corners=True),
+    "bilinear_np": Example(np.ones((3, 3)), 2, align_corners=False),
+    "pixel_shuffle_np": Example(np.ones((1, 4, 2, 2)), 2),
+    "pixel_unshuffle_np": Example(np.ones((1, 1, 4, 4)), 2),
+    "convT_output_size": Example(10, 3, 2, 1, 1, 1, accepts={"p": "0", "op": "0"}),
+    "overlap_map": Example(4, 3, 2),
+    "conv_transpose2d_via_conv": Example(torch.ones(1, 2, 3, 3), torch.ones(2, 1, 3, 3),
+                                         stride=2, padding=1, accepts={"padding": "0"}),
+    "psnr": Example(np.zeros(4), np.full(4, 0.1), data_range=1.0),
+    "random_crops": Example([np.zeros((10, 10))], 4, 3, seed=0),
+    "checkerboard_score": Example(np.arange(100.0).reshape(10, 10) % 3 + 1, 2),
+    "learned_upsamplers": Example(np.ones((6, 6)), seed=0, r=2, k=3),
+}
