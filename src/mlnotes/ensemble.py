@@ -146,7 +146,7 @@ def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple
     fig, ax = new_figure(width=6.4, height=3.2)
     pos = np.broadcast_to(np.arange(len(order)), forests.shape)
     ax.plot(pos.ravel(), forests.ravel(), ".", ms=2, color=COLORS[0], alpha=0.5,
-            label=f"forest of {B} trees, one per training set")
+            label=f"forest of {B} tree{'s' if B > 1 else ''}, one per training set")
     ax.plot(np.arange(len(order)), np.asarray(truth)[order], color="black", lw=1.5,
             label="true $f(x)$")
     ax.set(ylim=ylim, xlabel="fixed test point (sorted by $f(x)$)", ylabel="prediction",
