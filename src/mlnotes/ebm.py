@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import check_array, check_int, check_module, check_seed
+from mlnotes.validate import (check_array, check_axes, check_callable, check_count, check_int,
+                              check_module, check_positive, check_probability, check_real,
+                              check_seed, check_tensor)
 
 __all__ = ["langevin", "mala", "hist_tv", "grid_nll_and_grad", "pcd_quadratic", "MLPEnergy",
            "langevin_torch", "ReplayBuffer", "train_ebm", "tilted_well_fit", "energy_grid",
@@ -33,10 +35,8 @@ def _check_rng(rng: object) -> np.random.Generator:
 
 
 def _check_steps(eps: float, n_steps: int) -> None:
-    if not eps > 0:
-        raise ValueError(f"step size eps must be > 0, got {eps}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
+    check_positive("eps", eps)
+    check_int("n_steps", n_steps, 0, 10 ** 6)
 
 
 def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.random.Generator,
@@ -46,11 +46,9 @@ def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.
     A smaller ``noise`` samples a colder law, approximately ``exp(-U / T)`` with ``T = noise^2 / eps``.
     """
     _check_steps(eps, n_steps)
-    rng = _check_rng(rng)
-    noise = np.sqrt(eps) if noise is None else noise
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    x = np.array(x0, dtype=np.float64)
+    grad_U, rng = check_callable("grad_U", grad_U), _check_rng(rng)
+    noise = np.sqrt(eps) if noise is None else check_positive("noise", noise, allow_zero=True)
+    x = check_array("x0", x0, min_ndim=1).copy()
     for _ in range(n_steps):
         x = x - 0.5 * eps * grad_U(x) + noise * rng.standard_normal(x.shape)
     return x
@@ -64,8 +62,8 @@ def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
     ``min(1, exp(-U(y) + U(x)) q(x|y) / q(y|x))``, ``q(y|x) = N(y; x - (eps/2) grad U(x), eps)``.
     """
     _check_steps(eps, n_steps)
-    rng = _check_rng(rng)
-    x = np.array(x0, dtype=np.float64)
+    U, grad_U = check_callable("U", U), check_callable("grad_U", grad_U)
+    rng, x = _check_rng(rng), check_array("x0", x0, min_ndim=1).copy()
     accepted = 0.0
 
     def log_q(to, frm):
@@ -86,11 +84,11 @@ def hist_tv(samples: np.ndarray, density: ArrayFn, bins: int = 50, lo: float = -
     ``density`` need not be normalised: bin masses are integrated on a fine grid and renormalised
     over [lo, hi]; samples outside the range count as mismatch.
     """
-    samples = np.asarray(samples, dtype=np.float64).ravel()
-    if samples.size == 0:
-        raise ValueError("samples must not be empty")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1 or not hi > lo:
-        raise ValueError(f"need an int bins >= 1 and hi > lo, got bins={bins!r}, lo={lo}, hi={hi}")
+    samples = check_array("samples", samples, min_ndim=1).ravel()
+    density, bins = check_callable("density", density), check_count("bins", bins, high=10 ** 4)
+    lo, hi = check_real("lo", lo), check_real("hi", hi)
+    if not hi > lo:
+        raise ValueError(f"hi must be > lo, got lo={lo}, hi={hi}")
     edges = np.linspace(lo, hi, bins + 1)
     counts = np.histogram(samples, bins=edges)[0] / samples.size
     fine = np.linspace(lo, hi, bins * 200 + 1)
@@ -105,8 +103,12 @@ def grid_nll_and_grad(theta: np.ndarray, stats: Callable[[np.ndarray], np.ndarra
     """For ``U_theta(x) = theta . T(x)``: the NLL ``mean U(data) + log Z`` (Z by the trapezoid rule on
     ``grid``) and its gradient by the two-phase formula ``E_data[T] - E_model[T]``.
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    T_data, T_grid = stats(np.asarray(data)), stats(np.asarray(grid))
+    theta = check_array("theta", theta, ndim=1)
+    stats = check_callable("stats", stats)
+    data, grid = check_array("data", data, ndim=1), check_array("grid", grid, ndim=1)
+    if len(grid) < 2:
+        raise ValueError(f"grid needs at least two points, got {len(grid)}")
+    T_data, T_grid = stats(data), stats(grid)
     if T_data.shape[1] != theta.size or T_grid.shape[1] != theta.size:
         raise ValueError("stats(x) must return (n, len(theta)) sufficient statistics")
     logw = -T_grid @ theta
@@ -129,10 +131,13 @@ def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000,
     Each update runs ``k`` ULA steps on persistent chains, then ``theta -= lr (E_data[T] - E_chains[T])``
     with ``T = (x^2, x)``. The MLE is ``a = 1 / (2 var)``, ``b = -2 a mean``.
     """
-    data = np.asarray(data, dtype=np.float64)
-    if data.ndim != 1 or data.size < 2:
-        raise ValueError("data must be a 1-D array with at least two points")
-    rng = np.random.default_rng(seed)
+    data = check_array("data", data, ndim=1)
+    if data.size < 2:
+        raise ValueError("data must hold at least two points")
+    n_updates = check_count("n_updates", n_updates, high=10 ** 6)
+    n_chains, k = check_count("n_chains", n_chains, high=10 ** 7), check_int("k", k, 0, 10 ** 4)
+    eps, lr = check_positive("eps", eps), check_positive("lr", lr)
+    rng = np.random.default_rng(check_seed(seed))
     a, b = 0.5, 0.0
     chains = rng.standard_normal(n_chains)
     t_data = np.array([np.mean(data ** 2), np.mean(data)])
@@ -150,6 +155,7 @@ class MLPEnergy(nn.Module):
 
     def __init__(self, d: int = 2, hidden: int = 64) -> None:
         super().__init__()
+        d, hidden = check_count("d", d, high=4096), check_count("hidden", hidden, high=4096)
         self.net = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
                                  nn.Linear(hidden, 1))
 
@@ -163,7 +169,14 @@ def langevin_torch(energy: nn.Module, x: Tensor, n_steps: int, eps: float, noise
     (``x.detach().requires_grad_()``) so no graph grows across steps; gradients are clamped.
     """
     _check_steps(eps, n_steps)
-    noise = eps ** 0.5 if noise is None else noise
+    energy, x = check_module("energy", energy), check_tensor("x", x, min_ndim=1)
+    noise = eps ** 0.5 if noise is None else check_positive("noise", noise, allow_zero=True)
+    grad_clip = check_positive("grad_clip", grad_clip)
+    try:
+        with torch.no_grad():
+            energy(x[:1])
+    except RuntimeError as exc:
+        raise ValueError(f"x of shape {tuple(x.shape)} does not fit the energy: {exc}") from None
     for _ in range(n_steps):
         x = x.detach().requires_grad_()
         g = torch.autograd.grad(energy(x).sum(), x)[0].clamp(-grad_clip, grad_clip)
@@ -178,8 +191,11 @@ class ReplayBuffer:
 
     def __init__(self, size: int, d: int, low: float, high: float, reinit: float = 0.05,
                  generator: torch.Generator | None = None) -> None:
-        if size < 1 or d < 1 or not high > low or not 0 <= reinit <= 1:
-            raise ValueError("need size >= 1, d >= 1, high > low and reinit in [0, 1]")
+        size, d = check_count("size", size, high=10 ** 7), check_count("d", d, high=4096)
+        low, high = check_real("low", low), check_real("high", high)
+        if not high > low:
+            raise ValueError(f"high must be > low, got low={low}, high={high}")
+        reinit = check_probability("reinit", reinit)
         self.low, self.high, self.reinit, self.gen = low, high, reinit, generator
         self.data = self._uniform(size, d)
         self.next = 0
@@ -207,8 +223,12 @@ def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int =
     """Du & Mordatch style training: loss = mean U(real) - mean U(fake) + reg (U(real)^2 + U(fake)^2),
     negatives from ``k`` Langevin steps started from the replay buffer. Returns the losses.
     """
-    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
+    energy, data_fn = check_module("energy", energy), check_callable("data_fn", data_fn)
+    n_iter, batch = check_count("n_iter", n_iter, high=10 ** 6), check_count("batch", batch, high=10 ** 6)
+    k, eps = check_int("k", k, 0, 10 ** 4), check_positive("eps", eps)
+    reg, lr = check_positive("reg", reg, allow_zero=True), check_positive("lr", lr)
+    if buffer is not None and not isinstance(buffer, ReplayBuffer):
+        raise TypeError(f"buffer must be a ReplayBuffer or None, got {type(buffer).__name__}")
     buffer = buffer if buffer is not None else ReplayBuffer(10_000, 2, -4.0, 4.0, generator=generator)
     opt = torch.optim.Adam(energy.parameters(), lr=lr, betas=(0.0, 0.999))
     losses = []
@@ -237,12 +257,14 @@ def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1
     ``theta -= lr (mean(data) - mean(negatives))``. Returns the paths of theta (n_updates + 1, S).
     """
     data = check_array("data", data, ndim=1)
-    keep = np.asarray(persistent, dtype=bool)[:, None]                    # (S, 1)
+    keep = check_array("persistent", persistent, ndim=1, bool_ok=True).astype(bool)[:, None]
+    k, eps, lr = check_int("k", k, 0, 10 ** 4), check_positive("eps", eps), check_positive("lr", lr)
     rng = np.random.default_rng(check_seed(seed))
+    n_chains = check_count("n_chains", n_chains, high=10 ** 7)
     theta = np.zeros((len(keep), 1))                                       # (S, 1)
-    chains = rng.uniform(-3, 3, (len(keep), check_int("n_chains", n_chains, 1)))
+    chains = rng.uniform(-3, 3, (len(keep), n_chains))
     path = [theta[:, 0].copy()]
-    for _ in range(check_int("n_updates", n_updates, 1)):
+    for _ in range(check_count("n_updates", n_updates, high=10 ** 6)):
         chains = np.where(keep, chains, rng.uniform(-3, 3, chains.shape))
         chains = langevin(lambda x: 8 * x * (x ** 2 - 1) + theta, chains, eps, k, rng)
         theta = theta - lr * (data.mean() - chains.mean(1, keepdims=True))
@@ -255,7 +277,7 @@ def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1
 def energy_grid(energy: nn.Module, lim: float = 4.0, n: int = 120) -> np.ndarray:
     """Energies of a 2-D ``energy`` on an ``n x n`` grid over [-lim, lim]^2 (rows: x2)."""
     check_module("energy", energy)
-    g = np.linspace(-lim, lim, check_int("n", n, 2))
+    g = np.linspace(-check_positive("lim", lim), lim, check_int("n", n, 2, 2000))
     XX, YY = np.meshgrid(g, g)
     with torch.no_grad():
         grid = torch.tensor(np.stack([XX.ravel(), YY.ravel()], 1), dtype=torch.float32)
@@ -265,6 +287,12 @@ def energy_grid(energy: nn.Module, lim: float = 4.0, n: int = 120) -> np.ndarray
 def plot_energy_samples(ax, UU: np.ndarray, points: Tensor, modes: Tensor, title: str,
                         lim: float = 4.0):
     """Energy map ``UU`` from :func:`energy_grid` (dark: low), samples (white), modes (+)."""
+    ax, UU = check_axes("ax", ax), check_array("UU", UU, ndim=2)
+    points = check_tensor("points", points, ndim=2, shape=(None, 2))
+    modes = check_tensor("modes", modes, ndim=2, shape=(None, 2))
+    lim = check_positive("lim", lim)
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}")
     im = ax.imshow(UU, extent=(-lim, lim, -lim, lim), origin="lower", cmap="viridis")
     ax.scatter(*points.numpy().T, s=2, color="white", alpha=0.6)
     ax.scatter(*modes.numpy().T, marker="+", s=80, color="#d55e00")

@@ -114,3 +114,47 @@ def test_tilted_well_fit_and_energy_grid():
         tilted_well_fit(np.zeros((2, 2)), np.array([True]))
     with pytest.raises(TypeError, match="energy"):
         energy_grid("not a model")
+
+
+# ----------------------------------------------------------------------------- bad input
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+from mlnotes.ebm import MLPEnergy as _Energy, ReplayBuffer as _Buffer  # noqa: E402
+
+_T = lambda x: np.stack([x ** 2, x], axis=-1)  # noqa: E731
+ADVERSARIAL = {
+    "langevin": Example(grad_U=lambda x: x, x0=np.zeros(4), eps=0.1, n_steps=3, noise=0.3,
+                        fresh=lambda: {"rng": np.random.default_rng(0)},
+                        accepts={"n_steps": "0", "noise": "0",
+                                 "x0": "ndim"}),  # any array of particles
+    "mala": Example(U=lambda x: x ** 2 / 2, grad_U=lambda x: x, x0=np.zeros(4), eps=0.1,
+                    n_steps=3, fresh=lambda: {"rng": np.random.default_rng(0)},
+                    accepts={"n_steps": "0", "x0": "ndim"}),  # any array of particles
+    "hist_tv": Example(np.zeros(10), density=lambda x: np.exp(-x ** 2), bins=5, lo=-1.0, hi=1.0,
+                       accepts={"lo": "-1 0", "hi": "0",
+                                "samples": "ndim"}),  # samples are flattened by design
+    "grid_nll_and_grad": Example(np.array([0.5, 0.0]), stats=_T, data=np.zeros(5),
+                                 grid=np.linspace(-3, 3, 11), accepts={"theta": "-1 0"}),
+    "pcd_quadratic": Example(np.array([0.0, 1.0, 2.0]), n_updates=2, n_chains=5, k=2, eps=0.01,
+                             lr=0.05, seed=0, accepts={"k": "0"}),
+    "MLPEnergy": Example(d=2, hidden=4),
+    "langevin_torch": Example(x=torch.zeros(3, 2), n_steps=2, eps=0.01, noise=0.1,
+                              grad_clip=5.0, fresh=lambda: {"energy": _Energy(2, 4)},
+                              accepts={"n_steps": "0", "noise": "0"}),
+    "ReplayBuffer": Example(size=10, d=2, low=-1.0, high=1.0, reinit=0.05,
+                            accepts={"low": "-1 0", "high": "0", "reinit": "0"}),
+    "train_ebm": Example(data_fn=lambda n: torch.zeros(n, 2), n_iter=2, batch=4, k=2, eps=0.01,
+                         reg=0.1, lr=1e-3, fresh=lambda: {"energy": _Energy(2, 4),
+                                                          "buffer": _Buffer(10, 2, -1.0, 1.0)},
+                         accepts={"k": "0", "reg": "0", "buffer": "None"}),
+    "tilted_well_fit": Example(np.zeros(5), np.array([True, False]), n_updates=2, n_chains=5,
+                               k=2, eps=0.01, lr=0.5, seed=0, accepts={"k": "0"}),
+    "energy_grid": Example(lim=2.0, n=5, fresh=lambda: {"energy": _Energy(2, 4)}),
+    "plot_energy_samples": Example(UU=np.zeros((5, 5)), points=torch.zeros(3, 2),
+                                   modes=torch.zeros(2, 2), title="t", lim=4.0,
+                                   fresh=lambda: {"ax": plt.subplots()[1]},
+                                   accepts={"title": "*"}),  # any title text
+}
