@@ -18,6 +18,11 @@ import numpy as np
 from mlnotes.flash_attention import naive_attention
 from mlnotes.validate import check_int
 
+__all__ = ["rope_freqs", "rope", "rope_matrix", "half_to_interleaved_perm",
+           "rope_decay_curve", "attention", "linear_attention_rope", "sinusoidal",
+           "t5_bucket", "relative_positions", "shaw_logits", "alibi_bias",
+           "train_offset_retrieval", "draw_rope_frame"]
+
 LAYOUTS = ("interleaved", "half")
 
 
@@ -246,3 +251,96 @@ def alibi_bias(n: int, slope: float) -> np.ndarray:
     if not (math.isfinite(slope) and slope >= 0):
         raise ValueError(f"slope must be a finite number >= 0, got {slope}")
     return -float(slope) * np.abs(relative_positions(n)).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- experiment
+def _rope_torch(x, pos, base: float = 1e4):
+    import torch
+
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angle = (pos[:, None].double() * theta[None]).float()                  # (T, d/2)
+    cos = torch.cos(angle).repeat_interleave(2, -1)
+    sin = torch.sin(angle).repeat_interleave(2, -1)
+    rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), -1).flatten(-2)   # (.., -b, a, ..)
+    return x * cos + rotated * sin
+
+
+def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: int = 16,
+                           d: int = 16, train_len: int = 24, steps: int = 300,
+                           test_lens: tuple[int, ...] = (24, 48, 96)) -> list[float]:
+    """Train one causal attention layer to output the token ``offset`` places back, with
+    positions from ``method`` ("rope" on q and k, or "sinusoidal" added to the input), on
+    sequences of ``train_len`` random tokens; return its accuracy at each test length.
+
+    The target depends only on the relative position, so a relative encoding should keep
+    working on sequences longer than any seen in training.
+    """
+    import torch
+
+    if method not in ("rope", "sinusoidal"):
+        raise ValueError(f"method must be 'rope' or 'sinusoidal', got {method!r}")
+    seed, offset = check_int("seed", seed, 0), check_int("offset", offset, 1)
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    emb = torch.nn.Embedding(vocab, d)
+    layers = torch.nn.ModuleList([torch.nn.Linear(d, d) for _ in range(3)])  # q, k, v
+    out = torch.nn.Linear(d, vocab)
+    params = list(emb.parameters()) + list(layers.parameters()) + list(out.parameters())
+    opt = torch.optim.Adam(params, lr=3e-3)
+
+    def forward(x):                                                        # x: (B, T)
+        T = x.shape[1]
+        h = emb(x)                                                         # (B, T, d)
+        if method == "sinusoidal":
+            h = h + torch.from_numpy(sinusoidal(T, d)).float()
+        q, k, v = (layer(h) for layer in layers)
+        if method == "rope":
+            q, k = _rope_torch(q, torch.arange(T)), _rope_torch(k, torch.arange(T))
+        s = (q @ k.transpose(-1, -2)) / d ** 0.5                           # (B, T, T)
+        s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+        return out(torch.softmax(s, -1) @ v)                               # (B, T, vocab)
+
+    for _ in range(steps):
+        x = torch.randint(0, vocab, (16, train_len), generator=g)
+        logits = forward(x)[:, offset:]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab),
+                                                 x[:, :-offset].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    accuracy = []
+    with torch.no_grad():
+        for T in test_lens:
+            x = torch.randint(0, vocab, (64, T), generator=g)
+            pred = forward(x)[:, offset:].argmax(-1)
+            accuracy.append(float((pred == x[:, :-offset]).float().mean()))
+    return accuracy
+
+
+def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
+                    curves: dict) -> object:
+    """Explorer frame: the fastest and slowest rotated pairs of ``q`` (at ``m``) and ``k``
+    (at ``n``) in the given layout, and the decay bounds of ``curves`` (base -> curve) with
+    the offset marked; the score is in the figure title."""
+    from mlnotes.plotting import COLORS, new_figure
+
+    d = q.shape[-1]
+    rq, rk = rope(q, m, layout=layout), rope(k, n, layout=layout)
+    fig, axes = new_figure(ncols=3, width=9, height=3.0)
+    for ax, pair in zip(axes[:2], (0, d // 2 - 1)):
+        i, j = (2 * pair, 2 * pair + 1) if layout == "interleaved" else (pair, pair + d // 2)
+        for v, name, color in [(rq, "q", COLORS[0]), (rk, "k", COLORS[1])]:
+            ax.annotate("", xy=(v[i], v[j]), xytext=(0, 0),
+                        arrowprops=dict(arrowstyle="->", color=color, lw=2))
+        ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xlabel=f"coordinate {i}",
+               ylabel=f"coordinate {j}", title=f"pair {pair} (q blue, k orange)")
+    for (base, curve), color in zip(curves.items(), COLORS[2:]):
+        axes[2].plot(curve, color=color, label=f"base {base:.0e}")
+    axes[2].axvline(abs(m - n), color="black", ls=":", label=f"|m - n| = {abs(m - n)}")
+    axes[2].set(xlabel="relative distance (tokens)", ylabel="decay bound",
+                title="decay bound by base")
+    axes[2].legend(fontsize=7)
+    fig.suptitle(f"{layout} layout, m = {m}, n = {n}: score $\\langle R_m q, R_n k\\rangle$ "
+                 f"= {rq @ rk:.3f}", fontsize=10)
+    return fig

@@ -202,3 +202,28 @@ def test_alibi_and_relative_positions():
         alibi_bias(3, "1")
     with pytest.raises(TypeError, match="n must be an int"):
         relative_positions(2.5)
+
+
+def test_train_offset_retrieval_rope_learns_and_rejects_bad_method():
+    import pytest
+    import torch
+
+    from mlnotes.positional import train_offset_retrieval
+
+    torch.set_num_threads(1)
+    acc = train_offset_retrieval("rope", 0, steps=150, test_lens=(24,))
+    assert acc[0] > 0.9
+    with pytest.raises(ValueError, match="method"):
+        train_offset_retrieval("alibi", 0)
+
+
+def test_draw_rope_frame_title_has_score():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from mlnotes.positional import draw_rope_frame, rope, rope_decay_curve
+
+    q, k = np.random.default_rng(0).normal(size=(2, 8))
+    fig = draw_rope_frame(q, k, 5, 2, "half", {1e4: rope_decay_curve(8, 1e4, 16)})
+    assert f"{rope(q, 5, layout='half') @ rope(k, 2, layout='half'):.3f}" in fig._suptitle.get_text()
+    plt.close(fig)
