@@ -176,3 +176,30 @@ def best_span_brute(start_logits: object, end_logits: object, max_len: int) -> t
     pairs = [(s[i] + e[j], -i, -j) for i in range(s.size) for j in range(i, min(s.size, i + max_len))]
     score, i, j = max(pairs)
     return -i, -j, float(score)
+
+
+def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_len: int = 24
+                  ) -> tuple[Tensor, Tensor, Tensor, np.ndarray]:
+    """Extractive QA whose answer position depends on content: ``[CLS] q [SEP] c1 c2 [SEP]``.
+
+    ``c1`` and ``c2`` are two toy sentences with different subjects; the question ``q`` is the
+    subject of one of them (drawn at random) and the answer is that clause's place phrase
+    ``prep a place``. Returns ids (n, max_len), answer start and end positions (n,) and which
+    clause was asked (n,): a reader that ignores the question is right half the time.
+    """
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = torch.full((n, max_len), PAD, dtype=torch.long)
+    start, end = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
+    asked = rng.integers(0, 2, size=n)
+    for row in range(n):
+        while True:
+            clauses, _ = synthetic_topic_sentences(2, rng)
+            if clauses[0][0] != clauses[1][0]:
+                break
+        words = ["[CLS]", clauses[asked[row]][0], "[SEP]"] + clauses[0] + clauses[1] + ["[SEP]"]
+        if len(words) > max_len:
+            raise ValueError(f"max_len={max_len} is too short for {len(words)} tokens")
+        ids[row, :len(words)] = torch.tensor([index[w] for w in words])
+        end_of_clause = 3 + len(clauses[0]) + (len(clauses[1]) if asked[row] else 0) - 1
+        start[row], end[row] = end_of_clause - 2, end_of_clause
+    return ids, start, end, asked

@@ -123,3 +123,20 @@ def test_best_span_edges_and_bad_inputs():
         best_span([np.nan], [1.0], 1)
     with pytest.raises(ValueError, match="non-empty"):
         best_span_brute([], [], 1)
+
+
+def test_two_clause_qa_answer_is_the_asked_sentences_place_phrase():
+    import numpy as np
+    from mlnotes.bert import PAD, two_clause_qa, topic_vocab
+    vocab = topic_vocab()
+    ids, start, end, asked = two_clause_qa(50, np.random.default_rng(0), vocab)
+    assert ids.shape == (50, 24) and (end - start == 2).all() and 0 < asked.mean() < 1
+    for row in range(50):
+        words = [vocab[t] for t in ids[row].tolist() if t != PAD]
+        sep = words.index("[SEP]")
+        first_len = words[sep + 1:].index("a") + 2            # 'prep a place' closes clause 1
+        answer = words[start[row]:end[row] + 1]
+        assert answer[1] == "a" and len(answer) == 3
+        # the asked subject opens the clause whose place phrase is the answer
+        clause_start = sep + 1 if end[row] == sep + first_len else sep + 1 + first_len
+        assert words[clause_start] == words[1]
