@@ -20,13 +20,14 @@ export PYTHONPATH := $(CURDIR)/tools:$(CURDIR)/src
 
 .PHONY: check book test install assets execute report html unit contract gates browser bench clean chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	@# A clone that borrows another checkout's .venv (a symlink) must not reinstall mlnotes into it.
 	@if [ -L $(VENV) ]; then echo "$(VENV) is borrowed (a symlink): not installing into it"; else \
 	  set -ex; test -d $(VENV) || $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/pip install --quiet --upgrade pip; \
-	  $(BIN)/pip install --quiet -e ".[dev]"; \
+	  $(BIN)/pip uninstall --quiet -y mlnotes 2>/dev/null || true; \
+	  $(BIN)/pip install --quiet -e ".[dev]" -c constraints.txt; \
 	  $(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null; \
 	  touch $@; fi
 
