@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_int, check_positive
+from mlnotes.validate import check_array, check_int, check_positive, check_seed, check_tensor
 
 __all__ = ["enumerate_binary", "empirical_pmf", "tv_distance", "FVSBN", "NADE", "MADE",
            "fit_fvsbn", "fit_density"]
@@ -29,41 +29,32 @@ __all__ = ["enumerate_binary", "empirical_pmf", "tv_distance", "FVSBN", "NADE", 
 
 def enumerate_binary(n: int) -> torch.Tensor:
     """All 2^n binary vectors as a float64 tensor (2^n, n), row k = binary digits of k (MSB first)."""
-    n = check_int("n", n, 1)
-    if n > 20:
-        raise ValueError(f"enumerating 2^{n} states is too large; use n <= 20")
+    n = check_int("n", n, 1, 20)                       # 2^20 states at most
     k = torch.arange(2 ** n)
     return ((k[:, None] >> torch.arange(n - 1, -1, -1)) & 1).to(torch.float64)
 
 
 def empirical_pmf(codes: object, K: int) -> np.ndarray:
     """Frequencies of integer codes in ``[0, K)``: shape (K,), sums to 1."""
-    codes = np.asarray(codes)
-    K = check_int("K", K, 1)
-    if codes.ndim != 1 or codes.size == 0:
-        raise ValueError(f"codes must be a non-empty 1-D array, got shape {codes.shape}")
-    if not np.issubdtype(codes.dtype, np.integer) or codes.min() < 0 or codes.max() >= K:
-        raise ValueError(f"codes must be integers in [0, {K})")
+    K = check_int("K", K, 1, 10 ** 7)
+    codes = check_array("codes", codes, ndim=1, integer=True, low=0, high=K - 1)
     return np.bincount(codes, minlength=K) / codes.size
 
 
 def tv_distance(p: object, q: object) -> float:
     """Total variation distance ``0.5 * sum |p - q|`` between two pmfs of the same shape."""
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    if p.shape != q.shape or p.size == 0:
-        raise ValueError(f"p and q must be non-empty with the same shape, got {p.shape} and {q.shape}")
-    if (p < 0).any() or (q < 0).any() or not (np.isclose(p.sum(), 1) and np.isclose(q.sum(), 1)):
-        raise ValueError("p and q must be non-negative and sum to 1")
+    p = check_array("p", p, ndim=1, low=0)
+    q = check_array("q", q, ndim=1, shape=p.shape, low=0)
+    for name, v in (("p", p), ("q", q)):
+        if not np.isclose(v.sum(), 1):
+            raise ValueError(f"{name} must sum to 1, got {v.sum():g}")
     return float(0.5 * np.abs(p - q).sum())
 
 
-def _check_x(x: object, n: int) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != n:
-        raise ValueError(f"x must have shape (batch, {n}), got {tuple(x.shape)}")
+def _check_x(x: object, n: int, name: str = "x") -> torch.Tensor:
+    x = check_tensor(name, x, ndim=2, shape=(None, n), bool_ok=True)
     if not ((x == 0) | (x == 1)).all():
-        raise ValueError("x must hold only 0/1 values")
+        raise ValueError(f"{name} must hold only 0/1 values")
     return x
 
 
@@ -119,7 +110,7 @@ class FVSBN(_Autoregressive):
 
     def __init__(self, n: int, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n = check_int("n", n, 1)
+        self.n = check_int("n", n, 1, 4096)
         self.register_buffer("_rows", torch.tril_indices(self.n, self.n, -1)[0], persistent=False)
         self.register_buffer("_cols", torch.tril_indices(self.n, self.n, -1)[1], persistent=False)
         self.bias = nn.Parameter(torch.zeros(self.n, dtype=dtype))
@@ -158,8 +149,8 @@ class NADE(_Autoregressive):
 
     def __init__(self, n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n, self.d = check_int("n", n, 1), check_int("d", d, 1)
-        gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+        self.n, self.d = check_int("n", n, 1, 4096), check_int("d", d, 1, 4096)
+        gen = torch.Generator().manual_seed(check_seed(seed))
         self.W = nn.Parameter(torch.randn(self.d, self.n, generator=gen, dtype=dtype) / np.sqrt(self.n))
         self.c = nn.Parameter(torch.zeros(self.d, dtype=dtype))
         self.V = nn.Parameter(torch.randn(self.n, self.d, generator=gen, dtype=dtype) / np.sqrt(self.d))
@@ -167,8 +158,7 @@ class NADE(_Autoregressive):
 
     def preactivations(self, x: torch.Tensor) -> torch.Tensor:
         """``a_i = c + W[:, :i] x_<i`` for all i at once, (batch, n, d): an exclusive cumsum of W[:, j] x_j."""
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.n:
-            raise ValueError(f"x must be a tensor of shape (batch, {self.n})")
+        x = check_tensor("x", x, ndim=2, shape=(None, self.n))
         contrib = x[:, :, None] * self.W.T[None]  # (batch, n, d): W[:, j] x_j
         return self.c + torch.cumsum(contrib, dim=1) - contrib
 
@@ -209,8 +199,8 @@ class MADE(_Autoregressive):
 
     def __init__(self, n: int, hidden: int, seed: int = 0, dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.n, hidden = check_int("n", n, 2), check_int("hidden", hidden, 1)
-        gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+        self.n, hidden = check_int("n", n, 2, 4096), check_int("hidden", hidden, 1, 4096)
+        gen = torch.Generator().manual_seed(check_seed(seed))
         degrees = torch.randint(1, self.n, (hidden,), generator=gen)      # (hidden,) in [1, n-1]
         inputs = torch.arange(1, self.n + 1)                               # (n,) degrees 1..n
         self.register_buffer("mask_in", (degrees[:, None] >= inputs[None]).to(dtype))
@@ -275,11 +265,15 @@ def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float =
     """
     if not isinstance(model, _Autoregressive):
         raise TypeError(f"model must be an FVSBN, NADE or MADE, got {type(model).__name__}")
-    X = _check_x(X, model.n).to(model._dtype())
-    steps, batch_size = check_int("steps", steps, 1), check_int("batch_size", batch_size, 1)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    X = _check_x(X, model.n, "X").to(model._dtype())
+    steps = check_int("steps", steps, 1, 10 ** 6)
+    batch_size = check_int("batch_size", batch_size, 1, 10 ** 6)
+    lr, weight_decay = check_positive("lr", lr), check_positive("weight_decay", weight_decay,
+                                                                allow_zero=True)
+    eval_every = check_int("eval_every", eval_every, 1, 10 ** 6)
+    if X_eval is not None:
+        X_eval = _check_x(X_eval, model.n, "X_eval")
+    gen = torch.Generator().manual_seed(check_seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"step": [], "train_nll": [], "eval_nll": []}
     for step in range(1, steps + 1):
