@@ -16,7 +16,7 @@ from scipy.special import logsumexp, xlogy
 
 
 from mlnotes.prob import as_generator
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_int, check_positive, check_probability
 
 __all__ = ["param_counts", "bayes_net_param_count", "chain_rule_conditionals",
            "joint_from_conditionals", "fit_markov_chain", "markov_chain_log_likelihood",
@@ -25,20 +25,14 @@ __all__ = ["param_counts", "bayes_net_param_count", "chain_rule_conditionals",
 
 # ----------------------------------------------------------------------------- validation
 def _check_binary(X: object, n: int | None = None) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must be a non-empty 2-D array (m, n), got shape {X.shape}")
+    X = check_array("X", X, ndim=2, shape=(None, n), bool_ok=True)
     if not np.isin(X, (0, 1)).all():
         raise ValueError("X must hold only 0/1 values")
-    if n is not None and X.shape[1] != n:
-        raise ValueError(f"X must have {n} columns, got {X.shape[1]}")
-    return X.astype(np.float64)
+    return X
 
 
 def _check_alpha(alpha: object) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not alpha >= 0:
-        raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
-    return float(alpha)
+    return check_positive("alpha", alpha, allow_zero=True)
 
 
 def _bernoulli_log_prob(X: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -54,8 +48,8 @@ def param_counts(n: int, n_classes: int = 10) -> dict[str, int]:
     two parents (each variable takes the previous two) ``1 + 2 + 4(n - 2)``; independent ``n``;
     naive Bayes ``(c - 1) + c n``; FVSBN ``n (n + 1) / 2``; logistic regression ``c (n + 1)``.
     """
-    n = check_int("n", n, 1)
-    c = check_int("n_classes", n_classes, 2)
+    n = check_int("n", n, 1, 10 ** 4)
+    c = check_int("n_classes", n_classes, 2, 10 ** 4)
     return {
         "full joint": 2 ** n - 1,
         "Markov chain": 2 * n - 1,
@@ -93,8 +87,8 @@ def chain_rule_conditionals(joint: object) -> list[np.ndarray]:
     holds ``p(x_i = 1 | x_0..x_{i-1})`` (0.5 where the conditioning event has probability 0),
     i.e. the 1 + 2 + ... + 2^{n-1} = 2^n - 1 numbers of the tabular chain rule.
     """
-    P = np.asarray(joint, dtype=np.float64)
-    if P.ndim < 1 or P.shape != (2,) * P.ndim:
+    P = check_array("joint", joint, min_ndim=1, low=0)
+    if P.shape != (2,) * P.ndim:
         raise ValueError(f"joint must have shape (2,)*n, got {P.shape}")
     if (P < 0).any() or not np.isclose(P.sum(), 1.0, atol=1e-9):
         raise ValueError("joint must be non-negative and sum to 1")
@@ -142,11 +136,8 @@ def fit_markov_chain(X: object) -> tuple[float, np.ndarray]:
 def markov_chain_log_likelihood(X: object, p0: float, cpt: object) -> float:
     """Total log-likelihood (nats) of the rows of X under a chain Bayes net (see :func:`fit_markov_chain`)."""
     X = _check_binary(X)
-    cpt = np.asarray(cpt, dtype=np.float64)
-    if cpt.shape != (X.shape[1] - 1, 2):
-        raise ValueError(f"cpt must have shape ({X.shape[1] - 1}, 2), got {cpt.shape}")
-    if not 0 <= p0 <= 1 or ((cpt < 0) | (cpt > 1)).any():
-        raise ValueError("p0 and cpt must be probabilities in [0, 1]")
+    p0 = check_probability("p0", p0)
+    cpt = check_array("cpt", cpt, ndim=2, shape=(X.shape[1] - 1, 2), low=0, high=1)
     p = np.where(X[:, :-1] == 1, cpt[:, 1], cpt[:, 0])  # P(x_i = 1 | parent value), (m, n - 1)
     first = xlogy(X[:, 0], p0) + xlogy(1 - X[:, 0], 1 - p0)
     return float(first.sum() + (xlogy(X[:, 1:], p) + xlogy(1 - X[:, 1:], 1 - p)).sum())

@@ -85,7 +85,7 @@ def test_markov_chain_mle_and_normalization():
     assert markov_chain_log_likelihood(X, p0, moved) < best
     with pytest.raises(ValueError, match="shape"):
         markov_chain_log_likelihood(X, p0, cpt[:2])
-    with pytest.raises(ValueError, match="probabilities"):
+    with pytest.raises(ValueError, match="p0 must be in"):
         markov_chain_log_likelihood(X, 1.5, cpt)
     with pytest.raises(ValueError, match="0/1"):
         fit_markov_chain(X * 2)
@@ -116,7 +116,7 @@ def test_naive_bayes_bad_input():
     with pytest.raises(ValueError, match="two classes"):
         BernoulliNaiveBayes().fit(X, np.zeros(len(X)))
     nb = BernoulliNaiveBayes().fit(X, y)
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="X must have shape"):
         nb.log_prob(X[:, :3])
     with pytest.raises(ValueError, match="one of"):
         nb.sample(2, rng=0, y=7)
@@ -132,5 +132,23 @@ def test_independent_bernoulli():
     assert model.sample(4, rng=0).shape == (4, 6)
     with pytest.raises(ValueError, match="fit"):
         IndependentBernoulli().log_prob(X)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(TypeError, match="alpha"):
         IndependentBernoulli(alpha="1")
+
+
+# ----------------------------------------------------------------------------- bad input
+from adversarial_examples import Example  # noqa: E402
+
+_J = np.full((2, 2, 2), 1 / 8)
+_XB = (np.random.default_rng(0).random((20, 5)) < 0.5).astype(float)
+ADVERSARIAL = {
+    "param_counts": Example(n=6, n_classes=10),
+    "bayes_net_param_count": Example([[], [0], [0, 1]]),
+    "chain_rule_conditionals": Example(_J),
+    "joint_from_conditionals": Example([np.array(0.5), np.full(2, 0.5), np.full((2, 2), 0.5)]),
+    "fit_markov_chain": Example(_XB),
+    "markov_chain_log_likelihood": Example(_XB, p0=0.5, cpt=np.full((4, 2), 0.5),
+                                           accepts={"p0": "0"}),  # a probability may be 0
+    "IndependentBernoulli": Example(alpha=1.0, accepts={"alpha": "0"}),  # no smoothing
+    "BernoulliNaiveBayes": Example(alpha=1.0, accepts={"alpha": "0"}),
+}
