@@ -219,7 +219,7 @@ def link_pairs(chapters: list[Chapter]) -> list[tuple[str, str]]:
     return sorted({tuple(sorted((c.doc, target))) for c in chapters for target in c.links if target in docs})
 
 
-def links_figure(chapters: list[Chapter], path: Path) -> str:
+def links_figure(chapters: list[Chapter], path) -> str:
     """Draw the related-chapter links on a circle (chapters grouped and coloured by part);
     return the figure's alt text."""
     import matplotlib
@@ -259,8 +259,7 @@ def links_figure(chapters: list[Chapter], path: Path) -> str:
     ax.axis("off")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, format="png", metadata={"Software": None})
     plt.close(fig)
     top = max(chapters, key=lambda c: degree[c.doc]) if chapters else None
     isolated = [Path(c.doc).name for c in chapters if degree[c.doc] == 0]
@@ -293,12 +292,20 @@ def landing_markdown(chapters: list[Chapter], thumbs: dict[str, str], alt_links:
     return "\n".join(lines)
 
 
+def write_if_changed(path: Path, data: bytes | str) -> None:
+    """Write only when the bytes differ, so that an unchanged page keeps its mtime and Sphinx
+    does not re-read the pages that include it (a no-op build stays a no-op)."""
+    data = data.encode() if isinstance(data, str) else data
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bookkit.execute import open_cache
 
     chapters = read_chapters()
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "code-map.md").write_text(code_map_markdown(chapters, module_tests()))
+    write_if_changed(OUT / "code-map.md", code_map_markdown(chapters, module_tests()))
     cache = open_cache()
     thumbs_dir = OUT / "thumbs"
     thumbs_dir.mkdir(exist_ok=True)
@@ -307,11 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         png = first_figure(c, cache)
         if png is not None:
             target = thumbs_dir / f"{c.key.replace('/', '--')}.png"
-            target.write_bytes(thumbnail(png))
+            write_if_changed(target, thumbnail(png))
             thumbs[c.doc] = str(target.relative_to(ROOT))
-    alt = links_figure(chapters, OUT / "links.png")
-    (OUT / "landing.md").write_text(landing_markdown(chapters, thumbs, alt))
-    (OUT / "map.json").write_text(json.dumps(
+    figure = io.BytesIO()
+    alt = links_figure(chapters, figure)
+    write_if_changed(OUT / "links.png", figure.getvalue())
+    write_if_changed(OUT / "landing.md", landing_markdown(chapters, thumbs, alt))
+    write_if_changed(OUT / "map.json", json.dumps(
         {c.doc: {"title": c.title, "modules": c.modules, "links": c.links} for c in chapters}, indent=1))
     print(f"book map: {len(chapters)} chapters, {len(thumbs)} thumbnails, "
           f"{len(link_pairs(chapters))} linked pairs -> {OUT.relative_to(ROOT)}")
