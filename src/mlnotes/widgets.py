@@ -443,9 +443,11 @@ def _random_live_value(rng: random.Random, spec: _Spec) -> Value:
 def _live_widget(spec: _Spec, default: Value, continuous: bool):
     import ipywidgets as widgets
 
+    # a fixed width: inside a row that sizes to its content, "100%" collapses the slider track
     common = {"description": spec.label, "style": {"description_width": "initial"},
-              "layout": widgets.Layout(width="100%", max_width="36rem")}
+              "layout": widgets.Layout(width="30rem", max_width="100%")}
     if not spec.numeric:
+        common["layout"] = widgets.Layout(width="auto")
         return widgets.Dropdown(options=list(zip(spec.texts, spec.values)), value=default, **common)
     if spec.live is None:
         return widgets.SelectionSlider(options=list(zip(spec.texts, spec.values)), value=default,
@@ -469,7 +471,8 @@ def _live_explorer(render: Renderer, specs: list[_Spec], defaults: dict[str, Val
     first = _png_bytes(_render_checked(render, dict(defaults)))
     continuous = time.perf_counter() - start < FAST_RENDER_S
     inputs = {s.name: _live_widget(s, defaults[s.name], continuous) for s in specs}
-    readouts = {s.name: widgets.Label(s.text(defaults[s.name])) for s in specs if s.numeric}
+    readouts = {s.name: widgets.Label(s.text(defaults[s.name]), layout=widgets.Layout(flex="0 0 auto", min_width="5em"))
+                for s in specs if s.numeric}
     image = widgets.Image(value=first, format="png",
                           layout=widgets.Layout(width=f"{png_width(first)}px", max_width="100%", height="auto"))
 
