@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import as_numeric_array, check_array, check_int
+from mlnotes.validate import (as_numeric_array, check_array, check_count, check_int, check_real,
+                              check_same_length)
 
 __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
            "gradient_noise_profile", "plot_noise_profile"]
@@ -33,11 +34,8 @@ def _steps(step_fn: object, K: int) -> np.ndarray:
 
 def power_step(a0: float = 1.0, p: float = 1.0, k0: float = 0.0) -> StepFn:
     """The schedule ``a_k = a0 / (k + k0)^p``; ``p = 1`` is 1/k, ``p = 0`` a constant step ``a0``."""
-    for name, value in (("a0", a0), ("p", p), ("k0", k0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not a0 > 0 or p < 0 or k0 < 0:
-        raise ValueError(f"need a0 > 0, p >= 0 and k0 >= 0, got a0={a0}, p={p}, k0={k0}")
+    a0, p = check_real("a0", a0, low=0, low_open=True), check_real("p", p, low=0)
+    k0 = check_real("k0", k0, low=0)
     return lambda k: a0 / (np.asarray(k, dtype=np.float64) + k0) ** p
 
 
@@ -48,12 +46,10 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     (``w0`` is then irrelevant). A constant ``step = a`` in (0, 1] gives the exponentially
     weighted average ``(1 - a)^k w0 + sum_i a (1 - a)^{k-i} x_i``.
     """
-    xs = as_numeric_array(xs, "xs", 1)
-    if step is not None:
-        if isinstance(step, bool) or not isinstance(step, (int, float, np.floating)) or not 0 < step <= 1:
-            raise ValueError(f"step must be None (a_k = 1/k) or a number in (0, 1], got {step!r}")
+    xs = check_array("xs", xs, ndim=1)
+    step = None if step is None else check_real("step", step, low=0, high=1, low_open=True)
     out = np.empty_like(xs)
-    w = float(w0)
+    w = check_real("w0", w0)
     for k, x in enumerate(xs, start=1):
         a = 1.0 / k if step is None else step
         w = w - a * (w - x)
@@ -72,11 +68,10 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     """
     if not callable(g):
         raise TypeError(f"g must be callable, got {type(g).__name__}")
-    K = check_int("K", K, 1)
+    K, w0 = check_count("K", K, high=10**7), check_real("w0", w0)
     a = _steps(step_fn, K)
     if noise is None:
-        if not (isinstance(noise_std, (int, float, np.floating)) and noise_std >= 0):
-            raise ValueError(f"noise_std must be a number >= 0, got {noise_std!r}")
+        noise_std = check_real("noise_std", noise_std, low=0)
         noise = noise_std * np.random.default_rng(check_seed(seed)).standard_normal(K)
     noise = np.asarray(noise, dtype=np.float64)
     if noise.ndim not in (1, 2) or noise.shape[0] != K:
@@ -99,13 +94,9 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
     consecutive rows ``[(k-1) m, k m) mod n`` when not. ``batch = n`` without shuffling is
     full-batch gradient descent (BGD).
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X must have shape (n, d) with n >= 1, got {X.shape}")
-    y = as_numeric_array(y, "y", 1)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
-    K = check_int("K", K, 1)
+    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)
+    check_same_length(("X", X), ("y", y))
+    K = check_count("K", K, high=10**7)
     batch = check_int("batch", batch, 1)
     n, d = X.shape
     if batch > n:
@@ -157,7 +148,12 @@ def plot_noise_profile(profiles: list[dict], axes: object) -> None:
     thin line per dataset; right: the fraction of per-sample gradients that point uphill."""
     from mlnotes.plotting import COLORS
     from mlnotes.validate import check_axes
-    ax0, ax1 = check_axes("axes[0]", axes[0]), check_axes("axes[1]", axes[1])
+    if not isinstance(profiles, (list, tuple)) or not profiles or not all(
+            isinstance(p, dict) for p in profiles):
+        raise TypeError("profiles must be a non-empty list of gradient_noise_profile results")
+    if not hasattr(axes, "__len__") or len(axes) != 2:
+        raise TypeError("axes must be a pair of matplotlib Axes")
+    ax0, ax1 = check_axes("axes", axes[0]), check_axes("axes", axes[1])
     series = (("grad_norm", r"true gradient $\|\nabla J(w)\|$", "-"),
               ("noise_sd", r"noise sd of one sample's gradient", "--"),
               ("relative", "relative noise (ratio)", ":"))
