@@ -108,3 +108,42 @@ def test_home_page_and_dark_mode(browser, server):
     assert page.locator("button.theme-switch-button").count() >= 1
     page.close()
     assert not problems and not outside
+
+
+def _boxes_overlap(a, b):
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES[:: max(1, len(PAGES) // 6)])
+def test_explorer_controls_are_readable_and_keyboard_operable(browser, server, path, theme):
+    """Each control row: label, control and readout side by side without overlap; the readout
+    shows a value (not an index) and follows the keyboard; focus is visible; in both modes."""
+    page, problems, _ = open_page(browser, f"{server}/{path}")
+    page.evaluate(f"() => document.documentElement.dataset.theme = '{theme}'")
+    explorer = page.locator(".mlnotes-explorer").first
+    explorer.scroll_into_view_if_needed()
+    rows = explorer.locator(".mlnotes-control")
+    assert rows.count() >= 1
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        label, field, readout = (row.locator(sel).first.bounding_box()
+                                 for sel in (".mlnotes-label", ".mlnotes-input", ".mlnotes-readout"))
+        assert label and field and readout, f"{path}: row {i} lacks a label, control or readout"
+        assert not _boxes_overlap(label, field) and not _boxes_overlap(field, readout) \
+            and not _boxes_overlap(label, readout), f"{path}: row {i} label/control/readout overlap"
+        colors = row.locator(".mlnotes-readout").evaluate(
+            "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+        assert colors[0] != colors[1], f"{path}: readout text invisible in {theme} mode"
+    field = explorer.locator(".mlnotes-input").first
+    field.focus()
+    page.keyboard.press("ArrowRight" if field.evaluate("e => e.type") == "range" else "ArrowDown")
+    outline = field.evaluate("e => getComputedStyle(e).outlineStyle")
+    readout = explorer.locator(".mlnotes-readout").first.inner_text()
+    if field.evaluate("e => e.type") == "range":
+        assert readout == field.get_attribute("aria-valuetext"), f"{path}: readout and aria-valuetext disagree"
+    assert outline != "none", f"{path}: keyboard focus is not visible ({theme})"
+    page.screenshot(path=str(SHOTS / (path.replace("/", "__") + f"-explorer-{theme}.png")))
+    page.close()
+    assert not problems, f"{path}: console errors {problems}"
