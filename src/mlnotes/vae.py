@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_int, check_positive, check_seed
+from mlnotes.validate import (check_array, check_axes, check_bool, check_choice, check_count,
+                              check_int, check_positive, check_seed, check_tensor)
 
 __all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "train_vae",
            "evaluate", "decode_grid", "jitter_reconstruction", "draw_ellipses",
@@ -27,11 +28,12 @@ LOG_VAR_RANGE = (-10.0, 10.0)
 
 
 def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {type(x).__name__}")
-    if x.ndim < 1 or x.numel() == 0:
-        raise ValueError(f"{name} must be non-empty with at least one dimension, got shape {tuple(x.shape)}")
+    """A finite, non-empty floating-point tensor (mlnotes.validate.check_tensor)."""
+    x = check_tensor(name, x, min_ndim=1)
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     return x
+
 
 
 def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -72,9 +74,9 @@ class MLPVAE(nn.Module):
     def __init__(self, d_in: int = 64, d_hidden: int = 128, d_latent: int = 2, variational: bool = True,
                  seed: int = 0):
         super().__init__()
-        for name, v in (("d_in", d_in), ("d_hidden", d_hidden), ("d_latent", d_latent), ("seed", seed)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "seed" else 1):
-                raise ValueError(f"{name} must be a positive int (seed >= 0), got {v!r}")
+        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
+        d_latent, seed = check_count("d_latent", d_latent, high=4096), check_seed(seed)
+        variational = check_bool("variational", variational)
         torch.manual_seed(seed)  # parameter initialization only
         self.d_in, self.d_latent, self.variational = d_in, d_latent, bool(variational)
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent))
@@ -102,10 +104,8 @@ class MLPVAE(nn.Module):
         ``regularizer`` is ``"kl"`` (the VAE) or ``"simple"`` (``||mu||^2 + ||sigma - 1||^2``).
         For the plain autoencoder reg is 0 and z = mu.
         """
-        if regularizer not in ("kl", "simple"):
-            raise ValueError(f"regularizer must be 'kl' or 'simple', got {regularizer!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
+        regularizer = check_choice("regularizer", regularizer, ("kl", "simple"))
+        beta = check_positive("beta", beta, allow_zero=True)
         mu, log_var = self.encode(x)
         if self.variational:
             z = reparameterize(mu, log_var, generator)
@@ -121,12 +121,13 @@ def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3
     """Adam on random minibatches of ``X`` (rows in [0, 1]); returns ``{"step", "rec", "reg"}`` batch values."""
     if not isinstance(model, MLPVAE):
         raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
-    X = _check_tensor(X, "X")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    gen = torch.Generator().manual_seed(seed)
+    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
+    steps, lr = check_count("steps", steps, high=10 ** 6), check_positive("lr", lr)
+    batch_size = check_count("batch_size", batch_size, high=10 ** 6)
+    beta = check_positive("beta", beta, allow_zero=True)
+    regularizer = check_choice("regularizer", regularizer, ("kl", "simple"))
+    log_every = check_count("log_every", log_every, high=10 ** 6)
+    gen = torch.Generator().manual_seed(check_seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"step": [], "rec": [], "reg": []}
     for step in range(1, steps + 1):
@@ -145,8 +146,10 @@ def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3
 @torch.no_grad()
 def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction BCE from mu (``rec_mu``), from a sample (``rec_sample``), mean KL and mean sigma."""
-    mu, log_var = model.encode(_check_tensor(X, "X"))
-    gen = torch.Generator().manual_seed(seed)
+    if not isinstance(model, MLPVAE):
+        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    mu, log_var = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
+    gen = torch.Generator().manual_seed(check_seed(seed))
     z = reparameterize(mu, log_var, gen) if model.variational else mu
 
     def bce(z_: torch.Tensor) -> float:
@@ -163,10 +166,11 @@ def decode_grid(model: MLPVAE, lim: float = 3.0, steps: int = 15) -> np.ndarray:
 
     Row r of the grid has z_2 = +lim ... -lim from top to bottom; columns run z_1 = -lim ... +lim.
     """
+    if not isinstance(model, MLPVAE):
+        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
     if model.d_latent != 2:
-        raise ValueError(f"decode_grid needs a 2-D latent space, got d_latent={model.d_latent}")
-    if not lim > 0 or isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"need lim > 0 and an int steps >= 2, got lim={lim}, steps={steps}")
+        raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
+    lim, steps = check_positive("lim", lim), check_int("steps", steps, 2, 1000)
     axis = torch.linspace(-lim, lim, steps)
     z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
     return torch.sigmoid(model.decode(torch.stack([z1.ravel(), z2.ravel()], dim=1))).numpy()
@@ -179,10 +183,12 @@ def jitter_reconstruction(model: MLPVAE, X: torch.Tensor, radius: float, seed: i
     ``std(mu)`` is the per-dimension spread of the codes over ``X``, which makes the jitter
     comparable between an autoencoder (arbitrary code scale) and a VAE.
     """
-    if not radius >= 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
-    mu, _ = model.encode(_check_tensor(X, "X"))
-    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed), dtype=mu.dtype)
+    if not isinstance(model, MLPVAE):
+        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    radius = check_positive("radius", radius, allow_zero=True)
+    mu, _ = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
+    gen = torch.Generator().manual_seed(check_seed(seed))
+    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
     z = mu + radius * mu.std(0) * eps
     return F.binary_cross_entropy_with_logits(model.decode(z), X, reduction="none").sum(-1).mean().item()
 
@@ -191,11 +197,10 @@ def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **k
     """Draw axis-aligned ellipses with centres ``mu`` (m, 2) and semi-axes ``n_std * sigma`` (m, 2)."""
     from matplotlib.patches import Ellipse
 
-    mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
-    if mu.ndim != 2 or mu.shape[1] != 2 or sigma.shape != mu.shape:
-        raise ValueError(f"mu and sigma must both have shape (m, 2), got {mu.shape} and {sigma.shape}")
-    if not n_std > 0 or (sigma < 0).any():
-        raise ValueError("n_std must be > 0 and sigma >= 0")
+    ax = check_axes("ax", ax)
+    mu = check_array("mu", mu, ndim=2, shape=(None, 2))
+    sigma = check_array("sigma", sigma, ndim=2, shape=mu.shape, low=0)
+    n_std = check_positive("n_std", n_std)
     style = {"fill": False, "lw": 0.8, "color": "black", "alpha": 0.7} | kw
     for (x, y), (sx, sy) in zip(mu, sigma):
         ax.add_patch(Ellipse((x, y), 2 * n_std * sx, 2 * n_std * sy, **style))
@@ -213,7 +218,8 @@ def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
     """
     if not isinstance(model, MLPVAE) or not model.variational:
         raise TypeError("model must be a variational MLPVAE")
-    X, K = _check_tensor(X, "X"), check_int("K", K, 1)
+    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
+    K = check_int("K", K, 1, 10 ** 5)
     mu, log_var = model.encode(X)                                     # (N, k)
     gen = torch.Generator().manual_seed(check_seed(seed))
     eps = torch.randn((K, *mu.shape), generator=gen, dtype=mu.dtype)  # (K, N, k)
@@ -238,8 +244,9 @@ class ConditionalVAE(nn.Module):
                  d_latent: int = 2, seed: int = 0) -> None:
         super().__init__()
         torch.manual_seed(check_seed(seed))
-        self.n_classes = check_int("n_classes", n_classes, 2)
-        self.d_latent = check_int("d_latent", d_latent, 1)
+        self.n_classes = check_int("n_classes", n_classes, 2, 4096)
+        self.d_latent = check_int("d_latent", d_latent, 1, 4096)
+        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
         self.encoder = nn.Sequential(nn.Linear(d_in + n_classes, d_hidden), nn.ReLU(),
                                      nn.Linear(d_hidden, 2 * d_latent))
         self.decoder = nn.Sequential(nn.Linear(d_latent + n_classes, d_hidden), nn.ReLU(),
@@ -263,12 +270,14 @@ class ConditionalVAE(nn.Module):
 def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
                lr: float = 3e-3, batch_size: int = 256) -> ConditionalVAE:
     """Adam on the conditional negative ELBO over minibatches of (``X`` (N, 64), ``y`` (N,))."""
-    X = _check_tensor(X, "X")
-    y = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9))
+    X = check_tensor("X", X, ndim=2, shape=(None, 64))
+    y = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9,
+                                    shape=(X.shape[0],)))
+    batch_size = check_count("batch_size", batch_size, high=10 ** 6)
     model = ConditionalVAE(seed=seed)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
-    for _ in range(check_int("steps", steps, 1)):
+    for _ in range(check_count("steps", steps, high=10 ** 6)):
         idx = torch.randint(0, len(X), (batch_size,), generator=gen)
         loss = model.loss(X[idx], y[idx], gen)
         opt.zero_grad()
@@ -281,7 +290,9 @@ def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
 def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | None = None,
                   scale: float = 1.0) -> np.ndarray:
     """Bernoulli means (n, 64) decoded from ``z ~ N(0, scale^2 I)`` (with ``labels`` for a CVAE)."""
-    n, scale = check_int("n", n, 1), check_positive("scale", scale)
+    if not isinstance(model, (MLPVAE, ConditionalVAE)):
+        raise TypeError(f"model must be an MLPVAE or a ConditionalVAE, got {type(model).__name__}")
+    n, scale = check_int("n", n, 1, 10 ** 5), check_positive("scale", scale)
     gen = torch.Generator().manual_seed(check_seed(seed))
     z = scale * torch.randn(n, model.d_latent, generator=gen)
     if labels is None:
@@ -302,9 +313,9 @@ def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float =
     if not isinstance(model, MLPVAE) or model.d_latent != 2:
         raise TypeError("model must be an MLPVAE with a 2-D latent space")
     radius, gap = check_positive("radius", radius), check_positive("gap", gap)
-    mu = model.encode(_check_tensor(X, "X"))[0]
+    mu = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))[0]
     codes = ((mu - mu.mean(0)) / mu.std(0)).numpy()                   # (N, 2)
-    axis = np.linspace(-radius, radius, check_int("steps", steps, 2))
+    axis = np.linspace(-radius, radius, check_int("steps", steps, 2, 1000))
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     grid = grid[np.linalg.norm(grid, axis=1) <= radius]                # points in the disk
     nearest = np.sqrt(((grid[:, None, :] - codes[None]) ** 2).sum(-1)).min(1)

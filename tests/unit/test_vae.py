@@ -38,7 +38,7 @@ def test_reparameterize_moments_and_gradient():
 
 
 def test_bad_inputs():
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="torch tensor"):
         kl_std_normal(np.zeros(2), torch.zeros(2))
     with pytest.raises(ValueError, match="same shape"):
         kl_std_normal(torch.zeros(2), torch.zeros(3))
@@ -48,7 +48,7 @@ def test_bad_inputs():
         reparameterize(torch.zeros(2), torch.zeros(1, 2))
     with pytest.raises(ValueError, match="non-empty"):
         reparameterize(torch.zeros(0), torch.zeros(0))
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="d_latent must be"):
         MLPVAE(d_latent=0)
     model = MLPVAE()
     with pytest.raises(ValueError, match=r"\(batch, 64\)"):
@@ -65,7 +65,7 @@ def test_bad_inputs():
         train_vae(model, torch.zeros(2, 64), steps=0)
     with pytest.raises(ValueError, match="2-D latent"):
         decode_grid(MLPVAE(d_latent=3))
-    with pytest.raises(ValueError, match="steps >= 2"):
+    with pytest.raises(ValueError, match="steps must be >= 2"):
         decode_grid(model, steps=1)
 
 
@@ -115,7 +115,7 @@ def test_jitter_and_ellipses():
     fig, ax = plt.subplots()
     draw_ellipses(ax, np.zeros((3, 2)), np.ones((3, 2)))
     assert len(ax.patches) == 3
-    with pytest.raises(ValueError, match=r"\(m, 2\)"):
+    with pytest.raises(ValueError, match="mu must have shape"):
         draw_ellipses(ax, np.zeros((3, 3)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="n_std"):
         draw_ellipses(ax, np.zeros((1, 2)), np.ones((1, 2)), n_std=0)
@@ -151,3 +151,37 @@ def test_log_px_estimates_bound_and_cvae():
         sample_images(cvae, 3, labels=np.arange(4))
     with pytest.raises(TypeError, match="model"):
         code_holes(MLPVAE(d_latent=3), X)
+
+
+# ----------------------------------------------------------------------------- bad input
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+from mlnotes.vae import ConditionalVAE as _CVAE  # noqa: E402
+
+_XV = (torch.rand(12, 64, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+ADVERSARIAL = {
+    "kl_std_normal": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
+    "simple_regularizer": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
+    "reparameterize": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
+    "MLPVAE": Example(d_in=8, d_hidden=4, d_latent=2, variational=True, seed=0),
+    "train_vae": Example(X=_XV, steps=2, lr=1e-3, batch_size=4, beta=1.0, seed=0,
+                         regularizer="kl", log_every=1, fresh=lambda: {"model": MLPVAE(seed=0)},
+                         accepts={"beta": "0"}),
+    "evaluate": Example(X=_XV, seed=0, fresh=lambda: {"model": MLPVAE(seed=0)}),
+    "decode_grid": Example(lim=2.0, steps=3, fresh=lambda: {"model": MLPVAE(seed=0)}),
+    "jitter_reconstruction": Example(X=_XV, radius=0.5, seed=0,
+                                     fresh=lambda: {"model": MLPVAE(seed=0)},
+                                     accepts={"radius": "0"}),
+    "draw_ellipses": Example(mu=np.zeros((2, 2)), sigma=np.ones((2, 2)), n_std=2.0,
+                             fresh=lambda: {"ax": plt.subplots()[1]}),
+    "log_px_estimates": Example(X=_XV, K=3, seed=0, fresh=lambda: {"model": MLPVAE(seed=0)}),
+    "ConditionalVAE": Example(n_classes=10, d_in=64, d_hidden=4, d_latent=2, seed=0),
+    "train_cvae": Example(_XV, np.arange(12) % 10, steps=2, seed=0, lr=1e-3, batch_size=4),
+    "sample_images": Example(n=3, seed=0, scale=1.0, fresh=lambda: {"model": MLPVAE(seed=0)},
+                             accepts={"labels": "None"}),
+    "code_holes": Example(X=_XV, radius=2.0, gap=0.3, steps=5,
+                          fresh=lambda: {"model": MLPVAE(seed=0)}),
+}
