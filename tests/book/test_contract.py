@@ -9,7 +9,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from conftest import ROOT
 from bookkit.contract import (chapter_stats, check_notebook, claims, gate_problems, gate_warnings,
-                              gates_enforced, number_problems, numbers_in, parse_claim, prose)
+                              number_problems, numbers_in, parse_claim, prose)
 from bookkit.execute import toc_notebooks
 
 CHAPTERS = sorted((ROOT / "chapters").rglob("*.ipynb"))
@@ -24,11 +24,8 @@ def test_chapter_keeps_the_contract(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_passes_the_claim_and_code_gates(path):
     """Solutions assert, claim comments and seeds, line length, no source slicing, and the
-    numbers gate when it needs no execution (tests/book/test_gates.py checks it on the cache).
-    Until GATES_ENFORCED_IN_TESTS is flipped, a failing chapter is an expected failure."""
+    numbers gate when it needs no execution (tests/book/test_gates.py checks it on the cache)."""
     problems = [p for p in check_notebook(path) if p.startswith("[")]
-    if problems and not gates_enforced():
-        pytest.xfail(f"{len(problems)} gate problems (not enforced yet): {problems[0][:200]}")
     assert not problems, f"{path.relative_to(ROOT)}:\n- " + "\n- ".join(problems)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 from bookkit.check import BUDGET_MB, BUDGET_SECONDS, budget_problems, stderr_outputs
-from bookkit.contract import claims, gates_enforced, number_problems, with_outputs
+from bookkit.contract import claims, number_problems, with_outputs
 from bookkit.execute import METRICS_FILE, open_cache, toc_notebooks
 
 pytestmark = pytest.mark.book
@@ -116,12 +116,9 @@ def test_every_explorer_prerendered_all_its_positions(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
 def test_numbers_in_prose_are_glued_or_listed_constants(path, cache):
     """Every decimal number or percentage in the chapter's prose, captions and alt text occurs in
-    a text its executed cells glued (or is a listed constant). Until GATES_ENFORCED_IN_TESTS is
-    flipped in tools/bookkit/contract.py, a failing chapter is an expected failure."""
+    a text its executed cells glued (or is a listed constant)."""
     chapter = with_outputs(nbformat.read(path, as_version=4), executed_notebook(cache, path))
     problems = [message for _, message in number_problems(chapter)]
-    if problems and not gates_enforced():
-        pytest.xfail(f"{len(problems)} unglued numbers (not enforced yet): {problems[0][:200]}")
     assert not problems, f"{rel(path)}:\n- " + "\n- ".join(problems)
 
 

@@ -164,18 +164,6 @@ def check_notebook(path: Path, gates: bool = True) -> list[str]:
 
 # --- gates on claims and code (issues 12 and 14) ---------------------------------------------
 
-#: THE SWITCH: while chapters migrate, tests/book report the claim/code gates as expected
-#: failures (xfail, with the count); set True (or MLNOTES_ENFORCE_GATES=1) to make them fail.
-#: ``make check`` and ``bookkit.check --gates`` always enforce them.
-GATES_ENFORCED_IN_TESTS = False
-
-
-def gates_enforced() -> bool:
-    import os
-
-    return GATES_ENFORCED_IN_TESTS or os.environ.get("MLNOTES_ENFORCE_GATES") == "1"
-
-
 #: Gate kinds, in the order reports list them; figure lint kinds come from ``bookkit.strict``.
 GATE_KINDS = ("numbers", "solution-assert", "claim-comment", "claim-seeds", "line-length", "source-slicing")
 WARNING_KINDS = ("long-cell", "getsource")
