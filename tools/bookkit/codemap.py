@@ -70,6 +70,8 @@ def _code(source: str) -> str:
 def mlnotes_imports(source: str, package: set[str]) -> set[str]:
     """The ``mlnotes`` modules that a piece of code imports (``from mlnotes import x`` included)."""
     found: set[str] = set()
+    if "mlnotes" not in source:
+        return found
     try:
         tree = ast.parse(_code(source))
     except SyntaxError:
@@ -187,12 +189,16 @@ def short_title(title: str) -> str:
     return title.split(":")[0].strip()
 
 
-def first_figure(chapter: Chapter, cache) -> bytes | None:
-    """The first PNG output of the chapter's executed notebook in the cache (None if none)."""
+def cache_record(chapter: Chapter, cache):
+    """The execution-cache record of the chapter's notebook (None if it is not executed)."""
     try:
-        record = cache.match_cache_notebook(nbformat.read(chapter.path, as_version=4))
+        return cache.match_cache_notebook(nbformat.read(chapter.path, as_version=4))
     except KeyError:
         return None
+
+
+def first_figure(record, cache) -> bytes | None:
+    """The first PNG output of the executed notebook of ``record`` (None if it has none)."""
     for cell in cache.get_cache_bundle(record.pk).nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
@@ -309,16 +315,36 @@ def main(argv: list[str] | None = None) -> int:
     cache = open_cache()
     thumbs_dir = OUT / "thumbs"
     thumbs_dir.mkdir(exist_ok=True)
-    thumbs = {}
+    # Thumbnails are redone only for chapters whose cached execution changed (reading an
+    # executed notebook and resizing its figure is most of this step's time).
+    manifest_file = OUT / "thumbs.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    thumbs, new_manifest = {}, {}
     for c in chapters:
-        png = first_figure(c, cache)
+        record = cache_record(c, cache)
+        if record is None:
+            continue
+        target = thumbs_dir / f"{c.key.replace('/', '--')}.png"
+        stamp = f"{record.pk}:{record.hashkey}:{record.created.timestamp()}"
+        if manifest.get(c.doc) == stamp and target.exists():
+            new_manifest[c.doc], thumbs[c.doc] = stamp, str(target.relative_to(ROOT))
+            continue
+        png = first_figure(record, cache)
         if png is not None:
-            target = thumbs_dir / f"{c.key.replace('/', '--')}.png"
             write_if_changed(target, thumbnail(png))
-            thumbs[c.doc] = str(target.relative_to(ROOT))
-    figure = io.BytesIO()
-    alt = links_figure(chapters, figure)
-    write_if_changed(OUT / "links.png", figure.getvalue())
+            new_manifest[c.doc], thumbs[c.doc] = stamp, str(target.relative_to(ROOT))
+    write_if_changed(manifest_file, json.dumps(new_manifest, indent=1, sort_keys=True))
+    # The links figure depends on the chapters' parts, order and links only.
+    structure = json.dumps([[c.doc, c.part, c.links] for c in chapters])
+    structure_file, alt_file = OUT / "links.json", OUT / "links-alt.txt"
+    if not (structure_file.exists() and structure_file.read_text() == structure and alt_file.exists()
+            and (OUT / "links.png").exists()):
+        figure = io.BytesIO()
+        alt = links_figure(chapters, figure)
+        write_if_changed(OUT / "links.png", figure.getvalue())
+        write_if_changed(alt_file, alt)
+        write_if_changed(structure_file, structure)
+    alt = alt_file.read_text()
     write_if_changed(OUT / "landing.md", landing_markdown(chapters, thumbs, alt))
     write_if_changed(OUT / "map.json", json.dumps(
         {c.doc: {"title": c.title, "modules": c.modules, "links": c.links} for c in chapters}, indent=1))
