@@ -24,6 +24,8 @@ import numpy as np
 from scipy.stats import norm
 
 from mlnotes.prob import as_generator, gumbel_max, sample_gumbel, softmax
+from mlnotes.validate import (check_array, check_axes, check_bool, check_count, check_positive,
+                              check_real, check_tensor)
 
 __all__ = ["TEST_FUNCTIONS", "pathwise_estimates", "score_function_estimates", "reparam_grad",
            "score_function_grad", "exact_categorical_grad", "score_function_categorical",
@@ -33,18 +35,7 @@ Fn = Callable[[np.ndarray], np.ndarray]
 
 
 def _check_gaussian(mu: object, sigma: object, n: object) -> tuple[float, float, int]:
-    for name, value in (("mu", mu), ("sigma", sigma)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-        if not np.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    return float(mu), float(sigma), int(n)
+    return check_real("mu", mu), check_positive("sigma", sigma), check_count("n", n, high=10 ** 7)
 
 
 def _apply(fn: Fn, z: np.ndarray, name: str) -> np.ndarray:
@@ -125,15 +116,10 @@ TEST_FUNCTIONS: dict[str, tuple[Fn, Fn, Callable[[float, float], np.ndarray]]] =
 
 # ----------------------------------------------------------------------------- categorical
 def _check_logits_reward(logits: object, reward: object) -> tuple[np.ndarray, np.ndarray]:
-    lg = np.asarray(logits, dtype=np.float64)
-    r = np.asarray(reward, dtype=np.float64)
-    if lg.ndim != 1 or lg.size < 2:
-        raise ValueError(f"logits must be 1-D with k >= 2 classes, got shape {lg.shape}")
-    if r.shape != lg.shape:
-        raise ValueError(f"reward must have the shape of logits {lg.shape}, got {r.shape}")
-    if not (np.isfinite(lg).all() and np.isfinite(r).all()):
-        raise ValueError("logits and reward must be finite")
-    return lg, r
+    lg = check_array("logits", logits, ndim=1)
+    if lg.size < 2:
+        raise ValueError(f"logits must hold k >= 2 classes, got shape {lg.shape}")
+    return lg, check_array("reward", reward, ndim=1, shape=lg.shape)
 
 
 def exact_categorical_grad(logits: object, reward: object) -> np.ndarray:
@@ -164,10 +150,7 @@ def gumbel_softmax_categorical(logits: object, reward: object, tau: float, n: in
     objective: its mean tends to :func:`exact_categorical_grad` only as ``tau -> 0``.
     """
     lg, r = _check_logits_reward(logits, reward)
-    if isinstance(tau, bool) or not isinstance(tau, (int, float, np.integer, np.floating)) or not tau > 0:
-        raise ValueError(f"temperature tau must be a number > 0, got {tau!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    tau, n = check_positive("tau", tau), check_count("n", n, high=10 ** 7)
     y = softmax(lg + sample_gumbel((int(n), lg.size), rng), tau=float(tau))
     return y * (r[None, :] - (y @ r)[:, None]) / tau
 
@@ -184,12 +167,10 @@ def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=Non
     """
     import torch
 
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError("logits must be a floating-point torch.Tensor")
-    if logits.ndim < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"logits must have shape (..., k), got {tuple(logits.shape)}")
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not tau > 0:
-        raise ValueError(f"temperature tau must be a number > 0, got {tau!r}")
+    logits = check_tensor("logits", logits, min_ndim=1)
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+    tau, hard = check_positive("tau", tau), check_bool("hard", hard)
     gumbels = -torch.empty_like(logits).exponential_(generator=generator).log()
     y_soft = torch.softmax((logits + gumbels) / tau, dim=-1)
     if not hard:
@@ -208,14 +189,15 @@ def simplex_xy(P: object) -> np.ndarray:
 
     Corner ``i`` (the one-hot ``e_i``) sits at ``(0, 0)``, ``(1, 0)``, ``(1/2, sqrt(3)/2)``.
     """
-    P = np.asarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] != 3:
-        raise ValueError(f"P must have shape (n, 3), got {P.shape}")
+    P = check_array("P", P, ndim=2, shape=(None, 3))
     return P @ _CORNERS
 
 
 def draw_simplex(ax, labels: tuple[str, str, str] = ("class 0", "class 1", "class 2")) -> None:
     """Draw the triangle outline and corner labels on ``ax`` (equal aspect, no ticks)."""
+    ax = check_axes("ax", ax)
+    if not isinstance(labels, (tuple, list)) or not all(isinstance(t, str) for t in labels):
+        raise TypeError(f"labels must be a tuple of 3 strings, got {labels!r}")
     if len(labels) != 3:
         raise ValueError(f"labels must hold 3 strings, got {len(labels)}")
     closed = np.vstack([_CORNERS, _CORNERS[:1]])

@@ -113,7 +113,7 @@ def test_gumbel_softmax_categorical_matches_autograd():
 def test_categorical_bad_input():
     with pytest.raises(ValueError, match="k >= 2"):
         exact_categorical_grad([1.0], [1.0])
-    with pytest.raises(ValueError, match="shape of logits"):
+    with pytest.raises(ValueError, match="reward must have shape"):
         score_function_categorical(LOGITS, REWARD[:3], 10, 0)
     with pytest.raises(ValueError, match="tau"):
         gumbel_softmax_categorical(LOGITS, REWARD, 0.0, 10, 0)
@@ -141,7 +141,7 @@ def test_straight_through_matches_torch():
 
 
 def test_straight_through_bad_input():
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="torch tensor"):
         gumbel_softmax_st(np.zeros(3))
     with pytest.raises(ValueError, match="tau"):
         gumbel_softmax_st(torch.zeros(3), tau=0)
@@ -156,7 +156,35 @@ def test_simplex_helpers():
     fig, ax = plt.subplots()
     draw_simplex(ax)
     plt.close(fig)
-    with pytest.raises(ValueError, match=r"\(n, 3\)"):
+    with pytest.raises(ValueError, match="P must have shape"):
         simplex_xy(np.ones((2, 4)))
     with pytest.raises(ValueError, match="3 strings"):
-        draw_simplex(None, labels=("a", "b"))
+        draw_simplex(plt.subplots()[1], labels=("a", "b"))
+
+
+# ----------------------------------------------------------------------------- bad input
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+_L5, _R5 = np.array([1.0, 0.2, -0.5, 2.0, 0.0]), np.array([0.0, 1.0, 0.0, -1.0, 0.5])
+ADVERSARIAL = {
+    "pathwise_estimates": Example(f_prime=lambda z: 2 * z, mu=1.0, sigma=1.0, n=10, rng=0,
+                                  accepts={"mu": "-1 0", "rng": "None 10**9"}),  # seeds
+    "score_function_estimates": Example(f=np.square, mu=1.0, sigma=1.0, n=10, rng=0,
+                                        accepts={"mu": "-1 0", "rng": "None 10**9"}),
+    "reparam_grad": Example(f_prime=lambda z: 2 * z, mu=1.0, sigma=1.0, n=10, rng=0,
+                            accepts={"mu": "-1 0", "rng": "None 10**9"}),
+    "score_function_grad": Example(f=np.square, mu=1.0, sigma=1.0, n=10, rng=0,
+                                   accepts={"mu": "-1 0", "rng": "None 10**9"}),
+    "exact_categorical_grad": Example(_L5, _R5),
+    "score_function_categorical": Example(_L5, _R5, n=10, rng=0,
+                                          accepts={"rng": "None 10**9"}),  # a seed
+    "gumbel_softmax_categorical": Example(_L5, _R5, tau=0.5, n=10, rng=0,
+                                          accepts={"rng": "None 10**9"}),
+    "gumbel_softmax_st": Example(torch.zeros(3, 4), tau=0.5, hard=True,
+                                 accepts={"logits": "ndim"}),  # any (..., k) shape
+    "simplex_xy": Example(np.full((2, 3), 1 / 3)),
+    "draw_simplex": Example(labels=("a", "b", "c"), fresh=lambda: {"ax": plt.subplots()[1]}),
+}
