@@ -356,13 +356,14 @@ def to_hf_bpe(bpe: BPE):
 
 
 def display_token(token: str) -> str:
-    """A token as plotted: spaces as 'Ġ', characters outside Latin/Greek as U+XXXX escapes."""
+    """A token as plotted: a space (or GPT-2's stand-in 'Ġ' for the space byte) as the
+    open-box sign '␣', a newline as 'Ċ', characters outside Latin/Greek as U+XXXX escapes."""
     if not isinstance(token, str):
         raise TypeError(f"token must be a str, got {type(token).__name__}")
     out = []
     for ch in token:
-        if ch == " ":
-            out.append("Ġ")
+        if ch in (" ", "Ġ"):
+            out.append("␣")
         elif ch == "\n":
             out.append("Ċ")
         elif ord(ch) > 0x3FF:
@@ -372,10 +373,13 @@ def display_token(token: str) -> str:
     return "".join(out)
 
 
-def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float = 9) -> None:
+def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float = 9,
+                     word_starts: Sequence[bool] | None = None) -> None:
     """Draw ``tokens`` left to right as boxes of alternating colour, wrapping at ``width`` chars.
 
-    Tokens pass through :func:`display_token` (no CJK glyphs reach matplotlib).
+    Tokens pass through :func:`display_token` (no CJK glyphs reach matplotlib). With
+    ``word_starts`` (one bool per token), a token that starts a new word is preceded by a
+    wider gap and a thin vertical bar, so word boundaries stay visible.
     """
     if isinstance(tokens, str) or not isinstance(tokens, Sequence):
         raise TypeError(f"tokens must be a sequence of str, got {type(tokens).__name__}")
@@ -383,12 +387,19 @@ def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float
         raise TypeError("tokens must all be str")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
+    starts = [False] * len(tokens) if word_starts is None else [bool(b) for b in word_starts]
+    if len(starts) != len(tokens):
+        raise ValueError(f"word_starts must have one entry per token ({len(tokens)}), got {len(starts)}")
     shown = [display_token(t) for t in tokens]
-    x, row = 0, 0
+    x, row = 0.0, 0
     for k, text in enumerate(shown):
         n = max(len(text), 1)
+        if k > 0 and starts[k]:
+            x += 0.7
         if x > 0 and x + n > width:
-            x, row = 0, row + 1
+            x, row = 0.0, row + 1
+        if k > 0 and starts[k] and x > 0:
+            ax.plot([x - 0.5, x - 0.5], [-row + 0.05, -row + 0.95], color="black", lw=1.2)
         color = COLORS[k % 4]
         ax.add_patch(_box(x, -row, n, color))
         ax.text(x + n / 2, -row + 0.5, text, ha="center", va="center", fontsize=fontsize,

@@ -130,10 +130,17 @@ def test_bytes_to_unicode():
 
 
 def test_display_and_spans():
-    assert display_token(" 中") == "ĠU+4E2D"
+    assert display_token(" 中") == "␣U+4E2D" and display_token("Ġthe") == "␣the"
     fig, ax = plt.subplots()
     show_token_spans(["Hel", "lo", " wor", "ld"], ax, width=10)
-    assert len(ax.patches) == 4
+    assert len(ax.patches) == 4 and len(ax.lines) == 0
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    show_token_spans(["Hel", "lo", " wor", "ld"], ax, width=40,
+                     word_starts=[True, False, True, False])
+    assert len(ax.lines) == 1                      # one bar before the second word
+    with pytest.raises(ValueError, match="word_starts"):
+        show_token_spans(["a", "b"], ax, word_starts=[True])
     plt.close(fig)
 
 
