@@ -23,7 +23,7 @@ import torch
 from scipy.integrate import solve_ivp
 from sklearn.datasets import make_moons
 
-from mlnotes.validate import check_array, check_count, check_real, check_axes
+from mlnotes.validate import check_array, check_axes, check_count, check_real, check_tensor
 
 __all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
            "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid", "lr_sweep",
@@ -35,28 +35,25 @@ Grad = Callable[[np.ndarray], np.ndarray]
 
 def toy_loss(theta: torch.Tensor) -> torch.Tensor:
     """Non-convex 2-D loss ``0.5 (xy - 1)^2 + 0.05 (x^2 + y^2) + 0.3 sin x``; ``theta`` is ``(2, ...)``."""
-    x, y = theta[0], theta[1]
+    x, y = _check_theta(theta)
     return 0.5 * (x * y - 1) ** 2 + 0.05 * (x ** 2 + y ** 2) + 0.3 * torch.sin(x)
 
 
 def hyperbola_loss(theta: torch.Tensor) -> torch.Tensor:
     """``0.5 (ab - 1)^2``: its minima form the hyperbola ``ab = 1``; ``theta`` is ``(2, ...)``."""
-    if not isinstance(theta, torch.Tensor):
-        raise TypeError(f"theta must be a torch.Tensor of shape (2, ...), got {type(theta).__name__}")
-    if theta.ndim == 0 or theta.shape[0] != 2:
-        raise ValueError(f"theta must have shape (2, ...) holding (a, b), got {tuple(theta.shape)}")
-    return 0.5 * (theta[0] * theta[1] - 1) ** 2
+    a, b = _check_theta(theta)
+    return 0.5 * (a * b - 1) ** 2
+
+
+def _check_theta(theta: object) -> tuple[torch.Tensor, torch.Tensor]:
+    theta = check_tensor("theta", theta, min_ndim=1)
+    if theta.shape[0] != 2:
+        raise ValueError(f"theta must have shape (2, ...), got {tuple(theta.shape)}")
+    return theta[0], theta[1]
 
 
 def _check_point(theta: object, name: str = "theta0") -> np.ndarray:
-    array = np.asarray(theta)
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric vector, got dtype {array.dtype}")
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D vector, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite")
-    return array.astype(np.float64)
+    return check_array(name, theta, ndim=1)
 
 
 def _check_positive(value: object, name: str, allow_zero: bool = False) -> float:
@@ -114,8 +111,7 @@ def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> n
         raise TypeError(f"grad must be callable, got {type(grad).__name__}")
     theta = _check_point(theta0)
     lr = _check_positive(lr, "lr")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative int, got {num_steps!r}")
+    num_steps = check_count("num_steps", num_steps, low=0, high=10**7)
     path = np.empty((int(num_steps) + 1, theta.size))
     path[0] = theta
     for k in range(int(num_steps)):
@@ -151,8 +147,8 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
 
 def loglog_slope(x: object, y: object) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (the order ``p`` in ``y ~ C x^p``)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.ndim != 1 or x.shape != y.shape or x.size < 2:
+    x, y = check_array("x", x, ndim=1), check_array("y", y, ndim=1)
+    if x.shape != y.shape or x.size < 2:
         raise ValueError(f"x and y must be 1-D of equal length >= 2, got {x.shape} and {y.shape}")
     if np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("x and y must be positive to take logarithms")
@@ -163,10 +159,10 @@ def loss_grid(loss: Loss, xlim: tuple[float, float], ylim: tuple[float, float], 
     """Evaluate a 2-D torch loss on an ``n x n`` grid: returns ``(X, Y, Z)`` arrays for ``contour``."""
     if not callable(loss):
         raise TypeError(f"loss must be callable, got {type(loss).__name__}")
-    if len(xlim) != 2 or len(ylim) != 2 or xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
+    xlim, ylim = check_array("xlim", xlim, shape=(2,)), check_array("ylim", ylim, shape=(2,))
+    if xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
         raise ValueError(f"xlim and ylim must be increasing pairs, got {xlim} and {ylim}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    n = check_count("n", n, low=2, high=2000)
     X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
     with torch.no_grad():
         Z = loss(torch.from_numpy(np.stack([X, Y]))).numpy()
@@ -262,7 +258,11 @@ def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 5
 def plot_lr_sweep(sweep: dict[str, np.ndarray], axes: object) -> None:
     """Left: sharpness per seed against ``h`` with the stability bound ``2/h``; right: test error."""
     from mlnotes.plotting import COLORS
-    ax0, ax1 = check_axes("axes[0]", axes[0]), check_axes("axes[1]", axes[1])
+    if not isinstance(sweep, dict) or not {"lrs", "sharpness", "test_error"} <= set(sweep):
+        raise TypeError("sweep must be the dict returned by lr_sweep")
+    if not hasattr(axes, "__len__") or len(axes) != 2:
+        raise TypeError("axes must be a pair of matplotlib Axes")
+    ax0, ax1 = check_axes("axes", axes[0]), check_axes("axes", axes[1])
     h = sweep["lrs"]
     h_fine = np.linspace(h.min(), h.max() * 1.05, 200)
     ax0.plot(h, sweep["sharpness"], "o-", color=COLORS[0], alpha=0.5, lw=1)

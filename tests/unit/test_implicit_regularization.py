@@ -90,7 +90,7 @@ def test_hyperbola_loss_values_and_bad_input():
 
     assert float(hyperbola_loss(torch.tensor([2.0, 0.5]))) == 0.0
     assert float(hyperbola_loss(torch.tensor([0.0, 3.0]))) == 0.5
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="torch tensor"):
         hyperbola_loss(np.array([1.0, 1.0]))
     with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
         hyperbola_loss(torch.zeros(3))
@@ -127,3 +127,29 @@ def test_lr_sweep_rejects_bad_lrs():
         lr_sweep([0.5, 0.0])
     with pytest.raises(ValueError, match="T"):
         lr_sweep([0.5], T=-1.0)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+
+def _sweep_result():
+    return {"lrs": np.array([0.5, 1.0]), "sharpness": np.ones((2, 2)),
+            "test_error": np.full((2, 2), 0.1)}
+
+
+ADVERSARIAL = {
+    "toy_loss": Example(torch.zeros(2, dtype=torch.float64), accepts={"theta": "torch"}),
+    "hyperbola_loss": Example(torch.zeros(2, dtype=torch.float64), accepts={"theta": "torch"}),
+    "hyperbola_grad": Example(np.array([1.0, 2.0])),
+    "numpy_grad": Example(toy_loss),
+    "modified_gradient": Example(toy_loss, np.array([1.0, 2.0]), 0.1, accepts={"lr": "0"}),
+    "gradient_descent": Example(hyperbola_grad, np.array([1.0, 2.0]), 0.1, 3,
+                                accepts={"num_steps": "0"}),
+    "gradient_flow": Example(toy_loss, np.array([1.0, 2.0]), 0.1, lr=0.0, rtol=1e-6,
+                             accepts={"lr": "0"}, timeout=5),
+    "loglog_slope": Example(np.array([1.0, 2.0, 4.0]), np.array([1.0, 4.0, 16.0])),
+    "loss_grid": Example(toy_loss, (0.0, 1.0), (0.0, 1.0), n=5),
+    "lr_sweep": Example([0.5], T=1.0, num_seeds=1, n_train=5, width=2, timeout=10),
+    "plot_lr_sweep": Example(_sweep_result(),
+                             fresh=lambda: {"axes": __import__("matplotlib.pyplot").pyplot.subplots(1, 2)[1]}),
+}
