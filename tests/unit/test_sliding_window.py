@@ -141,3 +141,22 @@ def test_scan_diagram_draws_one_column_per_step():
     bottom = fig.axes[1]
     assert len(bottom.collections[0].get_offsets()) == 6 and len(bottom.patches) == 4
     plt.close(fig)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+ADVERSARIAL = {
+    "sliding_max_brute": Example([3, 1, 2], 2),
+    "sliding_max_heap": Example([3, 1, 2], 2),
+    "sliding_max_blocks": Example([3, 1, 2], 2),
+    "sliding_max_deque": Example([3, 1, 2], 2),
+    "comparison_counts": Example([3, 1, 2], 2),
+    "harmonic": Example(5),
+    "mean_deque_length": Example([3, 1, 2, 5], 2),
+    "draw_scan_diagram": Example([3, 1, 2], 2),
+    "draw_window_state": Example(nums=[3, 1, 2], k=2,
+                                 step=sliding_max_deque([3, 1, 2], 2, trace=True)[1][1],
+                                 fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot
+                                                .subplots()[1]}),
+}
+ADVERSARIAL_EXEMPT = {"DequeStep": "a plain dataclass record produced by sliding_max_deque"}
