@@ -449,3 +449,24 @@ def draw_prefix_diagram(axes) -> None:
             ax.text(2.65 + t, -0.35, f"pos {t + shift}", ha="center", fontsize=8)
         ax.set(xlim=(-2.2, 7.4), ylim=(-0.6, 3.3), title=kind, xticks=[], yticks=[])
         ax.grid(False)
+
+
+def plot_method_accuracy(ax, results: dict) -> None:
+    """Test accuracy (mean ± sd over seeds) against trainable parameters, one marker per family.
+
+    ``results[name] = (n_trainable, array of per-seed accuracies)``; names start with the family.
+    """
+    families = {"head only": "s", "LoRA": "o", "adapter": "^", "full": "D"}
+    for k, (family, marker) in enumerate(families.items()):
+        names = [name for name in results if name.startswith(family)]
+        n = [results[name][0] for name in names]
+        acc = np.array([results[name][1] for name in names])            # (methods, seeds)
+        ax.errorbar(n, acc.mean(1), yerr=acc.std(1, ddof=1), marker=marker, color=f"C{k}",
+                    capsize=3, ls="-" if len(names) > 1 else "none", label=family)
+        for name, x, y in zip(names, n, acc.mean(1)):
+            if family in ("LoRA", "adapter"):
+                ax.annotate(name.split(" ")[-1], (x, y), textcoords="offset points",
+                            xytext=(4, -12), fontsize=8)
+    ax.set(xscale="log", xlabel="trainable parameters (log scale)",
+           ylabel="test accuracy on digits 5-9")
+    ax.legend(loc="lower right")
