@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import minimize
 
-from mlnotes.core import check_seed
+from mlnotes.validate import (check_array, check_axes, check_callable, check_choice, check_count,
+                              check_positive, check_probability, check_real, check_seed)
 
 __all__ = ["entropy_categorical", "kl_categorical", "kl_gauss", "norm_logpdf", "mc_kl",
            "gmm1d_pdf", "fit_gauss_kl", "binarized_digits", "bernoulli_mle", "bernoulli_loglik",
@@ -23,20 +24,14 @@ LOG_2PI = np.log(2.0 * np.pi)
 
 
 def _as_prob(p: object, name: str) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {p.shape}")
-    if np.any(~np.isfinite(p)) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-        raise ValueError(f"{name} must be non-negative and sum to 1, got sum {p.sum()}")
+    p = check_array(name, p, ndim=1, low=0)
+    if not np.isclose(p.sum(), 1.0):
+        raise ValueError(f"{name} must sum to 1, got sum {p.sum()}")
     return p
 
 
 def _check_scale(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value > 0 or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
+    return check_positive(name, value)
 
 
 def entropy_categorical(p: object) -> float:
@@ -59,36 +54,33 @@ def kl_categorical(p: object, q: object) -> float:
 
 def kl_gauss(m1: float, s1: float, m2: float, s2: float) -> float:
     """``KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2``."""
+    m1, m2 = check_real("m1", m1), check_real("m2", m2)
     s1, s2 = _check_scale("s1", s1), _check_scale("s2", s2)
     return float(np.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5)
 
 
 def norm_logpdf(x: object, mu: float, sigma: float) -> np.ndarray:
     """Log density of N(mu, sigma^2) at x, same shape as x."""
-    sigma = _check_scale("sigma", sigma)
-    x = np.asarray(x, dtype=np.float64)
+    mu, sigma = check_real("mu", mu), _check_scale("sigma", sigma)
+    x = check_array("x", x, min_ndim=1)
     return -0.5 * LOG_2PI - np.log(sigma) - 0.5 * ((x - mu) / sigma) ** 2
 
 
 def mc_kl(samples: object, logp: Callable[[np.ndarray], np.ndarray], logq: Callable[[np.ndarray], np.ndarray]) -> float:
     """Monte Carlo ``KL(p || q) ~ mean_i [log p(x_i) - log q(x_i)]`` with ``x_i ~ p``."""
-    samples = np.asarray(samples, dtype=np.float64)
-    if samples.size == 0:
-        raise ValueError("samples must not be empty")
-    if not callable(logp) or not callable(logq):
-        raise TypeError("logp and logq must be callables returning log densities")
+    samples = check_array("samples", samples, min_ndim=1)
+    logp, logq = check_callable("logp", logp), check_callable("logq", logq)
     return float(np.mean(logp(samples) - logq(samples)))
 
 
 def gmm1d_pdf(x: object, weights: object, means: object, sds: object) -> np.ndarray:
     """Density of the 1-D mixture ``sum_k w_k N(x | m_k, s_k^2)``, same shape as x."""
     weights = _as_prob(weights, "weights")
-    means, sds = np.asarray(means, dtype=np.float64), np.asarray(sds, dtype=np.float64)
-    if means.shape != weights.shape or sds.shape != weights.shape:
-        raise ValueError(f"weights, means and sds must have the same length, got {weights.size}, {means.size}, {sds.size}")
+    means = check_array("means", means, ndim=1, shape=weights.shape)
+    sds = check_array("sds", sds, ndim=1, shape=weights.shape)
     if np.any(sds <= 0):
-        raise ValueError("every sd must be > 0")
-    x = np.asarray(x, dtype=np.float64)
+        raise ValueError("every sd in sds must be > 0")
+    x = check_array("x", x, min_ndim=1)
     return sum(w * np.exp(norm_logpdf(x, m, s)) for w, m, s in zip(weights, means, sds))
 
 
@@ -101,14 +93,15 @@ def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: 
     integrals are Riemann sums on the grid, logs are guarded by ``eps``; Nelder-Mead on
     ``(mu, log sigma)`` from ``init`` (start off-centre: the symmetric point is a saddle for reverse KL).
     """
-    p = np.asarray(p_pdf, dtype=np.float64)
-    grid = np.asarray(grid, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 3 or p.shape != grid.shape:
-        raise ValueError(f"p_pdf and grid must be 1-D arrays of the same length >= 3, got {p.shape}, {grid.shape}")
-    if np.any(p < 0) or not np.all(np.isfinite(p)):
-        raise ValueError("p_pdf must be finite and non-negative")
-    if direction not in ("forward", "reverse"):
-        raise ValueError(f"direction must be 'forward' or 'reverse', got {direction!r}")
+    grid = check_array("grid", grid, ndim=1)
+    if grid.size < 3:
+        raise ValueError(f"grid needs at least 3 points, got {grid.size}")
+    p = check_array("p_pdf", p_pdf, ndim=1, shape=grid.shape, low=0)
+    direction = check_choice("direction", direction, ("forward", "reverse"))
+    init = check_array("init", init, ndim=1, shape=(2,))
+    if not init[1] > 0:
+        raise ValueError(f"init must be (mu, sigma) with sigma > 0, got {tuple(init)}")
+    eps = check_positive("eps", eps)
     dx = grid[1] - grid[0]
     log_p = np.log(np.maximum(p, eps))
 
@@ -132,22 +125,18 @@ def binarized_digits(threshold: float = 0.5, n_train: int = 1400, seed: int = 0)
     """
     from sklearn.datasets import load_digits
 
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 1 <= n_train < 1797:
-        raise ValueError(f"n_train must be an int in [1, 1796], got {n_train!r}")
+    threshold = check_probability("threshold", threshold, low_open=True, high_open=True)
+    n_train = check_count("n_train", n_train, high=1796)
     X = (load_digits().data >= threshold * 16).astype(np.uint8)
     order = np.random.default_rng(check_seed(seed)).permutation(len(X))
     return X[order[:n_train]], X[order[n_train:]]
 
 
 def _as_binary(X: object) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or X.size == 0:
-        raise ValueError(f"X must be a non-empty (n, d) array, got shape {X.shape}")
+    X = check_array("X", X, ndim=2, bool_ok=True)
     if not np.all((X == 0) | (X == 1)):
         raise ValueError("X must hold only 0 and 1")
-    return X.astype(np.float64)
+    return X
 
 
 def bernoulli_mle(X: object, alpha: float = 0.0) -> np.ndarray:
@@ -156,8 +145,7 @@ def bernoulli_mle(X: object, alpha: float = 0.0) -> np.ndarray:
     ``alpha = 0`` is the maximum-likelihood estimate (the training mean); ``alpha = 1`` is Laplace smoothing.
     """
     X = _as_binary(X)
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    alpha = check_positive("alpha", alpha, allow_zero=True)
     return (X.sum(axis=0) + alpha) / (X.shape[0] + 2 * alpha)
 
 
@@ -167,9 +155,7 @@ def bernoulli_loglik(X: object, theta: object) -> np.ndarray:
     Returns ``-inf`` for an image that has a pixel the model deems impossible (theta 0 or 1).
     """
     X = _as_binary(X)
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.shape != (X.shape[1],) or np.any(theta < 0) or np.any(theta > 1):
-        raise ValueError(f"theta must be {X.shape[1]} probabilities in [0, 1], got shape {theta.shape}")
+    theta = check_array("theta", theta, ndim=1, shape=(X.shape[1],), low=0, high=1)
     with np.errstate(divide="ignore"):
         log_on, log_off = np.log(theta), np.log1p(-theta)
     on = np.where(X == 1, log_on, 0.0)
@@ -179,22 +165,17 @@ def bernoulli_loglik(X: object, theta: object) -> np.ndarray:
 
 def sample_bernoulli(theta: object, n: int, seed: int = 0) -> np.ndarray:
     """``n`` binary vectors with independent pixels ``x_d ~ Bernoulli(theta_d)``, shape (n, d), uint8."""
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.ndim != 1 or theta.size == 0 or np.any(theta < 0) or np.any(theta > 1):
-        raise ValueError("theta must be a non-empty 1-D array of probabilities")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    theta = check_array("theta", theta, ndim=1, low=0, high=1)
+    n = check_count("n", n, high=10 ** 6)
     rng = np.random.default_rng(check_seed(seed))
     return (rng.random((n, theta.size)) < theta).astype(np.uint8)
 
 
 def image_grid(images: object, nrow: int, ax: object, side: int = 8) -> None:
     """Tile flattened ``side x side`` images in [0, 1] into one picture with ``nrow`` rows on ``ax`` (grey 1-pixel gaps)."""
-    images = np.asarray(images, dtype=np.float64)
-    if images.ndim != 2 or images.shape[1] != side * side or images.shape[0] == 0:
-        raise ValueError(f"images must have shape (n, {side * side}), got {images.shape}")
-    if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
-        raise ValueError(f"nrow must be a positive int, got {nrow!r}")
+    ax, side = check_axes("ax", ax), check_count("side", side, high=1024)
+    images = check_array("images", images, ndim=2, shape=(None, side * side))
+    nrow = check_count("nrow", nrow, high=images.shape[0])
     ncol = -(-images.shape[0] // nrow)
     canvas = np.full((nrow * (side + 1) - 1, ncol * (side + 1) - 1), 0.3)      # light grey gaps
     for k, img in enumerate(images):

@@ -88,7 +88,7 @@ ADVERSARIAL = {
     "expected_kl_linear": Example(a=0.8, s=1.3, sigma=0.5, accepts={"a": "-1 0"}),
     "marginal_kl_linear": Example(a=0.8, s=1.3, sigma=0.5, accepts={"a": "-1 0"}),
     "VIBClassifier": Example(d_in=4, d_hidden=8, d_z=2, n_classes=3, seed=0),
-    "train_vib": Example(X=torch.zeros(6, 4), y=torch.tensor([0, 1, 2, 0, 1, 2]), lam=0.1,
+    "train_vib": Example(timeout=20, X=torch.zeros(6, 4), y=torch.tensor([0, 1, 2, 0, 1, 2]), lam=0.1,
                          steps=2, lr=1e-3, batch_size=4, seed=0, accepts={"lam": "0"},
                          fresh=lambda: {"model": _VIB(d_in=4, d_hidden=8, d_z=2, n_classes=3)}),
 }

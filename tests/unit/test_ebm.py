@@ -146,7 +146,7 @@ ADVERSARIAL = {
                               accepts={"n_steps": "0", "noise": "0"}),
     "ReplayBuffer": Example(size=10, d=2, low=-1.0, high=1.0, reinit=0.05,
                             accepts={"low": "-1 0", "high": "0", "reinit": "0"}),
-    "train_ebm": Example(data_fn=lambda n: torch.zeros(n, 2), n_iter=2, batch=4, k=2, eps=0.01,
+    "train_ebm": Example(timeout=20, data_fn=lambda n: torch.zeros(n, 2), n_iter=2, batch=4, k=2, eps=0.01,
                          reg=0.1, lr=1e-3, fresh=lambda: {"energy": _Energy(2, 4),
                                                           "buffer": _Buffer(10, 2, -1.0, 1.0)},
                          accepts={"k": "0", "reg": "0", "buffer": "None"}),

@@ -48,7 +48,7 @@ def test_mc_kl_and_logpdf():
     assert abs(estimate - kl_gauss(0.3, 1.2, -0.5, 0.8)) < 0.01
     with pytest.raises(ValueError, match="empty"):
         mc_kl([], np.log, np.log)
-    with pytest.raises(TypeError, match="callables"):
+    with pytest.raises(TypeError, match="must be callable"):
         mc_kl([1.0], None, np.log)
     with pytest.raises(ValueError, match="s2"):
         kl_gauss(0, 1, 0, 0)
@@ -60,7 +60,7 @@ def test_gmm1d_pdf_integrates_to_one():
     grid = np.linspace(-20, 30, 50001)
     pdf = gmm1d_pdf(grid, [0.3, 0.7], [-2, 4], [0.5, 2.0])
     assert abs(pdf.sum() * (grid[1] - grid[0]) - 1) < 1e-9
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="means must have shape"):
         gmm1d_pdf(grid, [0.5, 0.5], [0.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="sd"):
         gmm1d_pdf(grid, [1.0], [0.0], [0.0])
@@ -79,9 +79,9 @@ def test_fit_gauss_kl_forward_is_moment_matching_reverse_is_mode_seeking():
         assert abs(mu - 1.0) < 1e-4 and abs(s - 2.0) < 1e-4
     with pytest.raises(ValueError, match="direction"):
         fit_gauss_kl(p, grid, "sideways")
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="p_pdf must have shape"):
         fit_gauss_kl(p[:-1], grid)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="p_pdf must have values"):
         fit_gauss_kl(-p, grid)
 
 
@@ -106,7 +106,7 @@ def test_bernoulli_bad_input():
         bernoulli_mle([[0, 2]])
     with pytest.raises(ValueError, match="alpha"):
         bernoulli_mle([[0, 1]], alpha=-1)
-    with pytest.raises(ValueError, match="theta must be 2"):
+    with pytest.raises(ValueError, match="theta must have shape"):
         bernoulli_loglik([[0, 1]], [0.5])
     with pytest.raises(ValueError, match="threshold"):
         binarized_digits(threshold=1.0)
@@ -128,3 +128,31 @@ def test_image_grid():
     with pytest.raises(ValueError, match="nrow"):
         image_grid(np.zeros((5, 64)), 0, ax)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- bad input
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+_G = np.linspace(-4, 4, 41)
+ADVERSARIAL = {
+    "entropy_categorical": Example(np.array([0.5, 0.5])),
+    "kl_categorical": Example(np.array([0.5, 0.5]), np.array([0.25, 0.75])),
+    "kl_gauss": Example(0.3, 1.2, -0.5, 0.8, accepts={"m1": "-1 0", "m2": "-1 0"}),
+    "norm_logpdf": Example(np.zeros(3), mu=0.0, sigma=1.0,
+                           accepts={"mu": "-1 0", "x": "ndim"}),  # any array shape of x
+    "mc_kl": Example(np.zeros(5), logp=lambda v: -v ** 2, logq=lambda v: -v ** 2 / 2,
+                     accepts={"samples": "ndim"}),
+    "gmm1d_pdf": Example(np.zeros(3), np.array([0.5, 0.5]), np.array([-1.0, 1.0]),
+                         np.array([0.5, 0.5]), accepts={"x": "ndim"}),
+    "fit_gauss_kl": Example(np.exp(-_G ** 2 / 2), _G, direction="forward", init=(0.5, 1.0),
+                            eps=1e-300),
+    "binarized_digits": Example(threshold=0.5, n_train=100, seed=0),
+    "bernoulli_mle": Example(np.array([[0, 1], [1, 1]]), alpha=1.0, accepts={"alpha": "0"}),
+    "bernoulli_loglik": Example(np.array([[0, 1], [1, 1]]), np.array([0.5, 0.5])),
+    "sample_bernoulli": Example(np.array([0.5, 0.2]), n=3, seed=0),
+    "image_grid": Example(np.zeros((4, 64)), nrow=2, side=8,
+                          fresh=lambda: {"ax": plt.subplots()[1]}),
+}
