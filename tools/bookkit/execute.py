@@ -104,10 +104,10 @@ def _sha(data: bytes) -> str:
 
 
 def env_hash(root: Path = ROOT) -> str:
-    """sha256 of what every chapter depends on besides its imports: the pins in pyproject.toml,
-    the strict kernel start-up, and non-Python files shipped inside ``src/mlnotes``."""
+    """sha256 of what every chapter depends on besides its imports: pyproject.toml and the pins in
+    constraints.txt, the strict kernel start-up, and non-Python files shipped inside ``src/mlnotes``."""
     digest = hashlib.sha256()
-    files = [root / "pyproject.toml", root / "tools" / "bookkit" / "strict.py",
+    files = [root / "pyproject.toml", root / "constraints.txt", root / "tools" / "bookkit" / "strict.py",
              *sorted((root / "tools" / "ipython" / "profile_default" / "startup").glob("*.py")),
              *sorted(p for p in (root / "src" / "mlnotes").rglob("*")
                      if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts)]
