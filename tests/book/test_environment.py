@@ -1,8 +1,10 @@
 """The three environment files agree: pyproject.toml (compatible ranges), constraints.txt
-(the exact versions make and CI install) and binder/requirements.txt (Binder: the same pins,
+(the exact versions make and CI install) and binder/environment.yml (Binder: the same pins,
 torch's CPU build from its CPU index, xgboost's CPU-only build, no local package)."""
 
 import tomllib
+
+import yaml
 
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -17,6 +19,11 @@ BINDER_NAMES = {"xgboost": "xgboost-cpu"}
 
 def _lines(path):
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def binder_pip_lines():
+    env = yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
 
 
 def _pins(lines):
@@ -48,12 +55,12 @@ def test_constraints_pin_every_runtime_dependency_inside_its_range():
 
 
 def test_binder_requirements_match_constraints_with_cpu_builds():
-    lines = _lines(ROOT / "binder" / "requirements.txt")
+    lines = binder_pip_lines()
     binder = _pins(lines)
     pins = _pins(_lines(ROOT / "constraints.txt"))
     for name, version in pins.items():
         binder_name = BINDER_NAMES.get(name, name)
-        assert binder_name in binder, f"binder/requirements.txt lacks {binder_name}"
+        assert binder_name in binder, f"binder/environment.yml lacks {binder_name}"
         expected = f"{version}+cpu" if name == "torch" else version
         assert binder[binder_name] == expected, f"binder pins {binder_name}=={binder[binder_name]}, want {expected}"
     assert f"--extra-index-url {CPU_INDEX}" in lines  # torch's CPU wheel index: no CUDA libraries
@@ -62,13 +69,15 @@ def test_binder_requirements_match_constraints_with_cpu_builds():
 
 
 def test_binder_installs_the_package_after_the_cached_layer():
-    lines = _lines(ROOT / "binder" / "requirements.txt")
+    lines = binder_pip_lines()
     assert not any(line.startswith("-e") or line in (".", "./") or "runnable-ml-notes" in line for line in lines)
     post_build = (ROOT / "binder" / "postBuild")
     assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
     assert "pip install --no-cache-dir --no-deps ." in post_build.read_text()
-    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    env = yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
     assert not (ROOT / "environment.yml").exists(), "repo2docker reads binder/ only; a root environment.yml misleads"
+    assert sorted(p.name for p in (ROOT / "binder").iterdir()) == ["environment.yml", "postBuild"]  # one home
 
 
 def test_distribution_name_is_free_of_the_taken_one():

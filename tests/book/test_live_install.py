@@ -5,7 +5,7 @@
 - The install command works against a local clone (``git+file://``) in a fresh venv that
   already has torch, numpy and the other runtime packages (as Colab has): pip installs only
   the book's package and keeps them.
-- Binder's pip part (binder/requirements.txt, then binder/postBuild) builds into a fresh venv
+- Binder's pip part (the pip section of binder/environment.yml, then binder/postBuild) builds into a fresh venv
   from a clean clone, and a chapter runs there with live explorers. It prints the
   environment's installed size (quoted in the README).
 
@@ -135,11 +135,14 @@ def test_git_install_keeps_the_torch_and_numpy_already_there(tmp_path):
 
 
 def _requirements_here(clone: Path) -> Path:
-    """binder/requirements.txt minus its torch CPU index line: this machine installs the same
-    torch==2.13.0+cpu wheel from its local wheel folder (the CPU index is not reachable here)."""
-    lines = (clone / "binder" / "requirements.txt").read_text().splitlines()
+    """The pip section of binder/environment.yml as a requirements file, minus its torch CPU
+    index line: this machine installs the same torch==2.13.0+cpu wheel from its local wheel
+    folder (the CPU index is not reachable here). Python 3.11 is the venv's own."""
+    env = yaml.safe_load((clone / "binder" / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"] and sys.version_info[:2] == (3, 11)
+    lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
-    here = clone / "binder" / "requirements-here.txt"
+    here = clone / "binder-requirements-here.txt"
     here.write_text("\n".join(line for line in lines if not line.startswith("--extra-index-url")) + "\n")
     return here
 
