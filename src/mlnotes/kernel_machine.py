@@ -22,39 +22,34 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_count, check_real, check_same_length
+from mlnotes.validate import check_array, check_axes, check_count, check_real, check_same_length
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
            "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm"]
 
 
 def _check_int(value: object, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+    return check_count(name, value, low=low, high=10**6)
 
 
 def _check_lr(lr: object) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    return float(lr)
+    return check_real("lr", lr, low=0, low_open=True)
 
 
-def _as_inputs(X: object, name: str = "X") -> torch.Tensor:
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    array = np.asarray(X)
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, d) or (N,) with N >= 1, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite")
-    return torch.from_numpy(array.astype(np.float64))
+def _as_inputs(X: object, name: str = "X", d: int | None = None) -> torch.Tensor:
+    """``X`` as a float64 tensor ``(N, d)``; a 1-D ``X`` is ``N`` inputs of dimension 1."""
+    array = check_array(name, X, ndim=(1, 2))
+    array = array[:, None] if array.ndim == 1 else array
+    if d is not None and array.shape[1] != d:
+        raise ValueError(f"{name} must have {d} column(s) (the model's input dimension), "
+                         f"got shape {array.shape}")
+    return torch.from_numpy(array)
+
+
+def _in_dim(model: nn.Module) -> int | None:
+    """The input dimension of the first linear map, if the model exposes one."""
+    first = next((p for p in model.parameters() if p.ndim == 2), None)
+    return None if first is None else int(first.shape[1])
 
 
 def _check_model(model: object) -> nn.Module:
@@ -73,6 +68,8 @@ class TanhMLP(nn.Module):
 
     def __init__(self, width: int, in_dim: int = 1, generator: torch.Generator | None = None):
         super().__init__()
+        width = check_count("width", width, high=100_000)
+        in_dim = check_count("in_dim", in_dim, high=10_000)
         self.width = width
         normal = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=generator)  # noqa: E731
         self.W1 = nn.Parameter(normal(width, in_dim))
@@ -123,7 +120,7 @@ def jacobian(model: nn.Module, X: object) -> np.ndarray:
     with ``torch.func.vmap(jacrev(...))`` and ``functional_call``.
     """
     model = _check_model(model)
-    X = _as_inputs(X)
+    X = _as_inputs(X, "X", _in_dim(model))
     params = {k: v.detach() for k, v in model.named_parameters()}
     return _jacobian(model, params, X).numpy()
 
@@ -134,8 +131,12 @@ def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.
     ``K = J1 J2^T`` with the Jacobians of :func:`jacobian`. ``X2=None`` gives the Gram matrix of
     ``X1`` (symmetric positive semi-definite).
     """
-    J1 = jacobian(model, X1)
-    J2 = J1 if X2 is None else jacobian(model, X2)
+    model = _check_model(model)
+    X1 = _as_inputs(X1, "X1", _in_dim(model))
+    X2 = None if X2 is None else _as_inputs(X2, "X2", _in_dim(model))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    J1 = _jacobian(model, params, X1).numpy()
+    J2 = J1 if X2 is None else _jacobian(model, params, X2).numpy()
     if J1.shape[1] != J2.shape[1]:  # pragma: no cover - same model
         raise ValueError("X1 and X2 must feed the same model")
     return J1 @ J2.T
@@ -160,10 +161,10 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
     """
     if not isinstance(model, TanhMLP):
         raise TypeError(f"model must be a TanhMLP from mlnotes.kernel_machine.mlp, got {type(model).__name__}")
-    X, X_test = _as_inputs(X, "X").numpy(), _as_inputs(X_test, "X_test").numpy()
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if y.shape[0] != X.shape[0] or X_test.shape[1] != X.shape[1] or X.shape[1] != model.W1.shape[1]:
-        raise ValueError(f"need y of length N={X.shape[0]} and X, X_test with d={model.W1.shape[1]} columns")
+    d = model.W1.shape[1]
+    X, X_test = _as_inputs(X, "X", d).numpy(), _as_inputs(X_test, "X_test", d).numpy()
+    y = check_array("y", y, ndim=1)
+    check_same_length(("X", X), ("y", y))
     lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
     if batch_size is not None:
         batch_size = check_count("batch_size", batch_size, high=X.shape[0])
@@ -198,10 +199,9 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
 def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) -> nn.Module:
     """Full-batch GD on ``0.5 sum (f - y)^2`` in place (plain autograd); returns the model."""
     model = _check_model(model)
-    X = _as_inputs(X)
-    y_t = torch.as_tensor(np.asarray(y, dtype=np.float64)).reshape(-1)
-    if y_t.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have length N={X.shape[0]}, got {y_t.shape[0]}")
+    X = _as_inputs(X, "X", _in_dim(model))
+    y_t = torch.from_numpy(check_array("y", y, ndim=1))
+    check_same_length(("X", X.numpy()), ("y", y_t.numpy()))
     lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(num_steps):
@@ -220,8 +220,10 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
     ``f_T(x) - f_0(x) = sum_i c_i (x . x_i)``: the NTK of a linear model is the constant ``x . x'``.
     """
     Xt = _as_inputs(X).numpy()
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    w = np.asarray(w0, dtype=np.float64).reshape(-1).copy()
+    y, w = check_array("y", y, ndim=1), check_array("w0", w0, ndim=1).copy()
+    check_same_length(("X", Xt), ("y", y))
+    if w.shape[0] != Xt.shape[1]:
+        raise ValueError(f"w0 must have one entry per column of X ({Xt.shape[1]}), got {w.shape[0]}")
     if y.shape[0] != Xt.shape[0] or w.shape[0] != Xt.shape[1]:
         raise ValueError(f"need y of length {Xt.shape[0]} and w0 of length {Xt.shape[1]}, got {y.shape[0]} and {w.shape[0]}")
     lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
@@ -274,8 +276,13 @@ def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> 
     support vectors of ``svm`` (a fitted linear ``sklearn.svm.SVC``) ringed, and both decision
     lines ``w . x + b = 0`` (GD's with ``w = X^T alpha``)."""
     from mlnotes.plotting import COLORS
+    ax = check_axes("ax", ax)
     X = check_array("X", X, ndim=2, shape=(None, 2))
-    alpha = check_array("fit['alpha']", fit["alpha"], ndim=1)
+    if not isinstance(fit, dict) or "alpha" not in fit or "b" not in fit:
+        raise TypeError("fit must be the dict returned by hinge_path_coefficients")
+    if not hasattr(svm, "support_") or not hasattr(svm, "coef_"):
+        raise TypeError("svm must be a fitted linear sklearn.svm.SVC")
+    alpha = check_array("fit", fit["alpha"], ndim=1)
     y = check_array("y", y, ndim=1)
     sizes = 8 + 300 * np.abs(alpha) / np.abs(alpha).max()
     for label, color in ((-1, COLORS[0]), (1, COLORS[1])):

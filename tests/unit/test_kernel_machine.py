@@ -73,7 +73,7 @@ def test_mlp_is_deterministic():
     (lambda: mlp(2.5), TypeError, "width"),
     (lambda: mlp(3, seed=-1), ValueError, "seed"),
     (lambda: jacobian("model", [1.0]), TypeError, "nn.Module"),
-    (lambda: jacobian(mlp(3), np.zeros((0, 1))), ValueError, "N >= 1"),
+    (lambda: jacobian(mlp(3), np.zeros((0, 1))), ValueError, "non-empty"),
     (lambda: empirical_ntk(mlp(3), [np.nan]), ValueError, "finite"),
     (lambda: empirical_ntk(mlp(3), ["a"]), TypeError, "numeric"),
     (lambda: path_kernel_trace(mlp(3), [1.0, 2.0], [1.0], [0.0], 0.1, 3), ValueError, "length"),
@@ -117,3 +117,30 @@ def test_sgd_path_kernel_reconstruction_small_error():
     tr = path_kernel_trace(mlp(16, seed=1), X, np.sin(X), X, 0.01, 200, batch_size=3, seed=2)
     change = tr["fT_test"] - tr["f0_test"]
     assert np.linalg.norm(tr["contributions"].sum(1) - change) < 1e-2 * np.linalg.norm(change)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_Xk = np.linspace(-1, 1, 4)
+_Xb = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])
+_yb = np.array([1.0, 1.0, -1.0, -1.0])
+ADVERSARIAL = {
+    "TanhMLP": Example(4, in_dim=1),
+    "mlp": Example(4, in_dim=1, seed=0),
+    "jacobian": Example(fresh=lambda: {"model": mlp(3), "X": _Xk}),
+    "empirical_ntk": Example(fresh=lambda: {"model": mlp(3), "X1": _Xk, "X2": None},
+                             accepts={"X2": "None"}),
+    "path_kernel_trace": Example(fresh=lambda: {"model": mlp(3), "X": _Xk, "y": _Xk, "X_test": _Xk},
+                                 lr=0.01, num_steps=3, batch_size=None, seed=0,
+                                 accepts={"num_steps": "0", "batch_size": "None int"}),
+    "train_gd": Example(fresh=lambda: {"model": mlp(3), "X": _Xk, "y": _Xk}, lr=0.01,
+                        num_steps=3, accepts={"num_steps": "0"}, timeout=10),  # optimizer import
+    "linear_path_coefficients": Example(_Xb, _yb, np.zeros(2), lr=0.1, num_steps=3,
+                                        accepts={"num_steps": "0"}),
+    "hinge_path_coefficients": Example(_Xb, _yb, 0.1, 3, batch_size=None, seed=0,
+                                       accepts={"batch_size": "None int"}),
+    "plot_hinge_svm": Example(fresh=lambda: {
+        "X": _Xb, "y": _yb, "fit": {"alpha": np.ones(4), "b": 0.0},
+        "svm": __import__("sklearn.svm").svm.SVC(kernel="linear").fit(_Xb, _yb),
+        "ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]}),
+}
