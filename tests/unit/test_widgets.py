@@ -16,7 +16,8 @@ from adversarial_examples import Example
 AMPS = [1, 2, 3, 4, 5]
 
 ADVERSARIAL = {
-    "explorer": Example(lambda k: render(k, "a"), title="t", defaults={"k": 2}, autoscale=False, k=AMPS),
+    "explorer": Example(lambda k: render(k, "a"), title="t", defaults={"k": 2}, autoscale=False, k=AMPS,
+                        accepts={"title": "other-str"}),  # any non-empty title
 }
 ADVERSARIAL_EXEMPT = {
     "Control": "a declaration record (values, label, fmt, live); explorer() validates each field and "
