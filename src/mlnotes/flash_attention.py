@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_axes, check_bool, check_int
 
 __all__ = ["causal_mask", "naive_attention", "naive_softmax", "online_softmax",
            "AttentionState", "attention_state", "merge_states", "flash_attention_forward",
@@ -68,24 +68,16 @@ def _check_scale(scale: float | None, d: int) -> float:
 
 
 def _check_vector(x: object, name: str = "x") -> np.ndarray:
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of numbers, got {type(x).__name__}")
-    a = np.asarray(x)
-    if a.dtype == object or a.dtype == bool or not np.issubdtype(a.dtype, np.number):
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN")
-    return a.astype(np.float64)
+    a = check_array(name, x, ndim=1, finite=False)       # real, 1-D, non-empty; -inf allowed
+    if np.isnan(a).any() or (a == np.inf).any():
+        raise ValueError(f"{name} contains NaN or +inf (-inf, a masked entry, is allowed)")
+    return a
 
 
 # ----------------------------------------------------------------------------- reference
 def causal_mask(N: int, Nk: int) -> np.ndarray:
     """Boolean ``(N, Nk)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
-    N, Nk = check_int("N", N, 1), check_int("Nk", Nk, 1)
+    N, Nk = check_int("N", N, 1, 10**6), check_int("Nk", Nk, 1, 10**6)
     return np.arange(Nk)[None, :] <= np.arange(N)[:, None]
 
 
@@ -302,8 +294,8 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
     O, dO = _as_matrix(O, "O"), _as_matrix(dO, "dO")
     if O.shape != (Q.shape[0], V.shape[1]) or dO.shape != O.shape:
         raise ValueError(f"O and dO must have shape {(Q.shape[0], V.shape[1])}, got {O.shape} and {dO.shape}")
-    L = np.asarray(L)
-    if L.shape != (Q.shape[0],) or not np.isfinite(L).all():
+    L = check_array("L", L, ndim=1)
+    if L.shape != (Q.shape[0],):
         raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
     Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
@@ -333,7 +325,8 @@ def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int
     tiles ``Q_i, K_j, V_j, O_i`` of ``B x d`` fit. ``"fa1"`` (FlashAttention-1, Algorithm 1):
     ``Bc = ceil(M / (4 d))`` and ``Br = min(ceil(M / (4 d)), d)``.
     """
-    d, M = check_int("d", d, 1), check_int("M", M, 4 * d)
+    d = check_int("d", d, 1, 10**5)
+    M = check_int("M", M, 4 * d)
     if variant == "square":
         return M // (4 * d), M // (4 * d)
     if variant == "fa1":
@@ -357,7 +350,8 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
     per key tile every ``Q_i``, ``O_i``, ``l_i``, ``m_i`` is read and ``O_i, l_i, m_i``
     written: ``Tc (3 N d + 4 N)``. No causal variant.
     """
-    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 4 * d)
+    N, d = check_int("N", N, 1), check_int("d", d, 1, 10**5)
+    M = check_int("M", M, 4 * d)
     if method == "naive":
         return 4 * N * N + 4 * N * d
     if method == "fa1" and not causal:
@@ -374,7 +368,8 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
 def fa1_traffic_count(N: int, d: int, M: int) -> int:
     """Elements moved by FlashAttention-1's Algorithm 1, tallied by walking its loops
     (outer over key tiles, inner over query tiles) without doing any arithmetic."""
-    N, d, M = check_int("N", N, 1), check_int("d", d, 1), check_int("M", M, 4 * d)
+    N, d = check_int("N", N, 1, 10**7), check_int("d", d, 1, 10**5)
+    M = check_int("M", M, 4 * d)
     Br, Bc = flash_block_sizes(d, M, "fa1")
     moved = 0
     for c0 in range(0, N, Bc):
@@ -390,6 +385,11 @@ def fa1_traffic_count(N: int, d: int, M: int) -> int:
 def draw_tile_schedule(ax, N: int, tile: int, causal: bool, stats: dict) -> None:
     """Grid of ``B x B`` tiles: dark if computed in full, light if it crosses the causal
     diagonal (partly masked), blank if skipped."""
+    check_axes("ax", ax)
+    N, tile = check_int("N", N, 1, 4096), check_int("tile", tile, 1, N)
+    causal = check_bool("causal", causal)
+    if not isinstance(stats, dict) or not {"computed", "skipped"} <= set(stats):
+        raise TypeError("stats must be the dict filled by flash_attention_forward(stats=...)")
     T = -(-N // tile)
     rows, cols = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     kind = np.ones((T, T)) if not causal else np.where(

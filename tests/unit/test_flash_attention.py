@@ -55,9 +55,9 @@ def test_online_softmax_property(values):
 
 
 @pytest.mark.parametrize("bad, err, match", [
-    ([], ValueError, "empty"), ([[1.0]], ValueError, "1-D"), ("abc", TypeError, "sequence"),
+    ([], ValueError, "empty"), ([[1.0]], ValueError, "1-D"), ("abc", TypeError, "x must be a numeric array"),
     ([1.0, np.nan], ValueError, "NaN"), ([-np.inf, -np.inf], ValueError, "all -inf"),
-    ([True, False], TypeError, "real numbers")])
+    ([True, False], TypeError, "x must be a numeric array")])
 def test_online_softmax_bad_input(bad, err, match):
     with pytest.raises(err, match=match):
         online_softmax(bad)
@@ -271,3 +271,38 @@ def test_draw_tile_schedule():
     draw_tile_schedule(ax, 64, 16, True, {"computed": 10, "skipped": 6})
     assert len(ax.images) == 1 and "10 tiles computed" in ax.get_title()
     plt.close(fig)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_R = np.random.default_rng(0)
+_Q, _K, _V = (_R.normal(size=(6, 4)) for _ in range(3))
+_S = _Q @ _K.T
+
+
+def _state():
+    from mlnotes.flash_attention import attention_state
+    return attention_state(_S[:, :3], _V[:3])
+
+
+ADVERSARIAL = {
+    "causal_mask": Example(4, 5),
+    "naive_attention": Example(_Q, _K, _V),
+    "naive_softmax": Example(np.array([1.0, 2.0, 3.0]), accepts={"x": "inf inf-array"}),
+    "online_softmax": Example(np.array([1.0, 2.0, 3.0])),
+    "attention_state": Example(_S[:, :3], _V[:3]),
+    "merge_states": Example(fresh=lambda: {"a": _state(), "b": _state()}),
+    # a tile larger than N is one tile: huge Br/Bc are legitimate
+    "flash_attention_forward": Example(_Q, _K, _V, 2, 3, accepts={"Br": "10**9", "Bc": "10**9"}),
+    "flash_attention_backward": Example(
+        _Q, _K, _V, *flash_attention_forward(_Q, _K, _V, 2, 3), np.ones((6, 4)), 2, 3,
+        accepts={"Br": "10**9", "Bc": "10**9"}),
+    "flash_block_sizes": Example(16, 1000, accepts={"M": "10**9"}),   # any SRAM size
+    "hbm_traffic": Example(64, 8, 1000, accepts={"N": "10**9", "M": "10**9"}),  # closed form
+    "fa1_traffic_count": Example(64, 8, 1000, accepts={"M": "10**9"}),
+    "draw_tile_schedule": Example(N=32, tile=8, causal=True,
+                                  stats={"computed": 10, "skipped": 6},
+                                  fresh=lambda: {"ax": __import__("matplotlib.pyplot")
+                                                 .pyplot.subplots()[1]}),
+}
+ADVERSARIAL_EXEMPT = {"AttentionState": "a plain dataclass record built by attention_state"}
