@@ -261,16 +261,21 @@ _TEMPLATES = ["{letter}", "({letter})", "Answer: {lower}", "The answer is {lette
               "I think it's the {text}.", "It looks like a {text} to me.", "Definitely the {typo}!"]
 
 
-def verbose(model: AnswerFn) -> AnswerFn:
-    """Wrap ``model`` so it answers in free text (letters, option texts, sometimes misspelled)."""
+def verbose(model: AnswerFn, seed: int = 0) -> AnswerFn:
+    """Wrap ``model`` so it answers in free text (letters, option texts, sometimes misspelled).
+
+    The template is drawn from a generator of its own (``seed``), so the wrapped model sees
+    exactly the random numbers it would see unwrapped (common random numbers).
+    """
     if not callable(model):
         raise TypeError("model must be callable")
+    template_rng = np.random.default_rng(check_seed(seed))
 
     def answer(question: Question, rng: np.random.Generator) -> str:
         letter = extract_choice(model(question, rng), question["options"], fallback=None) or "A"
         text = question["options"][letter]
         typo = text[:-2] + text[-1] + text[-2] if len(text) > 3 else text
-        template = _TEMPLATES[rng.integers(len(_TEMPLATES))]
+        template = _TEMPLATES[template_rng.integers(len(_TEMPLATES))]
         return template.format(letter=letter, lower=letter.lower(), text=text, typo=typo)
     return answer
 
@@ -293,3 +298,16 @@ def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) ->
     vanilla = at_a / n + elsewhere * (n - 1) / n
     circular = at_a * elsewhere ** (n - 1)
     return float(vanilla.mean()), float(circular.mean())
+
+
+def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question],
+                   seeds: Sequence[int]) -> dict[str, np.ndarray]:
+    """Vanilla and circular accuracy of every model under every seed: {"vanilla", "circular"}
+    each an array (len(models), len(seeds)), rows in the order of ``models``."""
+    out = {"vanilla": np.zeros((len(models), len(seeds))),
+           "circular": np.zeros((len(models), len(seeds)))}
+    for i, model in enumerate(models.values()):
+        for j, seed in enumerate(seeds):
+            out["vanilla"][i, j], out["circular"][i, j], _ = circular_eval(model, questions,
+                                                                          seed=seed)
+    return out

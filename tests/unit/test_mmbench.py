@@ -150,3 +150,13 @@ def test_uniform_guesser_covers_options_and_rejects_bad_input(bank):
         uniform_guesser(question, 0)
     with pytest.raises(ValueError, match="options"):
         uniform_guesser({"options": []}, rng)
+
+
+def test_verbose_uses_common_random_numbers_and_rank_stability_shapes():
+    from mlnotes.mmbench import biased_knower, circular_eval, rank_stability, synthetic_bank, verbose
+    bank = synthetic_bank(60, seed=0)
+    plain = circular_eval(biased_knower(0.7, bias=0.0), bank, seed=3)[2]
+    wrapped = circular_eval(verbose(biased_knower(0.7, bias=0.0)), bank, seed=3)[2]
+    assert (plain == wrapped).all()
+    runs = rank_stability({"a": biased_knower(0.3), "b": biased_knower(0.9)}, bank, seeds=[0, 1, 2])
+    assert runs["vanilla"].shape == (2, 3) and (runs["circular"][1] > runs["circular"][0]).all()
