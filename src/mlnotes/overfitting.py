@@ -13,7 +13,11 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.linear import poly_design, ridge_closed_form
-from mlnotes.validate import check_count, check_int, check_positive, check_probability, check_real
+from mlnotes.validate import (check_array, check_count, check_int, check_positive, check_probability,
+                              check_real, check_same_length)
+
+__all__ = ["TRUE_FUNCTIONS", "toy_regression", "fit_poly", "predict_poly", "poly_train_test_mse",
+           "generalization_gaps", "cv_select_degree", "train_mlp_early_stopping", "jitter_augment"]
 
 #: The noise-free rules ``f(x)`` on [-1, 1] that ``toy_regression`` can sample.
 TRUE_FUNCTIONS = {
@@ -22,17 +26,21 @@ TRUE_FUNCTIONS = {
 }
 
 
-def _check_xy(x: object, y: object, name: str) -> tuple[np.ndarray, np.ndarray]:
-    x_arr, y_arr = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x_arr.ndim != 1 or x_arr.shape != y_arr.shape or x_arr.size == 0:
-        raise ValueError(f"{name}: x and y must be non-empty 1-D arrays of equal length, "
-                         f"got shapes {x_arr.shape} and {y_arr.shape}")
-    return x_arr, y_arr
+def _check_xy(x: object, y: object, xname: str = "x", yname: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    x, y = check_array(xname, x, ndim=1), check_array(yname, y, ndim=1)
+    check_same_length((xname, x), (yname, y))
+    return x, y
+
+
+def _check_degrees(degrees: object) -> list[int]:
+    if isinstance(degrees, (list, tuple)) and not degrees:
+        raise ValueError("degrees must not be empty")
+    return [int(d) for d in check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)]
 
 
 def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(-1, 1)`` (sorted) and ``y = f(x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n = check_int("n", n, 1)
+    n = check_count("n", n, high=10**7)
     noise = check_positive("noise", noise, allow_zero=True)
     if fn not in TRUE_FUNCTIONS:
         raise ValueError(f"fn must be one of {sorted(TRUE_FUNCTIONS)}, got {fn!r}")
@@ -43,25 +51,22 @@ def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -
 
 def fit_poly(x: object, y: object, degree: int, lam: float = 0.0) -> np.ndarray:
     """Legendre coefficients (degree + 1,) of the (ridge-)least-squares polynomial fit to ``(x, y)``."""
-    x, y = _check_xy(x, y, "fit_poly")
+    x, y = _check_xy(x, y)
     return ridge_closed_form(poly_design(x, degree), y, check_positive("lam", lam, allow_zero=True))
 
 
 def predict_poly(coef: object, x: object) -> np.ndarray:
     """Evaluate Legendre coefficients ``coef`` (degree + 1,) at ``x`` (m,)."""
-    coef = np.asarray(coef, dtype=np.float64)
-    if coef.ndim != 1 or coef.size == 0:
-        raise ValueError(f"coef must be a non-empty 1-D array, got shape {coef.shape}")
+    coef = check_array("coef", coef, ndim=1)
     return poly_design(x, coef.size - 1) @ coef
 
 
 def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test: object,
                         degrees: Sequence[int], lam: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Train and test mean squared errors of polynomial fits, one per degree: two arrays (len(degrees),)."""
-    x_train, y_train = _check_xy(x_train, y_train, "train")
-    x_test, y_test = _check_xy(x_test, y_test, "test")
-    if len(degrees) == 0:
-        raise ValueError("degrees must not be empty")
+    x_train, y_train = _check_xy(x_train, y_train, "x_train", "y_train")
+    x_test, y_test = _check_xy(x_test, y_test, "x_test", "y_test")
+    degrees = _check_degrees(degrees)
     train, test = [], []
     for degree in degrees:
         coef = fit_poly(x_train, y_train, degree, lam)
@@ -77,10 +82,10 @@ def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, n
     Returns shape (len(ns),). Each resample draws a fresh training set of size n from
     ``toy_regression``; one fixed test set of ``n_test`` points is shared.
     """
-    degree = check_int("degree", degree, 0)
-    n_resamples = check_int("n_resamples", n_resamples, 1)
-    if len(ns) == 0 or any(check_int("each n", n, degree + 1) < 0 for n in ns):
-        raise ValueError("ns must be a non-empty list of sizes")
+    degree = check_int("degree", degree, 0, 50)
+    n_resamples = check_count("n_resamples", n_resamples, high=10**5)
+    ns = [int(n) for n in check_array("ns", ns, ndim=1, integer=True, low=degree + 1, high=10**6)]
+    n_test = check_count("n_test", n_test, high=10**6)
     seed = check_seed(seed)
     x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
     gaps = np.empty((len(ns), n_resamples))
@@ -101,12 +106,11 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
     """
     from sklearn.model_selection import KFold
 
-    x, y = _check_xy(x, y, "cv_select_degree")
+    x, y = _check_xy(x, y)
     k = check_int("k", k, 2)
     if k > x.size:
         raise ValueError(f"k = {k} folds need at least {k} points, got {x.size}")
-    if len(degrees) == 0:
-        raise ValueError("degrees must not be empty")
+    degrees = _check_degrees(degrees)
     folds = list(KFold(k, shuffle=True, random_state=check_seed(seed)).split(x))
     cv_mse = np.array([np.mean([poly_train_test_mse(x[tr], y[tr], x[va], y[va], [d], lam)[1][0]
                                 for tr, va in folds]) for d in degrees])
@@ -126,10 +130,10 @@ def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_
     import torch
     from torch import nn
 
-    x_train, y_train = _check_xy(x_train, y_train, "train")
-    x_val, y_val = _check_xy(x_val, y_val, "validation")
-    width = check_int("width", width, 1)
-    num_epochs = check_int("num_epochs", num_epochs, 1)
+    x_train, y_train = _check_xy(x_train, y_train, "x_train", "y_train")
+    x_val, y_val = _check_xy(x_val, y_val, "x_val", "y_val")
+    width = check_count("width", width, high=100_000)
+    num_epochs = check_count("num_epochs", num_epochs, high=10**6)
     check_positive("lr", lr)
     dropout = check_probability("dropout", dropout, high_open=True)
     with torch.random.fork_rng():
@@ -167,7 +171,7 @@ def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     It encodes the belief that the rule barely changes over a distance ``sd``; for small
     ``sd`` training on it acts like a penalty on the fit's slope (Bishop, 1995).
     """
-    x, y = _check_xy(x, y, "x/y")
+    x, y = _check_xy(x, y)
     copies = check_count("copies", copies, low=0, high=10_000)
     sd = check_real("sd", sd, low=0)
     rng = np.random.default_rng(check_seed(seed))

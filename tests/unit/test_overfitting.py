@@ -75,11 +75,11 @@ def test_early_stopping_curves():
     (lambda: toy_regression(5.0), TypeError, "n must be an int"),
     (lambda: toy_regression(5, noise=-1.0), ValueError, "noise"),
     (lambda: toy_regression(5, fn="cos"), ValueError, "fn"),
-    (lambda: fit_poly([0.0, 1.0], [1.0], 1), ValueError, "equal length"),
+    (lambda: fit_poly([0.0, 1.0], [1.0], 1), ValueError, "same length"),
     (lambda: fit_poly([0.0, 1.0], [1.0, 2.0], 1, lam=-1.0), ValueError, "lam"),
     (lambda: predict_poly([], [0.0]), ValueError, "coef"),
     (lambda: poly_train_test_mse([0.0], [1.0], [0.0], [1.0], []), ValueError, "degrees"),
-    (lambda: generalization_gaps(5, [3]), ValueError, "each n"),
+    (lambda: generalization_gaps(5, [3]), ValueError, "ns"),
     (lambda: generalization_gaps(5, [10], n_resamples=0), ValueError, "n_resamples"),
     (lambda: cv_select_degree([0.0, 1.0], [0.0, 1.0], [1], k=5), ValueError, "folds"),
     (lambda: cv_select_degree([0.0, 1.0], [0.0, 1.0], [1], k=1), ValueError, "k must be"),
@@ -110,3 +110,23 @@ def test_dropout_run_is_deterministic_and_fits_less():
     assert np.array_equal(a[0], b[0])
     with pytest.raises(ValueError, match="dropout"):
         train_mlp_early_stopping(x, y, x, y, num_epochs=5, dropout=1.0)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_xo = np.linspace(-1, 1, 8)
+_yo = np.sin(_xo)
+ADVERSARIAL_EXEMPT = {"TRUE_FUNCTIONS": "a constant dict of rules, not a callable"}
+ADVERSARIAL = {
+    "toy_regression": Example(10, noise=0.3, seed=0, fn="sin", accepts={"noise": "0"}),
+    "fit_poly": Example(_xo, _yo, 2, lam=0.0, accepts={"degree": "0", "lam": "0"}),
+    "predict_poly": Example(np.array([1.0, 0.5]), _xo),
+    "poly_train_test_mse": Example(_xo, _yo, _xo, _yo, [1, 2], lam=0.0, accepts={"lam": "0"}),
+    "generalization_gaps": Example(1, [10], n_resamples=2, noise=0.3, seed=0, n_test=20,
+                                   accepts={"noise": "0", "degree": "0"}),
+    "cv_select_degree": Example(_xo, _yo, [1, 2], k=2, seed=0),
+    "train_mlp_early_stopping": Example(_xo, _yo, _xo, _yo, width=4, num_epochs=2, lr=0.01,
+                                        seed=0, dropout=0.0, accepts={"dropout": "0"},
+                                        timeout=10),
+    "jitter_augment": Example(_xo, _yo, 2, 0.1, seed=0, accepts={"copies": "0", "sd": "0"}),
+}
