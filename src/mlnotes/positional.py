@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from mlnotes.flash_attention import naive_attention
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_int
 
 __all__ = ["rope_freqs", "rope", "rope_matrix", "half_to_interleaved_perm",
            "rope_decay_curve", "attention", "linear_attention_rope", "sinusoidal",
@@ -28,8 +28,8 @@ LAYOUTS = ("interleaved", "half")
 
 # ----------------------------------------------------------------------------- validation
 def _check_dim(d: object) -> int:
-    d = check_int("d", d)
-    if d < 2 or d % 2:
+    d = check_int("d", d, 2, 2**16)
+    if d % 2:
         raise ValueError(f"d must be an even int >= 2 (dimensions come in pairs), got {d}")
     return d
 
@@ -68,9 +68,8 @@ def rope_freqs(d: int, base: float = 1e4) -> np.ndarray:
 
 
 def _angles(pos: object, shape: tuple[int, ...], d: int, base: float) -> np.ndarray:
-    p = np.asarray(pos, dtype=np.float64) if not hasattr(pos, "detach") else pos.detach().cpu().numpy().astype(np.float64)
-    if not np.isfinite(p).all():
-        raise ValueError("pos must be finite")
+    p = pos.detach().cpu().numpy() if hasattr(pos, "detach") else pos
+    p = check_array("pos", p, dtype=np.float64)             # real, finite, non-empty
     try:
         p = np.broadcast_to(p, shape[:-1])
     except ValueError:
@@ -95,6 +94,8 @@ def rope(x: object, pos: object, base: float = 1e4, layout: str = "interleaved")
         raise TypeError(f"x must hold floats, got dtype {x.dtype}")
     if x.ndim < 1:
         raise ValueError("x must have at least one axis (the feature axis)")
+    if not is_torch:
+        check_array("x", x, min_ndim=1)                    # finite values
     d = _check_dim(int(x.shape[-1]))
     phi = _angles(pos, tuple(x.shape), d, _check_base(base))
     cos, sin = np.cos(phi), np.sin(phi)
@@ -142,7 +143,7 @@ def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarr
     At ``r = 0`` every term is 1, so the value is ``(d/2 + 1) / 2``. Shape ``(max_dist + 1,)``.
     """
     theta = rope_freqs(d, base)
-    max_dist = check_int("max_dist", max_dist, 0)
+    max_dist = check_int("max_dist", max_dist, 1, 10**6)
     r = np.arange(max_dist + 1, dtype=np.float64)[:, None]
     S = np.cumsum(np.exp(1j * r * theta), axis=1)  # S_1 .. S_{d/2}
     return np.abs(S).mean(axis=1)
@@ -181,7 +182,7 @@ def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: flo
 def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -> np.ndarray:
     """Sinusoidal table (n, d): ``p[k, 2i] = sin(k theta_i)``, ``p[k, 2i+1] = cos(k theta_i)``
     (``layout="interleaved"``) or ``[sin(k theta) | cos(k theta)]`` (``layout="concat"``)."""
-    n = check_int("n", n, 1)
+    n = check_int("n", n, 1, 10**6)
     layout = _check_layout(layout, ("interleaved", "concat"))
     phi = np.arange(n, dtype=np.float64)[:, None] * rope_freqs(d, base)
     if layout == "concat":
@@ -199,9 +200,13 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
     ``nb - 1``. Causal (``bidirectional=False``): only ``rel <= 0`` counts, ``rel > 0`` -> bucket 0.
     A float64 version of HF ``T5Attention._relative_position_bucket``.
     """
+    if hasattr(rel, "detach"):
+        raise TypeError("rel must be a numpy integer array, got a torch tensor")
     r = np.asarray(rel)
     if r.dtype == bool or not np.issubdtype(r.dtype, np.integer):
         raise TypeError(f"rel must hold integers, got dtype {r.dtype}")
+    if r.size == 0:
+        raise ValueError("rel must be non-empty")
     num_buckets = check_int("num_buckets", num_buckets, 2)
     max_distance = check_int("max_distance", max_distance, 1)
     r = r.astype(np.int64)
@@ -224,7 +229,7 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
 
 def relative_positions(n: int) -> np.ndarray:
     """Matrix ``rel[i, j] = j - i`` (key minus query), shape (n, n), int64."""
-    n = check_int("n", n, 1)
+    n = check_int("n", n, 1, 10**4)
     return np.arange(n)[None, :] - np.arange(n)[:, None]
 
 
@@ -325,7 +330,14 @@ def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
     the offset marked; the score is in the figure title."""
     from mlnotes.plotting import COLORS, new_figure
 
-    d = q.shape[-1]
+    q, k = check_array("q", q, ndim=1), check_array("k", k, ndim=1)
+    if q.shape != k.shape:
+        raise ValueError(f"q and k must have the same shape, got {q.shape} and {k.shape}")
+    m, n = check_int("m", m, 0, 10**6), check_int("n", n, 0, 10**6)
+    layout = _check_layout(layout, LAYOUTS)
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError("curves must be a non-empty dict base -> decay curve")
+    d = _check_dim(q.shape[-1])
     rq, rk = rope(q, m, layout=layout), rope(k, n, layout=layout)
     fig, axes = new_figure(ncols=3, width=9, height=3.0)
     for ax, pair in zip(axes[:2], (0, d // 2 - 1)):

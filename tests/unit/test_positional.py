@@ -227,3 +227,28 @@ def test_draw_rope_frame_title_has_score():
     fig = draw_rope_frame(q, k, 5, 2, "half", {1e4: rope_decay_curve(8, 1e4, 16)})
     assert f"{rope(q, 5, layout='half') @ rope(k, 2, layout='half'):.3f}" in fig._suptitle.get_text()
     plt.close(fig)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+_R = np.random.default_rng(0)
+_X = _R.normal(size=(5, 8))
+
+ADVERSARIAL_EXEMPT = {"train_offset_retrieval": "a training experiment with fixed defaults; "
+                                            "method and seed are validated (see its unit test)"}
+ADVERSARIAL = {
+    "rope_freqs": Example(8),
+    "rope": Example(_X, np.arange(5), accepts={"x": "torch", "pos": "torch"}),  # torch in
+    "rope_matrix": Example(3, 8, accepts={"m": "-1 0 10**9"}),   # any real position
+    "half_to_interleaved_perm": Example(8),
+    "rope_decay_curve": Example(8, 1e4, 16),
+    "attention": Example(_X, _X, _X),
+    "linear_attention_rope": Example(_X, _X, _X),
+    "sinusoidal": Example(5, 8),
+    "t5_bucket": Example(np.arange(-5, 6), accepts={"rel": "ndim"}),  # any shape of offsets
+    "relative_positions": Example(5),
+    "shaw_logits": Example(_X, _X, _R.normal(size=(5, 8)), 2),
+    "alibi_bias": Example(5, 0.5, accepts={"slope": "0"}),        # slope 0: no bias
+    "draw_rope_frame": Example(_X[0], _X[1], 3, 1, "half", {1e4: np.ones(4)},
+                               accepts={"m": "0", "n": "0"}),             # position 0 is valid
+}
