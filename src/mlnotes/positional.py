@@ -339,7 +339,7 @@ def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
         raise TypeError("curves must be a non-empty dict base -> decay curve")
     d = _check_dim(q.shape[-1])
     rq, rk = rope(q, m, layout=layout), rope(k, n, layout=layout)
-    fig, axes = new_figure(ncols=3, width=9, height=3.0)
+    fig, axes = new_figure(ncols=3, width=7.8, height=2.7)
     for ax, pair in zip(axes[:2], (0, d // 2 - 1)):
         i, j = (2 * pair, 2 * pair + 1) if layout == "interleaved" else (pair, pair + d // 2)
         for v, name, color in [(rq, "q", COLORS[0]), (rk, "k", COLORS[1])]:
