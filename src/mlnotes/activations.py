@@ -1,7 +1,7 @@
 """Activation functions written from their definitions, signal propagation through deep
 random networks, and gated feed-forward blocks (SwiGLU / GeGLU).
 
-Used by the chapter ``foundations/activations``. Holds:
+Holds:
 
 - ``REGISTRY``: name -> torch function for step, sigmoid, tanh, ReLU, Leaky ReLU, ELU, SELU,
   GELU, SiLU and Mish, each written from its formula (the chapter checks them against

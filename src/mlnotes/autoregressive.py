@@ -10,8 +10,7 @@ for every conditional in one parallel pass ("teacher forcing"); sampling is sequ
   2nd + n + d parameters; the pre-activations obey ``a_{i+1} = a_i + W[:, i] x_i`` (a cumsum).
 
 Plus :func:`enumerate_binary`, :func:`empirical_pmf`, :func:`tv_distance` for exact checks on
-small n, and :func:`fit_density`, a small Adam loop. Used by
-chapters/generative/autoregressive-models.
+small n, and :func:`fit_density`, a small Adam loop.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Masked language modelling: a toy two-topic language, BERT masking, the MLM loss, span decoding.
 
-Chapter: pretraining/bert. The encoder itself lives in :mod:`mlnotes.transformer`.
+The encoder itself lives in :mod:`mlnotes.transformer`.
 
 - :func:`synthetic_topic_sentences` writes sentences from two topics (fruit, tech) that share
   the ambiguous noun "apple"; :func:`encode` turns them into padded id tensors.

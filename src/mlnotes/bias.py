@@ -1,6 +1,6 @@
 """The bias term: thresholds, augmented features, homogeneity, and bias initialisation.
 
-Used by the chapter ``foundations/bias``. Holds:
+Holds:
 
 - ``threshold_unit`` and ``augment``: a bias is minus a threshold, and a weight on a constant 1;
 - ``sigmoid_neuron`` / ``sigmoid_midpoint``: ``b`` shifts a sigmoid, ``w`` sets its slope;

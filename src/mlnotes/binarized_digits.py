@@ -2,9 +2,6 @@
 Bernoulli naive Bayes and independent pixels, all in numpy / sklearn. (The FVSBN, the logistic
 chain rule, lives in :mod:`mlnotes.autoregressive`; image mosaics in :mod:`mlnotes.plotting`.)
 
-Used by: chapters/generative/binarized-digits (and chapters/generative/autoregressive-models,
-which reuses :class:`IndependentBernoulli`).
-
 Conventions: data ``X`` is an (m, n) array of 0/1 values; log-probabilities are natural logs
 (nats) and are summed over the n variables, so ``log_prob`` returns one number per row.
 """

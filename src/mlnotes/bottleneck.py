@@ -10,7 +10,6 @@ the marginal is ``p(z) = N(0, v)`` with ``v = a^2 s^2 + sigma^2``, and
 
 so ``E_x KL = I + KL(p(z) || q)`` >= I, with equality exactly when ``v = 1``.
 
-Used by chapters/generative/vae-information-bottleneck (with :mod:`mlnotes.vae`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Byte-pair encoding from scratch: pre-tokenizers, a BPE trainer/encoder, byte-level BPE.
 
-Used by the chapter ``sequences/tokenizers``. Holds
+Holds
 
 - ``lee_corpus``, ``word_tokenize``, ``gpt2_like_pretokenize``: text and pre-tokenization;
 - ``naive_bpe_merges``: the reference trainer of Sennrich et al. (recount every pair after

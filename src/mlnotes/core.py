@@ -1,7 +1,5 @@
 """Seeding, CPU thread setup, the one-line set-up every chapter runs first, and small
 helpers several chapters share (``count_params``, ``numerical_grad``).
-
-Used by every chapter (``setup_notebook``) and by tests that train small torch models.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Energy-based models: Langevin sampling (ULA, MALA), two-phase gradients, PCD and a torch EBM.
 
-Chapter: generative/energy-based-models.
-
 A density ``q(x) = exp(-U(x)) / Z``. The unadjusted Langevin algorithm (ULA)
 ``x <- x - (eps/2) grad U(x) + sqrt(eps) xi`` has ``exp(-U)`` as its stationary law as eps -> 0;
 MALA adds a Metropolis test that removes the O(eps) bias. Maximum likelihood needs only samples:

@@ -1,7 +1,6 @@
 """Exact attention, online softmax and a tiled (FlashAttention-style) forward and backward.
 
-Used by the chapter ``sequences/flash-attention`` (and available to ``sequences/rope`` and
-``sequences/positional-encodings``). Everything is numpy and single-head: ``Q`` has shape
+Everything is numpy and single-head: ``Q`` has shape
 ``(N, d)``, ``K`` has shape ``(Nk, d)`` and ``V`` has shape ``(Nk, dv)``; the output has shape
 ``(N, dv)``. With ``scale = 1 / sqrt(d)``,
 

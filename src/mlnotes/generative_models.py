@@ -1,6 +1,6 @@
 """Divergences between distributions and the simplest generative models.
 
-Used by the chapter ``generative/generative-models``: KL divergence for categorical and
+KL divergence for categorical and
 Gaussian distributions (closed form and Monte Carlo), forward and reverse KL fits of a Gaussian
 to a 1-D mixture, and the independent-Bernoulli model of binary images. All logs are natural
 (nats); divide by ``log 2`` for bits.

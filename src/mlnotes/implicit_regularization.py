@@ -1,6 +1,6 @@
 """Optimisation as dynamics: gradient descent, gradient flow and the modified flow of backward error analysis.
 
-Used by the chapter ``foundations/implicit-gradient-regularization``. Losses are written once
+Losses are written once
 as torch functions of ``theta`` with shape ``(d, ...)`` (so they evaluate on a single point or a
 grid); :func:`numpy_grad` turns them into numpy gradient functions.
 

@@ -1,7 +1,6 @@
 """Mutual-information estimation by variational bounds, and Deep InfoMax on small images.
 
-Used by the chapter ``pretraining/deep-infomax`` (and by ``pretraining/self-supervised-learning``
-for InfoNCE). Holds
+Holds
 
 - ``gaussian_mi``, ``correlated_gaussians``, ``gaussian_log_ratio``: a test bed with known MI and
   its optimal critic ``log p(x, y) / (p(x) p(y))``;

@@ -1,6 +1,6 @@
 """Gradient descent as a kernel machine: the empirical neural tangent kernel and the path kernel.
 
-Used by the chapter ``foundations/gd-kernel-machines``. Models are small torch MLPs in float64
+Models are small torch MLPs in float64
 with a scalar output; parameters are handled as one flat vector through ``torch.func``.
 
 - ``mlp`` / ``TanhMLP``    a 1-hidden-layer tanh network ``R^d -> R`` in the NTK parameterization

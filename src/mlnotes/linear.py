@@ -1,9 +1,6 @@
 """Regularized linear models: ridge and LASSO as MAP estimates, soft-thresholding, polynomial
 designs, and the 2-D constrained view of L1/L2 penalties.
 
-Used by the chapters ``foundations/regularization-priors`` (Gaussian/Laplace priors, sparsity)
-and ``foundations/overfitting`` (polynomial capacity, ridge shrinkage).
-
 Conventions: ``X`` (or ``A``) has shape (n, d), ``y`` shape (n,), weights ``w`` shape (d,).
 No intercept is fitted: centre ``y`` and the columns of ``X`` first (the intercept is never
 penalized).

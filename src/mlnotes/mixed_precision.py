@@ -1,7 +1,5 @@
 """Floating-point formats and mixed-precision training: bits, rounding, loss scaling, master weights.
 
-Used by the chapter ``foundations/mixed-precision``.
-
 - ``FORMATS``              sign / exponent / fraction bit counts of FP64, FP32, FP16 and BF16
 - ``float_bits``           the sign, exponent and fraction bit strings of a number in a format
 - ``fp16_decode``          IEEE half value of a 16-bit pattern, from the formula (normals, subnormals, inf/NaN)

@@ -1,7 +1,7 @@
 """Multiple-choice benchmark machinery in the style of MMBench: CircularEval, answer extraction,
 hierarchical aggregation, and synthetic question banks and "models" to exercise them.
 
-Used by the chapter ``pretraining/mmbench``. Holds
+Holds
 
 - ``TAXONOMY``: MMBench's L1 -> L2 -> L3 ability tree (2 / 6 / 20 abilities);
 - ``synthetic_bank``: single-choice questions with 2-4 options, tagged with L3/L2/L1;

@@ -1,8 +1,7 @@
 """Overfitting experiments on 1-D regression: polynomial capacity, learning curves,
 cross-validated model selection and early stopping of a small MLP.
 
-Used by the chapter ``foundations/overfitting`` (the linear algebra lives in
-``mlnotes.linear``: ``poly_design`` and ``ridge_closed_form``).
+The linear algebra lives in ``mlnotes.linear`` (``poly_design``, ``ridge_closed_form``).
 """
 
 from __future__ import annotations

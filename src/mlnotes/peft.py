@@ -1,8 +1,6 @@
 """Parameter-efficient fine-tuning: LoRA, adapters, prefix keys/values and a memory calculator.
 
-Chapters: pretraining/peft-lora (``LoRALinear``, ``inject_lora``, ``Adapter``, ``add_adapters``,
-``finetune_memory_gb``, ``svd_truncate``, ``fit_low_rank``) and pretraining/prefix-tuning
-(``PrefixKV``, ``prefix_gate``). The frozen models come from :mod:`mlnotes.transformer`.
+The frozen models come from :mod:`mlnotes.transformer`.
 
 LoRA:     ``W x + (alpha / r) B A x`` with ``A`` (r, d_in) random, ``B`` (d_out, r) zero.
 Adapter:  ``h + W_up act(W_down h)`` with ``W_up`` zero, so both start at the base model.

@@ -13,8 +13,6 @@ stay readable when the site is in dark mode. The style also:
 Shared helpers: :func:`plot_decision_boundary` (classifiers on the plane: score, label or
 probability), :func:`tile_images` (a grid of small images as one array), and
 :func:`log_limits` (a log axis whose range is set by the data that matters).
-Used by every chapter (style); the decision-boundary and tiling helpers by the classical
-and generative chapters.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Positional encodings for attention: sinusoidal tables, rotary embeddings (RoPE) and
 relative-position biases (Shaw et al. clipping, T5 buckets, ALiBi-style slopes).
 
-Used by the chapters ``sequences/rope`` and ``sequences/positional-encodings``; ``t5_bucket``
-also serves ``pretraining/t5`` (re-exported as ``mlnotes.t5.relative_position_bucket``).
+``t5_bucket`` is re-exported as ``mlnotes.t5.relative_position_bucket``.
 Conventions: a sequence of ``n`` vectors of even width ``d``; frequencies
 ``theta_i = base^(-2i/d)`` for ``i = 0 .. d/2 - 1``; angles are computed in float64
 (``m * theta_i`` for large ``m`` loses precision in float32). Relative offsets follow T5:

@@ -11,7 +11,6 @@ for a Gaussian and for a categorical variable (where the pathwise route goes thr
 Gumbel-softmax relaxation), plus the straight-through Gumbel-softmax in torch and two small
 helpers to draw 3-class probability vectors on a triangle.
 
-Used by: chapters/generative/reparameterization (and referenced from the VAE chapters).
 The numpy samplers themselves (``sample_gumbel``, ``gumbel_max``, ``gumbel_softmax``) live in
 :mod:`mlnotes.prob`.
 """

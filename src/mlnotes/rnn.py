@@ -1,7 +1,7 @@
 """A vanilla (Elman) RNN in numpy: forward pass, back-propagation through time (BPTT),
 gradient-norm profiles and a tiny character-level language model.
 
-Used by the chapter ``sequences/rnn-bptt``. Column-vector convention, tokens as integer ids
+Column-vector convention, tokens as integer ids
 (one-hot inputs), float64 throughout. For t = 1..T:
 
     h_t = tanh(U x_t + W h_{t-1} + b),   o_t = V h_t + c,   yhat_t = softmax(o_t),

@@ -1,6 +1,6 @@
 """Self-supervised learning on small images: contrastive (SimCLR-style) and masked-pixel pretext tasks.
 
-Used by the chapter ``pretraining/self-supervised-learning``. Holds
+Holds
 
 - ``info_nce``: the NT-Xent / InfoNCE loss over 2N augmented views, self-similarity masked;
 - ``info_nce_mi_estimate``: ``log N - cross-entropy`` of a critic matrix (a lower bound on MI);

@@ -1,6 +1,6 @@
 """Show the code a chapter teaches: a whole function or class, or a named region of a module.
 
-Used by every chapter that displays an algorithm from ``mlnotes``. ``show(sliding_max)``
+``show(sliding_max)``
 displays the function's source as a highlighted Python block, on the built site (myst-nb
 renders the Markdown output with the theme's highlighting) and in JupyterLab or Colab alike.
 A region is a stretch of a module between two comment lines::

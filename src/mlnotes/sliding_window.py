@@ -1,6 +1,5 @@
 """Sliding-window maximum: brute force, lazy-deletion heap, block prefix/suffix maxima
-and the monotonic deque, with element-comparison counters and plot helpers. Used by the
-chapter ``sequences/sliding-window-maximum``.
+and the monotonic deque, with element-comparison counters and plot helpers.
 
 All functions take a 1-D sequence of numbers ``nums`` of length n and a window ``k``
 with ``1 <= k <= n``, and return the ``n - k + 1`` window maxima, left to right.

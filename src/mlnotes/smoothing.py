@@ -1,6 +1,6 @@
 """Smooth stand-ins for non-differentiable functions: max, argmax, top-k, accuracy and F1.
 
-Used by the chapter ``foundations/smoothing-nondifferentiable``. The stable log-sum-exp and
+The stable log-sum-exp and
 softmax come from :mod:`mlnotes.prob`; this module builds on them:
 
 - ``smooth_max``      tau * log sum exp(x / tau), the smooth maximum, within tau*log(n) of max(x)

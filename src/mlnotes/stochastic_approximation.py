@@ -1,7 +1,7 @@
 """Stochastic approximation: incremental means, the Robbins-Monro iteration and stochastic
 gradient descent as its special case.
 
-Used by the chapter ``foundations/stochastic-approximation``. Step sizes are indexed from
+Step sizes are indexed from
 k = 1 (``a_k = step_fn(k)``), so ``1/k`` never divides by zero. ``gradient_noise_profile``
 measures, for least squares, how the true gradient and the per-sample gradient noise scale
 with the distance to the optimum.

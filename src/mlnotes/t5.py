@@ -1,6 +1,6 @@
 """T5 building blocks: span corruption, parameter counts, relative-position buckets, a tiny seq2seq.
 
-Chapter: pretraining/t5. The Transformer blocks come from :mod:`mlnotes.transformer`.
+The Transformer blocks come from :mod:`mlnotes.transformer`.
 
 - :func:`span_corruption_mask` follows T5's ``random_spans_noise_mask``: ``round(L * density)``
   noise tokens cut into ``round(noise / mean_span)`` spans, non-noise cut into as many pieces,

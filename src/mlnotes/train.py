@@ -1,7 +1,5 @@
 """Training-loop craft in PyTorch: internal losses, logged metrics, weight constraints, progress bars.
 
-Used by the chapter ``foundations/training-loop-ergonomics``.
-
 - ``Progbar``                 a text progress bar with step-weighted running means (like Keras' Progbar)
 - ``power_iteration_sigma``   the largest singular value of a matrix by power iteration
 - ``SpectralNormWrap``        wraps an ``nn.Linear`` so its forward uses ``W / sigma_max(W)``

@@ -1,9 +1,5 @@
 """Tiny pre-LN Transformers on core torch: attention, blocks, an encoder and a causal LM.
 
-Chapters: pretraining/bert (``TinyEncoder``), pretraining/prefix-tuning (``TinyGPT`` with
-per-layer prefix keys/values and soft prompts), pretraining/peft-lora (``count_params``,
-``freeze``) and pretraining/t5 (``Block`` with cross-attention).
-
 Everything is small enough to train on one CPU thread in seconds. Attention runs through
 ``F.scaled_dot_product_attention``; :func:`attention` is the plain softmax reference
 ``softmax(q k^T / sqrt(d_head) + mask) v`` that the tests and chapters compare it with.

@@ -1,8 +1,6 @@
 """A small MLP variational autoencoder (and its plain-autoencoder twin) for 8x8 digits, in torch.
 
 Holds the Gaussian KL term, the reparameterized sampler, the model and a short training loop.
-Used by chapters/generative/vae, chapters/generative/vae-geometry and
-chapters/generative/vae-information-bottleneck.
 
 Conventions (the usual source of silent bugs): the encoder predicts ``mu`` and ``log_var``
 (log sigma^2, clamped to [-10, 10]); the KL term is **summed over latent dimensions and averaged

@@ -1,7 +1,5 @@
 """Vector quantization for two-stage image generation (VQ-VAE / VQGAN) and a tiny token prior.
 
-Chapter: generative/vqgan.
-
 - :func:`quantize` assigns each vector to its nearest codeword with the expansion
   ``||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2``; :func:`straight_through` copies gradients past it;
   :func:`vq_losses` are the codebook and commitment terms; :func:`adaptive_weight` is VQGAN's

@@ -1,6 +1,6 @@
 """Explorers: one interactive figure that works in a live kernel and on the static site.
 
-Used by every chapter ("Explore" section)::
+Usage, as in the "Explore" section of a chapter::
 
     explorer(render, title="Sliding-window maximum",
              k=Control([1, 2, 4, 8, 16, 32], label="window length k", fmt="{:d}"),

@@ -1,6 +1,6 @@
 """Word2Vec skip-gram with negative sampling (SGNS) in numpy, and the pieces around it.
 
-Used by the chapter ``sequences/word2vec``. Holds
+Holds
 
 - ``synthetic_animal_corpus``: a factorial toy corpus (species x age, plus devices) whose
   structure the embeddings should recover;

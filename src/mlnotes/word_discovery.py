@@ -1,6 +1,6 @@
 """Unsupervised word discovery for Chinese: n-gram cohesion, coarse cutting, backtracking.
 
-Used by the chapter ``sequences/new-word-discovery``. Holds
+Holds
 
 - ``load_jieba_dict`` and ``synthetic_zh_corpus``: a corpus with a known (gold) segmentation,
   sampled from the word frequencies of jieba's bundled ``dict.txt``, optionally with planted words;
