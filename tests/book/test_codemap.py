@@ -15,7 +15,7 @@ from conftest import ROOT
 
 # Until the part engineers have dropped their modules' "Used by" sentences, the docstring rule
 # is listed as an expected failure (in the -ra summary); then it fails the run.
-REQUIRE_NO_USED_BY = False
+REQUIRE_NO_USED_BY = True
 USED_BY = re.compile(r"(^|\.\s+|\n\s*)(Used (by|across|in)\b|Chapters?:)", re.I)
 
 

@@ -42,7 +42,7 @@ SKIP_MODULES = {
 }
 # Until the part engineers have added ``__all__`` everywhere, modules without one are listed
 # as an expected failure (visible in the -ra summary); then they fail the run.
-REQUIRE_ALL = False
+REQUIRE_ALL = True
 MEMORY_HEADROOM = 2 * 1024**3  # bytes of address space a call may add (10**9-sized allocations fail)
 HUGE = 10**9
 
