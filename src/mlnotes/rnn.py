@@ -19,7 +19,7 @@ import numpy as np
 
 from mlnotes.core import check_seed, numerical_grad  # noqa: F401  (numerical_grad: the chapter's gradient check)
 from mlnotes.prob import log_softmax
-from mlnotes.validate import check_int, check_positive
+from mlnotes.validate import check_array, check_choice, check_int, check_positive, check_real
 
 __all__ = ["PARAM_NAMES", "ACTIVATIONS", "init_params", "rnn_forward", "rnn_bptt",
            "scaled_recurrence", "nonnormal_recurrence", "grad_norm_profile", "char_vocab",
@@ -71,11 +71,8 @@ def _check_h0(h0: object, n_h: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- model
 def init_params(vocab: int, n_h: int, seed: int = 0, scale: float = 0.1) -> dict[str, np.ndarray]:
     """Gaussian weights with standard deviation ``scale`` and zero biases."""
-    for name, value in (("vocab", vocab), ("n_h", n_h)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not scale > 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
+    vocab, n_h = check_int("vocab", vocab, 1, 10**5), check_int("n_h", n_h, 1, 4096)
+    scale = check_real("scale", scale, 0, low_open=True)
     rng = np.random.default_rng(check_seed(seed))
     return {"U": rng.normal(0, scale, (n_h, vocab)), "W": rng.normal(0, scale, (n_h, n_h)),
             "V": rng.normal(0, scale, (vocab, n_h)), "b": np.zeros(n_h), "c": np.zeros(vocab)}
@@ -134,8 +131,7 @@ def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int]
 # ----------------------------------------------------------------------------- gradient flow
 def scaled_recurrence(n_h: int, rho: float, seed: int = 0) -> np.ndarray:
     """A random Gaussian (n_h, n_h) matrix rescaled to spectral radius ``rho``."""
-    if not rho > 0:
-        raise ValueError(f"spectral radius rho must be > 0, got {rho}")
+    n_h, rho = check_int("n_h", n_h, 1, 4096), check_real("rho", rho, 0, 100, low_open=True)
     W = np.random.default_rng(check_seed(seed)).normal(size=(n_h, n_h))
     return W * (rho / np.abs(np.linalg.eigvals(W)).max())
 
@@ -147,7 +143,7 @@ def nonnormal_recurrence(n_h: int, rho: float, shear: float) -> np.ndarray:
     value is about ``rho + shear``: a matrix with rho < 1 whose products still grow for
     many steps before they shrink.
     """
-    n_h = check_int("n_h", n_h, low=2)
+    n_h = check_int("n_h", n_h, low=2, high=4096)
     rho, shear = check_positive("rho", rho), check_positive("shear", shear)
     return rho * np.eye(n_h) + shear * np.eye(n_h, k=1)
 
@@ -165,9 +161,11 @@ def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh",
     """
     if act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
-    T = check_int("T", T, low=1)
+    T = check_int("T", T, low=1, high=10**5)
+    rho = check_real("rho", rho, 0, 100, low_open=True)
+    n_h = check_int("n_h", n_h, 1, 4096)
     rng = np.random.default_rng(check_seed(seed))
-    W = scaled_recurrence(n_h, rho, seed) if W is None else np.asarray(W, dtype=float)
+    W = scaled_recurrence(n_h, rho, seed) if W is None else check_array("W", W, ndim=2)
     n_h = W.shape[0]
     h, slopes = np.zeros(n_h), []
     for _ in range(T):
@@ -200,6 +198,8 @@ def char_vocab(text: str) -> tuple[list[str], dict[str, int]]:
     if not isinstance(text, str) or len(text) < 2:
         raise ValueError("text must be a string of at least 2 characters")
     chars = sorted(set(text))
+    if len(chars) < 2:
+        raise ValueError("text must contain at least 2 distinct characters")
     return chars, {ch: i for i, ch in enumerate(chars)}
 
 
@@ -215,13 +215,11 @@ def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 150
     ``snapshot_every`` iterations (and iteration 0) if it is positive.
     """
     chars, stoi = char_vocab(text)
+    seq_len = check_int("seq_len", seq_len, 1, 10**6)
     if len(text) < seq_len + 1:
         raise ValueError(f"text needs at least seq_len + 1 = {seq_len + 1} characters, got {len(text)}")
-    for name, value in (("n_h", n_h), ("seq_len", seq_len), ("iters", iters)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not (lr > 0 and clip > 0):
-        raise ValueError(f"lr and clip must be > 0, got {lr} and {clip}")
+    n_h, iters = check_int("n_h", n_h, 1, 4096), check_int("iters", iters, 1, 10**6)
+    lr, clip = check_real("lr", lr, 0, low_open=True), check_real("clip", clip, 0, low_open=True)
     data = np.array([stoi[ch] for ch in text])
     params = init_params(len(chars), n_h, seed, scale=0.01)
     memory = {k: np.zeros_like(v) for k, v in params.items()}
@@ -247,8 +245,7 @@ def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
     """Generate ``n`` token ids after ``start`` by sampling from the RNN's softmax outputs."""
     n_h, vocab = _check_params(params)
     _check_ids([start], vocab, "start")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    n = check_int("n", n, 0, 10**6)
     rng = np.random.default_rng(check_seed(seed))
     h, x, out = _check_h0(h0, n_h), int(start), []
     for _ in range(n):
@@ -273,8 +270,10 @@ def train_delay_rnn(delay: int, seq_len: int, seeds: int = 5, vocab: int = 4, n_
     """
     import torch
 
-    delay, seq_len = check_int("delay", delay, low=1), check_int("seq_len", seq_len, low=1)
-    seeds, vocab = check_int("seeds", seeds, low=1), check_int("vocab", vocab, low=2)
+    delay, seq_len = check_int("delay", delay, 1, 1000), check_int("seq_len", seq_len, 1, 1000)
+    seeds, vocab = check_int("seeds", seeds, 1, 100), check_int("vocab", vocab, 2, 1000)
+    n_h, batch = check_int("n_h", n_h, 1, 1024), check_int("batch", batch, 1, 4096)
+    steps, lr = check_int("steps", steps, 1, 10**6), check_real("lr", lr, 0, 1, low_open=True)
     data = torch.Generator().manual_seed(1000 + delay)
     gens = [torch.Generator().manual_seed(s) for s in range(seeds)]
     U = torch.stack([torch.randn(vocab, n_h, generator=g) * 0.5 for g in gens])   # (S, V, H)
@@ -341,6 +340,7 @@ def draw_profile(activation: str, rho: float, T: int = 60, ylim: tuple[float, fl
     singular-value bound (product of the step Jacobians' largest singular values)."""
     from mlnotes.plotting import COLORS, new_figure
 
+    activation = check_choice("activation", activation, ACTIVATIONS)
     norms, bound = grad_norm_profile(rho, T=T, act=activation, with_bound=True)
     lags = np.arange(len(norms))
     positive = norms > 0

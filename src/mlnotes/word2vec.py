@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_axes, check_int
 
 __all__ = ["synthetic_animal_corpus", "build_vocab", "skipgram_pairs", "corpus_pairs",
            "subsample_keep_prob", "noise_distribution", "one_hot", "log_sigmoid", "SGNS",
@@ -47,7 +47,7 @@ def synthetic_animal_corpus(n_sent: int, seed: int = 0, n_species: int = 3,
     (the default 3 and 1), species dominates, as in real text: kitten is closer to cat than
     dog is. No stop word is shared by all sentences.
     """
-    n_sent = check_int("n_sent", n_sent, 1)
+    n_sent = check_int("n_sent", n_sent, 1, 10**6)
     n_species = check_int("n_species", n_species, 1, 5)
     n_age = check_int("n_age", n_age, 1, 4)
     rng = np.random.default_rng(check_seed(seed))
@@ -92,7 +92,7 @@ def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
     ids = np.asarray(ids)
     if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
         raise TypeError(f"ids must be a 1-D sequence of ints, got shape {ids.shape} dtype {ids.dtype}")
-    window = check_int("window", window, 1)
+    window = check_int("window", window, 1, 10**4)
     T = len(ids)
     pairs = [(ids[t], ids[t + j]) for t in range(T) for j in range(-window, window + 1)
              if j != 0 and 0 <= t + j < T]
@@ -105,6 +105,9 @@ def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], windo
     Words outside ``vocab`` are dropped before pairing (as word2vec does).
     """
     sentences = _check_sentences(sentences)
+    if isinstance(vocab, str) or not isinstance(vocab, Sequence):
+        raise TypeError(f"vocab must be a list of words, got {type(vocab).__name__}")
+    window = check_int("window", window, 1, 10**4)
     index = {w: i for i, w in enumerate(vocab)}
     if not index:
         raise ValueError("vocab is empty")
@@ -113,10 +116,8 @@ def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], windo
 
 
 def _check_positive_array(name: str, x: object) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
-    if not np.all(np.isfinite(a)) or np.any(a < 0):
+    a = check_array(name, x, ndim=1)                        # real, finite, non-empty
+    if np.any(a < 0):
         raise ValueError(f"{name} must be finite and >= 0")
     return a
 
@@ -154,7 +155,7 @@ def noise_distribution(counts: object, power: float = 0.75) -> np.ndarray:
 
 def one_hot(i: int, V: int) -> np.ndarray:
     """The ``V``-dimensional unit vector e_i (float64)."""
-    V = check_int("V", V, 1)
+    V = check_int("V", V, 1, 10**7)
     i = check_int("i", i, 0)
     if i >= V:
         raise ValueError(f"i must be in [0, V={V}), got {i}")
@@ -165,10 +166,9 @@ def one_hot(i: int, V: int) -> np.ndarray:
 
 def log_sigmoid(x: object) -> np.ndarray:
     """``log sigma(x) = -log(1 + exp(-x))``, computed as ``-logaddexp(0, -x)`` (no overflow)."""
-    a = np.asarray(x)
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise TypeError(f"x must be numeric, got dtype {a.dtype}")
-    a = a.astype(np.float64)
+    a = check_array("x", x, finite=False)                   # real numbers, +-inf allowed
+    if np.isnan(a).any():
+        raise ValueError("x contains NaN")
     return -np.logaddexp(0.0, -a)
 
 
@@ -194,7 +194,7 @@ class SGNS:
             raise ValueError("vocab has repeated words")
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
-        self.dim = check_int("dim", dim, 1)
+        self.dim = check_int("dim", dim, 1, 4096)
         self.rng = np.random.default_rng(check_seed(seed))
         V = len(self.vocab)
         self.W_in = self.rng.uniform(-0.5 / dim, 0.5 / dim, size=(V, dim))
@@ -307,6 +307,12 @@ def draw_embedding(ax, xy: np.ndarray, words: Sequence[str], title: str) -> None
     labelled, with the cat-kitten-puppy-dog loop dashed."""
     from mlnotes.plotting import PALETTE
 
+    check_axes("ax", ax)
+    xy = check_array("xy", xy, ndim=2, shape=(7, 2))
+    if isinstance(words, str) or not isinstance(words, Sequence) or len(words) != 7:
+        raise TypeError("words must be a list of the 7 words whose coordinates xy holds")
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
     ax.scatter(xy[:4, 0], xy[:4, 1], color=PALETTE["orange"], label="animals")
     ax.scatter(xy[4:, 0], xy[4:, 1], color=PALETTE["green"], marker="s", label="devices")
     for i, ((x, y), w) in enumerate(zip(xy, words)):

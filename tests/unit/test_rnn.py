@@ -132,7 +132,7 @@ def test_char_rnn_bad_input():
         char_vocab("a")
     with pytest.raises(ValueError, match="seq_len"):
         train_char_rnn("abcdef", seq_len=24)
-    with pytest.raises(ValueError, match="lr and clip"):
+    with pytest.raises(ValueError, match="lr must be"):
         train_char_rnn("abcdef" * 10, seq_len=4, lr=-1.0)
     params = init_params(3, 4)
     with pytest.raises(ValueError, match="n must"):
@@ -168,3 +168,27 @@ def test_drawing_helpers_return_figures():
     for fig in (draw_unrolled(), draw_profile("relu", 1.1, T=20)):
         assert fig.axes
         plt.close(fig)
+
+
+import numpy as _np  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+from mlnotes.rnn import init_params as _init  # noqa: E402
+
+ADVERSARIAL = {
+    "init_params": Example(4, 3),
+    "rnn_forward": Example(fresh=lambda: {"params": _init(4, 3)}, xs=[0, 1, 2], ys=[1, 2, 3]),
+    "rnn_bptt": Example(fresh=lambda: {"params": _init(4, 3)}, xs=[0, 1, 2], ys=[1, 2, 3]),
+    "scaled_recurrence": Example(4, 0.9),
+    "nonnormal_recurrence": Example(4, 0.9, 1.0),
+    "grad_norm_profile": Example(0.9, T=5, n_h=4),
+    "char_vocab": Example("hello", accepts={"text": "other-str"}),     # any text
+    "train_char_rnn": Example("hello world hello", n_h=4, seq_len=4, iters=2, timeout=5,
+                              accepts={"text": "other-str"}),
+    "sample": Example(fresh=lambda: {"params": _init(4, 3)}, start=0, n=3,
+                      accepts={"n": "0"}),                               # zero tokens: []
+    "train_delay_rnn": Example(2, 3, seeds=1, steps=8, timeout=10),
+    "draw_profile": Example("tanh", 0.9, T=5),
+}
+ADVERSARIAL_EXEMPT = {"draw_unrolled": "takes no input",
+                      "numerical_grad": "re-exported from mlnotes.core, which validates it"}

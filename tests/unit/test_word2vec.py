@@ -146,7 +146,7 @@ def test_bad_inputs(trained):
         one_hot(5, 5)
     with pytest.raises(TypeError, match="V must be an int"):
         one_hot(0, 2.5)
-    with pytest.raises(TypeError, match="x must be numeric"):
+    with pytest.raises(TypeError, match="x must be a numeric array"):
         log_sigmoid(["a", "b"])
     with pytest.raises(ValueError, match="repeated words"):
         SGNS(["a", "a"])
@@ -182,3 +182,28 @@ def test_species_dominant_corpus_and_draw_embedding():
     draw_embedding(ax, np.arange(14.0).reshape(7, 2), ["a"] * 7, "t")
     assert len(ax.collections) == 2
     plt.close(fig)
+
+
+import numpy as _np  # noqa: E402
+from adversarial_examples import Example  # noqa: E402
+
+_SENTS = [["a", "b", "c"], ["b", "c", "d"]]
+
+ADVERSARIAL = {
+    "synthetic_animal_corpus": Example(5),
+    "build_vocab": Example(_SENTS),
+    "skipgram_pairs": Example([0, 1, 2, 3], 2, accepts={"ids": "empty"}),  # no pairs
+    "corpus_pairs": Example(_SENTS, ["a", "b", "c", "d"], 1),
+    "subsample_keep_prob": Example(_np.array([1e-4, 0.1])),
+    "noise_distribution": Example(_np.array([3.0, 1.0, 2.0])),
+    "one_hot": Example(1, 4, accepts={"i": "0"}),                     # e_0 is valid
+    "log_sigmoid": Example(_np.array([-1.0, 0.0, 2.0]),
+                           accepts={"x": "inf inf-array ndim empty"}),  # elementwise
+    "SGNS": Example(["a", "b", "c"], dim=4),
+    "draw_embedding": Example(xy=_np.arange(14.0).reshape(7, 2), words=list("abcdefg"),
+                              title="t", accepts={"title": "other-str"},
+                              fresh=lambda: {"ax": __import__("matplotlib.pyplot")
+                                             .pyplot.subplots()[1]}),
+}
+ADVERSARIAL_EXEMPT = {n: "a constant of the synthetic corpus, not a function"
+                      for n in ("DEVICES", "SPECIES_CONTEXT", "AGE_CONTEXT", "ANIMALS")}
