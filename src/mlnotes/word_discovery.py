@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_axes, check_int
 
 __all__ = ["DEFAULT_THRESHOLDS", "jieba_dict_path", "load_jieba_dict", "synthetic_zh_corpus",
            "char_ngrams", "cohesion", "solid_ngrams", "coarse_cut", "backtrack_filter",
@@ -32,6 +32,23 @@ __all__ = ["DEFAULT_THRESHOLDS", "jieba_dict_path", "load_jieba_dict", "syntheti
            "segmentation_prf", "jieba_segment", "threshold_sweep", "draw_pr"]
 
 DEFAULT_THRESHOLDS = {2: 5.0, 3: 25.0, 4: 125.0}
+
+
+def _check_words(name: str, words: object) -> set[str]:
+    if isinstance(words, (str, bytes)) or not hasattr(words, "__iter__"):
+        raise TypeError(f"{name} must be a collection of words (str), got {type(words).__name__}")
+    words = set(words)
+    if not all(isinstance(w, str) for w in words):
+        raise TypeError(f"{name} must be str words (a collection of str)")
+    return words
+
+
+def _check_sentence_list(name: str, sentences: object) -> list:
+    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Sequence):
+        raise TypeError(f"{name} must be a list of word lists, got {type(sentences).__name__}")
+    if not sentences:
+        raise ValueError(f"{name} must be a non-empty list of word lists")
+    return list(sentences)
 
 
 def _check_texts(texts: object) -> list[str]:
@@ -86,7 +103,7 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     probability ``colloc_prob``, one of these pairs (uniformly) written as two gold words, like
     the set phrases of real text (中国 人民, 经济 发展). PMI then sees the pair as one solid string.
     """
-    n_sent = check_int("n_sent", n_sent, 1)
+    n_sent = check_int("n_sent", n_sent, 1, 10**6)
     planted = list(planted)
     if not all(isinstance(w, str) and w for w in planted):
         raise TypeError("planted must be a list of non-empty str")
@@ -202,12 +219,13 @@ def coarse_cut(text: str, solid: set[str], n: int = 4) -> list[str]:
     return pieces
 
 
-def backtrack_filter(candidates: Iterable[str], solid: set[str], n: int = 4) -> set[str]:
+def backtrack_filter(candidates: Iterable[str], solid: set[str], n: int = 4) -> set[str]:  # noqa: D401
     """Keep a candidate when every window of length 3..n inside it is solid (Su's rule).
 
     Candidates of length 1 or 2 are kept (a 2-character piece only exists if it is solid).
     Removes glued overlaps such as AB + BC -> ABC whose 3-gram ABC is not itself solid.
     """
+    candidates = _check_words("candidates", candidates)
     if not isinstance(solid, (set, frozenset)):
         raise TypeError(f"solid must be a set of str, got {type(solid).__name__}")
     n = check_int("n", n, 2)
@@ -257,8 +275,8 @@ def lexicon_prf(found: Iterable[str], gold: Iterable[str],
     ``vocabulary`` (default: ``gold``) is the set of strings that count as real words; pass the whole
     generating vocabulary when ``gold`` only holds the words frequent enough to be discoverable.
     """
-    found, gold = set(found), set(gold)
-    vocabulary = gold if vocabulary is None else set(vocabulary)
+    found, gold = _check_words("found", found), _check_words("gold", gold)
+    vocabulary = gold if vocabulary is None else _check_words("vocabulary", vocabulary)
     if not gold:
         raise ValueError("gold lexicon is empty")
     p = len(found & vocabulary) / len(found) if found else 0.0
@@ -295,6 +313,8 @@ def _spans(words: Sequence[str]) -> set[tuple[int, int]]:
 
 def segmentation_prf(predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> tuple[float, float, float]:
     """Word-level precision, recall, F1 of segmentations: a word counts when its span matches exactly."""
+    predicted = _check_sentence_list("predicted", predicted)
+    gold = _check_sentence_list("gold", gold)
     if len(predicted) != len(gold) or not gold:
         raise ValueError(f"need equally many non-zero sentences, got {len(predicted)} and {len(gold)}")
     hits = n_pred = n_gold = 0
@@ -344,6 +364,10 @@ def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Itera
     """Precision and recall of the multi-character lexicon for thresholds ``{2: b, 3: b^2,
     4: b^3}``, one row ``(b, precision, recall)`` per base ``b``."""
     texts = _check_texts(texts)
+    gold, vocabulary = _check_words("gold", gold), _check_words("vocabulary", vocabulary)
+    if not vocabulary:
+        raise ValueError("vocabulary must not be empty")
+    bases = check_array("bases", bases, ndim=1)
     counts = char_ngrams(texts, n) if counts is None else counts
     rows = []
     for b in bases:
@@ -358,6 +382,9 @@ def draw_pr(ax, curves: Mapping[str, np.ndarray], highlight: tuple[str, float] |
     annotated; ``highlight = (corpus, base)`` rings one point."""
     from mlnotes.plotting import style_cycle
 
+    check_axes("ax", ax)
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError("curves must be a non-empty dict name -> rows (base, precision, recall)")
     for (name, rows), style in zip(curves.items(), style_cycle(len(curves))):
         ax.plot(rows[:, 2], rows[:, 1], marker="o", label=name, **style)
         for b, p, r in rows:

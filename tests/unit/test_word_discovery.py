@@ -149,8 +149,10 @@ def test_bad_inputs():
         discover_words(["abc"], n=1)
     with pytest.raises(ValueError, match="gold lexicon is empty"):
         lexicon_prf({"a"}, set())
-    with pytest.raises(ValueError, match="equally many"):
+    with pytest.raises(ValueError, match="gold must be a non-empty"):
         segmentation_prf([["a"]], [])
+    with pytest.raises(ValueError, match="equally many"):
+        segmentation_prf([["a"]], [["a"], ["b"]])
     with pytest.raises(ValueError, match="does not spell"):
         segmentation_prf([["ab"]], [["ac"]])
     with pytest.raises(ValueError, match="k must be >= 2"):
@@ -184,3 +186,33 @@ def test_draw_pr_highlights_a_point():
     draw_pr(ax, {"a": np.array([[2, 0.5, 0.9], [5, 0.7, 0.6]])}, highlight=("a", 5))
     assert len(ax.collections) == 1
     plt.close(fig)
+
+
+from collections import Counter as _Counter  # noqa: E402
+
+from adversarial_examples import Example  # noqa: E402
+
+_TEXTS = ["我们在中国", "中国人民在我们"]
+_COUNTS = _Counter({"中": 3, "国": 3, "中国": 3, "我": 2, "们": 2, "我们": 2})
+
+ADVERSARIAL = {
+    "load_jieba_dict": Example(50, accepts={"top": "10**9"}),          # capped at the dict
+    "synthetic_zh_corpus": Example(3, top=50, timeout=10, accepts={"top": "10**9"}),
+    "char_ngrams": Example(_TEXTS),
+    "cohesion": Example("中国", _COUNTS, accepts={"s": "other-str"}),   # any string
+    "solid_ngrams": Example(_COUNTS, min_count=1, accepts={"min_count": "10**9"}),
+    "coarse_cut": Example("我们在中国", {"中国", "我们"}, accepts={"text": "other-str"}),
+    "backtrack_filter": Example(["中国", "我们"], {"中国", "我们"},
+                                accepts={"candidates": "empty"}),        # nothing to filter
+    "discover_words": Example(_TEXTS, min_count=1, accepts={"min_count": "10**9"}),
+    "lexicon_prf": Example(["中国"], ["中国", "我们"], accepts={"found": "empty"}),
+    "boundary_ngrams": Example([["我们", "在"], ["中国"]]),
+    "segmentation_prf": Example([["我们", "在"]], [["我们", "在"]]),
+    "jieba_segment": Example(["我们在中国"], {"我们": 5, "中国": 5}, timeout=10),
+    "threshold_sweep": Example(_TEXTS, ["中国"], ["中国"], [5.0], min_count=1,
+                               accepts={"gold": "empty", "min_count": "10**9"}),
+    "draw_pr": Example(curves={"a": __import__("numpy").array([[2.0, 0.5, 0.9]])},
+                       fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot
+                                      .subplots()[1]}),
+}
+ADVERSARIAL_EXEMPT = {"Discovery": "a plain dataclass record returned by discover_words"}
