@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mlnotes.plotting import COLORS
+from mlnotes.validate import check_axes
 
 Pair = tuple[str, str]
 TIE_BREAKS = ("first", "lexicographic")
@@ -31,6 +32,12 @@ PRETOKENIZERS = ("gpt2", "words", "none")
 _GPT2_LIKE = re.compile(r"'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+")
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
+
+
+
+__all__ = ["lee_corpus", "word_tokenize", "gpt2_like_pretokenize", "bytes_to_unicode",
+           "naive_bpe_merges", "BPE", "ByteLevelBPE", "to_hf_bpe", "display_token",
+           "show_token_spans"]
 
 def lee_corpus(lower: bool = True) -> str:
     """Text of gensim's bundled ``lee_background.cor`` (300 Australian news stories, ~360 kB)."""
@@ -387,6 +394,7 @@ def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float
         raise TypeError("tokens must all be str")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
+    check_axes("ax", ax)
     starts = [False] * len(tokens) if word_starts is None else [bool(b) for b in word_starts]
     if len(starts) != len(tokens):
         raise ValueError(f"word_starts must have one entry per token ({len(tokens)}), got {len(starts)}")

@@ -190,3 +190,22 @@ def test_bad_inputs():
         display_token(7)
     with pytest.raises(TypeError, match="tokens must be a sequence"):
         show_token_spans("abc", None)
+
+
+from adversarial_examples import Example  # noqa: E402
+
+ADVERSARIAL = {
+    "lee_corpus": Example(lower=True),
+    "word_tokenize": Example("Hello world.", accepts={"text": "other-str empty"}),
+    "gpt2_like_pretokenize": Example("Hello world.", accepts={"text": "other-str empty"}),
+    # 0 merges is the character tokenizer; asking for more merges than pairs stops early
+    "naive_bpe_merges": Example({"low": 5, "lower": 2}, 3, accepts={"num_merges": "0 10**9"}),
+    "BPE": Example(end_of_word=None, pretokenizer="gpt2",
+                   accepts={"end_of_word": "str"}),                  # any marker string
+    "ByteLevelBPE": Example(pretokenizer="gpt2"),
+    "to_hf_bpe": Example(fresh=lambda: {"bpe": BPE(pretokenizer="words").train({"ab": 3}, 1)}),
+    "display_token": Example("Ġthe", accepts={"token": "other-str empty"}),
+    "show_token_spans": Example(["a", "b"], width=10,
+                               accepts={"tokens": "empty", "width": "10**9"},  # nothing / wide
+                               fresh=lambda: {"ax": plt.subplots()[1]}),
+}
