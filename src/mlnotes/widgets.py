@@ -24,9 +24,10 @@ list (its label is the keyword with spaces).
 
 Build rules (see :data:`STRICT_ENV`): no two frames identical, every control changes
 some frame, a numeric control lists at least 5 values, axis limits equal across frames
-unless ``autoscale=True``, readouts distinct, labels without code underscores. With
-``MLNOTES_STRICT_EXPLORERS=1`` a violation raises ``ValueError``; otherwise it is
-recorded in ``StaticExplorer.problems`` and in the page (``data-problems``).
+unless ``autoscale=True``, readouts distinct, labels without code underscores. A violation
+raises ``ValueError``; with ``MLNOTES_STRICT_EXPLORERS=0`` it is only recorded in
+``StaticExplorer.problems`` and in the page (``data-problems``), where the book gates
+(tests/book/test_explorers.py) still fail on it.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ __all__ = ["Control", "explorer", "static_mode", "strict_mode"]
 STATIC_ENV = "MLNOTES_STATIC_EXPLORERS"
 #: Environment variable that turns explorer rule violations into errors ("1") or records ("0").
 STRICT_ENV = "MLNOTES_STRICT_EXPLORERS"
-#: Used when STRICT_ENV is unset. The lead flips this to "1" once every chapter has migrated.
-STRICT_DEFAULT = "0"
+#: Used when STRICT_ENV is unset: the rules are enforced ("0" records violations instead).
+STRICT_DEFAULT = "1"
 #: Most frames one explorer may pre-render (keeps pages light and builds fast).
 MAX_FRAMES = 96
 #: Most bytes of PNG one explorer may embed (the whole page must stay under 3 MB).

@@ -35,8 +35,9 @@ def render(k, kind):
 
 @pytest.fixture
 def static(monkeypatch):
+    """Static mode with rule violations recorded (not raised), so tests can read them."""
     monkeypatch.setenv(mw.STATIC_ENV, "1")
-    monkeypatch.delenv(mw.STRICT_ENV, raising=False)
+    monkeypatch.setenv(mw.STRICT_ENV, "0")
 
 
 @pytest.fixture
@@ -201,8 +202,12 @@ def test_label_and_readout_rules(strict, control, message):
         mw.explorer(lambda k: render(k * 10, "a"), k=control)
 
 
-def test_strict_default_is_off_until_the_lead_flips_it(static):
-    assert mw.STRICT_DEFAULT == "0" and not mw.strict_mode()
+def test_rules_are_strict_by_default(monkeypatch):
+    monkeypatch.setenv(mw.STATIC_ENV, "1")
+    monkeypatch.delenv(mw.STRICT_ENV, raising=False)
+    assert mw.STRICT_DEFAULT == "1" and mw.strict_mode()
+    with pytest.raises(ValueError, match="lists 4 values"):
+        mw.explorer(render, k=[1, 2, 3, 4], kind=["a", "b"])
 
 
 # --- sweep of live ranges -----------------------------------------------------------------
