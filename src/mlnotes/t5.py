@@ -21,7 +21,10 @@ from torch import nn
 
 from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
-from mlnotes.validate import check_int
+from mlnotes.validate import check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
+
+__all__ = ["TinySeq2Seq", "apply_sentinels", "greedy_decode", "prune_vocab", "relative_position_bucket",
+           "span_corruption_mask", "t5_param_count", "undo_sentinels"]
 
 Tensor = torch.Tensor
 
@@ -30,6 +33,13 @@ def _check_rng(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     return rng
+
+
+def _check_tokens(name: str, tokens: object) -> list | tuple:
+    # token lists hold strings or ids, which check_array (numeric only) cannot take
+    if not isinstance(tokens, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of tokens, got {type(tokens).__name__}")
+    return tokens
 
 
 def _random_segmentation(n_items: int, n_segments: int, rng: np.random.Generator) -> np.ndarray:
@@ -43,12 +53,8 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
     """Boolean noise mask of shape (length,), T5 style: ``round(length * density)`` noise tokens
     in ``round(noise / mean_span)`` spans (at least 1), never touching the first position.
     """
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
-        raise ValueError(f"length must be an int >= 2, got {length!r}")
-    if not 0.0 < noise_density < 1.0:
-        raise ValueError(f"noise_density must be in (0, 1), got {noise_density}")
-    if not mean_span >= 1.0:
-        raise ValueError(f"mean_span must be >= 1, got {mean_span}")
+    length, mean_span = check_count("length", length, low=2, high=10**7), check_real("mean_span", mean_span, 1.0)
+    noise_density = check_real("noise_density", noise_density, 0.0, 1.0, low_open=True, high_open=True)
     rng = _check_rng(np.random.default_rng(0) if rng is None else rng)
     n_noise = min(max(int(round(length * noise_density)), 1), length - 1)
     n_spans = max(int(round(n_noise / mean_span)), 1)
@@ -63,21 +69,19 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
     return mask
 
 
-def default_sentinel(i: int) -> str:
+def _default_sentinel(i: int) -> str:
     """The i-th sentinel string, ``<extra_id_i>`` (T5 maps it to id ``vocab_size - 1 - i``), ``i >= 0``."""
     return f"<extra_id_{check_int('i', i, 0)}>"
 
 
 def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
-                    sentinel: Callable[[int], object] = default_sentinel) -> tuple[list, list]:
+                    sentinel: Callable[[int], object] = _default_sentinel) -> tuple[list, list]:
     """T5 (inputs, targets): each noise span becomes one sentinel in the inputs; the targets list
     ``sentinel_i`` followed by span i's tokens, for every span, then one closing sentinel.
     """
-    tokens, mask = list(tokens), [bool(m) for m in mask]
-    if len(tokens) != len(mask):
-        raise ValueError(f"tokens ({len(tokens)}) and mask ({len(mask)}) must have the same length")
-    if not tokens:
-        raise ValueError("tokens must not be empty")
+    mask, sentinel = check_array("mask", mask, ndim=1, dtype=None, bool_ok=True).astype(bool), check_callable("sentinel", sentinel)
+    tokens = list(_check_tokens("tokens", tokens))
+    check_same_length(("tokens", tokens), ("mask", mask))
     inputs, targets, span = [], [], 0
     for i, (tok, noisy) in enumerate(zip(tokens, mask)):
         if noisy and (i == 0 or not mask[i - 1]):
@@ -90,11 +94,12 @@ def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
 
 
 def undo_sentinels(inputs: Sequence, targets: Sequence,
-                   sentinel: Callable[[int], object] = default_sentinel) -> list:
+                   sentinel: Callable[[int], object] = _default_sentinel) -> list:
     """Rebuild the original token list from :func:`apply_sentinels`'s output."""
-    inputs, targets = list(inputs), list(targets)
-    if not targets:
-        raise ValueError("targets must hold at least the closing sentinel")
+    inputs, targets = list(_check_tokens("inputs", inputs)), list(_check_tokens("targets", targets))
+    sentinel = check_callable("sentinel", sentinel)
+    if not inputs or not targets:
+        raise ValueError("inputs and targets must not be empty (targets hold at least the closing sentinel)")
     spans, span = {}, None
     for tok in targets:
         matches = [i for i in range(len(targets)) if sentinel(i) == tok]
@@ -121,10 +126,10 @@ def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, 
     RMS-norm weights: ``d`` each (2 per encoder layer, 3 per decoder layer, 1 final per stack).
     Relative-position bias: ``num_buckets * h`` in the first layer of each stack.
     """
-    for name, value in (("vocab", vocab), ("d_model", d_model), ("d_ff", d_ff), ("n_enc", n_enc),
-                        ("n_dec", n_dec), ("n_heads", n_heads), ("d_kv", d_kv), ("num_buckets", num_buckets)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    vocab, d_model, d_ff, n_enc, n_dec, n_heads, d_kv, num_buckets = (check_count(name, value, high=10**9) for name, value in (
+        ("vocab", vocab), ("d_model", d_model), ("d_ff", d_ff), ("n_enc", n_enc), ("n_dec", n_dec),
+        ("n_heads", n_heads), ("d_kv", d_kv), ("num_buckets", num_buckets)))
+    gated, tied = check_bool("gated", gated), check_bool("tied", tied)
     attn = 4 * d_model * n_heads * d_kv
     ffn = (3 if gated else 2) * d_model * d_ff
     enc = n_enc * (attn + ffn + 2 * d_model) + d_model + num_buckets * n_heads
@@ -144,9 +149,9 @@ class TinySeq2Seq(nn.Module):
     def __init__(self, vocab_size: int, d: int = 64, heads: int = 4, n_enc: int = 2, n_dec: int = 2,
                  max_len: int = 16, pad_id: int = 0) -> None:
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("d", d), ("n_enc", n_enc), ("n_dec", n_dec), ("max_len", max_len)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        vocab_size, d, heads, n_enc, n_dec, max_len = (check_count(name, value, high=10**6) for name, value in (
+            ("vocab_size", vocab_size), ("d", d), ("heads", heads), ("n_enc", n_enc), ("n_dec", n_dec), ("max_len", max_len)))
+        pad_id = check_int("pad_id", pad_id, 0, vocab_size - 1)
         self.pad_id, self.max_len = pad_id, max_len
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.encoder = nn.ModuleList(Block(d, heads) for _ in range(n_enc))
@@ -185,10 +190,10 @@ class TinySeq2Seq(nn.Module):
 @torch.no_grad()
 def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max_new: int) -> Tensor:
     """Batched greedy decoding: (B, max_new) ids; after ``eos_id`` a row keeps emitting ``eos_id``."""
-    if not isinstance(model, TinySeq2Seq):
+    if not isinstance(model, TinySeq2Seq):  # needs encode/decode and max_len, not any nn.Module
         raise TypeError(f"model must be a TinySeq2Seq, got {type(model).__name__}")
-    if isinstance(max_new, bool) or not isinstance(max_new, int) or not 1 <= max_new < model.max_len:
-        raise ValueError(f"max_new must be an int in [1, {model.max_len - 1}], got {max_new!r}")
+    src = check_tensor("src", src, ndim=2, integer=True)  # (B, S)
+    max_new, bos_id, eos_id = check_count("max_new", max_new, high=model.max_len - 1), check_int("bos_id", bos_id, 0, model.head.out_features - 1), check_int("eos_id", eos_id, 0, model.head.out_features - 1)
     memory, key_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
     done = torch.zeros(src.shape[0], dtype=torch.bool)
@@ -206,11 +211,8 @@ def prune_vocab(head_weight: Tensor, keep: Sequence[int]) -> tuple[Tensor, dict[
     Returns the (len(keep), d) slice and the old-id -> new-id map. Logits of the pruned head are
     the full logits restricted to ``keep``, so its log-softmax is the full one renormalised over ``keep``.
     """
-    if not isinstance(head_weight, Tensor) or head_weight.dim() != 2:
-        raise TypeError("head_weight must be a 2-D torch tensor (vocab, d)")
-    keep = [int(k) for k in keep]
-    if not keep or len(set(keep)) != len(keep):
-        raise ValueError("keep must be a non-empty list of distinct token ids")
-    if min(keep) < 0 or max(keep) >= head_weight.shape[0]:
-        raise ValueError(f"keep ids must lie in [0, {head_weight.shape[0]})")
+    head_weight = check_tensor("head_weight", head_weight, ndim=2)  # (V, d)
+    keep = [int(k) for k in check_array("keep", keep, ndim=1, integer=True, low=0, high=head_weight.shape[0] - 1)]
+    if len(set(keep)) != len(keep):
+        raise ValueError("keep must hold distinct token ids")
     return head_weight[keep].clone(), {old: new for new, old in enumerate(keep)}

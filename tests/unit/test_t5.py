@@ -4,12 +4,36 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
+from adversarial_examples import Example
 from t5_reference import hf_t5_bucket
 
-from mlnotes.t5 import (TinySeq2Seq, apply_sentinels, default_sentinel, greedy_decode, prune_vocab,
+from mlnotes.t5 import (TinySeq2Seq, apply_sentinels, _default_sentinel, greedy_decode, prune_vocab,
                         relative_position_bucket, span_corruption_mask, t5_param_count, undo_sentinels)
 
 torch.set_num_threads(1)
+
+
+def _tiny() -> TinySeq2Seq:
+    torch.manual_seed(0)
+    return TinySeq2Seq(12, d=8, heads=2, n_enc=1, n_dec=1, max_len=8)
+
+
+ADVERSARIAL = {
+    "TinySeq2Seq": Example(12, d=8, heads=2, n_enc=1, n_dec=1, max_len=8, pad_id=0),
+    "apply_sentinels": Example(["a", "b", "c", "d"], [False, True, True, False]),
+    "undo_sentinels": Example(["a", "<extra_id_0>", "d"], ["<extra_id_0>", "b", "c", "<extra_id_1>"]),
+    # a closed-form count: any size, however large, is computed at once
+    "t5_param_count": Example(100, 8, 16, 1, 1, 2, 4, gated=True, tied=False, num_buckets=8,
+                              accepts={k: "10**9" for k in ("vocab", "d_model", "d_ff", "n_enc", "n_dec",
+                                                            "n_heads", "d_kv", "num_buckets")}),
+    "greedy_decode": Example(src=torch.ones(2, 4, dtype=torch.long), bos_id=1, eos_id=2, max_new=3,
+                             fresh=lambda: {"model": _tiny()},
+                             accepts={"bos_id": "0", "eos_id": "0"}),  # 0 is a valid token id
+    "prune_vocab": Example(torch.ones(6, 3), [0, 2, 5]),
+    "span_corruption_mask": Example(20, noise_density=0.15, mean_span=3.0,
+                                    rng=np.random.default_rng(0)),
+}
+ADVERSARIAL_EXEMPT = {"relative_position_bucket": "re-export of mlnotes.positional.t5_bucket, fuzzed there"}
 
 
 @settings(max_examples=50, deadline=None)
@@ -77,12 +101,12 @@ def test_buckets_match_torch_recipe(bidirectional):
     assert relative_position_bucket(np.array(0)) == 0
 
 
-def test_default_sentinel():
-    assert default_sentinel(0) == "<extra_id_0>" and default_sentinel(np.int64(99)) == "<extra_id_99>"
+def test__default_sentinel():
+    assert _default_sentinel(0) == "<extra_id_0>" and _default_sentinel(np.int64(99)) == "<extra_id_99>"
     with pytest.raises(ValueError, match="i must be >= 0"):
-        default_sentinel(-1)
+        _default_sentinel(-1)
     with pytest.raises(TypeError, match="i must be an int"):
-        default_sentinel(1.0)
+        _default_sentinel(1.0)
 
 
 def test_buckets_bad_inputs():
@@ -125,7 +149,7 @@ def test_prune_vocab_renormalises():
     assert torch.allclose(pruned, renorm, atol=1e-12) and mapping[keep[3]] == 3
     with pytest.raises(ValueError, match="distinct"):
         prune_vocab(W, [1, 1])
-    with pytest.raises(ValueError, match="lie in"):
+    with pytest.raises(ValueError, match="keep must have values in"):
         prune_vocab(W, [50])
-    with pytest.raises(TypeError, match="2-D"):
+    with pytest.raises(TypeError, match="head_weight must be a torch tensor"):
         prune_vocab(np.zeros((3, 2)), [0])
