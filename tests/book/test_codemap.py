@@ -13,9 +13,6 @@ import pytest
 from bookkit.codemap import code_map_markdown, landing_markdown, mlnotes_imports, read_chapters, resolve_doc
 from conftest import ROOT
 
-# Until the part engineers have dropped their modules' "Used by" sentences, the docstring rule
-# is listed as an expected failure (in the -ra summary); then it fails the run.
-REQUIRE_NO_USED_BY = True
 USED_BY = re.compile(r"(^|\.\s+|\n\s*)(Used (by|across|in)\b|Chapters?:)", re.I)
 
 
@@ -58,6 +55,4 @@ def test_module_docstrings_leave_who_uses_them_to_the_code_map():
              if (lines := _docstring_used_by(p))}
     message = "module docstrings that say which chapters use them (the Code map appendix is generated):\n" + \
         "\n".join(f"  mlnotes.{m}: {lines[0][:100]}" for m, lines in found.items())
-    if found and not REQUIRE_NO_USED_BY:
-        pytest.xfail(f"{len(found)} modules still carry a hand-written 'Used by' line")
     assert not found, message
