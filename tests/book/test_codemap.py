@@ -8,7 +8,6 @@ drifts (issue 14 found several), and this test rejects it.
 import ast
 import re
 
-import pytest
 
 from bookkit.codemap import code_map_markdown, landing_markdown, mlnotes_imports, read_chapters, resolve_doc
 from conftest import ROOT
