@@ -18,6 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from mlnotes.validate import check_array, check_count, check_int, check_probability, check_same_length, check_tensor
+
+__all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
+           "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
+
 Tensor = torch.Tensor
 
 SPECIALS: list[str] = ["[PAD]", "[CLS]", "[SEP]", "[MASK]"]
@@ -36,8 +41,17 @@ TOPICS: dict[str, dict[str, list[str]]] = {
 SLOTS = ["subj", "verb", "the", "adj", "apple", "prep", "a", "place"]
 
 
+def _check_rng(rng: object) -> np.random.Generator:
+    # no shared validator for generators yet (mlnotes.validate); one line per caller
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    return rng
+
+
 def topic_vocab(ambiguous: str = "apple") -> list[str]:
     """Token strings: the 4 specials, then ``the``, ``a``, the ambiguous noun and every topic word."""
+    if not isinstance(ambiguous, str) or not ambiguous.strip():
+        raise TypeError(f"ambiguous must be a non-empty word (str), got {ambiguous!r:.40}")
     words = ["the", "a", ambiguous] + [w for t in TOPICS.values() for slot in t.values() for w in slot]
     if len(set(words)) != len(words):
         raise ValueError(f"ambiguous word {ambiguous!r} collides with a topic word")
@@ -51,12 +65,8 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
     Every slot filler is drawn uniformly from the sentence's topic; the adjective appears with
     probability ``p_adj``, so the noun sits at word 3 or 4. Returns (tokens, topics of shape (n,)).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    if not 0.0 <= p_adj <= 1.0:
-        raise ValueError(f"p_adj must be in [0, 1], got {p_adj}")
+    n, p_adj, rng = check_count("n", n, high=10**6), check_probability("p_adj", p_adj), _check_rng(rng)
+    topic_vocab(ambiguous)  # checks the ambiguous word
     names = list(TOPICS)
     topics = rng.integers(0, 2, size=n)
     has_adj = rng.random(n) < p_adj
@@ -75,11 +85,20 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
     return sentences, topics
 
 
+def _check_vocab(vocab: object) -> list:
+    # vocabularies are word lists, which check_array (numeric only) cannot take
+    if not isinstance(vocab, (list, tuple)) or not vocab:
+        raise TypeError(f"vocab must be a non-empty list of token strings, got {type(vocab).__name__}")
+    return list(vocab)
+
+
 def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
     """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
+    if not isinstance(sentences, (list, tuple)) or not all(isinstance(w, (list, tuple)) for w in sentences):
+        raise TypeError("sentences must be a list of word lists")
+    index, max_len = {w: i for i, w in enumerate(_check_vocab(vocab))}, check_count("max_len", max_len, low=3, high=10**5)
     if len(sentences) == 0:
         raise ValueError("sentences must not be empty")
-    index = {w: i for i, w in enumerate(vocab)}
     ids = torch.full((len(sentences), max_len), PAD, dtype=torch.long)
     for row, words in enumerate(sentences):
         if len(words) + 2 > max_len:
@@ -100,19 +119,16 @@ def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD,
     ``mask_id`` with prob. ``split[0]``, a uniform random *ordinary* token with prob. ``split[1]``
     and stays with prob. ``split[2]``. ``labels`` = original id where selected, -100 elsewhere.
     """
-    if not isinstance(ids, Tensor) or ids.dtype != torch.long:
-        raise TypeError("ids must be a torch long tensor of token ids")
-    if ids.numel() == 0:
-        raise ValueError("ids must not be empty")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"masking probability p must be in [0, 1], got {p}")
-    split = [float(s) for s in split]
-    if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-9:
-        raise ValueError(f"split must be three non-negative fractions (mask, random, keep) summing to 1, got {split}")
-    if ids.min() < 0 or ids.max() >= vocab_size:
-        raise ValueError(f"ids must lie in [0, vocab_size={vocab_size})")
+    vocab_size, p = check_count("vocab_size", vocab_size, high=10**7), check_probability("p", p)
+    ids = check_tensor("ids", ids, ndim=2, integer=True, low=0, high=vocab_size - 1)  # (B, L)
+    special_ids = check_array("special_ids", special_ids, ndim=1, integer=True, low=0, high=vocab_size - 1)
+    split, mask_id = check_array("split", split, shape=(3,), low=0.0), check_int("mask_id", mask_id, 0, vocab_size - 1)
+    if abs(split.sum() - 1) > 1e-9:
+        raise ValueError(f"split must be three fractions (mask, random, keep) summing to 1, got {split}")
+    if gen is not None and not isinstance(gen, torch.Generator):
+        raise TypeError(f"gen must be a torch.Generator or None, got {type(gen).__name__}")
     special = torch.zeros(vocab_size, dtype=torch.bool)
-    special[list(special_ids)] = True
+    special[special_ids.tolist()] = True
     ordinary = torch.nonzero(~special).flatten()
     if len(ordinary) == 0:
         raise ValueError("every token is special: nothing can be masked")
@@ -132,13 +148,14 @@ def masked_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGN
 
     ``logits`` (..., V), ``labels`` (...) long. Written out with log-softmax and gather.
     """
-    if not isinstance(logits, Tensor) or not isinstance(labels, Tensor):
-        raise TypeError("logits and labels must be torch tensors")
+    logits, ignore_index = check_tensor("logits", logits, min_ndim=1), check_int("ignore_index", ignore_index)  # (..., V)
+    labels = check_tensor("labels", labels, integer=True, allow_empty=True)  # (...)
     if logits.shape[:-1] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} must be labels {tuple(labels.shape)} plus a vocabulary axis")
     keep = labels != ignore_index
     if not keep.any():
         raise ValueError("no position has a label: the masked loss is undefined")
+    check_tensor("labels (positions other than ignore_index)", labels[keep], low=0, high=logits.shape[-1] - 1)  # ids outside ignore_index
     log_p = torch.log_softmax(logits[keep], dim=-1)
     return -log_p.gather(1, labels[keep][:, None]).mean()
 
@@ -148,16 +165,8 @@ def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[i
 
     Ties go to the smallest ``i`` then the smallest ``j``.
     """
-    s = np.asarray(start_logits, dtype=np.float64)
-    e = np.asarray(end_logits, dtype=np.float64)
-    if s.ndim != 1 or s.shape != e.shape:
-        raise ValueError(f"start and end logits must be 1-D of equal length, got {s.shape} and {e.shape}")
-    if s.size == 0:
-        raise ValueError("logits must not be empty")
-    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-    if not (np.isfinite(s).all() and np.isfinite(e).all()):
-        raise ValueError("logits must be finite")
+    s, e = check_array("start_logits", start_logits, ndim=1), check_array("end_logits", end_logits, ndim=1)
+    check_same_length(("start_logits", s), ("end_logits", e)), check_count("max_len", max_len)
     best = (0, 0, -np.inf)
     for i in range(s.size):
         window = e[i: i + max_len]
@@ -169,10 +178,8 @@ def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[i
 
 def best_span_brute(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
     """Reference for :func:`best_span`: score every pair, O(n^2)."""
-    s = np.asarray(start_logits, dtype=np.float64)
-    e = np.asarray(end_logits, dtype=np.float64)
-    if s.ndim != 1 or s.shape != e.shape or s.size == 0:
-        raise ValueError("start and end logits must be non-empty, 1-D and of equal length")
+    s, e = check_array("start_logits", start_logits, ndim=1), check_array("end_logits", end_logits, ndim=1)
+    check_same_length(("start_logits", s), ("end_logits", e)), check_count("max_len", max_len)
     pairs = [(s[i] + e[j], -i, -j) for i in range(s.size) for j in range(i, min(s.size, i + max_len))]
     score, i, j = max(pairs)
     return -i, -j, float(score)
@@ -187,7 +194,8 @@ def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_le
     ``prep a place``. Returns ids (n, max_len), answer start and end positions (n,) and which
     clause was asked (n,): a reader that ignores the question is right half the time.
     """
-    index = {w: i for i, w in enumerate(vocab)}
+    n, rng, max_len = check_count("n", n, high=10**6), _check_rng(rng), check_count("max_len", max_len, high=10**4)
+    index = {w: i for i, w in enumerate(_check_vocab(vocab))}
     ids = torch.full((n, max_len), PAD, dtype=torch.long)
     start, end = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     asked = rng.integers(0, 2, size=n)

@@ -37,8 +37,10 @@ def _check_rng(rng: object) -> np.random.Generator:
 
 def _check_tokens(name: str, tokens: object) -> list | tuple:
     # token lists hold strings or ids, which check_array (numeric only) cannot take
+    if isinstance(tokens, np.ndarray) and tokens.ndim == 1:
+        return tokens.tolist()
     if not isinstance(tokens, (list, tuple)):
-        raise TypeError(f"{name} must be a list or tuple of tokens, got {type(tokens).__name__}")
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of tokens, got {type(tokens).__name__}")
     return tokens
 
 

@@ -4,12 +4,30 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from adversarial_examples import Example
 from hypothesis import given, settings, strategies as st
 
 from mlnotes.bert import (CLS, IGNORE, MASK, PAD, SEP, best_span, best_span_brute, encode, mask_tokens,
                          masked_cross_entropy, synthetic_topic_sentences, topic_vocab)
 
 torch.set_num_threads(1)
+
+_VOCAB = topic_vocab()
+ADVERSARIAL = {
+    "topic_vocab": Example("apple", accepts={"ambiguous": "other-str"}),  # any new word is allowed
+    "synthetic_topic_sentences": Example(4, fresh=lambda: {"rng": np.random.default_rng(0)}, ambiguous="apple",
+                                         p_adj=0.5, accepts={"ambiguous": "other-str", "p_adj": "0"}),  # any word; p_adj=0: no adjectives
+    "encode": Example([["the", "apple"]], _VOCAB, 6),
+    "mask_tokens": Example(torch.tensor([[1, 5, 6, 2]]), len(_VOCAB), special_ids=[0, 1, 2, 3], p=0.5,
+                           split=[0.8, 0.1, 0.1], mask_id=3, gen=None,
+                           accepts={"p": "0", "mask_id": "0"}),  # p=0 masks nothing; 0 is a token id
+    "masked_cross_entropy": Example(torch.zeros(2, 3), torch.tensor([1, IGNORE]), ignore_index=IGNORE,
+                                    accepts={"ignore_index": "-1 0 10**9"}),  # any int can mark "no label"
+    # max_len only bounds a window: a huge one means "no limit" and costs nothing
+    "best_span": Example([0.0, 1.0, 2.0], [1.0, 0.0, 3.0], 2, accepts={"max_len": "10**9"}),
+    "best_span_brute": Example([0.0, 1.0, 2.0], [1.0, 0.0, 3.0], 2, accepts={"max_len": "10**9"}),
+    "two_clause_qa": Example(2, fresh=lambda: {"rng": np.random.default_rng(0)}, vocab=_VOCAB, max_len=24),
+}
 
 
 def test_sentences_and_encode():
@@ -65,7 +83,7 @@ def test_mask_edges():
 
 def test_mask_bad_inputs():
     ids = torch.tensor([[1, 5]])
-    with pytest.raises(TypeError, match="long"):
+    with pytest.raises(TypeError, match="ids must be an integer tensor"):
         mask_tokens(ids.float(), 8)
     with pytest.raises(ValueError, match="empty"):
         mask_tokens(torch.zeros(0, dtype=torch.long), 8)
@@ -73,7 +91,7 @@ def test_mask_bad_inputs():
         mask_tokens(ids, 8, p=1.5)
     with pytest.raises(ValueError, match="split"):
         mask_tokens(ids, 8, split=(0.5, 0.5, 0.5))
-    with pytest.raises(ValueError, match="vocab_size"):
+    with pytest.raises(ValueError, match="ids must have values in"):
         mask_tokens(ids, 4)
     with pytest.raises(ValueError, match="special"):
         mask_tokens(torch.tensor([[1, 2]]), 4)
@@ -96,7 +114,7 @@ def test_masked_ce_bad_inputs():
         masked_cross_entropy(torch.zeros(2, 3), torch.full((2,), IGNORE))
     with pytest.raises(ValueError, match="vocabulary axis"):
         masked_cross_entropy(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(TypeError, match="torch tensors"):
+    with pytest.raises(TypeError, match="logits must be a torch tensor"):
         masked_cross_entropy(np.zeros((2, 3)), torch.zeros(2, dtype=torch.long))
 
 
@@ -113,7 +131,7 @@ def test_best_span_equals_brute_force(n, max_len, seed):
 def test_best_span_edges_and_bad_inputs():
     assert best_span([1.0], [2.0], 1) == (0, 0, 3.0)
     assert best_span([0.0, 5.0], [9.0, 0.0], 5) == (0, 0, 9.0)  # end before start is not allowed
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match="same length"):
         best_span([1.0, 2.0], [1.0], 2)
     with pytest.raises(ValueError, match="empty"):
         best_span([], [], 2)
