@@ -22,7 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mlnotes.core import check_seed
+from mlnotes.validate import check_array, check_count, check_probability, check_seed
+
+__all__ = ["LETTERS", "TAXONOMY", "aggregate", "always_a", "biased_knower", "circular_accuracy_biased",
+           "circular_eval", "circular_variants", "extract_choice", "l3_table", "rank_stability",
+           "synthetic_bank", "uniform_guesser", "verbose"]
 
 TAXONOMY: dict[str, dict[str, list[str]]] = {
     "Perception": {
@@ -57,8 +61,9 @@ def synthetic_bank(n: int, option_probs: Mapping[int, float] | None = None, seed
     The number of options is drawn from ``option_probs`` (default {2: 0.2, 3: 0.3, 4: 0.5}), the key
     uniformly among the options, the ability uniformly among the 20 L3 leaves.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_count("n", n, high=10**6)
+    if option_probs is not None and not isinstance(option_probs, Mapping):
+        raise TypeError(f"option_probs must be a dict option count -> probability, got {type(option_probs).__name__}")
     option_probs = dict(option_probs or {2: 0.2, 3: 0.3, 4: 0.5})
     sizes = np.array(list(option_probs), dtype=int)
     probs = np.array(list(option_probs.values()), dtype=float)
@@ -91,6 +96,19 @@ def _check_question(q: object) -> None:
         raise ValueError(f"options must be labelled A, B, C... in order, got {list(options)}")
     if q["answer"] not in options:
         raise ValueError(f"answer {q['answer']!r} is not one of the options {list(options)}")
+
+
+def _check_rng(rng: object) -> np.random.Generator:
+    # answer functions are called as f(question, rng); no shared Generator validator yet
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    return rng
+
+
+def _check_questions(questions: object) -> Sequence:
+    if isinstance(questions, (str, Mapping)) or not isinstance(questions, Sequence) or not questions:
+        raise TypeError("questions must be a non-empty list of question dicts")
+    return questions
 
 
 def circular_variants(question: Question) -> list[Question]:
@@ -192,7 +210,7 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
     mean over its questions, each higher level the unweighted mean of its children's scores.
     Returns ``{"L3": {...}, "L2": {...}, "L1": {...}, "overall": {"all": score}}``.
     """
-    correct = np.asarray(correct, dtype=float)
+    correct, questions = check_array("correct", correct, ndim=1, bool_ok=True).astype(float), _check_questions(questions)
     if correct.ndim != 1 or len(correct) != len(questions) or len(correct) == 0:
         raise ValueError(f"correct must be 1-D with one entry per question, got {correct.shape} "
                          f"for {len(questions)} questions")
@@ -223,15 +241,13 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
 # -- synthetic models -------------------------------------------------------------------------
 def uniform_guesser(question: Question, rng: np.random.Generator) -> str:
     """Answers a uniformly random letter."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    if not question.get("options"):
-        raise ValueError("question must have a non-empty 'options' list")
+    _check_question(question), _check_rng(rng)
     return LETTERS[rng.integers(len(question["options"]))]
 
 
 def always_a(question: Question, rng: np.random.Generator) -> str:
     """Always answers "A" (the extreme position bias)."""
+    _check_question(question), _check_rng(rng)
     return "A"
 
 
@@ -241,11 +257,8 @@ def biased_knower(p: float | Mapping[str, float], bias: float = 1.0) -> AnswerFn
     ``p`` is a number or a dict L2 ability -> probability. When it does not recall, it answers "A"
     with probability ``bias`` and a uniform letter otherwise.
     """
-    values = list(p.values()) if isinstance(p, Mapping) else [p]
-    if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
-        raise ValueError(f"p must be in [0, 1] (or a dict of such values), got {p!r}")
-    if not 0 <= bias <= 1:
-        raise ValueError(f"bias must be in [0, 1], got {bias}")
+    bias = check_probability("bias", bias)
+    p = {k: check_probability(f"p[{k!r}]", v) for k, v in p.items()} if isinstance(p, Mapping) else check_probability("p", p)
 
     def answer(question: Question, rng: np.random.Generator) -> str:
         p_q = p[question["L2"]] if isinstance(p, Mapping) else p
@@ -288,11 +301,8 @@ def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) ->
     of which the key sits at A:
     ``(p + (1-p)(bias + (1-bias)/n)) * (p + (1-p)(1-bias)/n)^(n-1)``.
     """
-    n = np.asarray(n_options, dtype=float)
-    if n.ndim != 1 or n.size == 0 or np.any(n < 2):
-        raise ValueError("n_options must be a non-empty list of option counts >= 2")
-    if not (0 <= p <= 1 and 0 <= bias <= 1):
-        raise ValueError(f"p and bias must be in [0, 1], got {p}, {bias}")
+    p, bias = check_probability("p", p), check_probability("bias", bias)
+    n = check_array("n_options", n_options, ndim=1, integer=True, low=2).astype(float)
     at_a = p + (1 - p) * (bias + (1 - bias) / n)
     elsewhere = p + (1 - p) * (1 - bias) / n
     vanilla = at_a / n + elsewhere * (n - 1) / n
@@ -304,6 +314,9 @@ def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question]
                    seeds: Sequence[int]) -> dict[str, np.ndarray]:
     """Vanilla and circular accuracy of every model under every seed: {"vanilla", "circular"}
     each an array (len(models), len(seeds)), rows in the order of ``models``."""
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError("models must be a non-empty dict name -> answer function")
+    seeds = check_array("seeds", seeds, ndim=1, integer=True, low=0).tolist()
     out = {"vanilla": np.zeros((len(models), len(seeds))),
            "circular": np.zeros((len(models), len(seeds)))}
     for i, model in enumerate(models.values()):

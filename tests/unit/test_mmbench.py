@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from adversarial_examples import Example
 from hypothesis import given, settings, strategies as st
 from scipy import stats
 
@@ -10,6 +11,22 @@ from mlnotes.mmbench import (LETTERS, TAXONOMY, aggregate, always_a, biased_know
                                uniform_guesser, verbose)
 
 OPTIONS = {"A": "cat", "B": "dog", "C": "elephant", "D": "car"}
+_Q = {"id": 0, "options": {"A": "cat", "B": "dog", "C": "car"}, "answer": "B", "L1": "a", "L2": "b", "L3": "c"}
+_RNG = {"rng": lambda: np.random.default_rng(0)}
+ADVERSARIAL = {
+    "synthetic_bank": Example(6, option_probs={2: 0.5, 4: 0.5}, seed=0),
+    "circular_variants": Example(_Q),
+    "extract_choice": Example("The answer is B", OPTIONS, fallback="fuzzy",  # any free text is a response;
+                              accepts={"response": "other-str", "fallback": "None"}),  # None: no fuzzy match
+    "circular_eval": Example(always_a, [_Q, _Q], seed=0),
+    "aggregate": Example([True, False], [_Q, _Q], weight="question"),
+    "uniform_guesser": Example(_Q, fresh=lambda: {"rng": np.random.default_rng(0)}),
+    "always_a": Example(_Q, fresh=lambda: {"rng": np.random.default_rng(0)}),
+    "biased_knower": Example(0.5, bias=1.0, accepts={"p": "0", "bias": "0"}),  # p=0, b=0 are models too
+    "verbose": Example(always_a, seed=0),
+    "circular_accuracy_biased": Example(0.5, 1.0, [2, 3, 4], accepts={"p": "0", "bias": "0"}),  # valid rates
+    "rank_stability": Example({"a": always_a}, [_Q, _Q], [0, 1]),
+}
 CANNED = [("B", "B"), ("(B)", "B"), ("Answer: c", "C"), ("The answer is B. cat", "B"),
           ("I think it's the cat", "A"), ("answer is a cat", "A"), ("A cat is sitting there", "A"),
           ("C.", "C"), ("Option D", "D"), ("It is a dog.", "B"), ("[D] car", "D"), ("My choice: b", "B"),
@@ -101,7 +118,7 @@ def test_bank_properties(bank):
 
 
 def test_bad_inputs(bank):
-    with pytest.raises(ValueError, match="n must be a positive int"):
+    with pytest.raises(ValueError, match="n must be >= 1"):
         synthetic_bank(0)
     with pytest.raises(ValueError, match="option_probs"):
         synthetic_bank(5, {1: 1.0})
@@ -135,7 +152,7 @@ def test_bad_inputs(bank):
         verbose(3)
     with pytest.raises(ValueError, match="n_options"):
         circular_accuracy_biased(0.5, 0.5, [1])
-    with pytest.raises(ValueError, match="p and bias"):
+    with pytest.raises(ValueError, match="p must be in"):
         circular_accuracy_biased(2.0, 0.5, [4])
 
 
@@ -149,7 +166,7 @@ def test_uniform_guesser_covers_options_and_rejects_bad_input(bank):
     with pytest.raises(TypeError, match="Generator"):
         uniform_guesser(question, 0)
     with pytest.raises(ValueError, match="options"):
-        uniform_guesser({"options": []}, rng)
+        uniform_guesser({"options": {}, "answer": "A"}, rng)
 
 
 def test_verbose_uses_common_random_numbers_and_rank_stability_shapes():
