@@ -19,13 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.core import check_seed
+from mlnotes.validate import check_array, check_axes, check_bool, check_count, check_int, check_probability, check_real, check_seed, check_tensor
 
-
-def _check_pos(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+__all__ = ["MLPEncoder", "augment_digits", "draw_ssl_taxonomy", "info_nce", "info_nce_mi_estimate", "linear_probe",
+           "masked_mse", "train_contrastive", "train_masked"]
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
@@ -35,10 +32,10 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tens
     partner, its 2N - 2 negatives are all other views (the self-similarity is masked out):
     ``loss = mean_i -log exp(s_i,p(i)) / sum_{j != i} exp(s_ij)``.
     """
-    if z1.ndim != 2 or z1.shape != z2.shape or z1.shape[0] < 2:
-        raise ValueError(f"z1 and z2 must both have shape (N >= 2, k), got {tuple(z1.shape)}, {tuple(z2.shape)}")
-    if not tau > 0:
-        raise ValueError(f"temperature tau must be > 0, got {tau}")
+    z1, tau = check_tensor("z1", z1, ndim=2), check_real("tau", tau, 0.0, low_open=True)  # (N, k)
+    z2 = check_tensor("z2", z2, shape=tuple(z1.shape))  # (N, k)
+    if z1.shape[0] < 2:
+        raise ValueError(f"z1 and z2 need N >= 2 pairs, got {z1.shape[0]}")
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.T / tau
@@ -52,11 +49,9 @@ def info_nce_mi_estimate(critic_matrix: np.ndarray | torch.Tensor) -> float:
 
     Never exceeds ``log N``.
     """
-    s = torch.as_tensor(critic_matrix, dtype=torch.float64)
-    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] < 1:
+    s = torch.as_tensor(check_array("critic_matrix", critic_matrix, ndim=2, torch_ok=True), dtype=torch.float64)
+    if s.shape[0] != s.shape[1]:
         raise ValueError(f"critic_matrix must be square (N, N), got shape {tuple(s.shape)}")
-    if not torch.isfinite(s).all():
-        raise ValueError("critic_matrix must be finite")
     n = s.shape[0]
     return math.log(n) - F.cross_entropy(s, torch.arange(n)).item()
 
@@ -70,12 +65,11 @@ def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: fl
     contrast factor drawn uniformly from ``contrast``, perturbed with Gaussian noise of std
     ``noise``, and a fraction ``drop`` of its pixels is set to 0. Returns (B, 64).
     """
-    if x.ndim != 2 or x.shape[1] != 64:
-        raise ValueError(f"x must have shape (B, 64), got {tuple(x.shape)}")
-    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= 3:
-        raise ValueError(f"shift must be an int in [0, 3], got {shift!r}")
-    if not (noise >= 0 and 0 <= drop < 1 and 0 < contrast[0] <= contrast[1]):
-        raise ValueError(f"need noise >= 0, drop in [0, 1), 0 < contrast low <= high; got {noise}, {drop}, {contrast}")
+    x, shift = check_tensor("x", x, shape=(None, 64)), check_int("shift", shift, 0, 3)  # (B, 64)
+    noise, drop = check_real("noise", noise, 0.0), check_probability("drop", drop, high_open=True)
+    contrast = check_array("contrast", contrast, shape=(2,), low=1e-9)
+    if contrast[0] > contrast[1] or (generator is not None and not isinstance(generator, torch.Generator)):
+        raise ValueError(f"contrast must be (low, high) with low <= high and generator a torch.Generator or None")
     b = x.shape[0]
     img = F.pad(x.view(b, 1, 8, 8), (shift, shift, shift, shift))
     patches = img.unfold(2, 8, 1).unfold(3, 8, 1)  # (B, 1, 2s+1, 2s+1, 8, 8): every shifted crop
@@ -93,7 +87,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, hidden: int = 256, code: int = 64, head: bool = True):
         super().__init__()
-        hidden, code = _check_pos("hidden", hidden), _check_pos("code", code)
+        hidden, code, head = check_count("hidden", hidden, high=10**5), check_count("code", code, high=10**5), check_bool("head", head)
         self.body = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, code))
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(code, code)) if head else nn.Identity()
 
@@ -131,10 +125,11 @@ def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: fl
 
     ``shift``, ``noise`` and ``drop`` are passed to :func:`augment_digits`.
     """
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != 64 or len(X) < 2:
+    X = check_array("X", X, shape=(None, 64), dtype=np.float32)
+    tau, lr = check_real("tau", tau, 0.0, low_open=True), check_real("lr", lr, 0.0, low_open=True)
+    if len(X) < 2:
         raise ValueError(f"X must have shape (n >= 2, 64), got {X.shape}")
-    steps, batch = _check_pos("steps", steps), _check_pos("batch", batch)
+    steps, batch = check_count("steps", steps, high=10**6), check_count("batch", batch, high=10**6)
     torch.manual_seed(check_seed(seed))
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MLPEncoder()
@@ -171,12 +166,9 @@ class MaskedPixelModel(nn.Module):
 def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch: int = 256, lr: float = 1e-3,
                  seed: int = 0) -> tuple[MaskedPixelModel, list[float]]:
     """Masked-pixel pretext task: hide a random ``mask_ratio`` of pixels, predict them (MSE on hidden ones)."""
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != 64 or len(X) < 1:
-        raise ValueError(f"X must have shape (n >= 1, 64), got {X.shape}")
-    if not 0 < mask_ratio < 1:
-        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
-    steps, batch = _check_pos("steps", steps), _check_pos("batch", batch)
+    X, lr = check_array("X", X, shape=(None, 64), dtype=np.float32), check_real("lr", lr, 0.0, low_open=True)
+    mask_ratio = check_probability("mask_ratio", mask_ratio, low_open=True, high_open=True)
+    steps, batch = check_count("steps", steps, high=10**6), check_count("batch", batch, high=10**6)
     torch.manual_seed(check_seed(seed))
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MaskedPixelModel()
@@ -195,13 +187,10 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     Mean imputation fills each hidden pixel with ``fill[pixel]``: pass the training-set pixel
     means; by default the means over ``X`` itself (which peeks at the evaluation data).
     """
-    if not isinstance(model, MaskedPixelModel):
+    if not isinstance(model, MaskedPixelModel):  # needs the (x, mask) forward, not any nn.Module
         raise TypeError(f"model must be a MaskedPixelModel, got {type(model).__name__}")
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    if X.ndim != 2 or X.shape[1] != 64:
-        raise ValueError(f"X must have shape (n, 64), got {tuple(X.shape)}")
-    if not 0 < mask_ratio < 1:
-        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+    X = torch.as_tensor(check_array("X", X, shape=(None, 64), dtype=np.float32))  # (n, 64)
+    mask_ratio = check_probability("mask_ratio", mask_ratio, low_open=True, high_open=True)
     gen = torch.Generator().manual_seed(check_seed(seed))
     mask = torch.rand(X.shape, generator=gen) < mask_ratio
     with torch.no_grad():
@@ -209,9 +198,7 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     if fill is None:
         means = X.mean(dim=0, keepdim=True)
     else:
-        means = torch.as_tensor(np.asarray(fill, dtype=np.float32)).reshape(1, -1)
-        if means.shape[1] != 64:
-            raise ValueError(f"fill must hold 64 pixel means, got {means.shape[1]}")
+        means = torch.as_tensor(check_array("fill", fill, shape=(64,), dtype=np.float32)).reshape(1, -1)
     baseline = means.expand_as(X)
     return float(((pred - X)[mask] ** 2).mean()), float(((baseline - X)[mask] ** 2).mean())
 
@@ -229,15 +216,16 @@ def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test:
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    features_train, features_test = np.asarray(features_train), np.asarray(features_test)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    features_train = check_array("features_train", features_train, ndim=2)
+    features_test = check_array("features_test", features_test, shape=(None, features_train.shape[1]))
+    y_train, y_test = check_array("y_train", y_train, ndim=1, integer=True), check_array("y_test", y_test, ndim=1, integer=True)
     if features_train.ndim != 2 or len(features_train) != len(y_train) or features_test.ndim != 2 \
             or len(features_test) != len(y_test) or features_train.shape[1] != features_test.shape[1]:
         raise ValueError("features must be 2-D with one row per label, train and test of equal width")
     if labels_per_class is None:
         picked = np.arange(len(y_train))
     else:
-        labels_per_class = _check_pos("labels_per_class", labels_per_class)
+        labels_per_class = check_count("labels_per_class", labels_per_class, high=10**6)
         rng = np.random.default_rng(check_seed(seed))
         chosen = []
         for c in np.unique(y_train):
@@ -264,6 +252,7 @@ _FAMILIES = {
 
 def draw_ssl_taxonomy(ax) -> None:
     """The survey's three families of self-supervised methods, with example models, as boxes."""
+    ax = check_axes("ax", ax)
     from matplotlib.patches import FancyBboxPatch
     from mlnotes.plotting import COLORS
 

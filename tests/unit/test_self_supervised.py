@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from adversarial_examples import Example
 from hypothesis import given, settings, strategies as st
 from sklearn.datasets import load_digits
 
@@ -14,6 +15,24 @@ from mlnotes.self_supervised import (MLPEncoder, augment_digits, info_nce, info_
                          train_contrastive, train_masked)
 
 torch.set_num_threads(1)
+
+_X = np.random.default_rng(0).random((8, 64))
+_F = np.random.default_rng(1).random((8, 3))
+_Y = np.array([0, 1] * 4)
+ADVERSARIAL = {
+    "MLPEncoder": Example(hidden=8, code=4, head=True),
+    "augment_digits": Example(torch.rand(4, 64), shift=1, noise=0.1, drop=0.2, contrast=(0.6, 1.4),
+                              generator=None, accepts={"shift": "0", "noise": "0", "drop": "0"}),  # no-op views
+    "draw_ssl_taxonomy": Example(fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]}),
+    "info_nce": Example(torch.randn(4, 3), torch.randn(4, 3), tau=0.2),
+    "info_nce_mi_estimate": Example(np.eye(4), accepts={"critic_matrix": "torch"}),  # numpy or torch
+    "linear_probe": Example(_F, _Y, _F, _Y, labels_per_class=2, seed=0, accepts={"labels_per_class": "None"}),
+    "masked_mse": Example(X=_X, mask_ratio=0.3, seed=0, fill=None, accepts={"fill": "None"},
+                          fresh=lambda: {"model": __import__("mlnotes.self_supervised").self_supervised.MaskedPixelModel()}),
+    "train_contrastive": Example(_X, steps=2, batch=4, tau=0.2, lr=1e-3, seed=0, shift=1, noise=0.1, drop=0.2,
+                                 accepts={"shift": "0", "noise": "0", "drop": "0", "steps": "10**9"}),
+    "train_masked": Example(_X, mask_ratio=0.3, steps=2, batch=4, lr=1e-3, seed=0),
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,21 +119,21 @@ def test_linear_probe_label_budget(digits):
 
 def test_bad_inputs(digits):
     X_tr, y_tr, X_te, y_te = digits
-    with pytest.raises(ValueError, match=r"shape \(N >= 2, k\)"):
+    with pytest.raises(ValueError, match="z2 must have shape"):
         info_nce(torch.zeros(3, 2), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="tau must be > 0"):
+    with pytest.raises(ValueError, match="tau must be in"):
         info_nce(torch.zeros(3, 2), torch.zeros(3, 2), tau=0)
     with pytest.raises(ValueError, match="square"):
         info_nce_mi_estimate(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="finite"):
         info_nce_mi_estimate(np.full((2, 2), np.nan))
-    with pytest.raises(ValueError, match=r"shape \(B, 64\)"):
+    with pytest.raises(ValueError, match="x must"):
         augment_digits(torch.zeros(3, 8, 8))
-    with pytest.raises(ValueError, match=r"shift must be an int in \[0, 3\]"):
+    with pytest.raises(ValueError, match="shift must be <= 3"):
         augment_digits(torch.zeros(3, 64), shift=5)
-    with pytest.raises(ValueError, match="drop in"):
+    with pytest.raises(ValueError, match="drop must be in"):
         augment_digits(torch.zeros(3, 64), drop=1.0)
-    with pytest.raises(ValueError, match="hidden must be a positive int"):
+    with pytest.raises(ValueError, match="hidden must be >= 1"):
         MLPEncoder(hidden=0)
     with pytest.raises(ValueError, match=r"X must have shape \(n, 64\)"):
         MLPEncoder().features(np.zeros((2, 8)))
