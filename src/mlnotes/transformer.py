@@ -15,17 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_int
+from mlnotes.validate import check_bool, check_callable, check_count, check_int, check_module, check_real, check_tensor
+
+__all__ = ["TinyEncoder", "TinyGPT", "attention", "causal_mask", "count_params", "fit", "freeze"]
 
 Tensor = torch.Tensor
-
-
-def _check_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if ndim is not None and value.dim() != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
-    return value
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -34,18 +28,14 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Te
     ``q`` (..., Lq, d), ``k`` (..., Lk, d), ``v`` (..., Lk, dv); ``mask`` boolean,
     broadcastable to (..., Lq, Lk), True where the query may attend. Returns (..., Lq, dv).
     """
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        _check_tensor(name, t)
-        if t.dim() < 2:
-            raise ValueError(f"{name} must have at least 2 dimensions (length, features), got {tuple(t.shape)}")
+    q, k, v = (check_tensor(name, t, min_ndim=2) for name, t in (("q", q), ("k", k), ("v", v)))  # (..., L, d)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k need the same feature size, got {q.shape[-1]} and {k.shape[-1]}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k and v need the same length, got {k.shape[-2]} and {v.shape[-2]}")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
-        _check_tensor("mask", mask)
-        if mask.dtype != torch.bool:
+        if check_tensor("mask", mask, bool_ok=True).dtype != torch.bool:
             raise TypeError(f"mask must be boolean (True = attend), got {mask.dtype}")
         scores = scores.masked_fill(~mask, float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
@@ -56,8 +46,7 @@ def causal_mask(length: int, prefix: int = 0) -> Tensor:
 
     ``mask[i, prefix + j]`` is True iff ``j <= i``; the prefix block is all True.
     """
-    check_int("length", length, 1)
-    check_int("prefix", prefix, 0)
+    length, prefix = check_count("length", length, high=10**5), check_count("prefix", prefix, low=0, high=10**5)
     content = torch.ones(length, length, dtype=torch.bool).tril()
     return torch.cat([torch.ones(length, prefix, dtype=torch.bool), content], dim=1)
 
@@ -143,8 +132,9 @@ class TinyEncoder(nn.Module):
     def __init__(self, vocab_size: int, max_len: int, d: int = 64, heads: int = 4, layers: int = 2,
                  pad_id: int | None = 0) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2), check_int("max_len", max_len, 1)
-        check_int("layers", layers, 1)
+        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2, 10**7), check_count("max_len", max_len, high=10**5)
+        d, heads, layers = check_count("d", d, high=10**5), check_count("heads", heads, high=d), check_count("layers", layers, high=1000)
+        pad_id = None if pad_id is None else check_int("pad_id", pad_id, 0, vocab_size - 1)
         self.pad_id = pad_id
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
@@ -152,7 +142,7 @@ class TinyEncoder(nn.Module):
         self.head = nn.Linear(d, vocab_size)
 
     def forward(self, ids: Tensor, return_hidden: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        _check_tensor("ids", ids, ndim=2)
+        check_tensor("ids", ids, ndim=2)
         if ids.dtype != torch.long:
             raise TypeError(f"ids must be a long tensor of token ids, got {ids.dtype}")
         if ids.shape[1] > self.max_len:
@@ -178,8 +168,9 @@ class TinyGPT(nn.Module):
 
     def __init__(self, vocab_size: int, d: int = 32, n_layer: int = 2, n_head: int = 4, max_len: int = 16) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2), check_int("max_len", max_len, 1)
-        self.d, self.n_layer, self.n_head = d, check_int("n_layer", n_layer, 1), n_head
+        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2, 10**7), check_count("max_len", max_len, high=10**5)
+        d, n_layer = check_count("d", d, high=10**5), check_count("n_layer", n_layer, high=1000)
+        self.d, self.n_layer, self.n_head = d, n_layer, check_count("n_head", n_head, high=d)
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, n_head) for _ in range(n_layer))
         self.ln = nn.LayerNorm(d)
@@ -196,7 +187,7 @@ class TinyGPT(nn.Module):
 
     def forward(self, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]] | None = None,
                 soft_prompt: Tensor | None = None) -> Tensor:
-        _check_tensor("ids", ids, ndim=2)
+        check_tensor("ids", ids, ndim=2)
         if prefix_kv is not None and len(prefix_kv) != self.n_layer:
             raise ValueError(f"prefix_kv needs one (k, v) pair per layer ({self.n_layer}), got {len(prefix_kv)}")
         x = self.embed(ids, soft_prompt)
@@ -210,15 +201,13 @@ class TinyGPT(nn.Module):
 
 def count_params(module: nn.Module, trainable_only: bool = True) -> int:
     """Number of scalar parameters in ``module`` (only those with ``requires_grad`` by default)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    module, trainable_only = check_module("module", module), check_bool("trainable_only", trainable_only)
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def freeze(module: nn.Module) -> nn.Module:
     """Set ``requires_grad=False`` on every parameter of ``module``; returns it."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module("module", module)
     for p in module.parameters():
         p.requires_grad_(False)
     return module
@@ -230,14 +219,14 @@ def fit(loss_fn: Callable[[int], Tensor], params: Iterable[Tensor], steps: int, 
 
     Only the parameters given are optimised (no Adam state for frozen ones). Returns the losses.
     """
-    if not callable(loss_fn):
-        raise TypeError("loss_fn must be callable: step -> scalar loss tensor")
+    loss_fn, steps = check_callable("loss_fn", loss_fn), check_count("steps", steps)
+    lr, weight_decay = check_real("lr", lr, 0.0, low_open=True), check_real("weight_decay", weight_decay, 0.0)
+    if not isinstance(params, Iterable) or isinstance(params, (str, Tensor)):
+        raise TypeError("params must be an iterable of parameter tensors (e.g. model.parameters())")
+    params = [check_tensor("params", p) for p in params]
     params = [p for p in params if p.requires_grad]
     if not params:
-        raise ValueError("no trainable parameters given to fit()")
-    check_int("steps", steps, 1)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+        raise ValueError("no trainable parameters given to fit() (params)")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     losses = []
     for step in range(steps):

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from adversarial_examples import Example
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
@@ -10,6 +11,25 @@ from mlnotes.transformer import (Block, MultiHeadAttention, TinyEncoder, TinyGPT
                                  count_params, fit, freeze)
 
 torch.set_num_threads(1)
+
+
+def _lin() -> nn.Linear:
+    torch.manual_seed(0)
+    return nn.Linear(2, 1)
+
+
+ADVERSARIAL = {
+    "TinyEncoder": Example(10, 8, d=8, heads=2, layers=1, pad_id=0, accepts={"pad_id": "None 0"}),  # None: no padding
+    "TinyGPT": Example(10, d=8, n_layer=1, n_head=2, max_len=8),
+    "attention": Example(torch.randn(3, 4), torch.randn(5, 4), torch.randn(5, 2), mask=None,
+                         accepts={"mask": "None"}),  # None: attend everywhere
+    "causal_mask": Example(4, prefix=1, accepts={"prefix": "0"}),  # prefix 0: plain causal mask
+    "count_params": Example(fresh=lambda: {"module": _lin()}, trainable_only=True),
+    "freeze": Example(fresh=lambda: {"module": _lin()}),
+    "fit": Example(steps=2, lr=0.1, weight_decay=0.0, accepts={"weight_decay": "0", "steps": "10**9"},
+                   fresh=lambda: (lambda m: {"loss_fn": lambda step: m(torch.ones(1, 2)).pow(2).sum(),
+                                             "params": m.parameters()})(_lin())),
+}
 
 
 @settings(max_examples=50, deadline=None)
@@ -32,7 +52,7 @@ def test_attention_extreme_scores_stable():
 
 
 def test_attention_bad_inputs():
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="q must be a torch tensor"):
         attention([1.0], torch.zeros(2, 2), torch.zeros(2, 2))
     with pytest.raises(ValueError, match="same feature size"):
         attention(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4))
@@ -124,7 +144,7 @@ def test_encoder_bad_inputs():
         enc(torch.zeros(1, 5, dtype=torch.long))
     with pytest.raises(TypeError, match="long"):
         enc(torch.zeros(1, 3))
-    with pytest.raises(ValueError, match="2 dimensions"):
+    with pytest.raises(ValueError, match="ids must be a non-empty 2-D"):
         enc(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="vocab_size"):
         TinyEncoder(1, 4)
