@@ -6,9 +6,6 @@ served from ``_build/html`` on localhost and opened in Debian's headless Chromiu
 light and in the dark colour mode (the theme follows the system setting).
 """
 
-import functools
-import http.server
-import threading
 
 import pytest
 import yaml
@@ -45,21 +42,6 @@ def site_pages() -> list[str]:
 
     walk(toc.get("parts", toc.get("chapters", [])))
     return [f"{f}.html" for f in files]  # index.html only redirects to the root page
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
