@@ -2,7 +2,7 @@
 
 Holds
 
-- ``lee_corpus``, ``word_tokenize``, ``gpt2_like_pretokenize``: text and pre-tokenization;
+- ``word_tokenize``, ``gpt2_like_pretokenize``: pre-tokenization (the text: ``mlnotes.data.lee_corpus``);
 - ``naive_bpe_merges``: the reference trainer of Sennrich et al. (recount every pair after
   every merge), kept short so it can be read next to the paper;
 - ``BPE``: an incremental trainer (pair counts updated only in the words a merge touches)
@@ -35,20 +35,9 @@ _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
 
-__all__ = ["lee_corpus", "word_tokenize", "gpt2_like_pretokenize", "bytes_to_unicode",
+__all__ = ["word_tokenize", "gpt2_like_pretokenize", "bytes_to_unicode",
            "naive_bpe_merges", "BPE", "ByteLevelBPE", "to_hf_bpe", "display_token",
            "show_token_spans"]
-
-def lee_corpus(lower: bool = True) -> str:
-    """Text of gensim's bundled ``lee_background.cor`` (300 Australian news stories, ~360 kB)."""
-    from gensim.test.utils import datapath
-
-    if not isinstance(lower, bool):
-        raise TypeError(f"lower must be a bool, got {type(lower).__name__}")
-    with open(datapath("lee_background.cor"), encoding="utf-8") as handle:
-        text = handle.read()
-    return text.lower() if lower else text
-
 
 def _check_text(text: object) -> str:
     if not isinstance(text, str):

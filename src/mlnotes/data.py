@@ -1,16 +1,17 @@
 """Offline datasets: generated here, or shipped inside installed packages. Never downloaded.
 
 Digits (scikit-learn's bundled 8x8 images) and their binarized version, small synthetic
-regression/classification sets, and a bundled photo as a grayscale image.
+regression/classification sets, a bundled photo as a grayscale image, and gensim's bundled
+Lee news corpus as text.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_choice, check_count, check_probability, check_real, check_seed
+from mlnotes.validate import check_array, check_bool, check_choice, check_count, check_probability, check_real, check_seed
 
-__all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray"]
+__all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray", "lee_corpus"]
 
 
 def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
@@ -61,3 +62,13 @@ def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
     factor = side // size
     square = square[: size * factor, : size * factor]
     return square.reshape(size, factor, size, factor).mean(axis=(1, 3))
+
+
+def lee_corpus(lower: bool = True) -> str:
+    """Text of gensim's bundled ``lee_background.cor`` (300 Australian news stories, ~360 kB)."""
+    from gensim.test.utils import datapath
+
+    check_bool("lower", lower)
+    with open(datapath("lee_background.cor"), encoding="utf-8") as handle:
+        text = handle.read()
+    return text.lower() if lower else text

@@ -22,7 +22,7 @@ import numpy as np
 
 from mlnotes.validate import check_array, check_axes, check_bool, check_int
 
-__all__ = ["causal_mask", "naive_attention", "naive_softmax", "online_softmax",
+__all__ = ["naive_attention", "naive_softmax", "online_softmax",
            "AttentionState", "attention_state", "merge_states", "flash_attention_forward",
            "flash_attention_backward", "flash_block_sizes", "hbm_traffic",
            "fa1_traffic_count", "draw_tile_schedule"]
@@ -74,12 +74,6 @@ def _check_vector(x: object, name: str = "x") -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- reference
-def causal_mask(N: int, Nk: int) -> np.ndarray:
-    """Boolean ``(N, Nk)`` mask, True where query ``i`` may see key ``j`` (``j <= i``)."""
-    N, Nk = check_int("N", N, 1, 10**6), check_int("Nk", Nk, 1, 10**6)
-    return np.arange(Nk)[None, :] <= np.arange(N)[:, None]
-
-
 def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = False,
                     scale: float | None = None, shift_max: bool = True,
                     bias: np.ndarray | None = None) -> np.ndarray:
@@ -101,7 +95,7 @@ def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = 
             raise ValueError(f"bias must have shape {S.shape} (queries, keys), got {bias.shape}")
         S = S + bias
     if causal:
-        S = np.where(causal_mask(*S.shape), S, -np.inf)
+        S = np.where(np.tri(*S.shape, dtype=bool), S, -np.inf)
     if shift_max:
         m = S.max(axis=1, keepdims=True)
         m = np.where(np.isfinite(m), m, 0.0)

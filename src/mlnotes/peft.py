@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlnotes.train import fit
+from mlnotes.transformer import causal_mask
 from mlnotes.validate import check_int
 
 Tensor = torch.Tensor
@@ -308,8 +310,6 @@ def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[T
     Runs a :class:`mlnotes.transformer.TinyGPT` layer by layer, recomputing each layer's
     attention weights over [prefix; causal content].
     """
-    from mlnotes.transformer import causal_mask
-
     if len(prefix_kv) != len(model.blocks):
         raise ValueError(f"prefix_kv needs one (k, v) per layer ({len(model.blocks)}), got {len(prefix_kv)}")
     x = model.embed(ids)
@@ -348,7 +348,6 @@ def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
 
     Li & Liang initialise a prefix with the activations of real words; this is that init.
     """
-    from mlnotes.transformer import causal_mask
 
     x, out = model.embed(ids[None]), []
     with torch.no_grad():
@@ -385,7 +384,6 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
         return n_seeds * F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                          seq[:, -5:].reshape(-1))
 
-    from mlnotes.transformer import fit
     losses = fit(loss, [prefix], steps=steps, lr=lr)
     return prefix.detach(), [value / n_seeds for value in losses]
 # endregion

@@ -8,6 +8,7 @@
 - ``max_norm_``               post-hoc projection of weight rows onto the ball of radius ``c``
 - ``HookRecorder``            records ``fn(output)`` of a module on every forward
 - ``AutoencoderWithLoss``     a model whose ``forward`` returns its loss and metrics (no targets)
+- ``fit``                     the plain AdamW loop the pretraining chapters train their tiny models with
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlnotes.validate import check_callable, check_count, check_real, check_tensor
+
 __all__ = ["Progbar", "power_iteration_sigma", "SpectralNormWrap", "RowNorm", "max_norm_", "HookRecorder",
-           "AutoencoderWithLoss"]
+           "AutoencoderWithLoss", "fit"]
 
 
 class Progbar:
@@ -203,3 +206,28 @@ class AutoencoderWithLoss(nn.Module):
         h = torch.relu(self.encoder(x))
         x_hat = self.decoder(h)
         return {"loss": F.mse_loss(x_hat, x), "hidden_sq_norm": (h ** 2).sum(dim=1).mean().detach()}
+
+
+def fit(loss_fn: Callable[[int], torch.Tensor], params: Iterable[torch.Tensor], steps: int, lr: float,
+        weight_decay: float = 0.0) -> list[float]:
+    """AdamW on ``params`` for ``steps`` steps; ``loss_fn(step)`` returns a scalar loss.
+
+    Only the parameters given are optimised (no Adam state for frozen ones). Returns the losses.
+    """
+    loss_fn, steps = check_callable("loss_fn", loss_fn), check_count("steps", steps)
+    lr, weight_decay = check_real("lr", lr, 0.0, low_open=True), check_real("weight_decay", weight_decay, 0.0)
+    if not isinstance(params, Iterable) or isinstance(params, (str, torch.Tensor)):
+        raise TypeError("params must be an iterable of parameter tensors (e.g. model.parameters())")
+    params = [check_tensor("params", p) for p in params]
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("no trainable parameters given to fit() (params)")
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    losses = []
+    for step in range(steps):
+        loss = loss_fn(step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

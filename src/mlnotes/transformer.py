@@ -9,15 +9,13 @@ Masks are boolean everywhere: ``True`` means "this query may look at this key".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_bool, check_callable, check_count, check_int, check_module, check_real, check_tensor
+from mlnotes.validate import check_bool, check_count, check_int, check_module, check_tensor
 
-__all__ = ["TinyEncoder", "TinyGPT", "attention", "causal_mask", "count_params", "fit", "freeze"]
+__all__ = ["TinyEncoder", "TinyGPT", "attention", "causal_mask", "freeze"]
 
 Tensor = torch.Tensor
 
@@ -199,40 +197,9 @@ class TinyGPT(nn.Module):
         return logits[:, x.shape[1] - ids.shape[1]:]
 
 
-def count_params(module: nn.Module, trainable_only: bool = True) -> int:
-    """Number of scalar parameters in ``module`` (only those with ``requires_grad`` by default)."""
-    module, trainable_only = check_module("module", module), check_bool("trainable_only", trainable_only)
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
 def freeze(module: nn.Module) -> nn.Module:
     """Set ``requires_grad=False`` on every parameter of ``module``; returns it."""
     check_module("module", module)
     for p in module.parameters():
         p.requires_grad_(False)
     return module
-
-
-def fit(loss_fn: Callable[[int], Tensor], params: Iterable[Tensor], steps: int, lr: float,
-        weight_decay: float = 0.0) -> list[float]:
-    """AdamW on ``params`` for ``steps`` steps; ``loss_fn(step)`` returns a scalar loss.
-
-    Only the parameters given are optimised (no Adam state for frozen ones). Returns the losses.
-    """
-    loss_fn, steps = check_callable("loss_fn", loss_fn), check_count("steps", steps)
-    lr, weight_decay = check_real("lr", lr, 0.0, low_open=True), check_real("weight_decay", weight_decay, 0.0)
-    if not isinstance(params, Iterable) or isinstance(params, (str, Tensor)):
-        raise TypeError("params must be an iterable of parameter tensors (e.g. model.parameters())")
-    params = [check_tensor("params", p) for p in params]
-    params = [p for p in params if p.requires_grad]
-    if not params:
-        raise ValueError("no trainable parameters given to fit() (params)")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    losses = []
-    for step in range(steps):
-        loss = loss_fn(step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses

@@ -9,8 +9,9 @@ from hypothesis import given, settings, strategies as st
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from mlnotes.data import lee_corpus  # noqa: E402
 from mlnotes.bpe import (BPE, ByteLevelBPE, bytes_to_unicode, display_token,  # noqa: E402
-                         gpt2_like_pretokenize, lee_corpus, naive_bpe_merges, show_token_spans,
+                         gpt2_like_pretokenize, naive_bpe_merges, show_token_spans,
                          to_hf_bpe, word_tokenize)
 
 TOY = {"low": 5, "lower": 2, "newest": 6, "widest": 3}
@@ -145,8 +146,6 @@ def test_display_and_spans():
 
 
 def test_bad_inputs():
-    with pytest.raises(TypeError, match="lower must be a bool"):
-        lee_corpus(lower="yes")
     with pytest.raises(TypeError, match="text must be a str"):
         word_tokenize(3)
     with pytest.raises(TypeError, match="text must be a str"):
@@ -195,7 +194,6 @@ def test_bad_inputs():
 from adversarial_examples import Example  # noqa: E402
 
 ADVERSARIAL = {
-    "lee_corpus": Example(lower=True),
     "word_tokenize": Example("Hello world.", accepts={"text": "other-str empty"}),
     "gpt2_like_pretokenize": Example("Hello world.", accepts={"text": "other-str empty"}),
     # 0 merges is the character tokenizer; asking for more merges than pairs stops early

@@ -1,11 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from adversarial_examples import Example
 from sklearn.datasets import load_digits
 
-from mlnotes.data import gaussian_blobs, load_binarized_digits, load_digits_scaled, noisy_sine, sample_image_gray
+from mlnotes.data import (gaussian_blobs, lee_corpus, load_binarized_digits, load_digits_scaled, noisy_sine,
+                          sample_image_gray)
 
 ADVERSARIAL = {
+    "lee_corpus": Example(lower=True),
     "load_binarized_digits": Example(threshold=0.5),
     "noisy_sine": Example(n=20, noise=0.1, seed=0, accepts={"noise": "0"}),  # noise=0: noiseless
     "gaussian_blobs": Example(n=9, centers=np.array([[0.0, 0.0], [5.0, 5.0]]), std=0.5, seed=1,
@@ -64,3 +68,12 @@ def test_sample_image():
 def test_bad_inputs_are_rejected(call, error):
     with pytest.raises(error):
         call()
+
+
+def test_lee_corpus_is_gensims_file():
+    from gensim.test.utils import datapath
+
+    raw = Path(datapath("lee_background.cor")).read_text(encoding="utf-8")
+    assert lee_corpus(lower=False) == raw and lee_corpus() == raw.lower()
+    with pytest.raises(TypeError, match="lower"):
+        lee_corpus(lower="yes")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from scipy.special import logsumexp, softmax
 
-from mlnotes.flash_attention import (AttentionState, attention_state, causal_mask, flash_attention_backward,
+from mlnotes.flash_attention import (AttentionState, attention_state, flash_attention_backward,
                                flash_attention_forward, flash_block_sizes, hbm_traffic, merge_states,
                                naive_attention, naive_softmax, online_softmax)
 
@@ -91,12 +91,6 @@ def test_naive_attention_unshifted_overflows():
     assert np.isfinite(naive_attention(Q, K, V)).all()
 
 
-def test_causal_mask():
-    assert causal_mask(3, 3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
-    with pytest.raises(ValueError, match="N must be >= 1"):
-        causal_mask(0, 3)
-
-
 @pytest.mark.parametrize("kwargs, err, match", [
     (dict(Q=[[1.0]]), TypeError, "numpy array"),
     (dict(Q=np.ones((2, 3), np.int64)), TypeError, "float32 or float64"),
@@ -157,7 +151,7 @@ def test_flash_forward_matches_sdpa_and_lse(causal):
     assert np.abs(O - sdpa(Q, K, V, causal)).max() < 1e-12
     S = Q @ K.T / math.sqrt(32)
     if causal:
-        S = np.where(causal_mask(200, 200), S, -np.inf)
+        S = np.where(np.tri(200, dtype=bool), S, -np.inf)
     assert np.abs(L - logsumexp(S, axis=1)).max() < 1e-12
 
 
@@ -286,7 +280,6 @@ def _state():
 
 
 ADVERSARIAL = {
-    "causal_mask": Example(4, 5),
     "naive_attention": Example(_Q, _K, _V),
     "naive_softmax": Example(np.array([1.0, 2.0, 3.0]), accepts={"x": "inf inf-array"}),
     "online_softmax": Example(np.array([1.0, 2.0, 3.0])),

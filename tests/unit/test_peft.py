@@ -11,7 +11,8 @@ from torch import nn
 from mlnotes.peft import (ADD1, COPY, REVERSE, SEP, Adapter, LoRALinear, PrefixKV, add_adapters, answer_logits,
                           control_code_batch, exact_match, finetune_memory_gb, fit_low_rank, inject_lora,
                           prefix_attention_mass, prefix_gate, svd_truncate)
-from mlnotes.transformer import TinyGPT, attention, count_params
+from mlnotes.core import count_params
+from mlnotes.transformer import TinyGPT, attention
 
 torch.set_num_threads(1)
 

@@ -7,8 +7,22 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 from torch.nn.utils import parametrize
 
-from mlnotes.train import (AutoencoderWithLoss, HookRecorder, Progbar, RowNorm, SpectralNormWrap, max_norm_,
+from adversarial_examples import Example
+
+from mlnotes.train import (AutoencoderWithLoss, HookRecorder, Progbar, RowNorm, SpectralNormWrap, fit, max_norm_,
                            power_iteration_sigma)
+
+
+def _lin() -> nn.Linear:
+    torch.manual_seed(0)
+    return nn.Linear(2, 1)
+
+
+ADVERSARIAL = {
+    "fit": Example(steps=2, lr=0.1, weight_decay=0.0, accepts={"weight_decay": "0", "steps": "10**9"},
+                   fresh=lambda: (lambda m: {"loss_fn": lambda step: m(torch.ones(1, 2)).pow(2).sum(),
+                                             "params": m.parameters()})(_lin())),
+}
 
 
 def test_power_iteration_converges():
@@ -103,3 +117,16 @@ def test_progbar_step_weighted_mean(vals, incs):
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_fit_minimises_and_rejects_bad_input():
+    w = nn.Parameter(torch.tensor([3.0]))
+    losses = fit(lambda step: (w ** 2).sum(), [w], steps=200, lr=0.1)
+    assert losses[-1] < 1e-2 < losses[0]
+    frozen = nn.Linear(3, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable"):
+        fit(lambda step: frozen.weight.sum(), frozen.parameters(), 3, 0.1)
+    with pytest.raises(TypeError, match="callable"):
+        fit(None, [w], 3, 0.1)
+    with pytest.raises(ValueError, match="lr"):
+        fit(lambda s: w.sum(), [w], 3, 0.0)
