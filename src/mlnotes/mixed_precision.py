@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_choice, check_count, check_positive
+from mlnotes.validate import (check_array, check_axes, check_bool, check_choice, check_count, check_int,
+                              check_positive, check_probability, check_real, check_seed)
 
 __all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
            "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "autocast_dtypes",
@@ -28,14 +28,11 @@ FORMATS: dict[str, tuple[int, int, int]] = {
 _UINT = {"float64": np.uint64, "float32": np.uint32, "float16": np.uint16}
 
 
-def _check_format(dtype: object) -> str:
-    try:
-        name = np.dtype(dtype).name if dtype != "bfloat16" else "bfloat16"
-    except TypeError:  # not a dtype numpy knows, e.g. "float8"
-        name = repr(dtype)
-    if name not in FORMATS:
-        raise ValueError(f"dtype must be one of {list(FORMATS)}, got {dtype!r}")
-    return name
+def _format_name(dtype: object) -> object:
+    """``np.float16`` or ``np.dtype("float16")`` -> ``"float16"``; anything else unchanged."""
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        return np.dtype(dtype).name
+    return dtype
 
 
 def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
@@ -43,11 +40,11 @@ def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
 
     ``dtype`` is ``"float16"``, ``"float32"``, ``"float64"`` or ``"bfloat16"`` (the top 16 bits of the
     float32 pattern after round-to-nearest-even, as hardware converts). Example: ``float_bits(1.0)``
-    is ``("0", "01111", "0000000000")``.
+    is ``("0", "01111", "0000000000")``. Infinities propagate to their bit pattern (all-ones
+    exponent, zero fraction); NaN is rejected.
     """
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"x must be a real number, got {type(x).__name__}")
-    name = _check_format(dtype)
+    x = check_real("x", x, finite=False)
+    name = check_choice("dtype", _format_name(dtype), tuple(FORMATS))
     if name == "bfloat16":
         with np.errstate(over="ignore"):
             u32 = int(np.array(x, dtype=np.float32).view(np.uint32))
@@ -69,10 +66,7 @@ def fp16_decode(bits: int) -> float:
     ``S | EEEEE | FFFFFFFFFF``: normal numbers (``0 < E < 31``) are ``(-1)^S 2^(E-15) (1 + F/1024)``,
     subnormals (``E = 0``) are ``(-1)^S 2^(-14) (F/1024)``, ``E = 31`` encodes infinity (``F = 0``) or NaN.
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
-    if not 0 <= bits <= 0xFFFF:
-        raise ValueError(f"bits must be in [0, 0xFFFF], got {bits}")
+    bits = check_int("bits", bits, 0, 0xFFFF)              # 16-bit pattern, 0..65535
     sign = -1.0 if bits >> 15 else 1.0
     exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
     if exponent == 0:
@@ -88,11 +82,8 @@ def fp16_accumulate(values: object, start: float = 0.0, dtype: str = "float16") 
     A scalar loop on numpy scalars, so every operation rounds like the hardware format (a vectorised
     ``cumsum`` or a torch matmul may accumulate in higher precision). Returns the ``len(values)`` sums.
     """
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    if v.size == 0:
-        raise ValueError("values must not be empty")
+    v, start = check_array("values", values, ndim=1), check_real("start", start)    # v: (n,)
+    dtype = check_choice("dtype", dtype, ("float16", "float32"))
     kind = np.float16 if dtype == "float16" else np.float32
     terms = v.astype(kind)
     total, out = kind(start), np.empty(v.size, dtype=kind)
@@ -109,13 +100,9 @@ def underflow_fraction(grads: object, scale: float = 1.0) -> dict[str, float]:
     ``"zero"`` (underflow), land in the ``"subnormal"`` range (below 2^-14, reduced precision) or become
     ``"inf"`` (overflow, above 65504 after rounding).
     """
-    g = np.asarray(grads, dtype=np.float64).reshape(-1)
-    if g.size == 0:
-        raise ValueError("grads must not be empty")
-    if np.any(g == 0) or not np.all(np.isfinite(g)):
-        raise ValueError("grads must be finite and nonzero (the question is which nonzero values survive)")
-    if isinstance(scale, bool) or not (isinstance(scale, (int, float, np.floating, np.integer)) and scale > 0):
-        raise ValueError(f"scale must be a number > 0, got {scale!r}")
+    g, scale = check_array("grads", grads, ndim=1), check_positive("scale", scale)  # (n,)
+    if np.any(g == 0):  # the question is which nonzero values survive
+        raise ValueError("grads must be nonzero (zeros are not lost by rounding)")
     with np.errstate(over="ignore"):
         h = np.abs((g * scale).astype(np.float16))
     tiny = np.finfo(np.float16).tiny
@@ -134,21 +121,17 @@ class DynamicLossScaler:
 
     def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
                  growth_interval: int = 2000):
-        if not (isinstance(init_scale, (int, float)) and init_scale > 0):
-            raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
-        if not growth_factor > 1 or not 0 < backoff_factor < 1:
-            raise ValueError(f"need growth_factor > 1 and 0 < backoff_factor < 1, got {growth_factor}, {backoff_factor}")
-        if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) or growth_interval < 1:
-            raise ValueError(f"growth_interval must be a positive int, got {growth_interval!r}")
-        self.scale = float(init_scale)
+        init_scale, growth_factor = check_positive("init_scale", init_scale), check_real(
+            "growth_factor", growth_factor, 1.0, low_open=True)
+        backoff_factor = check_probability("backoff_factor", backoff_factor, low_open=True, high_open=True)
+        growth_interval = check_count("growth_interval", growth_interval)
+        self.scale = init_scale
         self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
         self.clean_steps = 0
 
     def update(self, found_inf: bool) -> bool:
         """Advance one step; returns whether the optimizer step should be applied."""
-        if not isinstance(found_inf, (bool, np.bool_)):
-            raise TypeError(f"found_inf must be a bool, got {type(found_inf).__name__}")
-        if found_inf:
+        if check_bool("found_inf", found_inf):
             self.scale *= self.backoff_factor
             self.clean_steps = 0
             return False
@@ -173,13 +156,11 @@ def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: fl
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if mode not in ("fp32", "mixed", "fp16"):
-        raise ValueError(f"mode must be 'fp32', 'mixed' or 'fp16', got {mode!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0) or not (isinstance(loss_scale, (int, float)) and loss_scale > 0):
-        raise ValueError(f"lr and loss_scale must be > 0, got {lr!r} and {loss_scale!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0 or batch_size < 1:
-        raise ValueError(f"num_steps must be an int >= 0 and batch_size >= 1, got {num_steps!r}, {batch_size!r}")
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    mode, seed = check_choice("mode", mode, ("fp32", "mixed", "fp16")), check_seed(seed)
+    lr, loss_scale = check_positive("lr", lr), check_positive("loss_scale", loss_scale)
+    num_steps = check_count("num_steps", num_steps, low=0, high=10**6)
+    batch_size = check_count("batch_size", batch_size, high=4096)
+    gen = torch.Generator().manual_seed(seed)
     digits = load_digits()
     X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
     X_tr, X_te = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(X_te, dtype=torch.float32)
@@ -295,11 +276,13 @@ def autocast_dtypes() -> dict[str, str]:
 
 def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:
     """Draw one row of boxes per format: sign, exponent and fraction fields, one box per bit."""
-    if isinstance(formats, str) or not formats:
-        raise ValueError(f"formats must be a non-empty tuple of format names, got {formats!r}")
+    ax = check_axes("ax", ax)
+    if not isinstance(formats, (tuple, list)) or not formats:
+        raise ValueError(f"formats must be a non-empty tuple of format names, got {formats!r:.60}")
+    formats = [check_choice("formats", _format_name(f), tuple(FORMATS)) for f in formats]
     colors = {"sign": "#D55E00", "exponent": "#0072B2", "fraction": "#E69F00"}
     for row, name in enumerate(formats):
-        fields = dict(zip(("sign", "exponent", "fraction"), FORMATS[_check_format(name)]))
+        fields = dict(zip(("sign", "exponent", "fraction"), FORMATS[name]))
         x = 0
         y = len(formats) - 1 - row
         for field, count in fields.items():

@@ -16,39 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.core import check_seed
 from mlnotes.prob import logsumexp, softmax
+from mlnotes.validate import (check_array, check_count, check_int, check_positive, check_real, check_same_length,
+                              check_seed)
 
 __all__ = ["smooth_max", "soft_argmax", "soft_k_max", "weighted_softmax_topk", "threshold_topk",
            "soft_accuracy", "soft_f1", "softmax_regression_history", "finetune_soft_f1"]
-
-
-def _check_tau(tau: object) -> float:
-    if isinstance(tau, bool) or not isinstance(tau, (int, float, np.floating, np.integer)):
-        raise TypeError(f"temperature tau must be a number, got {type(tau).__name__}")
-    if not (np.isfinite(tau) and tau > 0):
-        raise ValueError(f"temperature tau must be finite and > 0, got {tau}")
-    return float(tau)
-
-
-def _check_vector_batch(x: object, name: str = "x") -> np.ndarray:
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.ndim == 0 or array.shape[-1] == 0:
-        raise ValueError(f"{name} must have at least one entry along its last axis, got shape {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return array
-
-
-def _check_k(k: object, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an int, got {type(k).__name__}")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in [1, n={n}], got {k}")
-    return int(k)
 
 
 def smooth_max(x: object, tau: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -58,14 +31,9 @@ def smooth_max(x: object, tau: float = 1.0, axis: int = -1) -> np.ndarray:
     ``tau -> 0``. Its gradient with respect to ``x`` is ``softmax(x / tau)``. Delegates to
     :func:`mlnotes.prob.logsumexp`, which shifts by the maximum so nothing overflows.
     """
-    tau = _check_tau(tau)
-    a = np.asarray(x)
-    if a.ndim == 0:
-        raise ValueError("x must have at least one axis, got a scalar")
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
-        raise ValueError(f"axis must be an int in [-{a.ndim}, {a.ndim}), got {axis!r}")
-    a = _check_vector_batch(np.moveaxis(a, axis, -1))
-    return logsumexp(a, axis=-1, tau=tau)
+    a, tau = check_array("x", x, min_ndim=1), check_positive("tau", tau)
+    axis = check_int("axis", axis, -a.ndim, a.ndim - 1)
+    return logsumexp(np.moveaxis(a, axis, -1), axis=-1, tau=tau)   # (...) without `axis`
 
 
 def soft_argmax(x: object, tau: float = 1.0) -> np.ndarray:
@@ -74,8 +42,7 @@ def soft_argmax(x: object, tau: float = 1.0) -> np.ndarray:
     ``x`` has shape ``(..., n)``; the result has shape ``(...)`` and lies in ``[0, n - 1]``.
     Tends to ``argmax(x)`` as ``tau -> 0`` when the maximum is unique.
     """
-    tau = _check_tau(tau)
-    a = _check_vector_batch(x)
+    a, tau = check_array("x", x, min_ndim=1), check_positive("tau", tau)           # (..., n)
     return softmax(a, axis=-1, tau=tau) @ np.arange(a.shape[-1], dtype=np.float64)
 
 
@@ -88,9 +55,8 @@ def soft_k_max(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     to the multi-hot indicator of the ``k`` largest entries. A heuristic: entries may exceed 1
     slightly at moderate ``tau``. With ``k == n`` it returns all ones.
     """
-    tau = _check_tau(tau)
-    a = _check_vector_batch(x)
-    k = _check_k(k, a.shape[-1])
+    a, tau = check_array("x", x, min_ndim=1), check_positive("tau", tau)           # (..., n)
+    k = check_int("k", k, 1, a.shape[-1])
     if k == a.shape[-1]:
         return np.ones_like(a)
     a = a - a.min(axis=-1, keepdims=True)
@@ -108,9 +74,8 @@ def weighted_softmax_topk(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     cancels its exponential advantage, so for ``k = 2`` the limit is ``1.5, 0.5`` on the top two
     entries instead of ``1, 1``. Kept to show why the masking must act inside the exponent.
     """
-    tau = _check_tau(tau)
-    a = _check_vector_batch(x)
-    k = _check_k(k, a.shape[-1])
+    a, tau = check_array("x", x, min_ndim=1), check_positive("tau", tau)           # (..., n)
+    k = check_int("k", k, 1, a.shape[-1])
     p = softmax(a, axis=-1, tau=tau)
     # log(1 - p) after the first step, computed exactly: 1 - p_i = sum_{j != i} p_j
     n = a.shape[-1]
@@ -135,14 +100,9 @@ def threshold_topk(x: object, k: int, tau: float = 1.0, num_iters: int = 100) ->
     and, when the k-th and (k+1)-th largest differ, the result tends to the top-k indicator as
     ``tau -> 0``. Shape ``(..., n)`` -> ``(..., n)``; ``1 <= k < n``.
     """
-    tau = _check_tau(tau)
-    a = _check_vector_batch(x)
-    n = a.shape[-1]
-    k = _check_k(k, n)
-    if k == n:
-        raise ValueError(f"threshold_topk needs k < n={n} (every sigmoid is < 1), got k={k}")
-    if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
-        raise ValueError(f"num_iters must be a positive int, got {num_iters!r}")
+    a, tau = check_array("x", x, min_ndim=1), check_positive("tau", tau)           # (..., n)
+    k = check_int("k", k, 1, a.shape[-1] - 1)          # k < n: every sigmoid is < 1
+    num_iters = check_count("num_iters", num_iters, high=10_000)
 
     def total(t: np.ndarray) -> np.ndarray:
         z = np.clip((a - t) / tau, -700, 700)
@@ -162,20 +122,9 @@ def _is_tensor(x: object) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
-def _check_metric_input(x: object, name: str):
-    """Return x as a float numpy array, or the torch tensor itself (so autograd flows)."""
-    if _is_tensor(x):
-        if not x.is_floating_point():
-            x = x.double()
-        values = x.detach().cpu().numpy()
-    else:
-        x = _check_vector_batch(x, name) if np.ndim(x) else np.asarray(x, dtype=float)
-        values = x
-    if values.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return x, values
+def _numpy(x: object) -> np.ndarray:
+    """A checked array or tensor as a numpy array (for index arithmetic, not for autograd)."""
+    return x.detach().cpu().numpy() if _is_tensor(x) else np.asarray(x)
 
 
 def soft_accuracy(probs: object, y: object):
@@ -185,19 +134,10 @@ def soft_accuracy(probs: object, y: object):
     shape ``(N,)``. With one-hot ``probs`` this is exactly the accuracy of ``argmax``.
     Accepts numpy arrays or torch tensors (the result is a differentiable tensor then).
     """
-    probs, values = _check_metric_input(probs, "probs")
-    if values.ndim != 2:
-        raise ValueError(f"probs must have shape (N, C), got {values.shape}")
-    labels = np.asarray(y.detach().cpu().numpy() if _is_tensor(y) else y)
-    if labels.shape != (values.shape[0],):
-        raise ValueError(f"y must have shape (N,)=({values.shape[0]},), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {labels.dtype}")
-    if labels.min() < 0 or labels.max() >= values.shape[1]:
-        raise ValueError(f"labels must be in [0, C={values.shape[1]}), got range [{labels.min()}, {labels.max()}]")
-    if values.min() < 0 or values.max() > 1:
-        raise ValueError("probs must lie in [0, 1]")
-    rows = np.arange(values.shape[0])
+    probs = check_array("probs", probs, ndim=2, low=0.0, high=1.0, torch_ok=True)       # (N, C)
+    y = check_array("y", y, ndim=1, integer=True, low=0, high=probs.shape[1] - 1, torch_ok=True)  # (N,)
+    check_same_length(("probs", probs), ("y", y))
+    rows, labels = np.arange(len(y)), _numpy(y)
     if _is_tensor(probs):
         import torch
         return probs[torch.as_tensor(rows), torch.as_tensor(labels)].mean()
@@ -212,19 +152,19 @@ def soft_f1(p: object, t: object):
     It is a ratio over the whole batch, not a mean of per-example terms. Accepts numpy arrays
     or torch tensors (autograd flows through ``p``).
     """
-    p, p_values = _check_metric_input(p, "p")
-    t, t_values = _check_metric_input(t, "t")
-    if p_values.ndim != 1 or p_values.shape != t_values.shape:
-        raise ValueError(f"p and t must be 1-D of equal length, got {p_values.shape} and {t_values.shape}")
-    if p_values.min() < 0 or p_values.max() > 1:
-        raise ValueError("p must lie in [0, 1]")
+    p = check_array("p", p, ndim=1, low=0.0, high=1.0, torch_ok=True)                     # (N,)
+    t = check_array("t", t, ndim=1, low=0.0, high=1.0, torch_ok=True)                     # (N,)
+    check_same_length(("p", p), ("t", t))
+    p_values, t_values = _numpy(p), _numpy(t)
     if not np.all((t_values == 0) | (t_values == 1)):
         raise ValueError("t must hold 0/1 targets")
     if p_values.sum() + t_values.sum() == 0:
-        raise ValueError("soft F1 is undefined when there are no positives and no predicted positives")
+        raise ValueError("soft F1 is undefined when there are no positives in t and no predicted positives in p")
     if _is_tensor(p) and not _is_tensor(t):
         import torch
         t = torch.as_tensor(t_values, dtype=p.dtype)
+    elif _is_tensor(t) and not _is_tensor(p):
+        t = t_values
     result = 2 * (t * p).sum() / (t + p).sum()
     return result if _is_tensor(result) else float(result)
 
@@ -238,17 +178,12 @@ def softmax_regression_history(X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
     ``num_epochs + 1`` (epoch 0 is the zero initialisation): ``"ce"`` test cross-entropy,
     ``"acc"`` test accuracy of argmax, ``"soft_acc"`` test mean true-class probability.
     """
-    seed = check_seed(seed)
-    X, X_test = _check_vector_batch(X, "X"), _check_vector_batch(X_test, "X_test")
-    y, y_test = np.asarray(y), np.asarray(y_test)
-    if X.ndim != 2 or X_test.ndim != 2 or X.shape[1] != X_test.shape[1]:
-        raise ValueError(f"X and X_test must be (N, d) with equal d, got {X.shape} and {X_test.shape}")
-    if y.shape != (len(X),) or y_test.shape != (len(X_test),):
-        raise ValueError("y and y_test must be 1-D label vectors matching X and X_test")
-    if not (np.issubdtype(y.dtype, np.integer) and np.issubdtype(y_test.dtype, np.integer)):
-        raise TypeError("labels must be integers")
-    if not lr > 0 or num_epochs < 1 or batch_size < 1:
-        raise ValueError(f"need lr > 0, num_epochs >= 1, batch_size >= 1; got {lr}, {num_epochs}, {batch_size}")
+    X, seed = check_array("X", X, ndim=2), check_seed(seed)                               # (N, d)
+    X_test = check_array("X_test", X_test, shape=(None, X.shape[1]))                      # (M, d)
+    y = check_array("y", y, shape=(len(X),), integer=True, low=0, high=10_000)            # (N,)
+    y_test = check_array("y_test", y_test, shape=(len(X_test),), integer=True, low=0, high=10_000)
+    lr, num_epochs = check_positive("lr", lr), check_count("num_epochs", num_epochs, high=10_000)
+    batch_size = check_count("batch_size", batch_size, high=10**6)
     rng = np.random.default_rng(seed)
     num_classes = int(max(y.max(), y_test.max())) + 1
     W, b = np.zeros((X.shape[1], num_classes)), np.zeros(num_classes)
@@ -283,14 +218,14 @@ def finetune_soft_f1(X: np.ndarray, t: np.ndarray, w0: np.ndarray, b0: float, lr
     """
     import torch
 
-    X = _check_vector_batch(X, "X")
-    w0 = _check_vector_batch(w0, "w0")
-    if X.ndim != 2 or w0.shape != (X.shape[1],):
-        raise ValueError(f"X must be (N, d) and w0 (d,), got {X.shape} and {w0.shape}")
-    if not (lr > 0 and isinstance(num_steps, int) and num_steps >= 1):
-        raise ValueError(f"need lr > 0 and an int num_steps >= 1, got {lr}, {num_steps!r}")
+    X = check_array("X", X, ndim=2)                                                       # (N, d)
+    t = check_array("t", t, shape=(len(X),), low=0.0, high=1.0)                            # (N,)
+    w0, b0 = check_array("w0", w0, shape=(X.shape[1],)), check_real("b0", b0)             # (d,)
+    lr, num_steps = check_positive("lr", lr), check_count("num_steps", num_steps, high=10**5)
+    if not np.all((t == 0) | (t == 1)):
+        raise ValueError("t must hold 0/1 targets")
     X_t = torch.as_tensor(X)
-    t_t = torch.as_tensor(np.asarray(t, dtype=np.float64))
+    t_t = torch.as_tensor(t)
     w = torch.tensor(w0, requires_grad=True)
     b = torch.tensor(float(b0), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([w, b], lr=lr)

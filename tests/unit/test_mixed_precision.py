@@ -5,8 +5,32 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from adversarial_examples import Example
+
 from mlnotes.mixed_precision import (DynamicLossScaler, float_bits, fp16_accumulate, fp16_decode, train_digits_mlp,
-                              underflow_fraction)
+                                     underflow_fraction)
+
+
+def _ax():
+    import matplotlib.pyplot as plt
+    return plt.subplots()[1]
+
+
+ADVERSARIAL = {
+    "float_bits": Example(1.5, "float16", accepts={"x": "-1 0 10**9 inf"}),  # any real has a pattern
+    "fp16_decode": Example(0x3C00, accepts={"bits": "0"}),                     # 0 is +0.0
+    "fp16_accumulate": Example(np.full(4, 0.01), start=0.5, dtype="float16", accepts={"start": "-1 0"}),
+    "underflow_fraction": Example(np.array([1e-8, 1e-3, 1.0]), scale=4.0,
+                                  accepts={"scale": "10**9"}),  # huge scale: all inf
+    "DynamicLossScaler": Example(init_scale=1024.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=3,
+                                 accepts={"init_scale": "10**9", "growth_interval": "10**9"}),
+    "train_digits_mlp": Example("mixed", 0.05, num_steps=2, loss_scale=1024.0, batch_size=8, seed=0,
+                                accepts={"num_steps": "0", "loss_scale": "10**9"}),
+    "train_digits_mlp_seeds": Example("mixed", 0.05, num_seeds=2, num_steps=2, loss_scale=1024.0, batch_size=8,
+                                      accepts={"num_steps": "0", "loss_scale": "10**9"}),
+    "draw_bit_layout": Example(fresh=lambda: {"ax": _ax()}, formats=("float16", "bfloat16")),
+}
+ADVERSARIAL_EXEMPT = {"FORMATS": "a constant dict, not a callable"}
 
 
 @settings(max_examples=50, deadline=None)
@@ -79,7 +103,8 @@ def test_mixed_precision_matches_fp32_quickly():
 @pytest.mark.parametrize("call, error, match", [
     (lambda: float_bits("1"), TypeError, "real number"),
     (lambda: float_bits(1.0, "int8"), ValueError, "dtype"),
-    (lambda: fp16_decode(1 << 16), ValueError, "0xFFFF"),
+    (lambda: float_bits(float("nan")), ValueError, "x must be a finite"),
+    (lambda: fp16_decode(1 << 16), ValueError, "bits must be <= 65535"),
     (lambda: fp16_decode(1.5), TypeError, "int"),
     (lambda: fp16_accumulate([]), ValueError, "empty"),
     (lambda: fp16_accumulate([1.0], dtype="float64"), ValueError, "dtype"),
@@ -87,7 +112,7 @@ def test_mixed_precision_matches_fp32_quickly():
     (lambda: underflow_fraction([1.0], scale=0), ValueError, "scale"),
     (lambda: DynamicLossScaler(growth_interval=0), ValueError, "growth_interval"),
     (lambda: DynamicLossScaler(init_scale=-1.0), ValueError, "init_scale"),
-    (lambda: DynamicLossScaler().update(1), TypeError, "bool"),
+    (lambda: DynamicLossScaler().update(1), TypeError, "found_inf"),
     (lambda: train_digits_mlp("bf16", 0.1), ValueError, "mode"),
     (lambda: train_digits_mlp("fp32", -0.1), ValueError, "lr"),
 ])
@@ -108,7 +133,7 @@ def test_draw_bit_layout_draws_every_bit_and_rejects_bad_formats():
         draw_bit_layout(ax, ())
     with pytest.raises(ValueError, match="non-empty tuple"):
         draw_bit_layout(ax, "float16")
-    with pytest.raises(ValueError, match="dtype must be one of"):
+    with pytest.raises(ValueError, match="formats must be one of"):
         draw_bit_layout(ax, ("float8",))
     plt.close(fig)
 

@@ -8,11 +8,30 @@ from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
 from sklearn.metrics import accuracy_score, f1_score
 
+from adversarial_examples import Example
 from mlnotes.smoothing import (finetune_soft_f1, smooth_max, soft_accuracy, soft_argmax, soft_f1,
                             soft_k_max, softmax_regression_history, threshold_topk,
                             weighted_softmax_topk)
 
 vectors = st.lists(st.floats(-50, 50), min_size=1, max_size=12)
+
+_X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [1.0, 1.0]])
+_BATCH = {"x": "ndim"}  # x may be one vector (n,) or a batch (..., n)
+ADVERSARIAL = {
+    "smooth_max": Example(np.array([1.0, 2.0, 3.0]), tau=0.5, axis=-1, accepts={"axis": "0", "x": "ndim"}),
+    "soft_argmax": Example(np.array([1.0, 2.0, 3.0]), tau=0.5, accepts=_BATCH),
+    "soft_k_max": Example(np.array([1.0, 2.0, 3.0]), 2, tau=0.5, accepts=_BATCH),
+    "weighted_softmax_topk": Example(np.array([1.0, 2.0, 3.0]), 2, tau=0.5, accepts=_BATCH),
+    "threshold_topk": Example(np.array([1.0, 2.0, 3.0]), 2, tau=0.5, num_iters=20, accepts=_BATCH),
+    "soft_accuracy": Example(torch.tensor([[0.2, 0.8], [0.6, 0.4]]), torch.tensor([1, 0]),
+                             accepts={"probs": "numpy", "y": "numpy"}),  # numpy or torch alike
+    "soft_f1": Example(torch.tensor([0.2, 0.8, 0.6]), torch.tensor([0.0, 1.0, 1.0]),
+                       accepts={"p": "numpy", "t": "numpy"}),
+    "softmax_regression_history": Example(_X, np.array([0, 1, 0, 1]), _X, np.array([0, 1, 0, 1]), lr=0.5,
+                                          num_epochs=1, batch_size=2, seed=0),
+    "finetune_soft_f1": Example(_X, np.array([0.0, 1.0, 0.0, 1.0]), np.zeros(2), 0.0, lr=0.01, num_steps=2,
+                                accepts={"b0": "-1 0"}),
+}
 
 
 @settings(max_examples=50, deadline=None)
@@ -108,24 +127,26 @@ def test_training_helpers_run():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: smooth_max([1.0, 2.0], 0.0), ValueError, "tau"),
-    (lambda: smooth_max(3.0), ValueError, "scalar"),
+    (lambda: smooth_max(3.0), ValueError, "x must have at least 1"),
     (lambda: smooth_max([1.0], "a"), TypeError, "tau"),
     (lambda: smooth_max([[1.0]], axis=3), ValueError, "axis"),
-    (lambda: soft_argmax([]), ValueError, "at least one"),
+    (lambda: soft_argmax([]), ValueError, "x must have at least 1 non-empty"),
     (lambda: soft_argmax(["a"]), TypeError, "numeric"),
     (lambda: soft_k_max([1.0, 2.0], 3), ValueError, "k must be"),
     (lambda: soft_k_max([1.0, np.nan], 1), ValueError, "finite"),
     (lambda: weighted_softmax_topk([1.0, 2.0], 1.5), TypeError, "k must be an int"),
-    (lambda: threshold_topk([1.0, 2.0], 2), ValueError, "k < n"),
-    (lambda: soft_accuracy([0.5, 0.5], [0]), ValueError, r"\(N, C\)"),
-    (lambda: soft_accuracy([[0.5, 0.5]], [2]), ValueError, "labels"),
+    (lambda: threshold_topk([1.0, 2.0], 2), ValueError, "k must be <= 1"),
+    (lambda: soft_accuracy([0.5, 0.5], [0]), ValueError, "probs must be a non-empty 2-D"),
+    (lambda: soft_accuracy([[0.5, 0.5]], [2]), ValueError, "y must have values in"),
     (lambda: soft_accuracy([[0.5, 0.5]], [0.0]), TypeError, "integer"),
-    (lambda: soft_f1([0.5, 1.5], [0, 1]), ValueError, r"\[0, 1\]"),
-    (lambda: soft_f1([0.5], [0, 1]), ValueError, "equal length"),
+    (lambda: soft_f1([0.5, 1.5], [0, 1]), ValueError, r"p must have values in \[0.0, 1.0\]"),
+    (lambda: soft_f1([0.5], [0, 1]), ValueError, "same length"),
     (lambda: soft_f1([0.0, 0.0], [0, 0]), ValueError, "undefined"),
-    (lambda: soft_f1([0.5, 0.5], [0, 2]), ValueError, "0/1"),
+    (lambda: soft_f1([0.5, 0.5], [0, 2]), ValueError, "t must have values in"),
     (lambda: softmax_regression_history(np.ones((3, 2)), [0, 1, 0], np.ones((2, 3)), [0, 1]),
-     ValueError, "equal d"),
+     ValueError, "X_test must have shape"),
+    (lambda: soft_f1([0.5, 0.5], [0, 0.5]), ValueError, "0/1"),
+    (lambda: finetune_soft_f1(np.ones((3, 2)), [0, 0.5, 1], np.zeros(2), 0.0), ValueError, "0/1"),
     (lambda: softmax_regression_history(np.ones((3, 2)), [0, 1, 0], np.ones((2, 2)), [0, 1], seed=-1),
      ValueError, "seed"),
     (lambda: finetune_soft_f1(np.ones((3, 2)), [0, 1, 0], np.zeros(3), 0.0), ValueError, "w0"),
