@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_callable, check_count, check_real, check_tensor
+from mlnotes.validate import (check_bool, check_callable, check_count, check_int, check_module, check_positive, check_real,
+                              check_seed, check_tensor)
 
 __all__ = ["Progbar", "power_iteration_sigma", "SpectralNormWrap", "RowNorm", "max_norm_", "HookRecorder",
            "AutoencoderWithLoss", "fit"]
@@ -35,10 +35,9 @@ class Progbar:
     """
 
     def __init__(self, target: int, width: int = 30, stateful_metrics: Iterable[str] = ()):
-        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
-            raise ValueError(f"target must be a positive int, got {target!r}")
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
+        target, width = check_count("target", target), check_count("width", width, high=1000)
+        if isinstance(stateful_metrics, (str, bytes)) or not isinstance(stateful_metrics, Iterable):
+            raise TypeError(f"stateful_metrics must be a list of metric names, got {stateful_metrics!r:.60}")
         self.target, self.width = target, width
         self.stateful_metrics = set(stateful_metrics)
         self.current = 0
@@ -47,13 +46,10 @@ class Progbar:
 
     def update(self, current: int, values: Sequence[tuple[str, float]] | None = None) -> str:
         """Move to step ``current`` (cumulative, not an increment) and fold in ``values``; returns the line."""
-        if isinstance(current, bool) or not isinstance(current, (int, np.integer)):
-            raise TypeError(f"current must be an int, got {type(current).__name__}")
-        if not self.current <= current <= self.target:
-            raise ValueError(f"current must be in [{self.current}, {self.target}], got {current}")
+        current = check_int("current", current, self.current, self.target)
         steps = current - self.current
         for name, value in values or []:
-            value = float(value)
+            value = check_real(f"values[{name!r}]", value)
             if name not in self._sums:
                 self._order.append(name)
                 self._sums[name] = [0.0, 0.0]
@@ -89,20 +85,14 @@ def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | No
     normalised all-ones vector. Returns ``(sigma, u, v)`` with ``sigma = u^T W v`` (differentiable in
     ``W``; ``u`` and ``v`` are detached, as in spectral normalisation).
     """
-    if not isinstance(W, torch.Tensor) or W.ndim != 2 or W.numel() == 0:
-        raise ValueError(f"W must be a non-empty 2-D torch tensor, got {getattr(W, 'shape', type(W).__name__)}")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
-    if u is None:
-        u = torch.ones(W.shape[0], dtype=W.dtype)
-    elif not isinstance(u, torch.Tensor) or u.shape != (W.shape[0],):
-        raise ValueError(f"u must be a tensor of shape ({W.shape[0]},)")
+    W, n_iter = check_tensor("W", W, ndim=2), check_count("n_iter", n_iter, high=10**5)    # W: (m, n)
+    u = torch.ones(W.shape[0], dtype=W.dtype) if u is None else check_tensor("u", u, shape=(W.shape[0],))
     with torch.no_grad():
-        u = F.normalize(u.to(W.dtype), dim=0)
+        u = F.normalize(u.to(W.dtype), dim=0)           # (m,)
         for _ in range(n_iter):
-            v = F.normalize(W.T @ u, dim=0)
-            u = F.normalize(W @ v, dim=0)
-    return u @ W @ v, u, v
+            v = F.normalize(W.T @ u, dim=0)             # (n,)
+            u = F.normalize(W @ v, dim=0)               # (m,)
+    return u @ W @ v, u, v                              # sigma = u^T W v, a scalar
 
 
 class SpectralNormWrap(nn.Module):
@@ -115,12 +105,10 @@ class SpectralNormWrap(nn.Module):
 
     def __init__(self, module: nn.Linear, n_iter: int = 5, persistent: bool = False):
         super().__init__()
-        if not isinstance(module, nn.Linear):
-            raise TypeError(f"module must be an nn.Linear, got {type(module).__name__}")
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-            raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
-        self.module, self.n_iter, self.persistent = module, n_iter, bool(persistent)
-        self.register_buffer("u", torch.ones(module.out_features, dtype=module.weight.dtype))
+        module, n_iter = check_module("module", module), check_count("n_iter", n_iter, high=10**5)
+        check_tensor("module.weight", getattr(module, "weight", None), ndim=2)   # (out, in), as nn.Linear
+        self.module, self.n_iter, self.persistent = module, n_iter, check_bool("persistent", persistent)
+        self.register_buffer("u", torch.ones(module.weight.shape[0], dtype=module.weight.dtype))
 
     def normalized_weight(self) -> torch.Tensor:
         """``W / sigma`` with the current estimate (updates ``u`` in training mode when persistent)."""
@@ -136,7 +124,7 @@ class SpectralNormWrap(nn.Module):
         return W / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.normalized_weight(), self.module.bias)
+        return F.linear(x, self.normalized_weight(), getattr(self.module, "bias", None))  # (B, out)
 
 
 class RowNorm(nn.Module):
@@ -144,9 +132,7 @@ class RowNorm(nn.Module):
 
     def __init__(self, c: float = 1.0):
         super().__init__()
-        if not (isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0):
-            raise ValueError(f"c must be a number > 0, got {c!r}")
-        self.c = float(c)
+        self.c = check_positive("c", c)
 
     def forward(self, W: torch.Tensor) -> torch.Tensor:
         return self.c * W / W.norm(dim=1, keepdim=True)
@@ -157,23 +143,19 @@ def max_norm_(module: nn.Module, c: float, dim: int = 1) -> None:
 
     Call it right after ``optimizer.step()``; it runs under ``torch.no_grad()``.
     """
-    if not isinstance(module, nn.Module) or not isinstance(getattr(module, "weight", None), torch.Tensor):
-        raise TypeError("module must be an nn.Module with a .weight tensor")
-    if not (isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0):
-        raise ValueError(f"c must be a number > 0, got {c!r}")
+    module, c = check_module("module", module), check_positive("c", c)
+    weight = check_tensor("module.weight", getattr(module, "weight", None), min_ndim=1)    # (out, in)
+    dim = check_int("dim", dim, -weight.ndim, weight.ndim - 1)
     with torch.no_grad():
-        norms = module.weight.norm(dim=dim, keepdim=True)
-        module.weight.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
+        norms = weight.norm(dim=dim, keepdim=True)                                      # (out, 1)
+        weight.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
 
 
 class HookRecorder:
     """Record ``fn(output)`` (a float) on every forward of ``module``; read ``.values``, then ``.remove()``."""
 
     def __init__(self, module: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]):
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-        if not callable(fn):
-            raise TypeError("fn must be callable")
+        module, fn = check_module("module", module), check_callable("fn", fn)
         self.values: list[float] = []
         self._handle = module.register_forward_hook(
             lambda _m, _inp, out: self.values.append(float(fn(out.detach()))))
@@ -192,9 +174,8 @@ class AutoencoderWithLoss(nn.Module):
 
     def __init__(self, in_dim: int = 64, hidden: int = 16, seed: int = 0):
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        in_dim, hidden = check_count("in_dim", in_dim, high=10**5), check_count("hidden", hidden, high=10**5)
+        seed = check_seed(seed)
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -203,8 +184,8 @@ class AutoencoderWithLoss(nn.Module):
             torch.random.set_rng_state(gen_state)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = torch.relu(self.encoder(x))
-        x_hat = self.decoder(h)
+        h = torch.relu(self.encoder(x))          # (B, hidden)
+        x_hat = self.decoder(h)                  # (B, in_dim)
         return {"loss": F.mse_loss(x_hat, x), "hidden_sq_norm": (h ** 2).sum(dim=1).mean().detach()}
 
 
@@ -216,7 +197,7 @@ def fit(loss_fn: Callable[[int], torch.Tensor], params: Iterable[torch.Tensor], 
     """
     loss_fn, steps = check_callable("loss_fn", loss_fn), check_count("steps", steps)
     lr, weight_decay = check_real("lr", lr, 0.0, low_open=True), check_real("weight_decay", weight_decay, 0.0)
-    if not isinstance(params, Iterable) or isinstance(params, (str, torch.Tensor)):
+    if not isinstance(params, Iterable) or isinstance(params, (str, torch.Tensor)):  # a generator is fine
         raise TypeError("params must be an iterable of parameter tensors (e.g. model.parameters())")
     params = [check_tensor("params", p) for p in params]
     params = [p for p in params if p.requires_grad]

@@ -47,9 +47,6 @@ SKIP_MODULES = {
 NOT_YET_HARDENED = {
     "activations": "no __all__ yet", "bias": "no __all__ yet", "linear": "no __all__ yet",
     "infotheory": "no __all__ yet", "peft": "no __all__ yet",
-    "mixed_precision": "examples registered, guards not yet through mlnotes.validate",
-    "smoothing": "examples registered, guards not yet through mlnotes.validate",
-    "train": "examples registered, guards not yet through mlnotes.validate",
 }
 MEMORY_HEADROOM = 2 * 1024**3  # bytes of address space a call may add (10**9-sized allocations fail)
 HUGE = 10**9

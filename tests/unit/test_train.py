@@ -19,6 +19,16 @@ def _lin() -> nn.Linear:
 
 
 ADVERSARIAL = {
+    "Progbar": Example(10, width=20, stateful_metrics=["acc"],
+                       accepts={"target": "10**9", "stateful_metrics": "empty"}),  # () is the default,
+    "power_iteration_sigma": Example(torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), 2,
+                                     u=torch.ones(4)),
+    "SpectralNormWrap": Example(n_iter=2, persistent=True, fresh=lambda: {"module": _lin()}),
+    "RowNorm": Example(c=1.5, accepts={"c": "10**9"}),
+    "max_norm_": Example(c=1.0, dim=1, fresh=lambda: {"module": _lin()},
+                       accepts={"c": "10**9", "dim": "-1 0"}),  # rows (dim=1) or columns (dim=0)
+    "HookRecorder": Example(fresh=lambda: {"module": _lin(), "fn": lambda out: out.sum()}),
+    "AutoencoderWithLoss": Example(in_dim=8, hidden=4, seed=0),
     "fit": Example(steps=2, lr=0.1, weight_decay=0.0, accepts={"weight_decay": "0", "steps": "10**9"},
                    fresh=lambda: (lambda m: {"loss_fn": lambda step: m(torch.ones(1, 2)).pow(2).sum(),
                                              "params": m.parameters()})(_lin())),
@@ -105,7 +115,9 @@ def test_progbar_step_weighted_mean(vals, incs):
     (lambda: power_iteration_sigma(torch.ones(3), 1), ValueError, "2-D"),
     (lambda: power_iteration_sigma(torch.ones(3, 2), 0), ValueError, "n_iter"),
     (lambda: power_iteration_sigma(torch.ones(3, 2), 1, torch.ones(2)), ValueError, "shape"),
-    (lambda: SpectralNormWrap(nn.Conv1d(1, 1, 1)), TypeError, "nn.Linear"),
+    (lambda: SpectralNormWrap(nn.Conv1d(1, 1, 1)), ValueError, "module.weight must be a non-empty 2-D"),
+    (lambda: SpectralNormWrap(nn.ReLU()), TypeError, "module.weight must be a torch tensor"),
+    (lambda: Progbar(5).update(1, [("loss", "a")]), TypeError, "values"),
     (lambda: SpectralNormWrap(nn.Linear(2, 2), n_iter=0), ValueError, "n_iter"),
     (lambda: RowNorm(-1.0), ValueError, "c must"),
     (lambda: max_norm_(nn.ReLU(), 1.0), TypeError, "weight"),
