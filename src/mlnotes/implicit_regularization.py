@@ -23,7 +23,8 @@ import torch
 from scipy.integrate import solve_ivp
 from sklearn.datasets import make_moons
 
-from mlnotes.validate import check_array, check_axes, check_count, check_real, check_tensor
+from mlnotes.validate import (check_array, check_axes, check_callable, check_count, check_positive, check_real,
+                              check_same_length, check_tensor)
 
 __all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
            "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid", "lr_sweep",
@@ -35,48 +36,28 @@ Grad = Callable[[np.ndarray], np.ndarray]
 
 def toy_loss(theta: torch.Tensor) -> torch.Tensor:
     """Non-convex 2-D loss ``0.5 (xy - 1)^2 + 0.05 (x^2 + y^2) + 0.3 sin x``; ``theta`` is ``(2, ...)``."""
-    x, y = _check_theta(theta)
+    theta = check_tensor("theta", theta, min_ndim=1)
+    x, y = check_tensor("theta", theta, shape=(2, *theta.shape[1:]))     # (2, ...) -> two (...)
     return 0.5 * (x * y - 1) ** 2 + 0.05 * (x ** 2 + y ** 2) + 0.3 * torch.sin(x)
 
 
 def hyperbola_loss(theta: torch.Tensor) -> torch.Tensor:
     """``0.5 (ab - 1)^2``: its minima form the hyperbola ``ab = 1``; ``theta`` is ``(2, ...)``."""
-    a, b = _check_theta(theta)
-    return 0.5 * (a * b - 1) ** 2
-
-
-def _check_theta(theta: object) -> tuple[torch.Tensor, torch.Tensor]:
     theta = check_tensor("theta", theta, min_ndim=1)
-    if theta.shape[0] != 2:
-        raise ValueError(f"theta must have shape (2, ...), got {tuple(theta.shape)}")
-    return theta[0], theta[1]
-
-
-def _check_point(theta: object, name: str = "theta0") -> np.ndarray:
-    return check_array(name, theta, ndim=1)
-
-
-def _check_positive(value: object, name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value}")
-    return float(value)
+    a, b = check_tensor("theta", theta, shape=(2, *theta.shape[1:]))     # (2, ...) -> two (...)
+    return 0.5 * (a * b - 1) ** 2
 
 
 def hyperbola_grad(theta: np.ndarray) -> np.ndarray:
     """Analytic gradient of :func:`hyperbola_loss`: ``r (b, a)`` with ``r = ab - 1``."""
-    theta = _check_point(theta, "theta")
-    if theta.shape != (2,):
-        raise ValueError(f"theta must have shape (2,), got {theta.shape}")
+    theta = check_array("theta", theta, shape=(2,))            # (a, b)
     r = theta[0] * theta[1] - 1
     return r * theta[::-1]
 
 
 def numpy_grad(loss: Loss) -> Grad:
     """Wrap a torch loss into ``grad(theta: ndarray (d,)) -> ndarray (d,)`` using autograd (float64)."""
-    if not callable(loss):
-        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    loss = check_callable("loss", loss)
 
     def grad(theta: np.ndarray) -> np.ndarray:
         t = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=True)
@@ -92,10 +73,8 @@ def modified_gradient(loss: Loss, theta: object, lr: float) -> np.ndarray:
     Computed by double backward: differentiate ``|grad L|^2`` through the graph of ``grad L``.
     ``theta`` has shape ``(d,)``; ``lr`` is the step size ``h >= 0`` (``h = 0`` gives ``g``).
     """
-    if not callable(loss):
-        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
-    theta = _check_point(theta, "theta")
-    lr = _check_positive(lr, "lr", allow_zero=True)
+    loss, theta = check_callable("loss", loss), check_array("theta", theta, ndim=1)      # (d,)
+    lr = check_positive("lr", lr, allow_zero=True)
     t = torch.tensor(theta, requires_grad=True)
     (g,) = torch.autograd.grad(loss(t), t, create_graph=True)
     (penalty_grad,) = torch.autograd.grad((g * g).sum(), t)
@@ -107,10 +86,8 @@ def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> n
 
     Iterate ``k`` sits at time ``t = k * lr`` when compared with the gradient flow.
     """
-    if not callable(grad):
-        raise TypeError(f"grad must be callable, got {type(grad).__name__}")
-    theta = _check_point(theta0)
-    lr = _check_positive(lr, "lr")
+    grad, theta = check_callable("grad", grad), check_array("theta0", theta0, ndim=1)   # (d,)
+    lr = check_positive("lr", lr)
     num_steps = check_count("num_steps", num_steps, low=0, high=10**7)
     path = np.empty((int(num_steps) + 1, theta.size))
     path[0] = theta
@@ -128,16 +105,11 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
     dense output. Returns ``(t, thetas)`` with ``thetas`` of shape ``(len(t), d)``; ``t`` is
     ``t_eval`` if given, else the solver's steps.
     """
-    if not callable(loss):
-        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
-    theta0 = _check_point(theta0)
-    T = _check_positive(T, "T")
-    lr = _check_positive(lr, "lr", allow_zero=True)
-    _check_positive(rtol, "rtol")
+    loss, theta0 = check_callable("loss", loss), check_array("theta0", theta0, ndim=1)  # (d,)
+    T, lr = check_positive("T", T), check_positive("lr", lr, allow_zero=True)
+    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     if t_eval is not None:
-        t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or t_eval.min() < 0 or t_eval.max() > T:
-            raise ValueError(f"t_eval must be a 1-D array of times in [0, T={T}]")
+        t_eval = check_array("t_eval", t_eval, ndim=1, low=0.0, high=T)                # (m,)
     sol = solve_ivp(lambda t, th: -modified_gradient(loss, th, lr), (0.0, T), theta0,
                     method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
     if not sol.success:
@@ -147,18 +119,15 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
 
 def loglog_slope(x: object, y: object) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (the order ``p`` in ``y ~ C x^p``)."""
-    x, y = check_array("x", x, ndim=1), check_array("y", y, ndim=1)
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y must be 1-D of equal length >= 2, got {x.shape} and {y.shape}")
-    if np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive to take logarithms")
+    x, y = check_array("x", x, ndim=1), check_array("y", y, ndim=1)                    # (m,)
+    if check_same_length(("x", x), ("y", y)) < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y need >= 2 points, all positive (to take logarithms)")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def loss_grid(loss: Loss, xlim: tuple[float, float], ylim: tuple[float, float], n: int = 200):
     """Evaluate a 2-D torch loss on an ``n x n`` grid: returns ``(X, Y, Z)`` arrays for ``contour``."""
-    if not callable(loss):
-        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    loss = check_callable("loss", loss)
     xlim, ylim = check_array("xlim", xlim, shape=(2,)), check_array("ylim", ylim, shape=(2,))
     if xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
         raise ValueError(f"xlim and ylim must be increasing pairs, got {xlim} and {ylim}")
@@ -225,13 +194,11 @@ def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 5
     ``grad_norm2`` (``|grad L|^2``), ``sharpness`` (top Hessian eigenvalue) and
     ``test_error`` (on 2000 fresh points), plus ``lrs``.
     """
-    lrs = check_array("lrs", lrs, ndim=1, low=0, finite=True)
+    lrs = check_array("lrs", lrs, ndim=1, low=1e-12, finite=True)                      # (L,) all > 0
     T = check_real("T", T, low=0, low_open=True)
     num_seeds = check_count("num_seeds", num_seeds, high=50)
     n_train, width = check_count("n_train", n_train, high=5000), check_count("width", width, high=1024)
     noise = check_real("noise", noise, low=0)
-    if np.any(lrs <= 0):
-        raise ValueError("lrs must all be > 0")
     seeds = list(range(num_seeds))
     X, y, X_test, y_test = _moons(seeds, n_train, 2000, noise)
     out = {k: np.empty((len(lrs), num_seeds))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import (as_numeric_array, check_array, check_count, check_int, check_real,
+from mlnotes.validate import (check_array, check_callable, check_count, check_int, check_real,
                               check_same_length)
 
 __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
@@ -24,8 +24,7 @@ StepFn = Callable[[np.ndarray], np.ndarray]
 
 
 def _steps(step_fn: object, K: int) -> np.ndarray:
-    if not callable(step_fn):
-        raise TypeError(f"step_fn must be callable (k -> a_k), got {type(step_fn).__name__}")
+    step_fn = check_callable("step_fn", step_fn)
     a = np.broadcast_to(np.asarray(step_fn(np.arange(1, K + 1, dtype=np.float64)), dtype=np.float64), (K,))
     if not np.isfinite(a).all() or (a < 0).any():
         raise ValueError("step_fn must return finite, non-negative step sizes for k = 1..K")
@@ -66,16 +65,14 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     runs at once (vectorised). Returns the trajectory ``w_1..w_{K+1}``: shape (K + 1,) or
     (K + 1, R).
     """
-    if not callable(g):
-        raise TypeError(f"g must be callable, got {type(g).__name__}")
+    g = check_callable("g", g)
     K, w0 = check_count("K", K, high=10**7), check_real("w0", w0)
     a = _steps(step_fn, K)
     if noise is None:
         noise_std = check_real("noise_std", noise_std, low=0)
         noise = noise_std * np.random.default_rng(check_seed(seed)).standard_normal(K)
-    noise = np.asarray(noise, dtype=np.float64)
-    if noise.ndim not in (1, 2) or noise.shape[0] != K:
-        raise ValueError(f"noise must have shape (K,) or (K, R) with K = {K}, got {noise.shape}")
+    noise = check_array("noise", noise, ndim=(1, 2))                                  # (K,) or (K, R)
+    check_same_length(("noise", noise), ("step sizes a_k, k = 1..K", a))
     w = np.full(noise.shape[1:], float(w0))
     traj = np.empty((K + 1,) + noise.shape[1:])
     traj[0] = w
@@ -103,9 +100,7 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
         raise ValueError(f"batch must be <= n = {n}, got {batch}")
     a = _steps(step_fn, K)
     rng = np.random.default_rng(check_seed(seed))
-    w = np.zeros(d) if w0 is None else as_numeric_array(w0, "w0", 1).copy()
-    if w.shape != (d,):
-        raise ValueError(f"w0 must have shape ({d},), got {w.shape}")
+    w = np.zeros(d) if w0 is None else check_array("w0", w0, shape=(d,)).copy()       # (d,)
     traj = np.empty((K + 1, d))
     traj[0] = w
     for k in range(K):

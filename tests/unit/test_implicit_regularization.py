@@ -77,7 +77,7 @@ def test_loglog_slope_and_grid():
     (lambda: hyperbola_grad([1.0, 2.0, 3.0]), ValueError, "shape"),
     (lambda: numpy_grad("loss"), TypeError, "callable"),
     (lambda: loglog_slope([1, 2], [1, -1]), ValueError, "positive"),
-    (lambda: loglog_slope([1], [1]), ValueError, "length"),
+    (lambda: loglog_slope([1], [1]), ValueError, ">= 2 points"),
     (lambda: loss_grid(toy_loss, (1, 0), (0, 1)), ValueError, "increasing"),
 ])
 def test_bad_inputs(call, error, match):
@@ -92,7 +92,7 @@ def test_hyperbola_loss_values_and_bad_input():
     assert float(hyperbola_loss(torch.tensor([0.0, 3.0]))) == 0.5
     with pytest.raises(TypeError, match="torch tensor"):
         hyperbola_loss(np.array([1.0, 1.0]))
-    with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
+    with pytest.raises(ValueError, match=r"theta must have shape \(2,\)"):
         hyperbola_loss(torch.zeros(3))
 
 
