@@ -7,6 +7,9 @@
 - ``underflow_fraction``   what share of gradients FP16 flushes to zero / makes subnormal / overflows at a loss scale
 - ``DynamicLossScaler``    the skip-and-halve / grow-after-N state machine of dynamic loss scaling
 - ``train_digits_mlp``     a 64-64-10 MLP on digits in FP32, mixed precision or FP16-only
+                           (``train_digits_mlp_seeds``: several seeds at once)
+- ``swamped_fraction``     share of an FP16-only first step's updates that rounding discards
+- ``autocast_dtypes``      the dtype each op returns under ``torch.autocast("cpu", bfloat16)``
 - ``draw_bit_layout``      a matplotlib diagram of the bit fields of several formats
 """
 
@@ -19,7 +22,8 @@ from mlnotes.validate import (check_array, check_axes, check_bool, check_choice,
                               check_positive, check_probability, check_real, check_seed)
 
 __all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
-           "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "autocast_dtypes",
+           "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "swamped_fraction",
+           "autocast_dtypes",
            "draw_bit_layout"]
 
 #: (sign, exponent, fraction) bit counts per format.
@@ -190,6 +194,27 @@ def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: fl
     return float((pred == y_te).float().mean())
 
 
+def _digits_split():
+    """The 70/30 digits split (``random_state=0``) as float32 / int64 tensors."""
+    import torch
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
+    return (torch.tensor(X_tr, dtype=torch.float32), torch.tensor(X_te, dtype=torch.float32),
+            torch.tensor(y_tr), torch.tensor(y_te))
+
+
+def _stacked_init(gens: list) -> list:
+    """Initial weights of the 64-64-10 MLP for each generator, stacked on a leading seed axis."""
+    import torch
+
+    shapes = [(64, 64), (64,), (64, 10), (10,)]
+    return [torch.stack([torch.randn(*sh, generator=g) / np.sqrt(sh[0]) if len(sh) == 2
+                         else torch.zeros(sh) for g in gens]) for sh in shapes]
+
+
 # region: mixed-step
 def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: int = 1500,
                            loss_scale: float = 1024.0, batch_size: int = 64) -> np.ndarray:
@@ -200,22 +225,15 @@ def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: 
     """
     import torch
     import torch.nn.functional as F
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     mode = check_choice("mode", mode, ("fp32", "mixed", "fp16"))
     lr, loss_scale = check_positive("lr", lr), check_positive("loss_scale", loss_scale)
     num_seeds = check_count("num_seeds", num_seeds, high=100)
     num_steps = check_count("num_steps", num_steps, low=0, high=10**6)
     batch_size = check_count("batch_size", batch_size, high=4096)
-    digits = load_digits()
-    X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
-    X_tr, X_te = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(X_te, dtype=torch.float32)
-    y_tr, y_te = torch.tensor(y_tr), torch.tensor(y_te)
+    X_tr, X_te, y_tr, y_te = _digits_split()
     gens = [torch.Generator().manual_seed(s) for s in range(num_seeds)]
-    shapes = [(64, 64), (64,), (64, 10), (10,)]
-    W = [torch.stack([torch.randn(*sh, generator=g) / np.sqrt(sh[0]) if len(sh) == 2
-                      else torch.zeros(sh) for g in gens]) for sh in shapes]   # (S, ...)
+    W = _stacked_init(gens)                                   # 4 tensors, each (S, ...)
     half = mode != "fp32"
     if mode == "fp16":
         W = [w.half() for w in W]                     # the weights themselves live in FP16
@@ -242,6 +260,39 @@ def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: 
         pred = (torch.bmm(hidden, Wf[2]) + Wf[3][:, None]).argmax(dim=2)              # (S, n)
     return (pred == y_te).float().mean(dim=1).numpy()
 # endregion
+
+
+def swamped_fraction(lr: float, num_seeds: int = 5, batch_size: int = 64) -> np.ndarray:
+    """Share of the first step's nonzero FP16 updates that rounding throws away, per seed.
+
+    Same network, initial weights and first minibatch as :func:`train_digits_mlp_seeds`
+    (seed ``s``): the weights are stored in FP16, the gradient is computed as in the
+    ``"fp16"`` mode (loss scale 1024, unscaled in FP32), and an entry counts as swamped when
+    its gradient is nonzero but the FP16 update ``w - half(lr * g)`` returns ``w`` unchanged.
+    Returns shape ``(num_seeds,)``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    lr, num_seeds = check_positive("lr", lr), check_count("num_seeds", num_seeds, high=100)
+    batch_size = check_count("batch_size", batch_size, high=4096)
+    X_tr, _, y_tr, _ = _digits_split()
+    gens = [torch.Generator().manual_seed(s) for s in range(num_seeds)]
+    W = [w.half() for w in _stacked_init(gens)]                                  # (S, ...)
+    idx = torch.stack([torch.randint(0, len(X_tr), (batch_size,), generator=g) for g in gens])
+    P = [w.clone().requires_grad_() for w in W]
+    hidden = torch.relu(torch.bmm(X_tr[idx].half(), P[0]) + P[1][:, None])         # (S, B, 64)
+    logits = torch.bmm(hidden, P[2]) + P[3][:, None]                              # (S, B, 10)
+    loss = F.cross_entropy(logits.float().reshape(-1, 10), y_tr[idx].reshape(-1), reduction="sum")
+    (loss / batch_size * 1024.0).backward()
+    lost, moved = torch.zeros(num_seeds), torch.zeros(num_seeds)
+    for w, p in zip(W, P):
+        g = p.grad.float() / 1024.0                                               # (S, ...)
+        nonzero = (g != 0).reshape(num_seeds, -1)
+        same = (w - (lr * g).half() == w).reshape(num_seeds, -1)                  # FP16 add
+        lost += (same & nonzero).sum(1)
+        moved += nonzero.sum(1)
+    return (lost / moved).numpy()
 
 
 def autocast_dtypes() -> dict[str, str]:

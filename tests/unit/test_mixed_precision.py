@@ -28,6 +28,7 @@ ADVERSARIAL = {
                                 accepts={"num_steps": "0", "loss_scale": "10**9"}),
     "train_digits_mlp_seeds": Example("mixed", 0.05, num_seeds=2, num_steps=2, loss_scale=1024.0, batch_size=8,
                                       accepts={"num_steps": "0", "loss_scale": "10**9"}),
+    "swamped_fraction": Example(1e-3, num_seeds=2, batch_size=8),
     "draw_bit_layout": Example(fresh=lambda: {"ax": _ax()}, formats=("float16", "bfloat16")),
 }
 ADVERSARIAL_EXEMPT = {"FORMATS": "a constant dict, not a callable"}
@@ -152,3 +153,31 @@ def test_batched_seeds_rejects_bad_mode():
     from mlnotes.mixed_precision import train_digits_mlp_seeds
     with pytest.raises(ValueError, match="mode"):
         train_digits_mlp_seeds("fp8", 0.1, num_seeds=1, num_steps=1)
+
+
+def test_swamped_fraction_matches_a_per_seed_unbatched_computation():
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from mlnotes.mixed_precision import swamped_fraction
+
+    got = swamped_fraction(1e-3, num_seeds=2)
+    digits = load_digits()
+    X_tr, _, y_tr, _ = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
+    X_tr, y_tr = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(y_tr)
+    for seed in range(2):
+        gen = torch.Generator().manual_seed(seed)
+        W = [(torch.randn(*sh, generator=gen) / np.sqrt(sh[0]) if len(sh) == 2 else torch.zeros(sh)).half()
+             for sh in [(64, 64), (64,), (64, 10), (10,)]]
+        idx = torch.randint(0, len(X_tr), (64,), generator=gen)
+        P = [w.clone().requires_grad_() for w in W]
+        loss = F.cross_entropy((torch.relu(X_tr[idx].half() @ P[0] + P[1]) @ P[2] + P[3]).float(), y_tr[idx])
+        (loss * 1024).backward()
+        lost = moved = 0
+        for w, p in zip(W, P):
+            g = p.grad.float() / 1024
+            lost += int(((w - (1e-3 * g).half() == w) & (g != 0)).sum())
+            moved += int((g != 0).sum())
+        assert abs(got[seed] - lost / moved) < 1e-6
+    assert np.all(swamped_fraction(1e-2, num_seeds=2) < got)
