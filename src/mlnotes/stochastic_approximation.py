@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import (check_array, check_callable, check_count, check_int, check_real,
+from mlnotes.validate import (check_array, check_bool, check_callable, check_count, check_int, check_real,
                               check_same_length)
 
 __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
@@ -91,15 +91,13 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
     consecutive rows ``[(k-1) m, k m) mod n`` when not. ``batch = n`` without shuffling is
     full-batch gradient descent (BGD).
     """
-    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)
-    check_same_length(("X", X), ("y", y))
-    K = check_count("K", K, high=10**7)
-    batch = check_int("batch", batch, 1)
+    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)                  # (n, d), (n,)
     n, d = X.shape
-    if batch > n:
-        raise ValueError(f"batch must be <= n = {n}, got {batch}")
-    a = _steps(step_fn, K)
-    rng = np.random.default_rng(check_seed(seed))
+    check_same_length(("X", X), ("y", y))
+    K, batch = check_count("K", K, high=10**7), check_int("batch", batch, 1, n)
+    shuffle, seed = check_bool("shuffle", shuffle), check_seed(seed)
+    a = _steps(step_fn, K)                                                          # (K,)
+    rng = np.random.default_rng(seed)
     w = np.zeros(d) if w0 is None else check_array("w0", w0, shape=(d,)).copy()       # (d,)
     traj = np.empty((K + 1, d))
     traj[0] = w
