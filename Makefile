@@ -72,17 +72,29 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
-# The determinism check re-executes every chapter in fresh kernels and compares the text with the first
-# execution; it runs in the background while the (mostly single-core) Sphinx build and book tests run.
-test: unit execute chromium $(AXE)
-	@mkdir -p _build/reports
-	@start=$$(date +%s); \
+# make test, in three phases (times in _build/reports/make-test-times.txt):
+#  1. install into .venv; meanwhile (network only) Chromium, axe-core and the site's vendored assets;
+#  2. the first execution of the chapters, alone on the cores, so its per-chapter budgets are honest;
+#  3. in parallel: the determinism check (every chapter re-executed in a fresh kernel, its text compared
+#     with the first execution), the unit tests, then the strict Sphinx build and the book tests
+#     (browser tests wait on page loads, so they run two at a time).
+TEST_TIMES := _build/reports/make-test-times.txt
+test:
+	@mkdir -p _build/reports; t0=$$(date +%s); : >$(TEST_TIMES); \
+	phase() { echo "$$1: $$(( $$(date +%s) - t0 )) s after start" | tee -a $(TEST_TIMES); }; \
+	$(MAKE) --no-print-directory chromium $(AXE) assets >_build/reports/browser-setup.log 2>&1 & setup=$$!; \
+	$(MAKE) --no-print-directory install || exit 1; phase "install"; \
+	$(MAKE) --no-print-directory execute || exit 1; phase "first execution"; \
 	$(BIN)/python -m bookkit.execute --jobs $(JOBS) --determinism >_build/reports/determinism.log 2>&1 & det=$$!; \
-	$(MAKE) --no-print-directory html && $(BIN)/python -m pytest -q -m book tests; status=$$?; \
-	echo "html + book tests: $$(( $$(date +%s) - start )) s; waiting for the determinism re-execution"; \
-	wait $$det; dstatus=$$?; tail -n 200 _build/reports/determinism.log; \
-	echo "determinism finished after $$(( $$(date +%s) - start )) s"; \
-	exit $$(( status || dstatus ))
+	$(BIN)/python -m pytest -q -m "not book" --durations=8 tests >_build/reports/unit.log 2>&1 & unit=$$!; \
+	wait $$setup || { cat _build/reports/browser-setup.log; exit 1; }; phase "browser set-up (in background)"; \
+	$(MAKE) --no-print-directory html; status=$$?; phase "strict Sphinx build"; \
+	if [ $$status = 0 ]; then $(BIN)/python -m pytest -q -n 2 -m book --durations=10 tests; status=$$?; fi; \
+	phase "book tests"; \
+	wait $$unit; ustatus=$$?; tail -n 40 _build/reports/unit.log; phase "unit tests (in background)"; \
+	wait $$det; dstatus=$$?; tail -n 200 _build/reports/determinism.log; phase "determinism (in background)"; \
+	cat $(TEST_TIMES); \
+	exit $$(( status || ustatus || dstatus ))
 
 bench: install assets
 	$(BIN)/python -m bookkit.bench
