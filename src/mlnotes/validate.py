@@ -40,7 +40,8 @@ import numpy as np
 
 __all__ = ["check_int", "check_count", "check_seed", "check_real", "check_positive", "check_probability",
            "check_bool", "check_choice", "check_array", "check_tensor", "as_numeric_array", "check_axes",
-           "check_module", "check_callable", "check_same_length"]
+           "check_module", "check_callable", "check_same_length",
+           "check_generator", "check_instance", "check_vocab", "check_tokens"]
 
 _SEED_MAX = 2**63 - 1  # torch.manual_seed's and numpy's common range
 
@@ -313,3 +314,85 @@ def check_callable(name: str, f: object):
     if not callable(f):
         raise TypeError(f"{name} must be callable (a function), got {_type_name(f)}")
     return f
+
+
+# ----------------------------------------------------------------------------- generators, types, tokens
+def check_generator(name: str, rng: object, *, allow_none: bool = False) -> np.random.Generator:
+    """A numpy ``Generator`` (from ``np.random.default_rng(seed)``).
+
+    ``None`` is rejected unless ``allow_none``; then it means what ``check_seed(None)`` means:
+    fresh OS entropy, i.e. ``np.random.default_rng()`` (different on every call). Pass a seeded
+    Generator for reproducible results. Legacy ``RandomState`` objects and ints are rejected.
+    """
+    _check_name(name)
+    if rng is None and allow_none:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        allowed = "a numpy Generator (np.random.default_rng(seed))" + (" or None" if allow_none else "")
+        raise TypeError(f"{name} must be {allowed}, got {_type_name(rng)}")
+    return rng
+
+
+def check_instance(name: str, value: object, kinds: type | tuple[type, ...]) -> Any:
+    """``value`` if ``isinstance(value, kinds)``; for objects a function needs by their class
+    (a model with a particular architecture, a record type), where duck typing is not enough."""
+    _check_name(name)
+    if not isinstance(value, kinds):
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        names = " or ".join(k.__name__ for k in kinds)
+        raise TypeError(f"{name} must be a {names}, got {_type_name(value)}")
+    return value
+
+
+def check_vocab(name: str, vocab: object) -> list[str]:
+    """A vocabulary: a non-empty list or tuple of distinct non-empty strings; returned as a list."""
+    _check_name(name)
+    if not isinstance(vocab, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of token strings, got {_type_name(vocab)}")
+    if not vocab:
+        raise ValueError(f"{name} must be a non-empty list of token strings, got an empty {_type_name(vocab)}")
+    bad = next((w for w in vocab if not isinstance(w, str) or not w), None)
+    if bad is not None or any(not isinstance(w, str) for w in vocab):
+        raise TypeError(f"{name} must hold non-empty strings only, got {bad!r} ({_type_name(bad)})")
+    if len(set(vocab)) != len(vocab):
+        raise ValueError(f"{name} must not repeat a token ({len(vocab) - len(set(vocab))} duplicates)")
+    return list(vocab)
+
+
+def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = None,
+                 allow_empty: bool = False) -> list:
+    """A token sequence: a list, tuple or 1-D array holding only strings or only int ids.
+
+    Returned as a list of ``str`` or of Python ``int``. With ``vocab``, strings must be in it and
+    ids must lie in ``[0, len(vocab))``; without it, ids must be ``>= 0``. Empty only with
+    ``allow_empty``.
+    """
+    _check_name(name)
+    if isinstance(tokens, np.ndarray):
+        if tokens.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D sequence of tokens, got an array with ndim {tokens.ndim}")
+        tokens = tokens.tolist()
+    if not isinstance(tokens, (list, tuple)):
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of token strings or int ids, "
+                        f"got {_type_name(tokens)}")
+    if not tokens and not allow_empty:
+        raise ValueError(f"{name} must hold at least one token, got an empty sequence")
+    if all(isinstance(t, str) for t in tokens):
+        out = list(tokens)
+        if vocab is not None:
+            known = set(vocab)
+            unknown = [t for t in out if t not in known]
+            if unknown:
+                raise ValueError(f"{name} holds tokens outside the vocabulary: {unknown[:5]!r}")
+        return out
+    if all(isinstance(t, (numbers.Integral, np.integer)) and not isinstance(t, (bool, np.bool_)) for t in tokens):
+        out = [int(t) for t in tokens]
+        high = None if vocab is None else len(vocab) - 1
+        bad = [t for t in out if t < 0 or (high is not None and t > high)]
+        if bad:
+            allowed = ">= 0" if high is None else f"in [0, {high}]"
+            raise ValueError(f"{name} ids must be {allowed}, got {bad[:5]}")
+        return out
+    odd = [t for t in tokens if isinstance(t, (bool, np.bool_)) or not isinstance(t, (str, numbers.Integral, np.integer))]
+    what = f"got {odd[0]!r} ({_type_name(odd[0])})" if odd else "got a mix of strings and ids"
+    raise TypeError(f"{name} must hold only token strings or only int ids, {what}")

@@ -214,3 +214,57 @@ def test_check_same_length():
 def test_as_numeric_array_rejects_complex():
     with pytest.raises(TypeError, match="x must be real-valued"):
         as_numeric_array([1 + 5j, 2], "x")
+
+
+# ----------------------------------------------------------------------------- generators, types, tokens
+def test_check_generator():
+    from mlnotes.validate import check_generator
+    rng = np.random.default_rng(0)
+    assert check_generator("rng", rng) is rng
+    fresh = check_generator("rng", None, allow_none=True)
+    assert isinstance(fresh, np.random.Generator)
+    for bad in (None, 0, np.random.RandomState(0), "rng"):
+        with pytest.raises(TypeError, match="rng must be a numpy Generator"):
+            check_generator("rng", bad)
+    with pytest.raises(TypeError, match="or None"):
+        check_generator("rng", 3, allow_none=True)
+
+
+def test_check_instance():
+    from mlnotes.validate import check_instance
+    assert check_instance("x", 3, int) == 3
+    with pytest.raises(TypeError, match="model must be a dict or list, got str"):
+        check_instance("model", "m", (dict, list))
+
+
+def test_check_vocab():
+    from mlnotes.validate import check_vocab
+    assert check_vocab("vocab", ("a", "b")) == ["a", "b"]
+    with pytest.raises(TypeError, match="vocab must be a list or tuple"):
+        check_vocab("vocab", "ab")
+    with pytest.raises(ValueError, match="vocab must be a non-empty"):
+        check_vocab("vocab", [])
+    with pytest.raises(TypeError, match="vocab must hold non-empty strings"):
+        check_vocab("vocab", ["a", 1])
+    with pytest.raises(ValueError, match="vocab must not repeat"):
+        check_vocab("vocab", ["a", "a"])
+
+
+def test_check_tokens():
+    from mlnotes.validate import check_tokens
+    assert check_tokens("t", ("a", "b"), vocab=["a", "b"]) == ["a", "b"]
+    ids = check_tokens("t", np.array([0, 2]), vocab=["a", "b", "c"])
+    assert ids == [0, 2] and all(type(i) is int for i in ids)
+    assert check_tokens("t", [], allow_empty=True) == []
+    cases = [("ab", TypeError, "t must be a list, tuple or 1-D array"),
+             ([], ValueError, "t must hold at least one token"),
+             (np.zeros((2, 2), int), ValueError, "t must be a 1-D sequence"),
+             (["a", 1], TypeError, "t must hold only token strings or only int ids, got a mix"),
+             ([True], TypeError, "got True"), ([1.5], TypeError, "got 1.5"),
+             (["z"], ValueError, "outside the vocabulary"), ([3], ValueError, r"ids must be in \[0, 2\]"),
+             ([-1], ValueError, "ids must be in")]
+    for value, error, match in cases:
+        with pytest.raises(error, match=match):
+            check_tokens("t", value, vocab=["a", "b", "c"])
+    with pytest.raises(ValueError, match="ids must be >= 0"):
+        check_tokens("t", [-1])
