@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mlnotes.validate import check_array, check_count, check_int, check_probability, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_vocab, check_array, check_count, check_int, check_probability, check_same_length, check_tensor
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
            "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
@@ -41,13 +41,6 @@ TOPICS: dict[str, dict[str, list[str]]] = {
 SLOTS = ["subj", "verb", "the", "adj", "apple", "prep", "a", "place"]
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    # no shared validator for generators yet (mlnotes.validate); one line per caller
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    return rng
-
-
 def topic_vocab(ambiguous: str = "apple") -> list[str]:
     """Token strings: the 4 specials, then ``the``, ``a``, the ambiguous noun and every topic word."""
     if not isinstance(ambiguous, str) or not ambiguous.strip():
@@ -65,7 +58,7 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
     Every slot filler is drawn uniformly from the sentence's topic; the adjective appears with
     probability ``p_adj``, so the noun sits at word 3 or 4. Returns (tokens, topics of shape (n,)).
     """
-    n, p_adj, rng = check_count("n", n, high=10**6), check_probability("p_adj", p_adj), _check_rng(rng)
+    n, p_adj, rng = check_count("n", n, high=10**6), check_probability("p_adj", p_adj), check_generator("rng", rng)
     topic_vocab(ambiguous)  # checks the ambiguous word
     names = list(TOPICS)
     topics = rng.integers(0, 2, size=n)
@@ -84,19 +77,11 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
         sentences.append(words)
     return sentences, topics
 
-
-def _check_vocab(vocab: object) -> list:
-    # vocabularies are word lists, which check_array (numeric only) cannot take
-    if not isinstance(vocab, (list, tuple)) or not vocab:
-        raise TypeError(f"vocab must be a non-empty list of token strings, got {type(vocab).__name__}")
-    return list(vocab)
-
-
 def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
     """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
     if not isinstance(sentences, (list, tuple)) or not all(isinstance(w, (list, tuple)) for w in sentences):
         raise TypeError("sentences must be a list of word lists")
-    index, max_len = {w: i for i, w in enumerate(_check_vocab(vocab))}, check_count("max_len", max_len, low=3, high=10**5)
+    index, max_len = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}, check_count("max_len", max_len, low=3, high=10**5)
     if len(sentences) == 0:
         raise ValueError("sentences must not be empty")
     ids = torch.full((len(sentences), max_len), PAD, dtype=torch.long)
@@ -194,8 +179,8 @@ def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_le
     ``prep a place``. Returns ids (n, max_len), answer start and end positions (n,) and which
     clause was asked (n,): a reader that ignores the question is right half the time.
     """
-    n, rng, max_len = check_count("n", n, high=10**6), _check_rng(rng), check_count("max_len", max_len, high=10**4)
-    index = {w: i for i, w in enumerate(_check_vocab(vocab))}
+    n, rng, max_len = check_count("n", n, high=10**6), check_generator("rng", rng), check_count("max_len", max_len, high=10**4)
+    index = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}
     ids = torch.full((n, max_len), PAD, dtype=torch.long)
     start, end = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     asked = rng.integers(0, 2, size=n)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import (check_array, check_axes, check_callable, check_count, check_int,
+from mlnotes.validate import (check_generator, check_array, check_axes, check_callable, check_count, check_int,
                               check_module, check_positive, check_probability, check_real,
                               check_seed, check_tensor)
 
@@ -24,12 +24,6 @@ __all__ = ["langevin", "mala", "hist_tv", "grid_nll_and_grad", "pcd_quadratic", 
 
 Tensor = torch.Tensor
 ArrayFn = Callable[[np.ndarray], np.ndarray]
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    return rng
 
 
 def _check_steps(eps: float, n_steps: int) -> None:
@@ -44,7 +38,7 @@ def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.
     A smaller ``noise`` samples a colder law, approximately ``exp(-U / T)`` with ``T = noise^2 / eps``.
     """
     _check_steps(eps, n_steps)
-    grad_U, rng = check_callable("grad_U", grad_U), _check_rng(rng)
+    grad_U, rng = check_callable("grad_U", grad_U), check_generator("rng", rng)
     noise = np.sqrt(eps) if noise is None else check_positive("noise", noise, allow_zero=True)
     x = check_array("x0", x0, min_ndim=1).copy()
     for _ in range(n_steps):
@@ -61,7 +55,7 @@ def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
     """
     _check_steps(eps, n_steps)
     U, grad_U = check_callable("U", U), check_callable("grad_U", grad_U)
-    rng, x = _check_rng(rng), check_array("x0", x0, min_ndim=1).copy()
+    rng, x = check_generator("rng", rng), check_array("x0", x0, min_ndim=1).copy()
     accepted = 0.0
 
     def log_q(to, frm):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_count, check_probability, check_seed
+from mlnotes.validate import check_generator, check_array, check_count, check_probability, check_seed
 
 __all__ = ["LETTERS", "TAXONOMY", "aggregate", "always_a", "biased_knower", "circular_accuracy_biased",
            "circular_eval", "circular_variants", "extract_choice", "l3_table", "rank_stability",
@@ -96,14 +96,6 @@ def _check_question(q: object) -> None:
         raise ValueError(f"options must be labelled A, B, C... in order, got {list(options)}")
     if q["answer"] not in options:
         raise ValueError(f"answer {q['answer']!r} is not one of the options {list(options)}")
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    # answer functions are called as f(question, rng); no shared Generator validator yet
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    return rng
-
 
 def _check_questions(questions: object) -> Sequence:
     if isinstance(questions, (str, Mapping)) or not isinstance(questions, Sequence) or not questions:
@@ -241,13 +233,13 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
 # -- synthetic models -------------------------------------------------------------------------
 def uniform_guesser(question: Question, rng: np.random.Generator) -> str:
     """Answers a uniformly random letter."""
-    _check_question(question), _check_rng(rng)
+    _check_question(question), check_generator("rng", rng)
     return LETTERS[rng.integers(len(question["options"]))]
 
 
 def always_a(question: Question, rng: np.random.Generator) -> str:
     """Always answers "A" (the extreme position bias)."""
-    _check_question(question), _check_rng(rng)
+    _check_question(question), check_generator("rng", rng)
     return "A"
 
 

@@ -21,29 +21,12 @@ from torch import nn
 
 from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
-from mlnotes.validate import check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_tokens, check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
 
 __all__ = ["TinySeq2Seq", "apply_sentinels", "greedy_decode", "prune_vocab", "relative_position_bucket",
            "span_corruption_mask", "t5_param_count", "undo_sentinels"]
 
 Tensor = torch.Tensor
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _check_tokens(name: str, tokens: object) -> list | tuple:
-    # token lists hold strings or ids, which check_array (numeric only) cannot take
-    if isinstance(tokens, np.ndarray) and tokens.ndim == 1:
-        return tokens.tolist()
-    if not isinstance(tokens, (list, tuple)):
-        raise TypeError(f"{name} must be a list, tuple or 1-D array of tokens, got {type(tokens).__name__}")
-    return tokens
-
-
 def _random_segmentation(n_items: int, n_segments: int, rng: np.random.Generator) -> np.ndarray:
     # n_items split into n_segments non-empty pieces, uniformly over compositions
     cuts = np.sort(rng.choice(np.arange(1, n_items), size=n_segments - 1, replace=False))
@@ -54,10 +37,11 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
                          rng: np.random.Generator | None = None) -> np.ndarray:
     """Boolean noise mask of shape (length,), T5 style: ``round(length * density)`` noise tokens
     in ``round(noise / mean_span)`` spans (at least 1), never touching the first position.
+    ``rng=None`` means fresh OS entropy (see ``mlnotes.validate.check_generator``).
     """
     length, mean_span = check_count("length", length, low=2, high=10**7), check_real("mean_span", mean_span, 1.0)
     noise_density = check_real("noise_density", noise_density, 0.0, 1.0, low_open=True, high_open=True)
-    rng = _check_rng(np.random.default_rng(0) if rng is None else rng)
+    rng = check_generator("rng", rng, allow_none=True)
     n_noise = min(max(int(round(length * noise_density)), 1), length - 1)
     n_spans = max(int(round(n_noise / mean_span)), 1)
     n_spans = min(n_spans, n_noise, length - n_noise)
@@ -82,7 +66,7 @@ def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
     ``sentinel_i`` followed by span i's tokens, for every span, then one closing sentinel.
     """
     mask, sentinel = check_array("mask", mask, ndim=1, dtype=None, bool_ok=True).astype(bool), check_callable("sentinel", sentinel)
-    tokens = list(_check_tokens("tokens", tokens))
+    tokens = check_tokens("tokens", tokens, allow_empty=True, mixed=True)
     check_same_length(("tokens", tokens), ("mask", mask))
     inputs, targets, span = [], [], 0
     for i, (tok, noisy) in enumerate(zip(tokens, mask)):
@@ -98,7 +82,8 @@ def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
 def undo_sentinels(inputs: Sequence, targets: Sequence,
                    sentinel: Callable[[int], object] = _default_sentinel) -> list:
     """Rebuild the original token list from :func:`apply_sentinels`'s output."""
-    inputs, targets = list(_check_tokens("inputs", inputs)), list(_check_tokens("targets", targets))
+    inputs = check_tokens("inputs", inputs, allow_empty=True, mixed=True)
+    targets = check_tokens("targets", targets, allow_empty=True, mixed=True)
     sentinel = check_callable("sentinel", sentinel)
     if not inputs or not targets:
         raise ValueError("inputs and targets must not be empty (targets hold at least the closing sentinel)")

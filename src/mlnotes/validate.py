@@ -360,8 +360,9 @@ def check_vocab(name: str, vocab: object) -> list[str]:
 
 
 def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = None,
-                 allow_empty: bool = False) -> list:
-    """A token sequence: a list, tuple or 1-D array holding only strings or only int ids.
+                 allow_empty: bool = False, mixed: bool = False) -> list:
+    """A token sequence: a list, tuple or 1-D array holding only strings or only int ids
+    (strings and ids side by side with ``mixed``, e.g. text with sentinel ids).
 
     Returned as a list of ``str`` or of Python ``int``. With ``vocab``, strings must be in it and
     ids must lie in ``[0, len(vocab))``; without it, ids must be ``>= 0``. Empty only with
@@ -394,5 +395,7 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
             raise ValueError(f"{name} ids must be {allowed}, got {bad[:5]}")
         return out
     odd = [t for t in tokens if isinstance(t, (bool, np.bool_)) or not isinstance(t, (str, numbers.Integral, np.integer))]
+    if mixed and not odd and vocab is None:
+        return [t if isinstance(t, str) else int(t) for t in tokens]
     what = f"got {odd[0]!r} ({_type_name(odd[0])})" if odd else "got a mix of strings and ids"
     raise TypeError(f"{name} must hold only token strings or only int ids, {what}")

@@ -268,3 +268,6 @@ def test_check_tokens():
             check_tokens("t", value, vocab=["a", "b", "c"])
     with pytest.raises(ValueError, match="ids must be >= 0"):
         check_tokens("t", [-1])
+    assert check_tokens("t", ["a", np.int64(3)], mixed=True) == ["a", 3]
+    with pytest.raises(TypeError, match="got None"):
+        check_tokens("t", ["a", None], mixed=True)
