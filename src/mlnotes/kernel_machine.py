@@ -22,28 +22,19 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_axes, check_count, check_real, check_same_length
+from mlnotes.validate import check_array, check_axes, check_count, check_instance, check_module, check_real, check_same_length
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
            "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm"]
 
 
-def _check_int(value: object, name: str, low: int = 1) -> int:
-    return check_count(name, value, low=low, high=10**6)
-
-
-def _check_lr(lr: object) -> float:
-    return check_real("lr", lr, low=0, low_open=True)
 
 
 def _as_inputs(X: object, name: str = "X", d: int | None = None) -> torch.Tensor:
     """``X`` as a float64 tensor ``(N, d)``; a 1-D ``X`` is ``N`` inputs of dimension 1."""
     array = check_array(name, X, ndim=(1, 2))
-    array = array[:, None] if array.ndim == 1 else array
-    if d is not None and array.shape[1] != d:
-        raise ValueError(f"{name} must have {d} column(s) (the model's input dimension), "
-                         f"got shape {array.shape}")
-    return torch.from_numpy(array)
+    array = array[:, None] if array.ndim == 1 else array  # (N, d)
+    return torch.from_numpy(check_array(name, array, shape=(None, d)))  # d: the model's input dimension
 
 
 def _in_dim(model: nn.Module) -> int | None:
@@ -51,11 +42,6 @@ def _in_dim(model: nn.Module) -> int | None:
     first = next((p for p in model.parameters() if p.ndim == 2), None)
     return None if first is None else int(first.shape[1])
 
-
-def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return model
 
 
 class TanhMLP(nn.Module):
@@ -84,7 +70,7 @@ class TanhMLP(nn.Module):
 
 def mlp(width: int, in_dim: int = 1, seed: int = 0) -> TanhMLP:
     """A one-hidden-layer tanh network ``R^in_dim -> R`` of the given width, NTK parameterization."""
-    width, in_dim = _check_int(width, "width"), _check_int(in_dim, "in_dim")
+    width, in_dim = check_count("width", width, high=10**6), check_count("in_dim", in_dim, high=10**6)
     seed = check_seed(seed)
     return TanhMLP(width, in_dim, torch.Generator().manual_seed(seed))
 
@@ -119,7 +105,7 @@ def jacobian(model: nn.Module, X: object) -> np.ndarray:
     Row ``n`` is ``d f(x_n) / d theta`` flattened in ``model.named_parameters()`` order, computed
     with ``torch.func.vmap(jacrev(...))`` and ``functional_call``.
     """
-    model = _check_model(model)
+    model = check_module("model", model)
     X = _as_inputs(X, "X", _in_dim(model))
     params = {k: v.detach() for k, v in model.named_parameters()}
     return _jacobian(model, params, X).numpy()
@@ -131,7 +117,7 @@ def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.
     ``K = J1 J2^T`` with the Jacobians of :func:`jacobian`. ``X2=None`` gives the Gram matrix of
     ``X1`` (symmetric positive semi-definite).
     """
-    model = _check_model(model)
+    model = check_module("model", model)
     X1 = _as_inputs(X1, "X1", _in_dim(model))
     X2 = None if X2 is None else _as_inputs(X2, "X2", _in_dim(model))
     params = {k: v.detach() for k, v in model.named_parameters()}
@@ -159,13 +145,12 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
     is not modified. Returns numpy arrays ``f0_test``, ``fT_test`` ``(M,)``, ``contributions``
     ``(M, N)``, ``f0_train``, ``fT_train`` ``(N,)``, ``K0_train``, ``KT_train`` ``(N, N)``.
     """
-    if not isinstance(model, TanhMLP):
-        raise TypeError(f"model must be a TanhMLP from mlnotes.kernel_machine.mlp, got {type(model).__name__}")
+    check_instance("model", model, TanhMLP)  # from mlnotes.kernel_machine.mlp
     d = model.W1.shape[1]
     X, X_test = _as_inputs(X, "X", d).numpy(), _as_inputs(X_test, "X_test", d).numpy()
     y = check_array("y", y, ndim=1)
     check_same_length(("X", X), ("y", y))
-    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     if batch_size is not None:
         batch_size = check_count("batch_size", batch_size, high=X.shape[0])
     rng = np.random.default_rng(check_seed(seed))
@@ -198,11 +183,11 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
 
 def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) -> nn.Module:
     """Full-batch GD on ``0.5 sum (f - y)^2`` in place (plain autograd); returns the model."""
-    model = _check_model(model)
+    model = check_module("model", model)
     X = _as_inputs(X, "X", _in_dim(model))
     y_t = torch.from_numpy(check_array("y", y, ndim=1))
     check_same_length(("X", X.numpy()), ("y", y_t.numpy()))
-    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(num_steps):
         opt.zero_grad()
@@ -226,7 +211,7 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
         raise ValueError(f"w0 must have one entry per column of X ({Xt.shape[1]}), got {w.shape[0]}")
     if y.shape[0] != Xt.shape[0] or w.shape[0] != Xt.shape[1]:
         raise ValueError(f"need y of length {Xt.shape[0]} and w0 of length {Xt.shape[1]}, got {y.shape[0]} and {w.shape[0]}")
-    lr, num_steps = _check_lr(lr), _check_int(num_steps, "num_steps", low=0)
+    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     c = np.zeros(Xt.shape[0])
     for _ in range(num_steps):
         r = Xt @ w - y

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes.validate import (check_array, check_axes, check_bool, check_choice, check_count,
-                              check_int, check_positive, check_seed, check_tensor)
+                              check_instance, check_int, check_positive, check_seed, check_tensor)
 
 __all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "train_vae",
            "evaluate", "decode_grid", "jitter_reconstruction", "draw_ellipses",
@@ -24,13 +24,6 @@ __all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "t
 
 LOG_VAR_RANGE = (-10.0, 10.0)
 
-
-def _check_tensor(x: object, name: str) -> torch.Tensor:
-    """A finite, non-empty floating-point tensor (mlnotes.validate.check_tensor)."""
-    x = check_tensor(name, x, min_ndim=1)
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
 
 
 
@@ -40,7 +33,7 @@ def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     ``0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1)``: the second moment ``mu^2 + sigma^2``
     minus the log-variance minus 1, halved. Shapes (..., k) -> (...).
     """
-    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return 0.5 * (mu ** 2 + log_var.exp() - log_var - 1).sum(-1)
@@ -48,7 +41,7 @@ def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 def simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """The naive "pull every ellipse to the unit circle" penalty ``||mu||^2 + ||sigma - 1||^2`` per row."""
-    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return (mu ** 2 + (torch.exp(0.5 * log_var) - 1) ** 2).sum(-1)
@@ -56,7 +49,7 @@ def simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """``z = mu + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``: a sample that gradients can pass."""
-    mu, log_var = _check_tensor(mu, "mu"), _check_tensor(log_var, "log_var")
+    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
@@ -82,7 +75,7 @@ class MLPVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, log_var)``, each (batch, d_latent); log_var is clamped to ``LOG_VAR_RANGE``."""
-        x = _check_tensor(x, "x")
+        x = check_tensor("x", x, min_ndim=1, floating=True)
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"x must have shape (batch, {self.d_in}), got {tuple(x.shape)}")
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
@@ -90,7 +83,7 @@ class MLPVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel logits (batch, d_in); ``torch.sigmoid`` gives the Bernoulli means."""
-        z = _check_tensor(z, "z")
+        z = check_tensor("z", z, min_ndim=1, floating=True)
         if z.shape[-1] != self.d_latent:
             raise ValueError(f"z must have last dimension {self.d_latent}, got {tuple(z.shape)}")
         return self.decoder(z)
@@ -117,8 +110,7 @@ class MLPVAE(nn.Module):
 def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3, batch_size: int = 256,
               beta: float = 1.0, seed: int = 0, regularizer: str = "kl", log_every: int = 25) -> dict[str, list[float]]:
     """Adam on random minibatches of ``X`` (rows in [0, 1]); returns ``{"step", "rec", "reg"}`` batch values."""
-    if not isinstance(model, MLPVAE):
-        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    check_instance("model", model, MLPVAE)
     X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
     steps, lr = check_count("steps", steps, high=10 ** 6), check_positive("lr", lr)
     batch_size = check_count("batch_size", batch_size, high=10 ** 6)
@@ -144,8 +136,7 @@ def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3
 @torch.no_grad()
 def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction BCE from mu (``rec_mu``), from a sample (``rec_sample``), mean KL and mean sigma."""
-    if not isinstance(model, MLPVAE):
-        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    check_instance("model", model, MLPVAE)
     mu, log_var = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
     gen = torch.Generator().manual_seed(check_seed(seed))
     z = reparameterize(mu, log_var, gen) if model.variational else mu
@@ -164,8 +155,7 @@ def decode_grid(model: MLPVAE, lim: float = 3.0, steps: int = 15) -> np.ndarray:
 
     Row r of the grid has z_2 = +lim ... -lim from top to bottom; columns run z_1 = -lim ... +lim.
     """
-    if not isinstance(model, MLPVAE):
-        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    check_instance("model", model, MLPVAE)
     if model.d_latent != 2:
         raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
     lim, steps = check_positive("lim", lim), check_int("steps", steps, 2, 1000)
@@ -181,8 +171,7 @@ def jitter_reconstruction(model: MLPVAE, X: torch.Tensor, radius: float, seed: i
     ``std(mu)`` is the per-dimension spread of the codes over ``X``, which makes the jitter
     comparable between an autoencoder (arbitrary code scale) and a VAE.
     """
-    if not isinstance(model, MLPVAE):
-        raise TypeError(f"model must be an MLPVAE, got {type(model).__name__}")
+    check_instance("model", model, MLPVAE)
     radius = check_positive("radius", radius, allow_zero=True)
     mu, _ = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
     gen = torch.Generator().manual_seed(check_seed(seed))
@@ -214,8 +203,8 @@ def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
     ELBO = mean_k log w_k (a lower bound on log p(x) by Jensen), and
     ``log (1/K) sum_k w_k`` (IWAE) is a tighter lower bound that reaches log p(x) as K grows.
     """
-    if not isinstance(model, MLPVAE) or not model.variational:
-        raise TypeError("model must be a variational MLPVAE")
+    if not check_instance("model", model, MLPVAE).variational:
+        raise TypeError("model must be a variational MLPVAE (variational=True)")
     X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
     K = check_int("K", K, 1, 10 ** 5)
     mu, log_var = model.encode(X)                                     # (N, k)
@@ -288,8 +277,7 @@ def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
 def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | None = None,
                   scale: float = 1.0) -> np.ndarray:
     """Bernoulli means (n, 64) decoded from ``z ~ N(0, scale^2 I)`` (with ``labels`` for a CVAE)."""
-    if not isinstance(model, (MLPVAE, ConditionalVAE)):
-        raise TypeError(f"model must be an MLPVAE or a ConditionalVAE, got {type(model).__name__}")
+    check_instance("model", model, (MLPVAE, ConditionalVAE))
     n, scale = check_int("n", n, 1, 10 ** 5), check_positive("scale", scale)
     gen = torch.Generator().manual_seed(check_seed(seed))
     z = scale * torch.randn(n, model.d_latent, generator=gen)
@@ -308,8 +296,8 @@ def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float =
     within ``gap`` of it. Returns (fraction of holes, standardized codes (N, 2), hole points (h, 2)).
     Standardizing first makes an autoencoder's arbitrary code scale comparable with a VAE's.
     """
-    if not isinstance(model, MLPVAE) or model.d_latent != 2:
-        raise TypeError("model must be an MLPVAE with a 2-D latent space")
+    if check_instance("model", model, MLPVAE).d_latent != 2:
+        raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
     radius, gap = check_positive("radius", radius), check_positive("gap", gap)
     mu = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))[0]
     codes = ((mu - mu.mean(0)) / mu.std(0)).numpy()                   # (N, 2)

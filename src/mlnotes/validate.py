@@ -238,8 +238,9 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
 def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
                  shape: Sequence[int | None] | None = None, integer: bool = False, bool_ok: bool = False,
                  finite: bool = True, allow_empty: bool = False, low: float | None = None,
-                 high: float | None = None):
-    """``x`` if it is a real-valued torch tensor with the given layout (see :func:`check_array`)."""
+                 high: float | None = None, floating: bool = False):
+    """``x`` if it is a real-valued torch tensor with the given layout (see :func:`check_array`);
+    ``floating=True`` also requires a floating-point dtype (inputs to a model's layers)."""
     _check_name(name)
     if not _is_torch(x):
         raise TypeError(f"{name} must be a torch tensor, got {_type_name(x)}"
@@ -251,6 +252,8 @@ def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = Non
         raise TypeError(f"{name} must be a numeric tensor, got dtype {x.dtype}")
     if integer and (x.is_floating_point() or is_bool):
         raise TypeError(f"{name} must be an integer tensor, got dtype {x.dtype}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     _check_layout(name, tuple(x.shape), ndim, min_ndim, shape, allow_empty)
     if finite and x.is_floating_point() and not bool(x.detach().isfinite().all()):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
@@ -362,7 +365,8 @@ def check_vocab(name: str, vocab: object) -> list[str]:
 def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = None,
                  allow_empty: bool = False, mixed: bool = False) -> list:
     """A token sequence: a list, tuple or 1-D array holding only strings or only int ids
-    (strings and ids side by side with ``mixed``, e.g. text with sentinel ids).
+    (strings and ids side by side with ``mixed``, e.g. text with sentinel ids; then, without a
+    ``vocab``, ids are not range-checked, since sentinels may be negative).
 
     Returned as a list of ``str`` or of Python ``int``. With ``vocab``, strings must be in it and
     ids must lie in ``[0, len(vocab))``; without it, ids must be ``>= 0``. Empty only with
@@ -389,7 +393,7 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
     if all(isinstance(t, (numbers.Integral, np.integer)) and not isinstance(t, (bool, np.bool_)) for t in tokens):
         out = [int(t) for t in tokens]
         high = None if vocab is None else len(vocab) - 1
-        bad = [t for t in out if t < 0 or (high is not None and t > high)]
+        bad = [] if mixed and vocab is None else [t for t in out if t < 0 or (high is not None and t > high)]
         if bad:
             allowed = ">= 0" if high is None else f"in [0, {high}]"
             raise ValueError(f"{name} ids must be {allowed}, got {bad[:5]}")

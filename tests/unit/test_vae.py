@@ -149,7 +149,7 @@ def test_log_px_estimates_bound_and_cvae():
         sample_images(model, 3, scale=0.0)
     with pytest.raises(ValueError, match="labels"):
         sample_images(cvae, 3, labels=np.arange(4))
-    with pytest.raises(TypeError, match="model"):
+    with pytest.raises(ValueError, match="model must have a 2-D latent space"):
         code_holes(MLPVAE(d_latent=3), X)
 
 

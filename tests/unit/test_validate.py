@@ -271,3 +271,12 @@ def test_check_tokens():
     assert check_tokens("t", ["a", np.int64(3)], mixed=True) == ["a", 3]
     with pytest.raises(TypeError, match="got None"):
         check_tokens("t", ["a", None], mixed=True)
+
+
+def test_check_tensor_floating():
+    import torch
+    from mlnotes.validate import check_tensor
+    x = torch.zeros(2)
+    assert check_tensor("x", x, floating=True) is x
+    with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
+        check_tensor("x", torch.zeros(2, dtype=torch.long), floating=True)
