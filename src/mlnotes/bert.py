@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mlnotes.validate import check_generator, check_vocab, check_array, check_count, check_int, check_probability, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_instance, check_tokens, check_vocab, check_array, check_count, check_int, check_probability, check_same_length, check_tensor
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
            "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
@@ -43,8 +43,7 @@ SLOTS = ["subj", "verb", "the", "adj", "apple", "prep", "a", "place"]
 
 def topic_vocab(ambiguous: str = "apple") -> list[str]:
     """Token strings: the 4 specials, then ``the``, ``a``, the ambiguous noun and every topic word."""
-    if not isinstance(ambiguous, str) or not ambiguous.strip():
-        raise TypeError(f"ambiguous must be a non-empty word (str), got {ambiguous!r:.40}")
+    check_vocab("ambiguous", [ambiguous])  # one non-empty word (str)
     words = ["the", "a", ambiguous] + [w for t in TOPICS.values() for slot in t.values() for w in slot]
     if len(set(words)) != len(words):
         raise ValueError(f"ambiguous word {ambiguous!r} collides with a topic word")
@@ -79,8 +78,8 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
 
 def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
     """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
-    if not isinstance(sentences, (list, tuple)) or not all(isinstance(w, (list, tuple)) for w in sentences):
-        raise TypeError("sentences must be a list of word lists")
+    check_instance("sentences", sentences, (list, tuple))
+    sentences = [check_tokens(f"sentences[{i}]", w, allow_empty=True) for i, w in enumerate(sentences)]
     index, max_len = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}, check_count("max_len", max_len, low=3, high=10**5)
     if len(sentences) == 0:
         raise ValueError("sentences must not be empty")
@@ -110,8 +109,7 @@ def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD,
     split, mask_id = check_array("split", split, shape=(3,), low=0.0), check_int("mask_id", mask_id, 0, vocab_size - 1)
     if abs(split.sum() - 1) > 1e-9:
         raise ValueError(f"split must be three fractions (mask, random, keep) summing to 1, got {split}")
-    if gen is not None and not isinstance(gen, torch.Generator):
-        raise TypeError(f"gen must be a torch.Generator or None, got {type(gen).__name__}")
+    gen = None if gen is None else check_instance("gen", gen, torch.Generator)
     special = torch.zeros(vocab_size, dtype=torch.bool)
     special[special_ids.tolist()] = True
     ordinary = torch.nonzero(~special).flatten()

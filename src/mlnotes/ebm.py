@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import (check_generator, check_array, check_axes, check_callable, check_count, check_int,
+from mlnotes.validate import (check_generator, check_instance, check_array, check_axes, check_callable, check_count, check_int,
                               check_module, check_positive, check_probability, check_real,
                               check_seed, check_tensor)
 
@@ -219,8 +219,7 @@ def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int =
     n_iter, batch = check_count("n_iter", n_iter, high=10 ** 6), check_count("batch", batch, high=10 ** 6)
     k, eps = check_int("k", k, 0, 10 ** 4), check_positive("eps", eps)
     reg, lr = check_positive("reg", reg, allow_zero=True), check_positive("lr", lr)
-    if buffer is not None and not isinstance(buffer, ReplayBuffer):
-        raise TypeError(f"buffer must be a ReplayBuffer or None, got {type(buffer).__name__}")
+    buffer = None if buffer is None else check_instance("buffer", buffer, ReplayBuffer)
     buffer = buffer if buffer is not None else ReplayBuffer(10_000, 2, -4.0, 4.0, generator=generator)
     opt = torch.optim.Adam(energy.parameters(), lr=lr, betas=(0.0, 0.999))
     losses = []
@@ -283,8 +282,7 @@ def plot_energy_samples(ax, UU: np.ndarray, points: Tensor, modes: Tensor, title
     points = check_tensor("points", points, ndim=2, shape=(None, 2))
     modes = check_tensor("modes", modes, ndim=2, shape=(None, 2))
     lim = check_positive("lim", lim)
-    if not isinstance(title, str):
-        raise TypeError(f"title must be a string, got {type(title).__name__}")
+    check_instance("title", title, str)
     im = ax.imshow(UU, extent=(-lim, lim, -lim, lim), origin="lower", cmap="viridis")
     ax.scatter(*points.numpy().T, s=2, color="white", alpha=0.6)
     ax.scatter(*modes.numpy().T, marker="+", s=80, color="#d55e00")

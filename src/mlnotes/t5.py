@@ -21,7 +21,7 @@ from torch import nn
 
 from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
-from mlnotes.validate import check_generator, check_tokens, check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_instance, check_tokens, check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
 
 __all__ = ["TinySeq2Seq", "apply_sentinels", "greedy_decode", "prune_vocab", "relative_position_bucket",
            "span_corruption_mask", "t5_param_count", "undo_sentinels"]
@@ -177,8 +177,7 @@ class TinySeq2Seq(nn.Module):
 @torch.no_grad()
 def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max_new: int) -> Tensor:
     """Batched greedy decoding: (B, max_new) ids; after ``eos_id`` a row keeps emitting ``eos_id``."""
-    if not isinstance(model, TinySeq2Seq):  # needs encode/decode and max_len, not any nn.Module
-        raise TypeError(f"model must be a TinySeq2Seq, got {type(model).__name__}")
+    check_instance("model", model, TinySeq2Seq)  # needs encode/decode and max_len, not any nn.Module
     src = check_tensor("src", src, ndim=2, integer=True)  # (B, S)
     max_new, bos_id, eos_id = check_count("max_new", max_new, high=model.max_len - 1), check_int("bos_id", bos_id, 0, model.head.out_features - 1), check_int("eos_id", eos_id, 0, model.head.out_features - 1)
     memory, key_mask = model.encode(src)
