@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mlnotes.validate import check_generator, check_array, check_count, check_probability, check_seed
+from mlnotes.validate import check_generator, check_callable, check_choice, check_instance, check_array, check_count, check_probability, check_seed
 
 __all__ = ["LETTERS", "TAXONOMY", "aggregate", "always_a", "biased_knower", "circular_accuracy_biased",
            "circular_eval", "circular_variants", "extract_choice", "l3_table", "rank_stability",
@@ -86,20 +86,18 @@ def synthetic_bank(n: int, option_probs: Mapping[int, float] | None = None, seed
     return bank
 
 
-def _check_question(q: object) -> None:
-    if not isinstance(q, Mapping) or "options" not in q or "answer" not in q:
-        raise TypeError("a question must be a dict with 'options' and 'answer'")
-    options = q["options"]
-    if not isinstance(options, Mapping) or len(options) < 2:
-        raise ValueError(f"a question needs at least 2 options, got {options!r}")
+def _check_question(q: object, name: str = "question") -> None:
+    # domain check of one question record, built from validate calls
+    options = check_instance(f"{name}['options']", check_instance(name, q, Mapping).get("options"), Mapping)
+    check_count(f"number of {name}['options']", len(options), low=2, high=len(LETTERS))
     if list(options) != list(LETTERS[:len(options)]):
-        raise ValueError(f"options must be labelled A, B, C... in order, got {list(options)}")
-    if q["answer"] not in options:
-        raise ValueError(f"answer {q['answer']!r} is not one of the options {list(options)}")
+        raise ValueError(f"{name}['options'] must be labelled A, B, C... in order, got {list(options)}")
+    check_choice(f"{name}['answer']", q.get("answer"), list(options))
+
 
 def _check_questions(questions: object) -> Sequence:
-    if isinstance(questions, (str, Mapping)) or not isinstance(questions, Sequence) or not questions:
-        raise TypeError("questions must be a non-empty list of question dicts")
+    check_instance("questions", questions, (list, tuple))
+    check_count("number of questions", len(questions))
     return questions
 
 
@@ -179,10 +177,8 @@ def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int 
     go through :func:`extract_choice`; a failed extraction counts as wrong. Returns
     ``(vanilla_acc, circular_acc, per_question)`` with ``per_question`` a (Q, 2) bool array.
     """
-    if not callable(answer_fn):
-        raise TypeError("answer_fn must be callable as answer_fn(question, rng)")
-    if isinstance(questions, (str, Mapping)) or not isinstance(questions, Sequence) or not questions:
-        raise ValueError("questions must be a non-empty list of question dicts")
+    check_callable("answer_fn", answer_fn)  # called as answer_fn(question, rng)
+    questions = _check_questions(questions)
     rng = np.random.default_rng(check_seed(seed))
     results = np.zeros((len(questions), 2), dtype=bool)
     for i, q in enumerate(questions):
