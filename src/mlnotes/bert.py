@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mlnotes.validate import check_generator, check_instance, check_tokens, check_vocab, check_array, check_count, check_int, check_probability, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_instance, check_tokens, check_vocab, check_array, check_axes, check_choice, check_count, check_int, check_probability, check_same_length, check_tensor
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
-           "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
+           "draw_masking_grid", "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
 
 Tensor = torch.Tensor
 
@@ -194,3 +194,41 @@ def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_le
         end_of_clause = 3 + len(clauses[0]) + (len(clauses[1]) if asked[row] else 0) - 1
         start[row], end[row] = end_of_clause - 2, end_of_clause
     return ids, start, end, asked
+
+
+MASKING_RECIPES = {"80/10/10": (0.8, 0.1, 0.1), "100/0/0": (1.0, 0.0, 0.0),
+                   "0/100/0": (0.0, 1.0, 0.0), "0/0/100": (0.0, 0.0, 1.0)}
+
+
+def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int = 12, cols: int = 40,
+                      seed: int = 0) -> dict[str, float]:
+    """Colour-code one :func:`mask_tokens` draw on a (rows, cols) grid of ordinary tokens.
+
+    Each cell is *kept* (not selected), *[MASK]*, *random* (replaced by a random ordinary token)
+    or *unchanged* (selected but left as is; still predicted). The random numbers are common to
+    every ``p`` and ``recipe`` (same ``seed``), so raising ``p`` only adds selected cells. Returns
+    the four fractions, which the title also shows.
+    """
+    import matplotlib.colors as mcolors
+
+    ax, p = check_axes("ax", ax), check_probability("p", p)
+    split = MASKING_RECIPES[check_choice("recipe", recipe, list(MASKING_RECIPES))]
+    rows, cols = check_count("rows", rows, high=200), check_count("cols", cols, high=200)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0, 2**63 - 1))
+    ids = torch.randint(4, 54, (rows, cols), generator=gen)  # (rows, cols) ordinary ids
+    inputs, _, selected = mask_tokens(ids, 54, p=p, split=split, gen=gen)
+    kind = torch.zeros(rows, cols, dtype=torch.long)  # 0 kept
+    kind[selected & (inputs == MASK)] = 1
+    kind[selected & (inputs != MASK) & (inputs != ids)] = 2
+    kind[selected & (inputs == ids)] = 3  # includes a random draw that hit the original token
+    names = ["kept", "[MASK]", "random", "unchanged"]
+    cmap = mcolors.ListedColormap(["#e8e8e8", "#1f77b4", "#d62728", "#ff9f1c"])
+    ax.imshow(kind.numpy(), cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
+    fractions = {n: float((kind == i).float().mean()) for i, n in enumerate(names)}
+    ax.set_title(f"p = {p:.2f}, recipe {recipe}: " + ", ".join(
+        f"{n} {100 * f:.1f}%" for n, f in fractions.items()), fontsize=10)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_xlabel(f"{cols} token positions"), ax.set_ylabel(f"{rows} sequences")
+    handles = [ax.scatter([], [], marker="s", color=cmap(i), label=n) for i, n in enumerate(names)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, frameon=False)
+    return fractions

@@ -14,6 +14,9 @@ torch.set_num_threads(1)
 
 _VOCAB = topic_vocab()
 ADVERSARIAL = {
+    "draw_masking_grid": Example(p=0.15, recipe="80/10/10", rows=4, cols=6, seed=0,
+                                 fresh=lambda: {"ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]},
+                                 accepts={"p": "0"}),
     "topic_vocab": Example("apple", accepts={"ambiguous": "other-str"}),  # any new word is allowed
     "synthetic_topic_sentences": Example(4, fresh=lambda: {"rng": np.random.default_rng(0)}, ambiguous="apple",
                                          p_adj=0.5, accepts={"ambiguous": "other-str", "p_adj": "0"}),  # any word; p_adj=0: no adjectives
@@ -158,3 +161,22 @@ def test_two_clause_qa_answer_is_the_asked_sentences_place_phrase():
         # the asked subject opens the clause whose place phrase is the answer
         clause_start = sep + 1 if end[row] == sep + first_len else sep + 1 + first_len
         assert words[clause_start] == words[1]
+
+
+def test_draw_masking_grid_fractions_follow_the_recipe():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mlnotes.bert import draw_masking_grid
+    fig, ax = plt.subplots()
+    f = draw_masking_grid(ax, p=0.3, recipe="80/10/10", rows=100, cols=100)
+    selected = 1 - f["kept"]
+    assert abs(selected - 0.3) < 0.02 and abs(f["[MASK]"] / selected - 0.8) < 0.03
+    assert "[MASK]" in ax.get_title() and "p = 0.30" in ax.get_title()
+    g = draw_masking_grid(ax, p=0.3, recipe="0/0/100", rows=100, cols=100)
+    assert g["[MASK]"] == 0 and g["random"] == 0 and g["kept"] == f["kept"]  # common random numbers
+    h = draw_masking_grid(ax, p=0.05, recipe="100/0/0", rows=100, cols=100)
+    assert h["kept"] > f["kept"] and h["random"] == h["unchanged"] == 0
+    with pytest.raises(ValueError, match="recipe"):
+        draw_masking_grid(ax, recipe="50/50")
+    plt.close(fig)
