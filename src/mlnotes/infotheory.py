@@ -21,30 +21,27 @@ import torch.nn.functional as F
 from scipy.special import logsumexp
 from torch import nn
 
-from mlnotes.core import check_seed
+from mlnotes.validate import (check_array, check_axes, check_choice, check_count, check_instance,
+                              check_positive, check_real, check_seed, check_tensor)
 
+__all__ = ["gaussian_mi", "correlated_gaussians", "gaussian_log_ratio", "dv_bound", "jsd_bound",
+           "infonce_bound", "SeparableCritic", "train_critic", "DIMEncoder", "local_dim_loss",
+           "global_dim_loss", "train_dim", "train_local_dim", "encode", "plot_mi_estimates",
+           "plot_probe_comparison"]
 
-def _check_rho(rho: float) -> float:
-    if not isinstance(rho, (int, float, np.floating)) or not -1 < rho < 1:
-        raise ValueError(f"rho must be a number in (-1, 1), got {rho!r}")
-    return float(rho)
-
-
-def _check_pos_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+_MAX_DIM = 10_000  # a dimension, width or batch beyond this can only be a mistake here
 
 
 def gaussian_mi(rho: float, d: int = 1) -> float:
     """MI of d independent pairs of standard normals with correlation rho: ``-(d/2) log(1 - rho^2)`` nats."""
-    rho, d = _check_rho(rho), _check_pos_int("d", d)
+    rho, d = check_real("rho", rho, -1, 1, low_open=True, high_open=True), check_count("d", d, high=_MAX_DIM)
     return -0.5 * d * math.log1p(-rho * rho)
 
 
 def correlated_gaussians(n: int, rho: float, d: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` samples of (x, y), each (n, d): ``y = rho x + sqrt(1 - rho^2) eps`` coordinate-wise."""
-    n, d, rho = _check_pos_int("n", n), _check_pos_int("d", d), _check_rho(rho)
+    n, d = check_count("n", n, high=10**8), check_count("d", d, high=_MAX_DIM)
+    rho = check_real("rho", rho, -1, 1, low_open=True, high_open=True)
     rng = np.random.default_rng(check_seed(seed))
     x = rng.standard_normal((n, d))
     y = rho * x + math.sqrt(1 - rho * rho) * rng.standard_normal((n, d))
@@ -57,8 +54,8 @@ def gaussian_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     ``x`` (n, d) and ``y`` (n, d) give the n paired values; ``x`` (n, 1, d) with ``y`` (1, m, d)
     broadcast to the (n, m) matrix of all pairs.
     """
-    rho = _check_rho(rho)
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rho = check_real("rho", rho, -1, 1, low_open=True, high_open=True)
+    x, y = check_array("x", x, min_ndim=1), check_array("y", y, min_ndim=1)  # (..., d)
     if x.shape[-1] != y.shape[-1]:
         raise ValueError(f"x and y must have the same last dimension, got {x.shape} and {y.shape}")
     r2 = rho * rho
@@ -72,19 +69,12 @@ def gaussian_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     return per_dim.sum(axis=-1)
 
 
-def _check_scores(name: str, t: object) -> np.ndarray:
-    a = np.asarray(t, dtype=np.float64)
-    if a.size == 0 or not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be a non-empty array of finite critic scores")
-    return a
-
-
 def dv_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
     """Donsker-Varadhan bound ``E_joint[T] - log E_marginal[e^T]`` (MINE's objective), in nats.
 
     The log-mean-exp is computed as ``logsumexp(T) - log M``, never as a plain mean of ``e^T``.
     """
-    tj, tm = _check_scores("t_joint", t_joint), _check_scores("t_marginal", t_marginal).ravel()
+    tj, tm = check_array("t_joint", t_joint), check_array("t_marginal", t_marginal).ravel()
     return float(tj.mean() - (logsumexp(tm) - math.log(tm.size)))
 
 
@@ -93,7 +83,7 @@ def jsd_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
 
     Its maximiser is the same log density ratio, but its value is NOT a mutual-information estimate.
     """
-    tj, tm = _check_scores("t_joint", t_joint), _check_scores("t_marginal", t_marginal)
+    tj, tm = check_array("t_joint", t_joint), check_array("t_marginal", t_marginal)
     return float(-np.logaddexp(0, -tj).mean() - np.logaddexp(0, tm).mean())
 
 
@@ -103,9 +93,8 @@ def infonce_bound(scores: np.ndarray) -> float:
     Row i scores x_i against every y_j; the diagonal holds the positive pairs. Each term is a
     log-softmax (<= 0), so the value never exceeds ``log N``.
     """
-    s = _check_scores("scores", scores)
-    if s.ndim != 2 or s.shape[0] != s.shape[1]:
-        raise ValueError(f"scores must be a square (N, N) matrix, got shape {s.shape}")
+    s = check_array("scores", scores, ndim=2)  # (N, N)
+    check_array("scores", s, shape=(s.shape[0], s.shape[0]))
     n = s.shape[0]
     return float(np.mean(np.diag(s) - logsumexp(s, axis=1)) + math.log(n))
 
@@ -116,7 +105,8 @@ class SeparableCritic(nn.Module):
 
     def __init__(self, d: int, hidden: int = 64, embed: int = 16):
         super().__init__()
-        d, hidden, embed = _check_pos_int("d", d), _check_pos_int("hidden", hidden), _check_pos_int("embed", embed)
+        d, hidden = check_count("d", d, high=_MAX_DIM), check_count("hidden", hidden, high=_MAX_DIM)
+        embed = check_count("embed", embed, high=_MAX_DIM)
         self.f = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
         self.g = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
 
@@ -149,9 +139,9 @@ def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int 
     ``objective`` is "infonce", "jsd" or "dv". Negatives are the other y's of the batch (all
     off-diagonal pairs). Returns the critic and per-step values of the InfoNCE and DV estimates.
     """
-    if objective not in ("infonce", "jsd", "dv"):
-        raise ValueError(f"objective must be 'infonce', 'jsd' or 'dv', got {objective!r}")
-    steps, batch = _check_pos_int("steps", steps), _check_pos_int("batch", batch)
+    objective = check_choice("objective", objective, ("infonce", "jsd", "dv"))
+    rho, lr = check_real("rho", rho, -1, 1, low_open=True, high_open=True), check_positive("lr", lr)
+    steps, batch = check_count("steps", steps, high=_MAX_DIM), check_count("batch", batch, high=_MAX_DIM)
     rng = np.random.default_rng(check_seed(seed))
     torch.manual_seed(check_seed(seed))
     critic = SeparableCritic(d)
@@ -185,8 +175,9 @@ class DIMEncoder(nn.Module):
 
     def __init__(self, channels: int = 32, code: int = 16, size: int = 8, stride: int = 1):
         super().__init__()
-        channels, code = _check_pos_int("channels", channels), _check_pos_int("code", code)
-        size, stride = _check_pos_int("size", size), _check_pos_int("stride", stride)
+        channels = check_count("channels", channels, high=_MAX_DIM)
+        code = check_count("code", code, high=_MAX_DIM)
+        size, stride = check_count("size", size, high=_MAX_DIM), check_count("stride", stride, high=_MAX_DIM)
         if size % stride:
             raise ValueError(f"size={size} must be divisible by stride={stride}")
         n = (size // stride) ** 2
@@ -217,10 +208,8 @@ def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tens
     and the negatives are the position-p features of the other images in the batch:
     ``S_p = G L_p^T`` (B, B), loss = ``-mean_p mean_i log softmax_j(S_p)[i, i]``.
     """
-    if global_code.ndim != 2 or local.ndim != 3 or local.shape[0] != global_code.shape[0] \
-            or local.shape[2] != global_code.shape[1]:
-        raise ValueError(f"need global_code (B, k) and local (B, P, k), got {tuple(global_code.shape)} "
-                         f"and {tuple(local.shape)}")
+    B, k = check_tensor("global_code", global_code, ndim=2).shape  # (B, k)
+    check_tensor("local", local, shape=(B, None, k))  # (B, P, k)
     scores = torch.einsum("ik,jpk->pij", global_code, local)  # (P, B, B)
     target = torch.arange(global_code.shape[0]).expand(scores.shape[0], -1)
     return F.cross_entropy(scores.reshape(-1, scores.shape[2]), target.reshape(-1))
@@ -231,32 +220,26 @@ def global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.T
 
     ``global_code`` and ``summary`` (B, k); ``S = G M^T`` (B, B), positives on the diagonal.
     """
-    if global_code.ndim != 2 or global_code.shape != summary.shape:
-        raise ValueError(f"need global_code and summary of the same shape (B, k), got "
-                         f"{tuple(global_code.shape)} and {tuple(summary.shape)}")
+    check_tensor("summary", summary, shape=check_tensor("global_code", global_code, ndim=2).shape)
     return F.cross_entropy(global_code @ summary.T, torch.arange(global_code.shape[0]))
 # endregion
 
 
-def _check_images(images: object, size: int | None = None) -> np.ndarray:
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[1] != images.shape[2] or len(images) < 2 \
-            or (size is not None and images.shape[1] != size):
-        want = f"{size}x{size}" if size else "square"
-        raise ValueError(f"images must have shape (n >= 2, h, h), {want}, got {images.shape}")
-    if not np.all(np.isfinite(images)):
-        raise ValueError("images must be finite")
-    return images
+def _square_images(images: object) -> np.ndarray:
+    images = check_array("images", images, ndim=3, dtype=np.float32)  # (n, h, w)
+    n, h, _ = images.shape
+    check_count("len(images)", n, low=2)
+    return check_array("images", images, shape=(n, h, h), dtype=np.float32)
 
 
 def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, batch: int = 64,
               lr: float = 2e-3, seed: int = 0, channels: int = 32,
               stride: int = 1) -> tuple[DIMEncoder, list[float]]:
     """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss."""
-    images = _check_images(images)
-    if objective not in ("local", "global"):
-        raise ValueError(f"objective must be 'local' or 'global', got {objective!r}")
-    steps, batch = _check_pos_int("steps", steps), _check_pos_int("batch", batch)
+    images = _square_images(images)  # (n, h, h)
+    objective = check_choice("objective", objective, ("local", "global"))
+    lr = check_positive("lr", lr)
+    steps, batch = check_count("steps", steps, high=_MAX_DIM), check_count("batch", batch, high=_MAX_DIM)
     torch.manual_seed(check_seed(seed))
     rng = np.random.default_rng(check_seed(seed))
     encoder = DIMEncoder(channels=channels, size=images.shape[1], stride=stride)
@@ -278,22 +261,23 @@ def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, ba
 def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: float = 2e-3,
                     seed: int = 0) -> tuple[DIMEncoder, list[float]]:
     """Train a :class:`DIMEncoder` on 8x8 ``images`` (n, 8, 8) with :func:`local_dim_loss`."""
-    _check_images(images, size=8)
+    check_array("images", images, shape=(None, 8, 8))
     return train_dim(images, "local", steps=steps, batch=batch, lr=lr, seed=seed)
 
 
 def encode(encoder: DIMEncoder, images: np.ndarray) -> np.ndarray:
     """Global codes (n, code) of square ``images`` (n, h, h) of the encoder's size, without gradients."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[1:] != (encoder.size, encoder.size):
-        raise ValueError(f"images must have shape (n, {encoder.size}, {encoder.size}), got {images.shape}")
+    size = check_instance("encoder", encoder, DIMEncoder).size
+    images = check_array("images", images, shape=(None, size, size), dtype=np.float32)  # (n, h, h)
     with torch.no_grad():
         return encoder(torch.from_numpy(images)[:, None])[0].numpy().astype(np.float64)
 
 
 def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
     """Each estimator's value against the true MI, with the diagonal and the ``log N`` ceilings."""
-    true_mi = np.asarray(true_mi, dtype=float)
+    check_axes("ax", ax)
+    true_mi = check_array("true_mi", true_mi, ndim=1)  # (k,)
+    check_instance("curves", curves, dict)
     top = 1.1 * float(true_mi.max())
     ax.plot([0, top], [0, top], color="gray", lw=3, alpha=0.5, label="estimate = true MI")
     for (name, values), marker in zip(curves.items(), "os^vDP"):
@@ -308,8 +292,9 @@ def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
 
 def plot_probe_comparison(ax, accuracies: dict, baselines: dict) -> None:
     """Per-seed probe accuracies as dots with their mean as a bar; ``baselines`` as dashed lines."""
-    for k, (name, values) in enumerate(accuracies.items()):
-        values = np.asarray(values)
+    check_axes("ax", ax), check_instance("baselines", baselines, dict)
+    for k, (name, values) in enumerate(check_instance("accuracies", accuracies, dict).items()):
+        values = check_array("accuracies", values, ndim=1)  # (seeds,)
         ax.bar(k, values.mean(), color=f"C{k}", alpha=0.4, width=0.6)
         ax.plot(np.full(len(values), k), values, "o", color=f"C{k}", ms=5)
     for (name, value), style in zip(baselines.items(), ["--", ":"]):
