@@ -77,7 +77,7 @@ chromium:
 #  2. the first execution of the chapters, alone on the cores, so its per-chapter budgets are honest;
 #  3. in parallel: the determinism check (every chapter re-executed in a fresh kernel, its text compared
 #     with the first execution), the unit tests, then the strict Sphinx build and the book tests
-#     (browser tests wait on page loads, so they run two at a time).
+#     (one at a time: JupyterLab under -n 2 and a loaded machine lost its Run All click).
 TEST_TIMES := _build/reports/make-test-times.txt
 test:
 	@mkdir -p _build/reports; t0=$$(date +%s); : >$(TEST_TIMES); \
@@ -89,7 +89,7 @@ test:
 	$(BIN)/python -m pytest -q -m "not book" --durations=8 tests >_build/reports/unit.log 2>&1 & unit=$$!; \
 	wait $$setup || { cat _build/reports/browser-setup.log; exit 1; }; phase "browser set-up (in background)"; \
 	$(MAKE) --no-print-directory html; status=$$?; phase "strict Sphinx build"; \
-	if [ $$status = 0 ]; then $(BIN)/python -m pytest -q -n 2 -m book --durations=10 tests; status=$$?; fi; \
+	if [ $$status = 0 ]; then $(BIN)/python -m pytest -q -m book --durations=10 tests; status=$$?; fi; \
 	phase "book tests"; \
 	wait $$unit; ustatus=$$?; tail -n 40 _build/reports/unit.log; phase "unit tests (in background)"; \
 	wait $$det; dstatus=$$?; tail -n 200 _build/reports/determinism.log; phase "determinism (in background)"; \
