@@ -7,11 +7,15 @@ Lee news corpus as text.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from mlnotes.validate import check_array, check_bool, check_choice, check_count, check_probability, check_real, check_seed
+from mlnotes.validate import (check_array, check_bool, check_choice, check_count, check_probability, check_real,
+                              check_seed)
 
-__all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray", "lee_corpus"]
+__all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray",
+           "lee_corpus"]
 
 
 def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +73,5 @@ def lee_corpus(lower: bool = True) -> str:
     from gensim.test.utils import datapath
 
     check_bool("lower", lower)
-    with open(datapath("lee_background.cor"), encoding="utf-8") as handle:
-        text = handle.read()
+    text = Path(datapath("lee_background.cor")).read_text(encoding="utf-8")
     return text.lower() if lower else text
