@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -208,8 +207,9 @@ def execute_one(path: str, record_deps: bool = False) -> tuple[Result, str | Non
     """Execute one notebook in a fresh kernel (run in a worker process of its own).
 
     Returns the measurements and the executed notebook as JSON (None on failure).
-    The peak RSS is the largest child of this worker: its kernel. With ``record_deps``,
-    an extra last cell reports the ``mlnotes`` files the kernel imported (see ``split_deps``).
+    The peak RSS is the kernel's high-water mark (``VmHWM``), read after every cell, so a
+    worker process can serve many chapters. With ``record_deps``, an extra last cell reports
+    the ``mlnotes`` files the kernel imported (see ``split_deps``).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -222,6 +222,13 @@ def execute_one(path: str, record_deps: bool = False) -> tuple[Result, str | Non
                             coalesce_streams=True,  # a print split by the kernel's flush timer is one output
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP notice per kernel
                             resources={"metadata": {"path": str(Path(path).parent)}})
+    peak_kb = [0]
+
+    def note_peak(**_) -> None:  # the kernel's peak RSS so far (Linux /proc), after each cell
+        status = Path(f"/proc/{client.km.provisioner.pid}/status").read_text()
+        peak_kb[0] = max(peak_kb[0], int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
+
+    client.on_cell_executed = client.on_cell_error = note_peak
     start = time.perf_counter()
     error = ""
     try:
@@ -231,14 +238,14 @@ def execute_one(path: str, record_deps: bool = False) -> tuple[Result, str | Non
     except Exception as exc:  # timeouts, dead kernels: report them per chapter
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = peak_kb[0] / 1024
     result = Result(path=path, ok=not error, seconds=round(seconds, 2), peak_mb=round(peak_mb, 1), error=error)
     return result, (nbformat.writes(nb) if not error else None)
 
 
 def run_parallel(paths: list[Path], jobs: int, record_deps: bool = False,
                  on_result=None) -> list[tuple[Result, str | None]]:
-    """Execute ``paths`` with ``jobs`` workers, one fresh worker per notebook; print progress.
+    """Execute ``paths`` with ``jobs`` worker processes (each notebook in a fresh kernel); print progress.
 
     ``on_result(result, nb_json)`` is called as each notebook finishes (to cache it at once).
     """
@@ -246,7 +253,7 @@ def run_parallel(paths: list[Path], jobs: int, record_deps: bool = False,
     if not paths:
         return results
     ctx = __import__("multiprocessing").get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
+    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         pending = {pool.submit(execute_one, str(p), record_deps): p for p in paths}
         for future in futures.as_completed(pending):
             result, nb_json = future.result()
