@@ -7,13 +7,13 @@ of a forest, bias^2 + variance over many training sets, and the plots that show 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy.stats import binom
 
-from mlnotes.boosting import _check_X, _final, _staged_sum  # shared X check and staged sums
 from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
 from mlnotes.validate import (as_numeric_array, check_array, check_count, check_int,
@@ -170,7 +170,7 @@ class SimpleForest:
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "SimpleForest":
         """Fit ``n_estimators`` trees, each on its own bootstrap sample (as sample weights)."""
-        X = _check_X(X)
+        X = as_numeric_array(X, "X", 2)
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
@@ -200,7 +200,7 @@ class SimpleForest:
         """
         if not hasattr(self, "trees_"):
             raise ValueError("the forest is not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self._X_train.shape[1])
+        X = as_numeric_array(X, "X", 2, n_cols=self._X_train.shape[1])
         out = np.zeros((len(self.trees_), len(X), len(self.classes_)))
         for b, tree in enumerate(self.trees_):
             out[b][:, np.searchsorted(self.classes_, tree.classes_)] = tree.predict_proba(X)
@@ -389,7 +389,7 @@ class AdaBoostStumps:
         self.estimator = ClassificationTree(max_depth=1) if estimator is None else estimator
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AdaBoostStumps":
-        X = _check_X(X)
+        X = as_numeric_array(X, "X", 2)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if y.shape != (len(X),) or len(self.classes_) != 2:
@@ -432,12 +432,15 @@ class AdaBoostStumps:
         """F_m(x) = sum_{j <= m} alpha_j h_j(x) for m = 1..M, each of shape (n,)."""
         if not hasattr(self, "learners_"):
             raise ValueError("not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self.n_features_in_)
-        yield from _staged_sum(np.zeros(len(X)), zip(self.alphas_, self.learners_), X)
+        X = as_numeric_array(X, "X", 2, n_cols=self.n_features_in_)
+        terms = (alpha * np.asarray(h.predict(X), dtype=np.float64)  # (n,) each
+                 for alpha, h in zip(self.alphas_, self.learners_))
+        yield from itertools.accumulate(terms)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """F_M(x) = sum_m alpha_m h_m(x) for all M rounds: shape (n,)."""
-        return _final(self.staged_decision_function(X))
+        *_, F = self.staged_decision_function(X)
+        return F
 
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Labels sign(F_m(x)) mapped back to ``classes_``, for m = 1..M."""
@@ -499,7 +502,7 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
     for name, est in [("estimators", e) for e in estimators] + [("final_estimator", final_estimator)]:
         if not (hasattr(est, "fit") and hasattr(est, "predict_proba")):
             raise TypeError(f"{name} must hold scikit-learn classifiers (fit, predict_proba), got {est!r:.40}")
-    X = _check_X(X)
+    X = as_numeric_array(X, "X", 2)
     y = check_array("y", y, shape=(len(X),), dtype=None)
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         cv = check_int("cv", cv, 2, len(X))                          # a fold count
@@ -510,7 +513,7 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
     bases = [clone(est).fit(X, y) for est in estimators]
 
     def predict_proba(X_new: np.ndarray) -> np.ndarray:
-        X_new = _check_X(X_new, X.shape[1])
+        X_new = as_numeric_array(X_new, "X_new", 2, n_cols=X.shape[1])
         return final.predict_proba(np.hstack([b.predict_proba(X_new)[:, keep] for b in bases]))
 
     return predict_proba
@@ -523,7 +526,7 @@ def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[
 
     Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
     """
-    X = _check_X(X, 2)
+    X = as_numeric_array(X, "X", 2, n_cols=2)
     grid = check_int("grid", grid, 2, 2000)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
