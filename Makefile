@@ -50,8 +50,7 @@ execute: install
 	$(BIN)/python -m bookkit.execute --jobs $(JOBS)
 
 report: execute
-	$(BIN)/python -m bookkit.report
-	$(BIN)/python -m bookkit.codemap
+	$(BIN)/python -m bookkit.report  # and the code map (bookkit.codemap)
 
 html: report assets
 	$(BIN)/jupyter-book build . -W -n --keep-going --quiet

@@ -10,12 +10,20 @@
   comment), how many seeds it rests on (or why one run is exact), and the evidence it printed;
 - the gates: per chapter, the problems each claim/code gate finds and the warnings (cells
   over 25 lines), so a failing gate is visible on the page as well as in ``make check``.
+  Gate counts are kept in ``_build/reports/gate-counts.json`` per notebook and cached
+  execution, so a rebuild with nothing changed does not re-run the gates.
+
+It then writes the code map and landing page (``bookkit.codemap``) in the same process
+(one interpreter start and one import of nbformat less per build). The page is rewritten
+only when its text changes, so a no-op build leaves Sphinx nothing to re-read.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -30,23 +38,26 @@ PAGE = ROOT / "appendix" / "build-report.md"
 EVIDENCE_CHARS = 240
 
 
+GATE_COUNTS = ROOT / "_build" / "reports" / "gate-counts.json"
+
+
 def executed(cache, path: Path):
-    """The chapter at ``path`` with the outputs of its cached execution (None if not cached)."""
+    """The chapter at ``path`` with the outputs of its cached execution, and that cache record
+    (``(None, None)`` if not cached)."""
     source = nbformat.read(path, as_version=4)
     try:
         record = cache.match_cache_notebook(source)
     except KeyError:
-        return None
-    return with_outputs(source, cache.get_cache_bundle(record.pk).nb)
+        return None, None
+    return with_outputs(source, cache.get_cache_bundle(record.pk).nb), record
 
 
 def _passed(cell) -> bool:
     return bool(cell.get("execution_count")) and not any(o.output_type == "error" for o in cell.get("outputs", []))
 
 
-def passed_checks(cache, path: Path) -> int | None:
-    """``check`` cells of the cached execution that ran without an error output (None if not cached)."""
-    nb = executed(cache, path)
+def passed_checks(nb) -> int | None:
+    """``check`` cells of the executed chapter that ran without an error output (None if not executed)."""
     if nb is None:
         return None
     return sum(1 for c in nb.cells if c.cell_type == "code" and "check" in c.metadata.get("tags", [])
@@ -113,13 +124,18 @@ def gate_counts(path: Path, nb) -> collections.Counter:
 def render(root: Path = ROOT) -> str:
     metrics, cache = load_metrics(), open_cache(invalidate=False)
     rows, total_checks, total_passed = [], 0, 0
+    memo = json.loads(GATE_COUNTS.read_text()) if GATE_COUNTS.exists() else {}
+    new_memo, executions = {}, []
     ledgers, gate_rows, totals = [], [], collections.Counter()
     kinds = [*GATE_KINDS, *(f"warn:{k}" for k in WARNING_KINDS)]
     for path in toc_notebooks(root):
         rel = str(path.relative_to(root))
         stats, m = chapter_stats(path), metrics.get(rel, {})
-        nb = executed(cache, path)
-        passed = passed_checks(cache, path)
+        nb, record = executed(cache, path)
+        passed = passed_checks(nb)
+        if record is not None:
+            executions.append(record.created)
+        stamp = record and f"{record.pk}:{record.hashkey}:{record.created.timestamp()}"
         total_checks += stats.checks
         total_passed += passed or 0
         doc = "/" + rel.removesuffix(".ipynb")
@@ -128,14 +144,19 @@ def render(root: Path = ROOT) -> str:
                     f"{m.get('peak_mb', float('nan')):.0f} | {passed if passed is not None else 'not run'}"
                     f" / {stats.checks} | {stats.figures} | {stats.explorers} | {stats.exercises} |")
         ledgers += [f"### {_md(stats.title)}", "", link, "", *ledger(path, nb), ""]
-        counts = gate_counts(path, nb)
+        key = f"{rel}:{hashlib.sha256(path.read_bytes()).hexdigest()}:{stamp}"
+        counts = new_memo[key] = collections.Counter(memo[key]) if key in memo else gate_counts(path, nb)
         totals.update(counts)
         gate_rows.append(f"| {link} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    GATE_COUNTS.parent.mkdir(parents=True, exist_ok=True)
+    GATE_COUNTS.write_text(json.dumps(new_memo, sort_keys=True))
+    newest = max(executions, default=None)
+    newest = f"{newest:%Y-%m-%d %H:%M} UTC" if newest else "never"  # jupyter-cache stores UTC
     failing = sum(1 for row in gate_rows if any(int(n) for n in row.split(" | ")[1:1 + len(GATE_KINDS)]))
     return "\n".join([
         "# Build report", "",
-        f"Generated when this site was built ({stamp}). Every chapter was executed top to bottom in",
+        f"Generated from the chapters' latest executions (the newest ran {newest}). Every chapter was"
+        " executed top to bottom in",
         "a fresh kernel on two CPU cores, offline, with warnings turned into errors. A *verified",
         "claim* is a cell tagged `check` that asserts a claim of the chapter with computed numbers;",
         "it passed if it ran without raising. Time and memory are the wall time and the kernel's",
@@ -167,10 +188,12 @@ def render(root: Path = ROOT) -> str:
 
 
 def main() -> int:
+    from bookkit import codemap
+
     PAGE.parent.mkdir(exist_ok=True)
-    PAGE.write_text(render())
-    print(f"wrote {PAGE.relative_to(ROOT)}")
-    return 0
+    codemap.write_if_changed(PAGE, render())
+    print(f"build report: {PAGE.relative_to(ROOT)}")
+    return codemap.main([])
 
 
 if __name__ == "__main__":
