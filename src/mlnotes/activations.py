@@ -9,7 +9,9 @@ Holds:
 - ``gelu_tanh`` and ``swish`` (with its slope ``beta``);
 - ``propagate_stats``: mean, variance and back-propagated gradient norm, layer by layer, in a
   deep random bias-free network;
-- ``FFN`` and ``GLUFFN``: the Transformer feed-forward block and its gated variant.
+- ``FFN`` and ``GLUFFN``: the Transformer feed-forward block and its gated variant, and
+  ``train_digit_ffn``, which compares them on scikit-learn's digits;
+- ``draw_signal_depth`` and ``draw_swish``: the chapter's two explorer frames.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_int, check_positive
+import torch.nn.functional as F
+
+from mlnotes.core import count_params
+from mlnotes.plotting import PALETTE, new_figure
+from mlnotes.validate import (check_array, check_bool, check_choice, check_count, check_instance, check_int,
+                              check_positive, check_same_length, check_seed)
+
+__all__ = ["FFN", "GLUFFN", "LEAKY_SLOPE", "REGISTRY", "SELU_ALPHA", "SELU_LAMBDA", "apply",
+           "derivative", "draw_signal_depth", "draw_swish", "gelu_tanh", "glu_hidden",
+           "propagate_stats", "swish", "train_digit_ffn"]
 
 #: SELU constants (Klambauer et al., 2017), the values torch uses in ``F.selu``.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -70,58 +80,47 @@ REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # endregion
 
 
-def _check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
-    if name not in REGISTRY:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(REGISTRY)}")
-    return name
-
-
-def _as_tensor(x: object) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
-        return x
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"x must be numeric, got dtype {array.dtype}")
-    if array.size == 0:
-        raise ValueError("x must not be empty")
-    return torch.from_numpy(array.astype(np.float64))
+def _tensor(x: object) -> torch.Tensor:
+    """``x`` (numbers, numpy or torch) as a tensor: a floating tensor as is, anything else float64."""
+    x = check_array("x", x, torch_ok=True, finite=False)
+    return x if torch.is_tensor(x) and x.is_floating_point() else torch.as_tensor(x, dtype=torch.float64)
 
 
 def apply(name: str, x: object) -> np.ndarray:
-    """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy."""
-    f = REGISTRY[_check_name(name)]
+    """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy.
+    NaN and inf inputs propagate as the formula says (``relu(inf) = inf``)."""
+    f = REGISTRY[check_choice("name", name, REGISTRY)]
     with torch.no_grad():
-        return f(_as_tensor(x).to(torch.float64)).numpy()
+        return f(_tensor(x).to(torch.float64)).numpy()
 
 
 def derivative(name: str, x: object) -> np.ndarray:
-    """``f'(x)`` elementwise by autograd, float64, same shape as ``x``.
+    """``f'(x)`` elementwise by autograd, float64, same shape as ``x``; NaN inputs propagate.
 
     At a kink autograd returns one one-sided value (ReLU: 0 at x = 0); the step function's
     derivative is 0 everywhere it exists.
     """
-    f = REGISTRY[_check_name(name)]
-    t = _as_tensor(x).detach().to(torch.float64).clone().requires_grad_(True)
+    f = REGISTRY[check_choice("name", name, REGISTRY)]
+    t = _tensor(x).detach().to(torch.float64).clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(t).sum(), t)
     return grad.numpy()
 
 
-def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
-    """Tanh approximation of GELU: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
-    x = _as_tensor(x)
+def gelu_tanh(x: object) -> torch.Tensor:
+    """Tanh approximation of GELU: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+    NaN and inf inputs propagate."""
+    x = _tensor(x)
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def swish(x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+def swish(x: object, beta: float = 1.0) -> torch.Tensor:
     """Swish ``x * sigmoid(beta x)``, ``beta > 0``; SiLU is ``beta = 1``, ReLU the limit ``beta -> inf``.
 
     ``sup_x |swish(x) - relu(x)| = c / beta`` with ``c = max_t t sigmoid(-t) ~ 0.278465``.
+    NaN and inf inputs propagate.
     """
-    return _as_tensor(x) * torch.sigmoid(check_positive("beta", beta) * _as_tensor(x))
+    x, beta = _tensor(x), check_positive("beta", beta)
+    return x * torch.sigmoid(beta * x)
 
 
 _INIT_GAIN = {"he": 2.0, "xavier": 1.0, "lecun": 1.0}
@@ -138,22 +137,16 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
     all units and examples, and the norm of the gradient with respect to ``h_l`` (averaged over
     examples), which shows how a signal from the output shrinks or grows on its way down.
     """
-    f = REGISTRY[_check_name(act)]
-    for label, value, low in (("depth", depth, 1), ("width", width, 1), ("n", n, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{label} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{label} must be >= {low}, got {value}")
-    if init not in _INIT_GAIN:
-        raise ValueError(f"init must be one of {sorted(_INIT_GAIN)}, got {init!r}")
-    scale = check_positive("scale", scale)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    f, gain = REGISTRY[check_choice("act", act, REGISTRY)], _INIT_GAIN[check_choice("init", init, _INIT_GAIN)]
+    depth, width, n = check_count("depth", depth, high=1000), check_count("width", width, high=1024), \
+        check_int("n", n, 2, 4096)
+    scale, gen = check_positive("scale", scale), torch.Generator().manual_seed(check_seed(seed))
     # region: propagate
-    std = scale * math.sqrt(_INIT_GAIN[init] / width)
-    hs = [torch.randn(n, width, generator=gen, dtype=torch.float64).requires_grad_(True)]
+    std = scale * math.sqrt(gain / width)
+    hs = [torch.randn(n, width, generator=gen, dtype=torch.float64).requires_grad_(True)]  # (n, width)
     for _ in range(depth):
-        W = std * torch.randn(width, width, generator=gen, dtype=torch.float64)
-        hs.append(f(hs[-1] @ W.T))
+        W = std * torch.randn(width, width, generator=gen, dtype=torch.float64)  # (width, width)
+        hs.append(f(hs[-1] @ W.T))                                               # (n, width)
         hs[-1].retain_grad()
     direction = torch.randn(width, generator=gen, dtype=torch.float64)
     (hs[-1] @ (direction / direction.norm())).sum().backward()
@@ -168,23 +161,12 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
-def _check_dims(d: object, hidden: object, act: object, bias: object) -> None:
-    check_int("d", d, 1)
-    check_int("hidden", hidden, 1)
-    if act not in _ACTS:
-        raise ValueError(f"act must be one of {sorted(_ACTS)}, got {act!r}")
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
-
-
 def glu_hidden(d: int, multiple_of: int = 1) -> int:
     """Hidden width of a gated FFN with the parameters of a ``4d`` FFN: ``8d/3``, rounded up to ``multiple_of``.
 
     LLaMA uses ``multiple_of = 256``: ``d = 4096`` gives 11008.
     """
-    for label, value in (("d", d), ("multiple_of", multiple_of)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{label} must be a positive int, got {value!r}")
+    d, multiple_of = check_count("d", d, high=1 << 20), check_count("multiple_of", multiple_of, high=1 << 20)
     hidden = int(2 * (4 * d) / 3)
     return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
@@ -194,8 +176,8 @@ class FFN(nn.Module):
 
     def __init__(self, d: int, hidden: int | None = None, act: str = "relu", bias: bool = False):
         super().__init__()
-        hidden = 4 * d if hidden is None else hidden
-        _check_dims(d, hidden, act, bias)
+        d, act, bias = check_count("d", d, high=4096), check_choice("act", act, _ACTS), check_bool("bias", bias)
+        hidden = check_count("hidden", 4 * d if hidden is None else hidden, high=16384)
         self.w1 = nn.Linear(d, hidden, bias=bias)
         self.w2 = nn.Linear(hidden, d, bias=bias)
         self.act = _ACTS[act]()
@@ -214,11 +196,8 @@ class GLUFFN(nn.Module):
 
     def __init__(self, d: int, hidden: int | None = None, act: str = "silu", bias: bool = False):
         super().__init__()
-        if hidden is None:
-            if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-                raise ValueError(f"d must be a positive int, got {d!r}")
-            hidden = glu_hidden(d)
-        _check_dims(d, hidden, act, bias)
+        d, act, bias = check_count("d", d, high=4096), check_choice("act", act, _ACTS), check_bool("bias", bias)
+        hidden = check_count("hidden", glu_hidden(d) if hidden is None else hidden, high=16384)
         self.w = nn.Linear(d, hidden, bias=bias)
         self.v = nn.Linear(d, hidden, bias=bias)
         self.w2 = nn.Linear(hidden, d, bias=bias)
@@ -226,13 +205,6 @@ class GLUFFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.w2(self.act(self.w(x)) * self.v(x))
-
-
-def count_params(module: nn.Module) -> int:
-    """Number of trainable scalars in ``module``."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 class _DigitNet(nn.Module):
@@ -254,15 +226,13 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     Returns the training loss per step, the test loss every ``eval_every`` steps (and at the
     last), the test accuracy and the FFN's parameter count.
     """
-    import torch.nn.functional as F
-    from mlnotes.validate import check_array, check_choice, check_count
-
-    kind = check_choice("kind", kind, ("relu", "swiglu"))
-    X_t = torch.tensor(check_array("X", X, ndim=2, shape=(None, 64)), dtype=torch.float32)
-    y_t = torch.as_tensor(check_array("y", y, ndim=1, integer=True))
-    train, test = (torch.as_tensor(check_array(n, v, ndim=1, integer=True)) for n, v in
-                   (("train", train), ("test", test)))
-    num_epochs = check_count("num_epochs", num_epochs, high=100_000)
+    kind, n = check_choice("kind", kind, ("relu", "swiglu")), check_same_length(("X", X), ("y", y))
+    X_t = torch.tensor(check_array("X", X, ndim=2, shape=(n, 64)), dtype=torch.float32)  # (n, 64)
+    y_t = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9))    # (n,)
+    train, test = (torch.as_tensor(check_array(name, v, ndim=1, integer=True, low=0, high=n - 1))
+                   for name, v in (("train", train), ("test", test)))
+    num_epochs, eval_every = check_count("num_epochs", num_epochs, high=100_000), \
+        check_count("eval_every", eval_every, high=100_000)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
         net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64))
@@ -280,3 +250,44 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     with torch.no_grad():
         out["accuracy"] = (net(X_t[test]).argmax(1) == y_t[test]).float().mean().item()
     return out
+
+
+def draw_signal_depth(variances: object, grads: object, title: str = ""):
+    """One frame of the depth explorer: ``log10`` of the forward variance (solid) and of the
+    back-propagated gradient norm (dashed) at each layer, one thin line per seed.
+
+    ``variances``, ``grads``: ``(seeds, depth + 1)`` arrays, rows from ``propagate_stats``.
+    """
+    variances = check_array("variances", variances, ndim=2, low=0)          # (seeds, depth + 1)
+    grads = check_array("grads", grads, ndim=2, shape=variances.shape, low=0)  # (seeds, depth + 1)
+    title = check_instance("title", title, str)
+    fig, ax = new_figure(width=5.5, height=3)
+    for i, (v, g) in enumerate(zip(variances, grads)):
+        ax.plot(np.log10(np.maximum(v, 1e-300)), color=PALETTE["blue"], lw=1, alpha=0.8,
+                label="forward: variance at layer $l$" if i == 0 else None)
+        ax.plot(np.log10(np.maximum(g, 1e-300)), color=PALETTE["vermillion"], lw=1, alpha=0.8,
+                ls="--", label="backward: gradient norm at layer $l$" if i == 0 else None)
+    ax.set(xlabel="layer $l$", ylabel=r"$\log_{10}$ of size", title=title)
+    ax.legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def draw_swish(beta: float, reference: str = "relu"):
+    """One frame of the Swish explorer: ``Swish_beta`` and a ``reference`` activation from
+    ``REGISTRY`` on ``[-4, 4]``, functions (left) and derivatives (right); the title gives their
+    largest gap on that window (against ReLU it is ``c / beta``, ``c ~ 0.278``, once the window
+    holds the maximiser ``z = -1.28 / beta``)."""
+    beta, ref = check_positive("beta", beta), REGISTRY[check_choice("reference", reference, REGISTRY)]
+    z = torch.linspace(-4, 4, 801, dtype=torch.float64, requires_grad=True)  # (801,)
+    curves = {rf"Swish, $\beta$ = {beta:.3g}": swish(z, beta), reference: ref(z)}
+    slopes = {k: torch.autograd.grad(y.sum(), z)[0] for k, y in curves.items()}
+    gap = (curves[reference] - next(iter(curves.values()))).abs().max().item()
+    fig, axes = new_figure(ncols=2, width=8, height=3)
+    for ax, shown, lim in ((axes[0], curves, (-1.2, 4.1)), (axes[1], slopes, (-0.2, 1.4))):
+        for (label, y), color, ls in zip(shown.items(), ("blue", "orange"), ("-", "--")):
+            ax.plot(z.detach(), y.detach(), color=PALETTE[color], ls=ls, label=label)
+        ax.set(xlabel="input $z$", ylim=lim)
+    axes[0].set(ylabel="$f(z)$", title=f"largest gap on [-4, 4]: {gap:.3f}")
+    axes[1].set(ylabel="$f'(z)$", title="derivatives")
+    axes[0].legend(loc="upper left", fontsize=8)
+    return fig

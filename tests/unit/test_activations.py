@@ -11,9 +11,11 @@ from scipy.integrate import quad
 from scipy.special import erf, expit
 from scipy.stats import norm
 
-from mlnotes.core import setup_torch_threads
-from mlnotes.activations import (FFN, GLUFFN, REGISTRY, SELU_ALPHA, SELU_LAMBDA, apply, count_params,
-                                 derivative, gelu_tanh, glu_hidden, propagate_stats, swish)
+from adversarial_examples import Example
+from mlnotes.activations import (FFN, GLUFFN, REGISTRY, SELU_ALPHA, SELU_LAMBDA, apply, derivative,
+                                 draw_signal_depth, draw_swish, gelu_tanh, glu_hidden, propagate_stats,
+                                 swish, train_digit_ffn)
+from mlnotes.core import count_params, setup_torch_threads
 
 setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
 
@@ -99,12 +101,13 @@ def test_glu_ffn_matches_manual_formula_and_counts():
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: apply("swishy", [1.0]), ValueError, "unknown activation"),
-    (lambda: apply(3, [1.0]), TypeError, "string"),
+    (lambda: apply("swishy", [1.0]), ValueError, "name must be one of"),
+    (lambda: apply(3, [1.0]), TypeError, "name must be one of"),
     (lambda: apply("relu", []), ValueError, "empty"),
     (lambda: apply("relu", ["a"]), TypeError, "numeric"),
-    (lambda: derivative("nope", [1.0]), ValueError, "unknown activation"),
-    (lambda: derivative("relu", torch.tensor([1, 2])), TypeError, "floating-point"),
+    (lambda: apply("relu", [1 + 2j]), TypeError, "complex"),
+    (lambda: derivative("nope", [1.0]), ValueError, "name must be one of"),
+    (lambda: derivative("relu", torch.tensor([True])), TypeError, "numeric"),
     (lambda: gelu_tanh(["x"]), TypeError, "numeric"),
     (lambda: swish([1.0], beta=0.0), ValueError, "beta"),
     (lambda: swish([1.0], beta="1"), TypeError, "beta"),
@@ -112,13 +115,15 @@ def test_glu_ffn_matches_manual_formula_and_counts():
     (lambda: propagate_stats("relu", 2, 8.0), TypeError, "width"),
     (lambda: propagate_stats("relu", 2, 8, init="orthogonal"), ValueError, "init"),
     (lambda: propagate_stats("relu", 2, 8, scale=-1.0), ValueError, "scale"),
-    (lambda: propagate_stats("nope", 2, 8), ValueError, "unknown activation"),
-    (lambda: glu_hidden(0), ValueError, "positive"),
+    (lambda: propagate_stats("nope", 2, 8), ValueError, "act must be one of"),
+    (lambda: glu_hidden(0), ValueError, "d"),
     (lambda: FFN(8, act="swish"), ValueError, "act"),
-    (lambda: FFN(0), ValueError, ">= 1"),
-    (lambda: GLUFFN(8, bias=1), TypeError, "bool"),
-    (lambda: GLUFFN(-2), ValueError, "positive"),
-    (lambda: count_params("ffn"), TypeError, "Module"),
+    (lambda: FFN(0), ValueError, "d"),
+    (lambda: GLUFFN(8, bias=1), TypeError, "bias must be True or False"),
+    (lambda: GLUFFN(-2), ValueError, "d"),
+    (lambda: train_digit_ffn("relu", np.zeros((4, 64)), [0, 1, 2, 10], [0, 1], [2, 3]), ValueError, "y"),
+    (lambda: train_digit_ffn("relu", np.zeros((4, 64)), [0, 1, 2, 3], [0, 9], [2, 3]), ValueError, "train"),
+    (lambda: draw_swish(1.0, reference="swishy"), ValueError, "reference"),
 ])
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
@@ -129,3 +134,43 @@ def test_math_constant_c():
     ts = np.linspace(0, 5, 500001)
     assert (ts * expit(-ts)).max() == pytest.approx(0.278465, abs=1e-6)
     assert math.isclose(0.25 ** 10, 9.5367431640625e-07)
+
+
+def test_draw_helpers_make_one_figure_each():
+    import matplotlib.pyplot as plt
+
+    v, g = np.ones((2, 4)), np.full((2, 4), 0.5)
+    for fig in (draw_signal_depth(v, g, title="t"), draw_swish(2.0, "gelu")):
+        assert sum(len(ax.lines) for ax in fig.axes) >= 4
+        plt.close(fig)
+
+
+def test_train_digit_ffn_learns_digits():
+    from mlnotes.data import load_digits_scaled
+
+    X, y = load_digits_scaled()
+    out = train_digit_ffn("swiglu", X, y, np.arange(0, 1200), np.arange(1200, len(y)), num_epochs=30)
+    assert out["train"][-1] < out["train"][0] / 3 and out["accuracy"] > 0.85
+
+
+def _digits_example():
+    rng = np.random.default_rng(0)
+    return {"X": rng.normal(size=(20, 64)), "y": np.arange(20) % 10, "train": np.arange(15),
+            "test": np.arange(15, 20)}
+
+
+ADVERSARIAL = {
+    "FFN": Example(d=8),
+    "GLUFFN": Example(d=9, act="gelu"),
+    # elementwise functions: any shape, numpy or torch
+    "apply": Example("relu", np.linspace(-1, 1, 5), accepts={"x": "ndim torch"}),
+    "derivative": Example("tanh", np.linspace(-1, 1, 5), accepts={"x": "ndim torch"}),
+    "gelu_tanh": Example(np.linspace(-1, 1, 5), accepts={"x": "ndim torch"}),
+    "swish": Example(np.linspace(-1, 1, 5), beta=2.0, accepts={"x": "ndim torch"}),
+    "glu_hidden": Example(64, multiple_of=8),
+    "propagate_stats": Example("relu", 3, 8, init="he", n=16, seed=0, scale=1.0),
+    "train_digit_ffn": Example("relu", fresh=_digits_example, seed=0, num_epochs=2, lr=1e-3, eval_every=1),
+    "draw_signal_depth": Example(np.ones((2, 4)), np.full((2, 4), 0.5), title="t",
+                                 accepts={"title": "other-str"}),  # free text
+    "draw_swish": Example(2.0, reference="relu"),
+}
