@@ -13,10 +13,11 @@ from scipy.special import expit, logit
 from scipy.stats import entropy
 from sklearn.linear_model import LogisticRegression
 
-from mlnotes.core import setup_torch_threads
+from adversarial_examples import Example
 from mlnotes.bias import (augment, binary_entropy, fit_mlp, homogeneous_best_fit, make_mlp,
-                          mean_bce_with_logits, plot_decision_boundary, prior_logit,
-                          sigmoid_midpoint, sigmoid_neuron, threshold_unit)
+                          mean_bce_with_logits, prior_logit, sigmoid_midpoint, sigmoid_neuron,
+                          threshold_unit, draw_linear_unit)
+from mlnotes.core import setup_torch_threads
 
 setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
 
@@ -104,46 +105,59 @@ def test_entropy_edges_and_bce_identity():
     assert mean_bce_with_logits([50.0, -3.0], [0, 1]) == pytest.approx(ref.item(), rel=1e-6)
 
 
-def test_plot_decision_boundary_draws_one_axes():
-    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    y = np.array([0, 1, 1])
-    ax = plot_decision_boundary(lambda P: (P.sum(axis=1) > 0.5).astype(int), X, y, grid=20)
-    assert ax.get_xlim()[0] == pytest.approx(-1.0)
-    # a classifier that predicts one class everywhere still draws without warnings
-    plot_decision_boundary(lambda P: np.zeros(len(P), dtype=int), X, y, ax=ax, grid=10)
-    plt.close("all")
-
-
 @pytest.mark.parametrize("call, error, match", [
     (lambda: augment([1.0, 2.0]), ValueError, "shape"),
-    (lambda: augment(np.zeros((0, 2))), ValueError, "at least one row"),
+    (lambda: augment(np.zeros((0, 2))), ValueError, "non-empty"),
     (lambda: augment([["a"]]), TypeError, "numeric"),
-    (lambda: threshold_unit([[1.0, 2.0]], [1.0], 0.0), ValueError, "columns"),
+    (lambda: threshold_unit([[1.0, 2.0]], [1.0], 0.0), ValueError, "w must have shape"),
     (lambda: threshold_unit([[1.0]], [1.0], float("nan")), ValueError, "finite"),
     (lambda: threshold_unit([[np.nan]], [1.0], 0.0), ValueError, "NaN"),
-    (lambda: sigmoid_neuron([[1.0]], 1.0, 0.0), ValueError, "one-dimensional"),
+    (lambda: sigmoid_neuron([[1.0]], 1.0, 0.0), ValueError, "1-D"),
     (lambda: sigmoid_neuron([], 1.0, 0.0), ValueError, "empty"),
     (lambda: sigmoid_neuron([1.0], "1", 0.0), TypeError, "real number"),
     (lambda: sigmoid_midpoint(0.0, 1.0), ValueError, "non-zero"),
     (lambda: make_mlp([3]), ValueError, "at least"),
-    (lambda: make_mlp([3, 0, 1]), ValueError, "positive"),
-    (lambda: make_mlp("31"), TypeError, "sequence"),
-    (lambda: make_mlp([1, 1], bias=1), TypeError, "bool"),
+    (lambda: make_mlp([3, 0, 1]), ValueError, r"widths must have values in \[1, 4096\]"),
+    (lambda: make_mlp("31"), TypeError, "widths must be a numeric array"),
+    (lambda: make_mlp([1, 1], bias=1), TypeError, "bias must be True or False"),
     (lambda: make_mlp([1, 1], seed=-1), ValueError, "seed"),
-    (lambda: fit_mlp(make_mlp([1, 1]), [1.0, 2.0], [1.0]), ValueError, "same shape"),
+    (lambda: fit_mlp(make_mlp([1, 1]), [1.0, 2.0], [1.0]), ValueError, "same length"),
     (lambda: fit_mlp(make_mlp([1, 1]), [1.0], [1.0], num_epochs=0), ValueError, "num_epochs"),
     (lambda: fit_mlp(make_mlp([1, 1]), [1.0], [1.0], lr=-1.0), ValueError, "lr"),
     (lambda: fit_mlp("net", [1.0], [1.0]), TypeError, "Module"),
-    (lambda: homogeneous_best_fit([1.0], [1.0, 2.0]), ValueError, "same shape"),
-    (lambda: prior_logit(1.0), ValueError, "strictly between"),
+    (lambda: homogeneous_best_fit([1.0], [1.0, 2.0]), ValueError, "same length"),
+    (lambda: prior_logit(1.0), ValueError, r"pi must be in \(0, 1\)"),
     (lambda: binary_entropy(1.5), ValueError, r"\[0, 1\]"),
     (lambda: mean_bce_with_logits([0.0], [0.5]), ValueError, "0 and 1"),
-    (lambda: mean_bce_with_logits([0.0, 1.0], [0.0]), ValueError, "same shape"),
-    (lambda: plot_decision_boundary("f", [[0.0, 0.0]], [0]), TypeError, "callable"),
-    (lambda: plot_decision_boundary(lambda P: P[:, 0], [[0.0, 0.0, 0.0]], [0]), ValueError, "2 columns"),
-    (lambda: plot_decision_boundary(lambda P: P[:, 0], [[0.0, 0.0]], [0, 1]), ValueError, "labels"),
-    (lambda: plot_decision_boundary(lambda P: P[:, 0], [[0.0, 0.0]], [0], grid=1), ValueError, "grid"),
+    (lambda: mean_bce_with_logits([0.0, 1.0], [0.0]), ValueError, "same length"),
 ])
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+ADVERSARIAL = {
+    "augment": Example(np.ones((3, 2))),
+    "threshold_unit": Example(np.ones((3, 2)), np.array([1.0, -1.0]), 0.5, accepts={"T": "-1 0"}),  # any threshold
+    "sigmoid_neuron": Example(np.linspace(-2, 2, 5), 1.0, 0.5, accepts={"w": "-1 0", "b": "-1 0"}),
+    "sigmoid_midpoint": Example(2.0, 1.0, accepts={"w": "-1", "b": "-1 0"}),
+    "make_mlp": Example([1, 4, 1], bias=False, seed=0),
+    "fit_mlp": Example(fresh=lambda: {"model": make_mlp([1, 4, 1], seed=0)}, x=np.linspace(-1, 1, 8),
+                       y=np.linspace(-1, 1, 8) ** 2, num_epochs=3, lr=0.01),
+    "homogeneous_best_fit": Example(np.linspace(-1, 1, 8), np.linspace(-1, 1, 8) ** 2 + 1),
+    "prior_logit": Example(0.2),
+    "binary_entropy": Example(0.2, accepts={"pi": "0"}),  # H(0) = 0
+    "draw_linear_unit": Example(np.array([[3.0, 3.0], [5.0, 5.0]]), np.array([0, 1]), 45.0, -5.66,
+                                accepts={"angle_deg": "-1 0", "b": "-1 0"}),  # any direction and bias
+    "mean_bce_with_logits": Example(np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.0, 1.0])),
+}
+
+
+def test_draw_linear_unit_reports_the_accuracy_it_shades():
+    X, y = np.array([[3.0, 3.0], [5.0, 5.0]]), np.array([0, 1])
+    fig = draw_linear_unit(X, y, 45.0, -4 * np.sqrt(2))
+    assert fig.axes[0].get_title().endswith("accuracy 1.00")
+    plt.close(fig)
+    fig = draw_linear_unit(X, y, 45.0, 0.0)
+    assert fig.axes[0].get_title().endswith("accuracy 0.50")
+    plt.close(fig)
