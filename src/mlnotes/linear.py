@@ -1,7 +1,7 @@
 """Regularized linear models: ridge and LASSO as MAP estimates, soft-thresholding, polynomial
 designs, and the 2-D constrained view of L1/L2 penalties.
 
-Conventions: ``X`` (or ``A``) has shape (n, d), ``y`` shape (n,), weights ``w`` shape (d,).
+Conventions: ``X`` has shape (n, d), ``y`` shape (n,), weights ``w`` shape (d,).
 No intercept is fitted: centre ``y`` and the columns of ``X`` first (the intercept is never
 penalized).
 """
@@ -11,14 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-from mlnotes.validate import as_numeric_array, check_positive
+from mlnotes.validate import check_array, check_choice, check_count, check_int, check_positive
 
-
-def _as_vector(y: object, name: str, n: int | None = None) -> np.ndarray:
-    array = as_numeric_array(y, name, 1)
-    if n is not None and array.shape[0] != n:
-        raise ValueError(f"{name} has length {array.shape[0]}, expected {n}")
-    return array
+__all__ = ["constrained_min_2d", "lasso_map_cd", "neg_log_posterior", "poly_design",
+           "ridge_closed_form", "ridge_map", "soft_threshold"]
 
 
 def soft_threshold(z: object, lam: float) -> np.ndarray:
@@ -26,25 +22,20 @@ def soft_threshold(z: object, lam: float) -> np.ndarray:
 
     It solves ``argmin_w (w - z)^2 / 2 + lam |w|``; any ``|z| <= lam`` maps to exactly 0.
     """
-    z_arr = np.asarray(z)
-    if z_arr.dtype == object or not np.issubdtype(z_arr.dtype, np.number):
-        raise TypeError(f"z must be numeric, got dtype {z_arr.dtype}")
-    lam = check_positive("lam", lam, allow_zero=True)
-    z_arr = z_arr.astype(np.float64)
-    return np.sign(z_arr) * np.maximum(np.abs(z_arr) - lam, 0.0)
+    z, lam = check_array("z", z, allow_empty=True), check_positive("lam", lam, allow_zero=True)  # any shape
+    return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)
 
 
-def ridge_closed_form(A: object, y: object, lam: float) -> np.ndarray:
-    """``w = (A^T A + lam I)^{-1} A^T y`` (solved, not inverted); ``lam = 0`` is least squares.
+def ridge_closed_form(X: object, y: object, lam: float) -> np.ndarray:
+    """``w = (X^T X + lam I)^{-1} X^T y`` (solved, not inverted); ``lam = 0`` is least squares.
 
-    For ``lam = 0`` and a rank-deficient ``A`` it returns the minimum-norm least-squares solution.
+    For ``lam = 0`` and a rank-deficient ``X`` it returns the minimum-norm least-squares solution.
     """
-    A = as_numeric_array(A, "A", 2)
-    y = _as_vector(y, "y", A.shape[0])
-    lam = check_positive("lam", lam, allow_zero=True)
+    X = check_array("X", X, ndim=2)                                          # (n, d)
+    y, lam = check_array("y", y, shape=(len(X),)), check_positive("lam", lam, allow_zero=True)  # (n,)
     if lam == 0:
-        return np.linalg.lstsq(A, y, rcond=None)[0]
-    return np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ y)
+        return np.linalg.lstsq(X, y, rcond=None)[0]
+    return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ y)
 
 
 def ridge_map(X: object, y: object, noise_sd: float, prior_sd: float) -> np.ndarray:
@@ -65,16 +56,14 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     with ``lam = s^2 / b``. Each sweep sets ``w_j = S_lam(X_j . r_j) / ||X_j||^2`` where ``r_j``
     is the residual without feature j. Stops when no weight moves more than ``tol``.
     """
-    X = as_numeric_array(X, "X", 2)
-    y = _as_vector(y, "y", X.shape[0])
+    X = check_array("X", X, ndim=2)                    # (n, d)
+    y = check_array("y", y, shape=(len(X),))           # (n,)
     lam = check_positive("noise_sd", noise_sd) ** 2 / check_positive("laplace_b", laplace_b)
-    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 1:
-        raise ValueError(f"iters must be a positive int, got {iters!r}")
-    tol = check_positive("tol", tol, allow_zero=True)
+    iters, tol = check_count("iters", iters, high=10**6), check_positive("tol", tol, allow_zero=True)
     col_sq = (X ** 2).sum(axis=0)
     w = np.zeros(X.shape[1])
     r = y.copy()
-    for _ in range(int(iters)):
+    for _ in range(iters):
         max_step = 0.0
         for j in range(X.shape[1]):
             if col_sq[j] == 0:
@@ -96,16 +85,14 @@ def neg_log_posterior(w: object, X: object, y: object, noise_sd: float, prior: s
     ``prior='laplace'`` (scale ``b``): penalty ``sum |w_j| / b``. ``prior='gauss'`` (scale
     ``sigma``): penalty ``sum w_j^2 / (2 sigma^2)``.
     """
-    X = as_numeric_array(X, "X", 2)
-    y = _as_vector(y, "y", X.shape[0])
-    w = _as_vector(w, "w", X.shape[1])
+    X = check_array("X", X, ndim=2)                                                 # (n, d)
+    y, w = check_array("y", y, shape=(len(X),)), check_array("w", w, shape=(X.shape[1],))  # (n,), (d,)
     s, scale = check_positive("noise_sd", noise_sd), check_positive("scale", scale)
+    prior = check_choice("prior", prior, ("laplace", "gauss"))
     data = float(np.sum((y - X @ w) ** 2)) / (2 * s ** 2)
     if prior == "laplace":
         return data + float(np.abs(w).sum()) / scale
-    if prior == "gauss":
-        return data + float(w @ w) / (2 * scale ** 2)
-    raise ValueError(f"prior must be 'laplace' or 'gauss', got {prior!r}")
+    return data + float(w @ w) / (2 * scale ** 2)
 
 
 def poly_design(x: object, degree: int, basis: str = "legendre") -> np.ndarray:
@@ -115,16 +102,11 @@ def poly_design(x: object, degree: int, basis: str = "legendre") -> np.ndarray:
     ``'monomial'`` uses 1, x, ..., x^degree (a Vandermonde matrix, ill-conditioned at high degree).
     Both span the same space, so least-squares fits are identical in exact arithmetic.
     """
-    x = _as_vector(x, "x")
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
-        raise TypeError(f"degree must be an int, got {type(degree).__name__}")
-    if not 0 <= degree <= 50:
-        raise ValueError(f"degree must be in [0, 50], got {degree}")
+    x, degree = check_array("x", x, ndim=1), check_int("degree", degree, 0, 50)  # (n,)
+    basis = check_choice("basis", basis, ("legendre", "monomial"))
     if basis == "legendre":
-        return legendre.legvander(x, int(degree))
-    if basis == "monomial":
-        return np.vander(x, int(degree) + 1, increasing=True)
-    raise ValueError(f"basis must be 'legendre' or 'monomial', got {basis!r}")
+        return legendre.legvander(x, degree)
+    return np.vander(x, degree + 1, increasing=True)
 
 
 def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int = 40_001) -> np.ndarray:
@@ -134,17 +116,15 @@ def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int =
     which is searched on ``n`` points (accurate to about ``budget * 2 pi / n``). ``kind`` is
     ``'l1'`` (diamond) or ``'l2'`` (disc). ``H`` must be symmetric positive definite (2, 2).
     """
-    H = as_numeric_array(H, "H", 2)
-    w0 = _as_vector(w0, "w0", 2)
-    if H.shape != (2, 2) or not np.allclose(H, H.T) or np.linalg.eigvalsh(H).min() <= 0:
+    H, w0 = check_array("H", H, shape=(2, 2)), check_array("w0", w0, shape=(2,))
+    if not np.allclose(H, H.T) or np.linalg.eigvalsh(H).min() <= 0:
         raise ValueError("H must be a symmetric positive definite 2 x 2 matrix")
-    budget = check_positive("budget", budget)
-    if kind not in ("l1", "l2"):
-        raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
+    budget, kind = check_positive("budget", budget), check_choice("kind", kind, ("l1", "l2"))
+    n = check_int("n", n, 4, 10**7)
     norm = np.abs(w0).sum() if kind == "l1" else np.hypot(*w0)
     if norm <= budget:
         return w0.copy()
-    theta = np.linspace(0, 2 * np.pi, int(n), endpoint=False)
+    theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
     u = np.column_stack([np.cos(theta), np.sin(theta)])
     if kind == "l1":
         u /= np.abs(u).sum(axis=1, keepdims=True)

@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 from sklearn.preprocessing import PolynomialFeatures
 
+from adversarial_examples import Example
 from mlnotes.linear import (constrained_min_2d, lasso_map_cd, neg_log_posterior, poly_design,
                             ridge_closed_form, ridge_map, soft_threshold)
 
@@ -118,15 +119,15 @@ def test_constrained_min_2d_corner_and_interior():
     (lambda: soft_threshold([1.0], -1.0), ValueError, "lam"),
     (lambda: soft_threshold(["a"], 1.0), TypeError, "numeric"),
     (lambda: ridge_closed_form(np.ones(3), np.ones(3), 1.0), ValueError, "shape"),
-    (lambda: ridge_closed_form(np.ones((3, 2)), np.ones(4), 1.0), ValueError, "length"),
+    (lambda: ridge_closed_form(np.ones((3, 2)), np.ones(4), 1.0), ValueError, "y must have shape"),
     (lambda: ridge_closed_form(np.ones((3, 2)), np.ones(3), -1.0), ValueError, "lam"),
-    (lambda: ridge_closed_form(np.full((3, 2), np.nan), np.ones(3), 1.0), ValueError, "NaN"),
+    (lambda: ridge_closed_form(np.full((3, 2), np.nan), np.ones(3), 1.0), ValueError, "finite"),
     (lambda: ridge_map(np.ones((3, 2)), np.ones(3), 0.0, 1.0), ValueError, "noise_sd"),
     (lambda: ridge_map(np.ones((3, 2)), np.ones(3), 1.0, "big"), TypeError, "prior_sd"),
     (lambda: lasso_map_cd(np.ones((3, 2)), np.ones(3), 1.0, 0.0), ValueError, "laplace_b"),
     (lambda: lasso_map_cd(np.ones((3, 2)), np.ones(3), 1.0, 1.0, iters=0), ValueError, "iters"),
     (lambda: neg_log_posterior(np.ones(2), np.ones((3, 2)), np.ones(3), 1.0, "cauchy", 1.0), ValueError, "prior"),
-    (lambda: neg_log_posterior(np.ones(3), np.ones((3, 2)), np.ones(3), 1.0, "gauss", 1.0), ValueError, "w has length"),
+    (lambda: neg_log_posterior(np.ones(3), np.ones((3, 2)), np.ones(3), 1.0, "gauss", 1.0), ValueError, "w must have shape"),
     (lambda: poly_design([0.0], -1), ValueError, "degree"),
     (lambda: poly_design([0.0], 2.0), TypeError, "degree"),
     (lambda: poly_design([0.0], 2, basis="chebyshev"), ValueError, "basis"),
@@ -139,3 +140,14 @@ def test_constrained_min_2d_corner_and_interior():
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+ADVERSARIAL = {
+    "soft_threshold": Example(np.array([-2.0, 0.5, 3.0]), 1.0, accepts={"z": "ndim empty", "lam": "0"}),  # elementwise
+    "ridge_closed_form": Example(np.eye(3), np.ones(3), 0.5, accepts={"lam": "0"}),  # least squares
+    "ridge_map": Example(np.eye(3), np.ones(3), 1.0, 2.0),
+    "lasso_map_cd": Example(np.eye(3), np.ones(3), 1.0, 2.0, iters=50, tol=1e-9, accepts={"tol": "0"}),
+    "neg_log_posterior": Example(np.ones(3), np.eye(3), np.ones(3), 1.0, "laplace", 2.0),
+    "poly_design": Example(np.linspace(-1, 1, 5), 3, basis="legendre", accepts={"degree": "0"}),
+    "constrained_min_2d": Example(np.diag([1.0, 4.0]), np.array([2.0, 1.0]), "l1", 1.0, n=400),
+}
