@@ -17,7 +17,15 @@ from torch import nn
 
 from mlnotes.train import fit
 from mlnotes.transformer import causal_mask
-from mlnotes.validate import check_int
+from mlnotes.validate import (check_array, check_axes, check_callable, check_choice, check_count,
+                              check_instance, check_int, check_module, check_positive,
+                              check_probability, check_seed, check_tensor)
+
+__all__ = ["ADD1", "COPY", "REVERSE", "SEP", "TASK_CODES", "Adapter", "LoRALinear", "PrefixKV",
+           "add_adapters", "answer_logits", "control_code_batch", "draw_prefix_diagram", "exact_match",
+           "finetune_memory_gb", "fit_low_rank", "inject_lora", "plot_method_accuracy",
+           "plot_prefix_ablation", "prefix_attention_mass", "prefix_exact_match", "prefix_gate",
+           "prefix_list", "svd_truncate", "token_prefix", "train_prefixes"]
 
 Tensor = torch.Tensor
 
@@ -31,13 +39,10 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Linear, r: int, alpha: float | None = None) -> None:
         super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
-        r = check_int("r", r, 1)
-        if r > min(base.in_features, base.out_features):
-            raise ValueError(f"rank r={r} exceeds min(d_in, d_out)={min(base.in_features, base.out_features)}")
+        base = check_instance("base", base, nn.Linear)
+        r = check_int("r", r, 1, min(base.in_features, base.out_features))
         self.base = base.requires_grad_(False)
-        self.r, self.alpha = r, float(r if alpha is None else alpha)
+        self.r, self.alpha = r, float(r if alpha is None else check_positive("alpha", alpha))
         self.A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
         self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
@@ -71,9 +76,9 @@ def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
     Names are the dotted names of ``model.named_modules()``. Skipped layers keep their own
     ``requires_grad`` setting (use it for a new, fully trainable head). Returns ``model``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    check_int("r", r, 1)
+    model, r = check_instance("model", model, nn.Module), check_count("r", r, high=4096)
+    alpha = None if alpha is None else check_positive("alpha", alpha)
+    skip = [check_instance("skip", name, str) for name in check_instance("skip", skip, (tuple, list))]
     names = {name for name, _ in model.named_modules()}
     unknown = [s for s in skip if s not in names]
     if unknown:
@@ -103,10 +108,9 @@ class Adapter(nn.Module):
 
     def __init__(self, d: int, m: int, act: str = "relu") -> None:
         super().__init__()
-        d, m = check_int("d", d, 1), check_int("m", m, 1)
+        d, m = check_count("d", d, high=65536), check_count("m", m, high=65536)
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-        if act not in acts:
-            raise ValueError(f"act must be one of {sorted(acts)}, got {act!r}")
+        act = check_choice("act", act, acts)
         self.down, self.act, self.up = nn.Linear(d, m), acts[act](), nn.Linear(m, d)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
@@ -120,9 +124,9 @@ def add_adapters(model: nn.Sequential, m: int, after: type = nn.ReLU) -> nn.Sequ
 
     The adapter width ``d`` is the ``out_features`` of the last ``nn.Linear`` before it.
     """
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
-    check_int("m", m, 1)
+    model, m = check_instance("model", model, nn.Sequential), check_count("m", m, high=65536)
+    if not (isinstance(after, type) and issubclass(after, nn.Module)):
+        raise TypeError(f"after must be an nn.Module class such as nn.ReLU, got {after!r:.60}")
     layers, width = [], None
     for layer in model:
         layer.requires_grad_(False)
@@ -152,16 +156,10 @@ def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer
     Full bf16-mixed Adam therefore costs 2 + 2 + 4 + 8 = 16 B/parameter. Returns the parts,
     ``total`` and ``gpus`` = ceil(total / gpu_gb).
     """
-    if not (isinstance(n_params, (int, float, np.integer, np.floating)) and n_params > 0):
-        raise ValueError(f"n_params must be a positive number, got {n_params!r}")
-    if precision not in _BYTES:
-        raise ValueError(f"precision must be one of {sorted(_BYTES)}, got {precision!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if not 0.0 <= trainable_fraction <= 1.0:
-        raise ValueError(f"trainable_fraction must be in [0, 1], got {trainable_fraction}")
-    if not gpu_gb > 0:
-        raise ValueError(f"gpu_gb must be > 0, got {gpu_gb}")
+    n_params, gpu_gb = check_positive("n_params", n_params), check_positive("gpu_gb", gpu_gb)
+    precision = check_choice("precision", precision, _BYTES)
+    optimizer = check_choice("optimizer", optimizer, ("adam", "sgd"))
+    trainable_fraction = check_probability("trainable_fraction", trainable_fraction)
     b, t = _BYTES[precision], n_params * trainable_fraction
     parts = {"weights": n_params * b["weights"] / 1e9, "grads": t * b["grads"] / 1e9,
              "master": t * b["master"] / 1e9, "optimizer": t * b[optimizer] / 1e9}
@@ -175,12 +173,8 @@ def svd_truncate(delta: object, r: int) -> tuple[np.ndarray, float]:
 
     Returns ``(U_r S_r V_r^T, sqrt(sum_{i > r} sigma_i^2))``.
     """
-    M = np.asarray(delta, dtype=np.float64)
-    if M.ndim != 2 or M.size == 0:
-        raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {M.shape}")
-    r = check_int("r", r, 1)
-    if r > min(M.shape):
-        raise ValueError(f"rank r={r} exceeds min(shape)={min(M.shape)}")
+    M = check_array("delta", delta, ndim=2)                  # (m, n)
+    r = check_int("r", r, 1, min(M.shape))
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
     return (U[:, :r] * S[:r]) @ Vt[:r], float(np.sqrt(np.sum(S[r:] ** 2)))
 
@@ -190,13 +184,9 @@ def fit_low_rank(delta: object, r: int, steps: int = 500, lr: float = 0.02, seed
 
     Returns ``(B A, ||delta - B A||_F)``; by Eckart-Young the error is >= the SVD truncation error.
     """
-    M = torch.as_tensor(np.asarray(delta, dtype=np.float64))
-    if M.ndim != 2 or M.numel() == 0:
-        raise ValueError(f"delta must be a non-empty 2-D matrix, got shape {tuple(M.shape)}")
-    r, steps = check_int("r", r, 1), check_int("steps", steps, 1)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    g = torch.Generator().manual_seed(seed)
+    M = torch.as_tensor(check_array("delta", delta, ndim=2))   # (m, n)
+    r, steps = check_int("r", r, 1, min(M.shape)), check_count("steps", steps, high=10**6)
+    lr, g = check_positive("lr", lr), torch.Generator().manual_seed(check_seed(seed))
     A = (torch.randn(r, M.shape[1], generator=g, dtype=torch.float64) / math.sqrt(M.shape[1])).requires_grad_()
     B = torch.zeros(M.shape[0], r, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([A, B], lr=lr)
@@ -220,12 +210,13 @@ class PrefixKV(nn.Module):
 
     def __init__(self, n_layer: int, P: int, d: int, reparam_hidden: int | None = None) -> None:
         super().__init__()
-        self.n_layer, self.P, self.d = check_int("n_layer", n_layer, 1), check_int("P", P, 1), check_int("d", d, 1)
+        self.n_layer, self.P = check_count("n_layer", n_layer, high=256), check_count("P", P, high=4096)
+        self.d = check_count("d", d, high=4096)
         if reparam_hidden is None:
             self.prefix = nn.Parameter(0.5 * torch.randn(n_layer, 2, P, d))
             self.seed, self.mlp = None, None
         else:
-            h = check_int("reparam_hidden", reparam_hidden, 1)
+            h = check_count("reparam_hidden", reparam_hidden, high=65536)
             self.seed = nn.Parameter(torch.randn(P, d))
             self.mlp = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, n_layer * 2 * d))
 
@@ -253,9 +244,8 @@ def prefix_gate(q: Tensor, prefix_k: Tensor, k: Tensor) -> Tensor:
     ``q`` (..., Lq, d), ``prefix_k`` (..., P, d), ``k`` (..., L, d); ``s = sqrt(d)``; all keys
     visible (apply a causal mask yourself if needed). Returns (..., Lq) in [0, 1].
     """
-    for name, t in (("q", q), ("prefix_k", prefix_k), ("k", k)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    q, prefix_k, k = (check_tensor(name, t, min_ndim=2, floating=True)
+                      for name, t in (("q", q), ("prefix_k", prefix_k), ("k", k)))
     if not q.shape[-1] == prefix_k.shape[-1] == k.shape[-1]:
         raise ValueError("q, prefix_k and k need the same feature size")
     s = math.sqrt(q.shape[-1])
@@ -280,10 +270,11 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     ``copy``: y = x; ``reverse``: y = x reversed; ``add1``: y_i = (x_i + 1) mod 10. Tasks are
     drawn uniformly from ``tasks``.
     """
-    batch_size, n_digits = check_int("batch_size", batch_size, 1), check_int("n_digits", n_digits, 1)
-    unknown = [t for t in tasks if t not in TASK_CODES]
-    if not tasks or unknown:
-        raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}, got {tasks!r}")
+    batch_size, n_digits = check_count("batch_size", batch_size, high=10**6), check_count("n_digits", n_digits, high=1000)
+    tasks = [check_choice("tasks", t, TASK_CODES) for t in check_instance("tasks", tasks, (tuple, list))]
+    if not tasks:
+        raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}")
+    generator = None if generator is None else check_instance("generator", generator, torch.Generator)
     which = torch.randint(len(tasks), (batch_size,), generator=generator)
     x = torch.randint(10, (batch_size, n_digits), generator=generator)
     outputs = {"copy": x, "reverse": x.flip(1), "add1": (x + 1) % 10}
@@ -295,11 +286,16 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
 
 def answer_logits(logits: Tensor, n_digits: int = 5) -> Tensor:
     """The logits that predict the ``n_digits`` answer tokens: positions -n-1 .. -2 of (B, L, V)."""
+    logits = check_tensor("logits", logits, ndim=3, floating=True)
+    n_digits = check_int("n_digits", n_digits, 1, logits.shape[1] - 1)
     return logits[:, -n_digits - 1:-1]
 
 
 def exact_match(logits: Tensor, seq: Tensor, n_digits: int = 5) -> float:
     """Fraction of rows whose every answer token is the argmax (teacher-forced = greedy when all right)."""
+    logits = check_tensor("logits", logits, ndim=3, floating=True)                  # (B, L, V)
+    seq = check_tensor("seq", seq, shape=logits.shape[:2], integer=True)           # (B, L)
+    n_digits = check_int("n_digits", n_digits, 1, seq.shape[1] - 1)
     pred = answer_logits(logits, n_digits).argmax(-1)
     return (pred == seq[:, -n_digits:]).all(dim=1).float().mean().item()
 
@@ -310,7 +306,8 @@ def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[T
     Runs a :class:`mlnotes.transformer.TinyGPT` layer by layer, recomputing each layer's
     attention weights over [prefix; causal content].
     """
-    if len(prefix_kv) != len(model.blocks):
+    model, ids = check_module("model", model), check_tensor("ids", ids, ndim=2, integer=True)  # ids: (B, L)
+    if len(check_instance("prefix_kv", prefix_kv, (list, tuple))) != len(model.blocks):
         raise ValueError(f"prefix_kv needs one (k, v) per layer ({len(model.blocks)}), got {len(prefix_kv)}")
     x = model.embed(ids)
     masses = []
@@ -333,9 +330,7 @@ def prefix_list(values: Tensor, n_layer: int) -> list[tuple[Tensor, Tensor]]:
 
     Layers beyond ``values``' own get an empty prefix (P = 0): a first-layer-only prefix.
     """
-    n_layer = check_int("n_layer", n_layer, 1)
-    if not isinstance(values, Tensor) or values.dim() not in (4, 5):
-        raise ValueError("values must be a tensor of shape (layers, 2, P, d) or (B, layers, 2, P, d)")
+    n_layer, values = check_count("n_layer", n_layer, high=256), check_tensor("values", values, ndim=(4, 5))
     v = values if values.dim() == 5 else values[None]            # (B, layers, 2, P, d)
     empty = v.new_zeros(v.shape[0], 0, v.shape[-1])
     kv = [(v[:, layer, 0], v[:, layer, 1]) if layer < v.shape[1] else (empty, empty)
@@ -348,7 +343,7 @@ def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
 
     Li & Liang initialise a prefix with the activations of real words; this is that init.
     """
-
+    model, ids = check_module("model", model), check_tensor("ids", ids, ndim=1, integer=True)  # ids: (P,)
     x, out = model.embed(ids[None]), []
     with torch.no_grad():
         for block in model.blocks:
@@ -371,7 +366,11 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
     Returns the prefixes (n_seeds, layers, 2, P, d) and the mean loss per step.
     """
     import torch.nn.functional as F
-    P, layers = check_int("P", P, 1), check_int("layers", layers, 1, len(model.blocks))
+    model, batch_fn = check_module("model", model), check_callable("batch_fn", batch_fn)
+    P, layers = check_count("P", P, high=4096), check_int("layers", layers, 1, len(model.blocks))
+    n_seeds, steps = check_count("n_seeds", n_seeds, high=256), check_count("steps", steps, high=10**6)
+    lr, batch_size, seed = check_positive("lr", lr), check_count("batch_size", batch_size, high=65536), check_seed(seed)
+    init = None if init is None else check_tensor("init", init, shape=(n_seeds, layers, 2, P, model.d))
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 100)
     start = 0.5 * torch.randn(n_seeds, layers, 2, P, model.d) if init is None else init
@@ -391,6 +390,8 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
 
 def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor) -> np.ndarray:
     """Exact match on ``seq`` of each prefix in ``prefixes`` (S, layers, 2, P, d): array (S,)."""
+    model, seq = check_module("model", model), check_tensor("seq", seq, ndim=2, integer=True)
+    prefixes = check_tensor("prefixes", prefixes, ndim=5, floating=True)
     with torch.no_grad():
         return np.array([exact_match(model(seq, prefix_kv=prefix_list(p, len(model.blocks))), seq)
                          for p in prefixes])
@@ -402,6 +403,8 @@ def plot_prefix_ablation(ax, results: dict, extra: dict | None = None) -> None:
     ``results[(budget, placement)] = array of per-seed exact matches``; ``extra`` maps a label to
     ``(budget, array)`` drawn as single points with error bars.
     """
+    ax, results = check_axes("ax", ax), check_instance("results", results, dict)
+    extra = None if extra is None else check_instance("extra", extra, dict)
     placements = sorted({where for _, where in results}, reverse=True)
     markers = iter("osD^v")
     for where in placements:
@@ -423,6 +426,10 @@ def draw_prefix_diagram(axes) -> None:
     """Two panels: where prefix-tuning and a soft prompt put their trainable vectors (orange)."""
     from matplotlib.patches import FancyBboxPatch
     from mlnotes.plotting import COLORS
+
+    axes = [check_axes("axes", ax) for ax in np.ravel(check_instance("axes", axes, (list, tuple, np.ndarray)))]
+    if len(axes) != 2:
+        raise ValueError(f"axes must hold 2 Axes (prefix-tuning, soft prompt), got {len(axes)}")
 
     def box(ax, x, y, text, color, w=0.9, h=0.7):
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color,
@@ -452,6 +459,7 @@ def plot_method_accuracy(ax, results: dict) -> None:
 
     ``results[name] = (n_trainable, array of per-seed accuracies)``; names start with the family.
     """
+    ax, results = check_axes("ax", ax), check_instance("results", results, dict)
     families = {"head only": "s", "LoRA": "o", "adapter": "^", "full": "D"}
     for k, (family, marker) in enumerate(families.items()):
         names = [name for name in results if name.startswith(family)]

@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
+from adversarial_examples import Example
 from mlnotes.peft import (ADD1, COPY, REVERSE, SEP, Adapter, LoRALinear, PrefixKV, add_adapters, answer_logits,
                           control_code_batch, exact_match, finetune_memory_gb, fit_low_rank, inject_lora,
                           prefix_attention_mass, prefix_gate, svd_truncate)
@@ -30,11 +31,11 @@ def test_lora_starts_at_base_and_merges():
 
 
 def test_lora_bad_inputs():
-    with pytest.raises(TypeError, match="nn.Linear"):
+    with pytest.raises(TypeError, match="base must be a Linear"):
         LoRALinear(nn.Conv1d(1, 1, 1), r=1)
-    with pytest.raises(ValueError, match="exceeds"):
+    with pytest.raises(ValueError, match="r must be <= 2"):
         LoRALinear(nn.Linear(3, 2), r=3)
-    with pytest.raises(ValueError, match="r must be >= 1"):
+    with pytest.raises(ValueError, match="r must be"):
         LoRALinear(nn.Linear(3, 2), r=0)
 
 
@@ -48,7 +49,7 @@ def test_inject_lora_freezes_and_keeps_skipped_trainable():
         inject_lora(nn.Sequential(nn.Linear(2, 2)), skip=("head",))
     with pytest.raises(ValueError, match="no nn.Linear"):
         inject_lora(nn.Sequential(nn.ReLU()))
-    with pytest.raises(TypeError, match="nn.Module"):
+    with pytest.raises(TypeError, match="model must be a Module"):
         inject_lora("model")
 
 
@@ -114,8 +115,10 @@ def test_fit_low_rank_never_beats_svd():
 def test_low_rank_bad_inputs():
     with pytest.raises(ValueError, match="2-D"):
         svd_truncate(np.zeros(3), 1)
-    with pytest.raises(ValueError, match="exceeds"):
+    with pytest.raises(ValueError, match="r must be <= 2"):
         svd_truncate(np.zeros((2, 3)), 3)
+    with pytest.raises(ValueError, match="delta must be finite"):
+        svd_truncate(np.full((2, 3), np.nan), 1)
     with pytest.raises(ValueError, match="2-D"):
         fit_low_rank(np.zeros((0, 2)), 1)
     with pytest.raises(ValueError, match="lr"):
@@ -149,7 +152,7 @@ def test_prefix_gate_identity(P, L, seed):
 
 
 def test_prefix_gate_bad_inputs():
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match="q must be a torch tensor"):
         prefix_gate(np.zeros((2, 3)), torch.zeros(1, 3), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="feature size"):
         prefix_gate(torch.zeros(2, 3), torch.zeros(1, 4), torch.zeros(2, 3))
@@ -231,3 +234,57 @@ def test_train_prefixes_learns_and_keeps_the_model_frozen():
     assert all(torch.equal(before[k], v) for k, v in lm.state_dict().items())
     em = prefix_exact_match(lm, batch(50, torch.Generator().manual_seed(1)), prefixes)
     assert em.shape == (3,) and ((0 <= em) & (em <= 1)).all()
+
+
+def _gpt():
+    from mlnotes.transformer import TinyGPT
+    torch.manual_seed(0)
+    return TinyGPT(14, d=16, n_layer=2, n_head=2, max_len=16)
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def _batch(n, g):
+    return control_code_batch(n, tasks=("copy",), generator=g)[0]
+
+
+def _ax():
+    import matplotlib.pyplot as plt
+    return plt.subplots()[1]
+
+
+_SCORES = {(128, "every layer"): np.array([0.5, 0.6]), (128, "first layer"): np.array([0.7, 0.8])}
+ADVERSARIAL = {
+    "LoRALinear": Example(fresh=lambda: {"base": nn.Linear(6, 4)}, r=2, alpha=4.0),
+    "inject_lora": Example(fresh=lambda: {"model": _mlp()}, r=2, alpha=4.0, skip=("2",),
+                           accepts={"skip": "empty"}),  # skip nothing
+    "Adapter": Example(10, 3, act="relu"),
+    "add_adapters": Example(fresh=lambda: {"model": _mlp()}, m=2, after=nn.ReLU),
+    "finetune_memory_gb": Example(7e9, precision="bf16-mixed", optimizer="adam", trainable_fraction=0.5,
+                                  gpu_gb=80.0, accepts={"n_params": "10**9", "trainable_fraction": "0",
+                                                        "gpu_gb": "10**9"}),  # a 1e9-parameter model is real
+    "svd_truncate": Example(np.arange(12.0).reshape(3, 4), 2),
+    "fit_low_rank": Example(np.arange(12.0).reshape(3, 4), 2, steps=5, lr=0.01, seed=0),
+    "PrefixKV": Example(2, 3, 8, reparam_hidden=5),
+    "prefix_gate": Example(torch.randn(4, 6), torch.randn(2, 6), torch.randn(3, 6)),
+    "control_code_batch": Example(8, tasks=("copy", "reverse"), n_digits=3,
+                                  fresh=lambda: {"generator": torch.Generator().manual_seed(0)}),
+    "answer_logits": Example(torch.randn(2, 12, 14), n_digits=5),
+    "exact_match": Example(torch.randn(2, 12, 14), torch.randint(14, (2, 12)), n_digits=5),
+    "prefix_attention_mass": Example(fresh=lambda: {"model": _gpt()}, ids=torch.randint(14, (2, 6)),
+                                     prefix_kv=[(torch.randn(3, 16), torch.randn(3, 16))] * 2),
+    "prefix_list": Example(torch.randn(1, 2, 3, 16), 2),
+    "token_prefix": Example(fresh=lambda: {"model": _gpt()}, ids=torch.tensor([3, 5, 7])),
+    "train_prefixes": Example(fresh=lambda: {"model": _gpt()}, batch_fn=_batch, P=2, layers=1, n_seeds=2,
+                              steps=2, lr=0.03, batch_size=4, seed=0),
+    "prefix_exact_match": Example(fresh=lambda: {"model": _gpt()}, seq=_batch(6, torch.Generator().manual_seed(0)),
+                                  prefixes=torch.randn(2, 1, 2, 2, 16)),
+    "plot_prefix_ablation": Example(fresh=lambda: {"ax": _ax()}, results=_SCORES,
+                                    extra={"soft prompt": (128, np.array([0.1, 0.2]))}),
+    "draw_prefix_diagram": Example(fresh=lambda: {"axes": __import__("matplotlib.pyplot").pyplot.subplots(1, 2)[1]}),
+    "plot_method_accuracy": Example(fresh=lambda: {"ax": _ax()},
+                                    results={"head only": (10, np.array([0.5, 0.6])),
+                                             "LoRA r=1": (20, np.array([0.6, 0.7]))}),
+}
