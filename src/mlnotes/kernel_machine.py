@@ -22,10 +22,11 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_axes, check_count, check_instance, check_module, check_real, check_same_length
+from mlnotes.validate import (check_array, check_axes, check_count, check_instance, check_int, check_module,
+                              check_real, check_same_length)
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
-           "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm"]
+           "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm", "draw_retrieval"]
 
 
 
@@ -281,3 +282,31 @@ def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> 
                                   ((w, fit["b"]), "--", "GD boundary")):
         ax.plot(xs, -(wv[0] * xs + bv) / wv[1], "k" + style, lw=1, label=name)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", ylim=(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5))
+
+
+def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contributions: object,
+                   query: int, title: str = ""):
+    """The retrieval view of one prediction, as a figure of two panels. Left: the trained
+    network ``f_test`` on the grid ``X_test`` (m,) and the training points ``(X, y)`` (n,), sized by
+    ``|c_i(x)|`` at the query ``X_test[query]`` (dotted line). Right: the contributions
+    ``c_i(x)`` (n,) as bars, positive and negative in two colours; ``contributions`` is one row
+    of :func:`path_kernel_trace`'s ``"contributions"`` (m, n)."""
+    from mlnotes.plotting import COLORS, new_figure
+
+    X_test = check_array("X_test", X_test, ndim=1)                                    # (m,)
+    f_test = check_array("f_test", f_test, shape=X_test.shape)                         # (m,)
+    X = check_array("X", X, ndim=1)                                                   # (n,)
+    y, c = check_array("y", y, shape=X.shape), check_array("contributions", contributions, shape=X.shape)
+    query, title = check_int("query", query, 0, len(X_test) - 1), check_instance("title", title, str)
+    fig, (ax0, ax1) = new_figure(ncols=2, width=9.5, height=3.4)
+    ax0.plot(X_test, f_test, color=COLORS[0], label="trained network $f_T$")
+    ax0.scatter(X, y, s=10 + 400 * np.abs(c) / max(np.abs(c).max(), 1e-300), color=COLORS[1],
+                label="training points (size = |contribution|)")
+    ax0.axvline(X_test[query], color="black", ls=":", label=f"query x = {X_test[query]:.2f}")
+    ax0.set(xlabel="input $x$", ylabel="output", title=title)
+    ax0.legend(fontsize=7, loc="upper left")
+    ax1.bar(np.arange(len(X)), c, color=[COLORS[2] if v > 0 else COLORS[3] for v in c])
+    ax1.set_xticks(range(0, len(X), 2))
+    ax1.set(xlabel="training example $i$ (sorted by $x_i$)", ylabel="contribution $c_i(x)$",
+            title=f"contributions to $f_T - f_0$ at $x$ = {X_test[query]:.2f} (sum {c.sum():+.3f})")
+    return fig

@@ -125,6 +125,9 @@ _Xk = np.linspace(-1, 1, 4)
 _Xb = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])
 _yb = np.array([1.0, 1.0, -1.0, -1.0])
 ADVERSARIAL = {
+    "draw_retrieval": Example(np.linspace(-1, 1, 4), np.sin(np.linspace(-1, 1, 4)), np.linspace(-1.5, 1.5, 6),
+                              np.zeros(6), np.array([0.1, -0.2, 0.3, 0.0]), 2, title="t",
+                              accepts={"title": "other-str", "query": "0"}),  # free text; any grid index
     "TanhMLP": Example(4, in_dim=1),
     "mlp": Example(4, in_dim=1, seed=0),
     "jacobian": Example(fresh=lambda: {"model": mlp(3), "X": _Xk}),
@@ -144,3 +147,14 @@ ADVERSARIAL = {
         "svm": __import__("sklearn.svm").svm.SVC(kernel="linear").fit(_Xb, _yb),
         "ax": __import__("matplotlib.pyplot").pyplot.subplots()[1]}),
 }
+
+
+def test_draw_retrieval_marks_the_query_and_sums_the_contributions():
+    import matplotlib.pyplot as plt
+    from mlnotes.kernel_machine import draw_retrieval
+
+    c = np.array([0.5, -0.25, 0.0])
+    fig = draw_retrieval(np.array([0.0, 1.0, 2.0]), np.zeros(3), np.linspace(0, 2, 5), np.zeros(5), c, 4)
+    assert fig.axes[1].get_title().endswith("(sum +0.250)") and "$x$ = 2.00" in fig.axes[1].get_title()
+    assert len(fig.axes[1].patches) == 3
+    plt.close(fig)
