@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-from mlnotes.validate import check_array, check_choice, check_count, check_int, check_positive
+from mlnotes.validate import (check_array, check_choice, check_count, check_instance, check_int,
+                              check_positive)
 
-__all__ = ["constrained_min_2d", "lasso_map_cd", "neg_log_posterior", "poly_design",
-           "ridge_closed_form", "ridge_map", "soft_threshold"]
+__all__ = ["constrained_min_2d", "draw_coefficients", "draw_constrained_2d", "lasso_map_cd",
+           "neg_log_posterior", "poly_design", "ridge_closed_form", "ridge_map", "soft_threshold"]
 
 
 def soft_threshold(z: object, lam: float) -> np.ndarray:
@@ -134,3 +135,50 @@ def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int =
     diff = points - w0
     values = np.einsum("ni,ij,nj->n", diff, H, diff)
     return points[np.argmin(values)]
+
+
+def draw_constrained_2d(H: object, w0: object, budget: float = 1.0):
+    """The constrained view of L1 and L2 in two dimensions, as a figure: contours of the loss
+    ``(w - w0)^T H (w - w0)``, the L1 diamond and the L2 disc of radius ``budget``, the
+    least-squares point ``w0`` and the two constrained optima of :func:`constrained_min_2d`."""
+    from mlnotes.plotting import PALETTE, new_figure
+
+    H, w0 = check_array("H", H, shape=(2, 2)), check_array("w0", w0, shape=(2,))
+    budget = check_positive("budget", budget)
+    opt = {kind: constrained_min_2d(H, w0, kind, budget) for kind in ("l1", "l2")}
+    g1, g2 = np.meshgrid(np.linspace(-1.5, 2.5, 200) * budget, np.linspace(-1.5, 2.0, 200) * budget)
+    diff = np.stack([g1 - w0[0], g2 - w0[1]], axis=-1)                     # (200, 200, 2)
+    loss = np.einsum("...i,ij,...j->...", diff, H, diff)                   # (200, 200)
+    fig, ax = new_figure(width=5.5, height=4.6)
+    levels = budget**2 * np.array([0.05, 0.2, 0.45, 0.8, 1.25, 1.8])
+    ax.contour(g1, g2, loss, levels=levels, colors=PALETTE["black"], linewidths=0.6)
+    t = np.linspace(0, 2 * np.pi, 400)
+    ax.fill(budget * np.array([1, 0, -1, 0]), budget * np.array([0, 1, 0, -1]), color=PALETTE["blue"],
+            alpha=0.25, label=rf"L1 ball $|w_1| + |w_2| \leq {budget:g}$")
+    ax.plot(budget * np.cos(t), budget * np.sin(t), color=PALETTE["orange"], lw=2,
+            label=rf"L2 ball $w_1^2 + w_2^2 \leq {budget:g}^2$")
+    ax.plot(*w0, "k*", ms=10, label="least squares")
+    for kind, marker, color in (("l1", "o", "blue"), ("l2", "s", "vermillion")):
+        ax.plot(*opt[kind], marker, color=PALETTE[color], ms=8,
+                label=f"{kind.upper()} optimum ({opt[kind][0]:.2f}, {opt[kind][1]:.2f})")
+    ax.set(xlabel="weight $w_1$", ylabel="weight $w_2$", aspect="equal",
+           title=f"Constrained least squares, budget $t = {budget:g}$")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def draw_coefficients(coef: object, names: object, title: str = ""):
+    """Bars of fitted coefficients ``coef`` (d,) labelled by ``names`` (d strings), on a fixed
+    range of +-45 so that frames of an explorer compare; the title adds the count of exact zeros."""
+    from mlnotes.plotting import PALETTE, new_figure
+
+    coef = check_array("coef", coef, ndim=1)                                  # (d,)
+    names = [check_instance("names", name, str) for name in check_instance("names", names, (list, tuple))]
+    if len(names) != len(coef):
+        raise ValueError(f"names must have one label per coefficient ({len(coef)}), got {len(names)}")
+    fig, ax = new_figure(width=6, height=3)
+    ax.bar(names, coef, color=PALETTE["blue"])
+    ax.axhline(0, color=PALETTE["black"], lw=0.6)
+    ax.set(ylim=(-45, 45), xlabel="feature", ylabel="coefficient",
+           title=f"{check_instance('title', title, str)}: {int(np.sum(coef == 0))} exact zeros")
+    return fig

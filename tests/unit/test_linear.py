@@ -149,5 +149,21 @@ ADVERSARIAL = {
     "lasso_map_cd": Example(np.eye(3), np.ones(3), 1.0, 2.0, iters=50, tol=1e-9, accepts={"tol": "0"}),
     "neg_log_posterior": Example(np.ones(3), np.eye(3), np.ones(3), 1.0, "laplace", 2.0),
     "poly_design": Example(np.linspace(-1, 1, 5), 3, basis="legendre", accepts={"degree": "0"}),
+    "draw_constrained_2d": Example(np.diag([1.0, 4.0]), np.array([2.0, 1.0]), 1.0),
+    "draw_coefficients": Example(np.array([1.0, 0.0, -2.0]), ["a", "b", "c"], title="t",
+                                 accepts={"title": "other-str"}),  # free text
     "constrained_min_2d": Example(np.diag([1.0, 4.0]), np.array([2.0, 1.0]), "l1", 1.0, n=400),
 }
+
+
+def test_draw_helpers_show_the_optima_and_count_zeros():
+    import matplotlib.pyplot as plt
+    from mlnotes.linear import draw_coefficients, draw_constrained_2d
+
+    fig = draw_constrained_2d(np.array([[1.0, 0.4], [0.4, 0.6]]), np.array([1.6, 1.0]), 1.0)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "L1 optimum (1.00, 0.00)" in labels
+    plt.close(fig)
+    fig = draw_coefficients(np.array([1.0, 0.0, 0.0]), ["a", "b", "c"], "LASSO")
+    assert fig.axes[0].get_title() == "LASSO: 2 exact zeros"
+    plt.close(fig)
