@@ -10,6 +10,7 @@ softmax come from :mod:`mlnotes.prob`; this module builds on them:
 - ``threshold_topk``  sigmoid((x - t) / tau) with t chosen so the entries sum to k
 - ``soft_accuracy`` / ``soft_f1``  differentiable metric surrogates (numpy arrays or torch tensors)
 - ``softmax_regression_history`` / ``finetune_soft_f1``  the two small training experiments
+- ``draw_soft_topk``  the explorer's figure: softmax and soft top-k of one vector at one temperature
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from mlnotes.validate import (check_array, check_count, check_int, check_positiv
                               check_seed)
 
 __all__ = ["smooth_max", "soft_argmax", "soft_k_max", "weighted_softmax_topk", "threshold_topk",
-           "soft_accuracy", "soft_f1", "softmax_regression_history", "finetune_soft_f1"]
+           "soft_accuracy", "soft_f1", "softmax_regression_history", "finetune_soft_f1",
+           "draw_soft_topk"]
 
 
 def smooth_max(x: object, tau: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -236,3 +238,29 @@ def finetune_soft_f1(X: np.ndarray, t: np.ndarray, w0: np.ndarray, b0: float, lr
         loss.backward()
         opt.step()
     return w.detach().numpy().copy(), float(b.detach())
+
+
+def draw_soft_topk(x: object, tau: float, k: int):
+    """Two panels for one vector ``x`` (n,) at temperature ``tau``, as a figure.
+
+    Top: ``softmax(x / tau)`` (bars) against the one-hot of the argmax (black dashes), titled
+    with the smooth maximum against ``max(x)`` and the soft-argmax against the argmax.
+    Bottom: :func:`soft_k_max` (bars) against the hard top-``k`` indicator (black dashes).
+    """
+    from mlnotes.plotting import COLORS, new_figure
+
+    x, tau = check_array("x", x, ndim=1), check_positive("tau", tau)                   # (n,)
+    k = check_int("k", k, 1, len(x))
+    n, entries = len(x), np.arange(len(x))
+    hard_k = np.zeros(n)
+    hard_k[np.argsort(-x)[:k]] = 1                                                    # (n,)
+    fig, (ax0, ax1) = new_figure(nrows=2, width=6, height=3.8, sharex=True)
+    ax0.bar(entries, softmax(x, tau=tau), color=COLORS[0])
+    ax0.plot(entries, np.eye(n)[x.argmax()], "k_", ms=14, mew=2)
+    ax0.set(ylabel=r"softmax$(x / \tau)$", ylim=(0, 1.05))
+    ax0.set_title(f"smax {smooth_max(x, tau):.3f} vs max {x.max():.3f} | "
+                  f"soft-argmax {soft_argmax(x, tau):.2f} vs argmax {x.argmax()}", fontsize=9)
+    ax1.bar(entries, soft_k_max(x, k, tau), color=COLORS[1])
+    ax1.plot(entries, hard_k, "k_", ms=14, mew=2)
+    ax1.set(xlabel="entry $i$", ylabel=f"soft top-${k}$", ylim=(0, 1.15))
+    return fig

@@ -9,7 +9,7 @@ from scipy.special import softmax as sp_softmax
 from sklearn.metrics import accuracy_score, f1_score
 
 from adversarial_examples import Example
-from mlnotes.smoothing import (finetune_soft_f1, smooth_max, soft_accuracy, soft_argmax, soft_f1,
+from mlnotes.smoothing import (draw_soft_topk, finetune_soft_f1, smooth_max, soft_accuracy, soft_argmax, soft_f1,
                             soft_k_max, softmax_regression_history, threshold_topk,
                             weighted_softmax_topk)
 
@@ -31,6 +31,7 @@ ADVERSARIAL = {
                                           num_epochs=1, batch_size=2, seed=0),
     "finetune_soft_f1": Example(_X, np.array([0.0, 1.0, 0.0, 1.0]), np.zeros(2), 0.0, lr=0.01, num_steps=2,
                                 accepts={"b0": "-1 0"}),
+    "draw_soft_topk": Example(np.array([0.1, 1.0, 0.95, -0.5]), 0.3, 2),
 }
 
 
@@ -155,3 +156,16 @@ def test_training_helpers_run():
 def test_bad_inputs(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_draw_soft_topk_draws_softmax_and_the_top_k():
+    import matplotlib.pyplot as plt
+
+    x = np.array([0.1, 2.0, 1.5, -0.5, 1.0])
+    fig = draw_soft_topk(x, 0.01, 3)
+    top, bottom = fig.axes
+    heights = [bar.get_height() for bar in bottom.patches]
+    assert np.allclose(heights, [0, 1, 1, 0, 1], atol=1e-3)  # cold: the hard top-3
+    assert np.isclose(sum(bar.get_height() for bar in top.patches), 1.0)
+    assert "argmax 1" in top.get_title() and bottom.get_ylabel() == "soft top-$3$"
+    plt.close(fig)
