@@ -9,6 +9,7 @@ The encoder itself lives in :mod:`mlnotes.transformer`.
   stay; labels are the original ids at selected positions and -100 elsewhere.
 - :func:`masked_cross_entropy` is the loss on selected positions only.
 - :func:`best_span` decodes extractive QA: argmax of ``s_i + e_j`` over ``i <= j < i + max_len``.
+- :func:`draw_masking_grid` and :func:`draw_top_fillers` draw the chapter's two explorers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from mlnotes.validate import check_generator, check_instance, check_tokens, check_vocab, check_array, check_axes, check_choice, check_count, check_int, check_probability, check_same_length, check_tensor
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
-           "draw_masking_grid", "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
+           "draw_masking_grid", "draw_top_fillers", "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
 
 Tensor = torch.Tensor
 
@@ -232,3 +233,24 @@ def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int =
     handles = [ax.scatter([], [], marker="s", color=cmap(i), label=n) for i, n in enumerate(names)]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, frameon=False)
     return fractions
+
+
+def draw_top_fillers(words: Sequence[str], position: int, tokens: Sequence[str], probs: object):
+    """The candidate fillers of one hidden word as horizontal bars, best on top, as a figure.
+
+    ``words`` is the sentence and ``position`` the index of the hidden word (shown as ``[MASK]``
+    in the title); ``tokens`` are the k candidate fillers, best first, and ``probs`` (k,) their
+    predicted probabilities.
+    """
+    from mlnotes.plotting import COLORS, new_figure
+
+    words, tokens = check_tokens("words", words), check_tokens("tokens", tokens)
+    position = check_int("position", position, 0, len(words) - 1)
+    probs = check_array("probs", probs, shape=(len(tokens),), low=0.0, high=1.0)      # (k,)
+    shown = " ".join("[MASK]" if i == position else str(w) for i, w in enumerate(words))
+    rows = np.arange(len(tokens))[::-1]                                               # best on top
+    fig, ax = new_figure(width=6, height=2.8)
+    ax.barh(rows, probs, color=COLORS[0])
+    ax.set(yticks=rows, yticklabels=tokens, xlim=(0, 1), xlabel="predicted probability")
+    ax.set_title(shown, fontsize=9)
+    return fig

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from adversarial_examples import Example
 from hypothesis import given, settings, strategies as st
 
-from mlnotes.bert import (CLS, IGNORE, MASK, PAD, SEP, best_span, best_span_brute, encode, mask_tokens,
+from mlnotes.bert import (CLS, IGNORE, MASK, PAD, SEP, best_span, best_span_brute, draw_top_fillers,
+                         encode, mask_tokens,
                          masked_cross_entropy, synthetic_topic_sentences, topic_vocab)
 
 torch.set_num_threads(1)
@@ -30,6 +31,8 @@ ADVERSARIAL = {
     "best_span": Example([0.0, 1.0, 2.0], [1.0, 0.0, 3.0], 2, accepts={"max_len": "10**9"}),
     "best_span_brute": Example([0.0, 1.0, 2.0], [1.0, 0.0, 3.0], 2, accepts={"max_len": "10**9"}),
     "two_clause_qa": Example(2, fresh=lambda: {"rng": np.random.default_rng(0)}, vocab=_VOCAB, max_len=24),
+    "draw_top_fillers": Example(["the", "apple", "falls"], 1, ["apple", "pear"], np.array([0.7, 0.2]),
+                                accepts={"position": "0"}),  # the first word may be hidden
 }
 
 
@@ -179,4 +182,19 @@ def test_draw_masking_grid_fractions_follow_the_recipe():
     assert h["kept"] > f["kept"] and h["random"] == h["unchanged"] == 0
     with pytest.raises(ValueError, match="recipe"):
         draw_masking_grid(ax, recipe="50/50")
+    plt.close(fig)
+
+
+def test_draw_top_fillers_masks_the_word_and_ranks_the_bars():
+    import matplotlib.pyplot as plt
+
+    fig = draw_top_fillers(["chef", "eats", "the", "apple"], 0, ["chef", "baker", "child"],
+                           np.array([0.5, 0.3, 0.2]))
+    ax = fig.axes[0]
+    assert ax.get_title() == "[MASK] eats the apple"
+    widths = [bar.get_width() for bar in ax.patches]
+    ys = [bar.get_y() for bar in ax.patches]
+    assert np.allclose(widths, [0.5, 0.3, 0.2]) and ys[0] > ys[1] > ys[2]  # best on top
+    labels = {round(t.get_position()[1]): t.get_text() for t in ax.get_yticklabels()}
+    assert labels == {2: "chef", 1: "baker", 0: "child"}  # the best filler on the top row
     plt.close(fig)
