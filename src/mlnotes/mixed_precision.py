@@ -11,6 +11,7 @@
 - ``swamped_fraction``     share of an FP16-only first step's updates that rounding discards
 - ``autocast_dtypes``      the dtype each op returns under ``torch.autocast("cpu", bfloat16)``
 - ``draw_bit_layout``      a matplotlib diagram of the bit fields of several formats
+- ``draw_loss_scaling``    a histogram of scaled gradient magnitudes against FP16's ranges
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mlnotes.validate import (check_array, check_axes, check_bool, check_choice,
 __all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
            "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "swamped_fraction",
            "autocast_dtypes",
-           "draw_bit_layout"]
+           "draw_bit_layout", "draw_loss_scaling"]
 
 #: (sign, exponent, fraction) bit counts per format.
 FORMATS: dict[str, tuple[int, int, int]] = {
@@ -348,3 +349,28 @@ def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16"
     ax.set_xlim(-7, 33)
     ax.set_ylim(-0.1, len(formats))
     ax.set_axis_off()
+
+
+def draw_loss_scaling(grads: object, K: int):
+    """Histogram of ``log2 |grads * 2^K|`` against FP16's ranges, as a figure.
+
+    ``grads`` (n,) are nonzero gradient values. The bins have unit width on the ``log2`` axis
+    (-50 to 40), so scaling by ``S = 2^K`` shifts the counts by exactly ``K`` bins. Shaded: the
+    subnormal range (gray) and the normal range up to 65504 (green). The title gives
+    :func:`underflow_fraction` at that scale.
+    """
+    from mlnotes.plotting import COLORS, new_figure
+
+    K = check_int("K", K, 0, 64)
+    f = underflow_fraction(grads, 2.0**K)            # also checks grads: 1-D, finite, nonzero
+    g = check_array("grads", grads, ndim=1)                                             # (n,)
+    edges = np.arange(-50.0, 41.0)                                                      # (91,)
+    counts = np.histogram(np.log2(np.abs(g)), bins=edges)[0]                            # (90,)
+    fig, ax = new_figure(width=6, height=3)
+    ax.stairs(counts, edges + K, fill=True, color=COLORS[0])
+    ax.axvspan(-24, -14, color="gray", alpha=0.2)
+    ax.axvspan(-14, np.log2(65504), color=COLORS[2], alpha=0.15)
+    ax.set(xlabel=r"$\log_2$ |scaled gradient|", ylabel="count", xlim=(-50, 40))
+    ax.set_title(f"$S = 2^{{{K}}}$: zero {f['zero']:.1%}, subnormal {f['subnormal']:.1%}, "
+                 f"inf {f['inf']:.1%}", fontsize=10)
+    return fig

@@ -30,6 +30,7 @@ ADVERSARIAL = {
                                       accepts={"num_steps": "0", "loss_scale": "10**9"}),
     "swamped_fraction": Example(1e-3, num_seeds=2, batch_size=8),
     "draw_bit_layout": Example(fresh=lambda: {"ax": _ax()}, formats=("float16", "bfloat16")),
+    "draw_loss_scaling": Example(np.array([1e-9, -1e-6, 1e-3, 0.5]), 8, accepts={"K": "0"}),  # S = 1
 }
 ADVERSARIAL_EXEMPT = {"FORMATS": "a constant dict, not a callable"}
 
@@ -181,3 +182,21 @@ def test_swamped_fraction_matches_a_per_seed_unbatched_computation():
             moved += int((g != 0).sum())
         assert abs(got[seed] - lost / moved) < 1e-6
     assert np.all(swamped_fraction(1e-2, num_seeds=2) < got)
+
+
+def test_draw_loss_scaling_shifts_the_histogram_by_K_bins():
+    import matplotlib.pyplot as plt
+
+    from mlnotes.mixed_precision import draw_loss_scaling
+
+    grads = np.array([2.0**-30, -(2.0**-20), 2.0**-3])  # zero, subnormal, normal in FP16
+    fig = draw_loss_scaling(grads, 0)
+    assert fig.axes[0].get_title() == "$S = 2^{0}$: zero 33.3%, subnormal 33.3%, inf 0.0%"
+    counts, edges, _ = fig.axes[0].patches[0].get_data()
+    assert counts.sum() == 3 and counts[int(np.flatnonzero(edges == -30)[0])] == 1
+    plt.close(fig)
+    fig = draw_loss_scaling(grads, 16)
+    counts16, edges16, _ = fig.axes[0].patches[0].get_data()
+    assert np.array_equal(counts16, counts) and np.array_equal(edges16, edges + 16)
+    assert fig.axes[0].get_title().startswith("$S = 2^{16}$: zero 0.0%, subnormal 0.0%")
+    plt.close(fig)
