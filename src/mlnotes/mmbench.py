@@ -10,7 +10,8 @@ Holds
 - ``extract_choice``: free-form response -> option letter (rules first, fuzzy fallback);
 - ``aggregate``: per-ability scores averaged up the tree, by question or by ability;
 - ``uniform_guesser``, ``always_a``, ``biased_knower``, ``verbose``: synthetic models, and
-  ``circular_accuracy_biased``: the closed form for the biased knower.
+  ``circular_accuracy_biased``: the closed form for the biased knower;
+- ``draw_circular_accuracy``: that closed form against the knowledge p, with a simulated point.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from mlnotes.validate import check_generator, check_callable, check_choice, check_instance, check_array, check_count, check_probability, check_seed
 
 __all__ = ["LETTERS", "TAXONOMY", "aggregate", "always_a", "biased_knower", "circular_accuracy_biased",
-           "circular_eval", "circular_variants", "extract_choice", "l3_table", "rank_stability",
+           "circular_eval", "draw_circular_accuracy", "circular_variants", "extract_choice", "l3_table", "rank_stability",
            "synthetic_bank", "uniform_guesser", "verbose"]
 
 TAXONOMY: dict[str, dict[str, list[str]]] = {
@@ -312,3 +313,29 @@ def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question]
             out["vanilla"][i, j], out["circular"][i, j], _ = circular_eval(model, questions,
                                                                           seed=seed)
     return out
+
+
+def draw_circular_accuracy(p: float, bias: float, n_options: Sequence[int],
+                           simulated: Sequence[float]):
+    """Vanilla and circular accuracy of :func:`biased_knower` against its knowledge, as a figure.
+
+    Lines: :func:`circular_accuracy_biased` at ``bias`` on 51 values of the knowledge in [0, 1],
+    for a bank whose questions have ``n_options`` (n,) options. Black dots: the ``simulated``
+    (vanilla, circular) accuracies at knowledge ``p``.
+    """
+    from mlnotes.plotting import new_figure, style_cycle
+
+    p, bias = check_probability("p", p), check_probability("bias", bias)
+    n = check_array("n_options", n_options, ndim=1, integer=True, low=2)                 # (n,)
+    v, c = check_array("simulated", simulated, shape=(2,), low=0.0, high=1.0)
+    p_grid = np.linspace(0, 1, 51)
+    curves = np.array([circular_accuracy_biased(q, bias, n) for q in p_grid])           # (51, 2)
+    fig, ax = new_figure(width=5.6, height=3.3)
+    styles = style_cycle(2)
+    ax.plot(p_grid, curves[:, 0], label="vanilla (closed form)", **styles[0])
+    ax.plot(p_grid, curves[:, 1], label="circular (closed form)", **styles[1])
+    ax.plot([p, p], [v, c], "o", color="black", label="simulated")
+    ax.set(xlabel="knowledge $p$", ylabel="accuracy", ylim=(0, 1),
+           title=f"$p$ = {p}, bias $b$ = {bias}: vanilla {v:.3f}, circular {c:.3f}")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig

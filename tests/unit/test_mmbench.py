@@ -26,6 +26,8 @@ ADVERSARIAL = {
     "verbose": Example(always_a, seed=0),
     "circular_accuracy_biased": Example(0.5, 1.0, [2, 3, 4], accepts={"p": "0", "bias": "0"}),  # valid rates
     "rank_stability": Example({"a": always_a}, [_Q, _Q], [0, 1]),
+    "draw_circular_accuracy": Example(0.6, 1.0, [2, 3, 4], [0.7, 0.3],
+                                      accepts={"p": "0", "bias": "0"}),  # valid rates
 }
 CANNED = [("B", "B"), ("(B)", "B"), ("Answer: c", "C"), ("The answer is B. cat", "B"),
           ("I think it's the cat", "A"), ("answer is a cat", "A"), ("A cat is sitting there", "A"),
@@ -177,3 +179,19 @@ def test_verbose_uses_common_random_numbers_and_rank_stability_shapes():
     assert (plain == wrapped).all()
     runs = rank_stability({"a": biased_knower(0.3), "b": biased_knower(0.9)}, bank, seeds=[0, 1, 2])
     assert runs["vanilla"].shape == (2, 3) and (runs["circular"][1] > runs["circular"][0]).all()
+
+
+def test_draw_circular_accuracy_plots_the_closed_form_and_the_point():
+    import matplotlib.pyplot as plt
+
+    from mlnotes.mmbench import circular_accuracy_biased, draw_circular_accuracy
+
+    fig = draw_circular_accuracy(0.6, 1.0, [2, 4], [0.7, 0.3])
+    vanilla, circular, dots = fig.axes[0].get_lines()
+    expected = circular_accuracy_biased(0.5, 1.0, [2, 4])  # grid point 25 of 51 is p = 0.5
+    assert np.isclose(vanilla.get_ydata()[25], expected[0])
+    assert np.isclose(circular.get_ydata()[25], expected[1])
+    assert circular.get_ydata()[0] == 0.0  # b = 1, p = 0: never right in every pass
+    assert list(dots.get_xdata()) == [0.6, 0.6] and list(dots.get_ydata()) == [0.7, 0.3]
+    assert fig.axes[0].get_title() == "$p$ = 0.6, bias $b$ = 1.0: vanilla 0.700, circular 0.300"
+    plt.close(fig)
