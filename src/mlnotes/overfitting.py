@@ -1,5 +1,6 @@
-"""Overfitting experiments on 1-D regression: polynomial capacity, learning curves,
-cross-validated model selection and early stopping of a small MLP.
+"""Overfitting experiments on 1-D regression: polynomial capacity, learning curves, the
+remedies (ridge and L1 penalties, cross-validated selection, jittered-input augmentation) and
+early stopping and dropout of a small MLP, with the chapter's plot helpers.
 
 The linear algebra lives in ``mlnotes.linear`` (``poly_design``, ``ridge_closed_form``).
 """
@@ -10,65 +11,68 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlnotes.core import check_seed
 from mlnotes.linear import poly_design, ridge_closed_form
-from mlnotes.validate import (check_array, check_count, check_int, check_positive, check_probability,
-                              check_real, check_same_length)
+from mlnotes.validate import (check_array, check_axes, check_bool, check_callable, check_choice, check_count,
+                              check_instance, check_int, check_positive, check_probability, check_real,
+                              check_seed)
 
 __all__ = ["TRUE_FUNCTIONS", "toy_regression", "fit_poly", "predict_poly", "poly_train_test_mse",
-           "generalization_gaps", "cv_select_degree", "train_mlp_early_stopping", "jitter_augment"]
+           "generalization_gaps", "cv_select_degree", "cv_select_lam", "train_mlp_early_stopping",
+           "jitter_augment", "plot_poly_fits", "draw_poly_fit", "plot_remedies"]
 
 #: The noise-free rules ``f(x)`` on [-1, 1] that ``toy_regression`` can sample.
 TRUE_FUNCTIONS = {
     "sin": lambda x: np.sin(np.pi * x) + 0.5 * x,
     "linear": lambda x: 0.5 + 1.5 * x,
 }
-
-
-def _check_xy(x: object, y: object, xname: str = "x", yname: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    x, y = check_array(xname, x, ndim=1), check_array(yname, y, ndim=1)
-    check_same_length((xname, x), (yname, y))
-    return x, y
-
-
-def _check_degrees(degrees: object) -> list[int]:
-    if isinstance(degrees, (list, tuple)) and not degrees:
-        raise ValueError("degrees must not be empty")
-    return [int(d) for d in check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)]
+PENALTIES = ("l2", "l1")
 
 
 def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(-1, 1)`` (sorted) and ``y = f(x) + noise * N(0, 1)``; shapes (n,), (n,)."""
     n = check_count("n", n, high=10**7)
     noise = check_positive("noise", noise, allow_zero=True)
-    if fn not in TRUE_FUNCTIONS:
-        raise ValueError(f"fn must be one of {sorted(TRUE_FUNCTIONS)}, got {fn!r}")
+    fn = check_choice("fn", fn, sorted(TRUE_FUNCTIONS))
     rng = np.random.default_rng(check_seed(seed))
     x = np.sort(rng.uniform(-1.0, 1.0, n))
     return x, TRUE_FUNCTIONS[fn](x) + noise * rng.standard_normal(n)
 
 
-def fit_poly(x: object, y: object, degree: int, lam: float = 0.0) -> np.ndarray:
-    """Legendre coefficients (degree + 1,) of the (ridge-)least-squares polynomial fit to ``(x, y)``."""
-    x, y = _check_xy(x, y)
-    return ridge_closed_form(poly_design(x, degree), y, check_positive("lam", lam, allow_zero=True))
+def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str = "l2") -> np.ndarray:
+    """Legendre coefficients (degree + 1,) of the penalised least-squares polynomial fit to ``(x, y)``.
+
+    Minimises ``||A w - y||^2 + lam ||w||_2^2`` (``penalty="l2"``, ridge, closed form) or
+    ``||A w - y||^2 + lam ||w||_1`` (``"l1"``, the LASSO, solved exactly by LARS:
+    ``sklearn.linear_model.LassoLars`` with ``alpha = lam / (2 n)``), ``A = poly_design(x, degree)``.
+    The constant ``P_0`` is a column of ``A``, so it is penalised like the other coefficients.
+    """
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    lam, penalty = check_positive("lam", lam, allow_zero=True), check_choice("penalty", penalty, PENALTIES)
+    A = poly_design(x, degree)                                                    # (n, degree + 1)
+    if penalty == "l2" or lam == 0:
+        return ridge_closed_form(A, y, lam)
+    from sklearn.linear_model import LassoLars
+
+    return LassoLars(alpha=lam / (2 * len(y)), fit_intercept=False).fit(A, y).coef_
 
 
 def predict_poly(coef: object, x: object) -> np.ndarray:
     """Evaluate Legendre coefficients ``coef`` (degree + 1,) at ``x`` (m,)."""
     coef = check_array("coef", coef, ndim=1)
-    return poly_design(x, coef.size - 1) @ coef
+    return poly_design(x, coef.size - 1) @ coef                                   # (m,)
 
 
 def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test: object,
-                        degrees: Sequence[int], lam: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                        degrees: Sequence[int], lam: float = 0.0,
+                        penalty: str = "l2") -> tuple[np.ndarray, np.ndarray]:
     """Train and test mean squared errors of polynomial fits, one per degree: two arrays (len(degrees),)."""
-    x_train, y_train = _check_xy(x_train, y_train, "x_train", "y_train")
-    x_test, y_test = _check_xy(x_test, y_test, "x_test", "y_test")
-    degrees = _check_degrees(degrees)
+    x_train = check_array("x_train", x_train, ndim=1)                             # (n,)
+    y_train = check_array("y_train", y_train, shape=x_train.shape)                # (n,)
+    x_test, y_test = check_array("x_test", x_test, ndim=1), check_array("y_test", y_test, shape=np.shape(x_test))
+    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
     train, test = [], []
     for degree in degrees:
-        coef = fit_poly(x_train, y_train, degree, lam)
+        coef = fit_poly(x_train, y_train, int(degree), lam, penalty)
         train.append(np.mean((predict_poly(coef, x_train) - y_train) ** 2))
         test.append(np.mean((predict_poly(coef, x_test) - y_test) ** 2))
     return np.array(train), np.array(test)
@@ -81,19 +85,29 @@ def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, n
     Returns shape (len(ns),). Each resample draws a fresh training set of size n from
     ``toy_regression``; one fixed test set of ``n_test`` points is shared.
     """
-    degree = check_int("degree", degree, 0, 50)
-    n_resamples = check_count("n_resamples", n_resamples, high=10**5)
-    ns = [int(n) for n in check_array("ns", ns, ndim=1, integer=True, low=degree + 1, high=10**6)]
-    n_test = check_count("n_test", n_test, high=10**6)
-    seed = check_seed(seed)
+    degree, n_resamples = check_int("degree", degree, 0, 50), check_count("n_resamples", n_resamples, high=10**5)
+    ns = check_array("ns", ns, ndim=1, integer=True, low=degree + 1, high=10**6)
+    n_test, seed = check_count("n_test", n_test, high=10**6), check_seed(seed)
     x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
-    gaps = np.empty((len(ns), n_resamples))
+    gaps = np.empty((len(ns), n_resamples))                                      # (sizes, resamples)
     for i, n in enumerate(ns):
         for r in range(n_resamples):
             x, y = toy_regression(int(n), noise, seed=seed + 1 + r + 1000 * i)
             train, test = poly_train_test_mse(x, y, x_test, y_test, [degree])
             gaps[i, r] = test[0] - train[0]
     return np.median(gaps, axis=1)
+
+
+def _cv_mse(x, y, folds, degree, lam, penalty) -> float:
+    """Mean validation MSE over the folds (a list of (train, validation) index pairs)."""
+    return float(np.mean([poly_train_test_mse(x[tr], y[tr], x[va], y[va], [degree], lam, penalty)[1][0]
+                          for tr, va in folds]))
+
+
+def _folds(x: np.ndarray, k: int, seed: int) -> list:
+    from sklearn.model_selection import KFold
+
+    return list(KFold(check_int("k", k, 2, len(x)), shuffle=True, random_state=check_seed(seed)).split(x))
 
 
 def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, seed: int = 0,
@@ -103,53 +117,62 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
     Uses ``sklearn.model_selection.KFold(k, shuffle=True, random_state=seed)``. Returns
     ``(best_degree, cv_mse)`` with ``cv_mse`` of shape (len(degrees),).
     """
-    from sklearn.model_selection import KFold
-
-    x, y = _check_xy(x, y)
-    k = check_int("k", k, 2)
-    if k > x.size:
-        raise ValueError(f"k = {k} folds need at least {k} points, got {x.size}")
-    degrees = _check_degrees(degrees)
-    folds = list(KFold(k, shuffle=True, random_state=check_seed(seed)).split(x))
-    cv_mse = np.array([np.mean([poly_train_test_mse(x[tr], y[tr], x[va], y[va], [d], lam)[1][0]
-                                for tr, va in folds]) for d in degrees])
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
+    folds = _folds(x, k, seed)
+    cv_mse = np.array([_cv_mse(x, y, folds, int(d), lam, "l2") for d in degrees])
     return int(degrees[int(np.argmin(cv_mse))]), cv_mse
+
+
+def cv_select_lam(x: object, y: object, degree: int, lams: Sequence[float], k: int = 5, seed: int = 0,
+                  penalty: str = "l2") -> tuple[float, np.ndarray]:
+    """Pick the penalty ``lam`` (of ``fit_poly``) with the lowest mean validation MSE over ``k`` folds.
+
+    Same folds as :func:`cv_select_degree`. Returns ``(best_lam, cv_mse)``, ``cv_mse`` (len(lams),).
+    """
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    degree, lams = check_int("degree", degree, 0, 50), check_array("lams", lams, ndim=1, low=0)
+    folds = _folds(x, k, seed)
+    cv_mse = np.array([_cv_mse(x, y, folds, degree, lam, penalty) for lam in lams])
+    return float(lams[int(np.argmin(cv_mse))]), cv_mse
 
 
 def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_val: object,
                              width: int = 128, num_epochs: int = 1500, lr: float = 1e-2,
-                             seed: int = 0, dropout: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                             seed: int = 0, dropout: float = 0.0, x_test: object = None,
+                             y_test: object = None) -> tuple[np.ndarray, ...]:
     """Full-batch Adam on a 1-width-width-1 tanh MLP (float32); MSE per step on train and validation.
 
-    Returns two arrays of shape (num_epochs,). Early stopping keeps the weights of
-    ``argmin(val)``; here we only record the curves. ``dropout > 0`` zeroes each hidden unit
-    with that probability at every training step (``nn.Dropout`` after each tanh); the
-    recorded errors use the full network (evaluation mode).
+    Returns two arrays of shape (num_epochs,), and a third with the test MSE per step when
+    ``x_test, y_test`` are given. Early stopping keeps the weights of ``argmin(val)``; here we
+    only record the curves (so the test MSE at that step is the early-stopped model's).
+    ``dropout > 0`` zeroes each hidden unit with that probability at every training step
+    (``nn.Dropout`` after each tanh); the recorded errors use the full network (evaluation mode).
     """
     import torch
-    from torch import nn
 
-    x_train, y_train = _check_xy(x_train, y_train, "x_train", "y_train")
-    x_val, y_val = _check_xy(x_val, y_val, "x_val", "y_val")
-    width = check_count("width", width, high=100_000)
-    num_epochs = check_count("num_epochs", num_epochs, high=10**6)
-    check_positive("lr", lr)
-    dropout = check_probability("dropout", dropout, high_open=True)
+    sets = [(x_train, y_train), (x_val, y_val)] + ([] if x_test is None else [(x_test, y_test)])
+    names = ("train", "val", "test")
+    sets = [(check_array(f"x_{nm}", a, ndim=1), check_array(f"y_{nm}", b, shape=np.shape(a)))
+            for nm, (a, b) in zip(names, sets)]
+    width, num_epochs = check_count("width", width, high=100_000), check_count("num_epochs", num_epochs, high=10**6)
+    lr, dropout = check_positive("lr", lr), check_probability("dropout", dropout, high_open=True)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
-        return _train_mlp(x_train, y_train, x_val, y_val, width, num_epochs, lr, dropout)
+        return _train_mlp(sets, width, num_epochs, lr, dropout)
 
 
-def _train_mlp(x_train, y_train, x_val, y_val, width, num_epochs, lr, dropout):
+def _train_mlp(sets, width, num_epochs, lr, dropout):
     import torch
     from torch import nn
 
     net = nn.Sequential(nn.Linear(1, width), nn.Tanh(), nn.Dropout(dropout),
                         nn.Linear(width, width), nn.Tanh(), nn.Dropout(dropout), nn.Linear(width, 1))
-    to_t = lambda a: torch.tensor(a, dtype=torch.float32)[:, None]
-    X_tr, Y_tr, X_va, Y_va = to_t(x_train), to_t(y_train), to_t(x_val), to_t(y_val)
+    to_t = lambda a: torch.tensor(a, dtype=torch.float32)[:, None]  # noqa: E731  (n,) -> (n, 1)
+    tensors = [(to_t(a), to_t(b)) for a, b in sets]
+    (X_tr, Y_tr) = tensors[0]
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    train, val = np.empty(num_epochs), np.empty(num_epochs)
+    curves = np.empty((len(sets), num_epochs))                                   # (sets, steps)
     for epoch in range(num_epochs):
         net.train()
         optimizer.zero_grad()
@@ -158,9 +181,9 @@ def _train_mlp(x_train, y_train, x_val, y_val, width, num_epochs, lr, dropout):
         optimizer.step()
         net.eval()
         with torch.no_grad():
-            train[epoch] = torch.mean((net(X_tr) - Y_tr) ** 2).item()
-            val[epoch] = torch.mean((net(X_va) - Y_va) ** 2).item()
-    return train, val
+            for i, (X, Y) in enumerate(tensors):
+                curves[i, epoch] = torch.mean((net(X) - Y) ** 2).item()
+    return tuple(curves)
 
 
 def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
@@ -170,9 +193,77 @@ def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     It encodes the belief that the rule barely changes over a distance ``sd``; for small
     ``sd`` training on it acts like a penalty on the fit's slope (Bishop, 1995).
     """
-    x, y = _check_xy(x, y)
-    copies = check_count("copies", copies, low=0, high=10_000)
-    sd = check_real("sd", sd, low=0)
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    copies, sd = check_count("copies", copies, low=0, high=10_000), check_real("sd", sd, low=0)
     rng = np.random.default_rng(check_seed(seed))
-    x_new = x[None, :] + sd * rng.standard_normal((copies, x.size))          # (copies, n)
+    x_new = x[None, :] + sd * rng.standard_normal((copies, x.size))               # (copies, n)
     return np.concatenate([x, x_new.ravel()]), np.concatenate([y, np.tile(y, copies)])
+
+
+# ----------------------------------------------------------------------------- plots
+def _draw_fit(ax, x, y, coef, f_true, title: str) -> None:
+    from mlnotes.plotting import PALETTE
+
+    grid = np.linspace(-1, 1, 400)
+    ax.plot(grid, f_true(grid), color=PALETTE["black"], lw=1, ls=":", label="true $f(x)$")
+    ax.plot(grid, predict_poly(coef, grid), color=PALETTE["vermillion"], label="fit")
+    ax.scatter(x, y, s=14, color=PALETTE["blue"], zorder=3, label="training points")
+    ax.set(ylim=(-2.5, 2.5), xlabel="input $x$", title=title)
+
+
+def plot_poly_fits(x: object, y: object, x_test: object, y_test: object, degrees: Sequence[int],
+                   f_true=TRUE_FUNCTIONS["sin"]):
+    """One panel per degree: the least-squares fit, the true rule and the training points; each
+    title gives the training and test MSE. Returns the figure."""
+    from mlnotes.plotting import new_figure
+
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
+    f_true = check_callable("f_true", f_true)
+    fig, axes = new_figure(ncols=len(degrees), width=3.3 * len(degrees), height=3.2, sharey=True)
+    for ax, degree in zip(np.atleast_1d(axes), degrees):
+        train, test = poly_train_test_mse(x, y, x_test, y_test, [degree])
+        _draw_fit(ax, x, y, fit_poly(x, y, int(degree)), f_true,
+                  f"degree {degree}: train {train[0]:.3f}, test {test[0]:.3g}")
+    np.atleast_1d(axes)[0].set_ylabel("output $y$")
+    np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def draw_poly_fit(x: object, y: object, x_test: object, y_test: object, degree: int, lam: float = 0.0,
+                  f_true=TRUE_FUNCTIONS["sin"]):
+    """One explorer frame: the ridge fit of ``degree`` with penalty ``lam``; the title gives
+    n, the training and the test MSE. Returns the figure."""
+    from mlnotes.plotting import new_figure
+
+    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    degree, f_true = check_int("degree", degree, 0, 50), check_callable("f_true", f_true)
+    train, test = poly_train_test_mse(x, y, x_test, y_test, [degree], lam=lam)
+    fig, ax = new_figure(width=5.5, height=2.8)
+    _draw_fit(ax, x, y, fit_poly(x, y, degree, lam), f_true,
+              f"degree {degree}, n = {len(x)}, $\\lambda$ = {lam:g}: train {train[0]:.3f}, test {test[0]:.3g}")
+    ax.set_ylabel("output $y$")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def plot_remedies(ax: object, results: dict, noise_var: float, log: bool = True) -> None:
+    """Test MSE of each remedy, one dot per seed and a bar for the mean (geometric on a log
+    axis), with the noise variance (the best possible test MSE) dotted. ``results`` maps a
+    remedy's name to its test MSEs, one per seed; ``log=False`` draws a linear axis from 0."""
+    from mlnotes.plotting import COLORS, PALETTE
+
+    ax, noise_var = check_axes("ax", ax), check_positive("noise_var", noise_var)
+    results, log = check_instance("results", results, dict), check_bool("log", log)
+    for i, (name, values) in enumerate(results.items()):
+        values = check_array(f"results[{name!r}]", values, ndim=1, low=0)      # (seeds,)
+        mean = np.exp(np.mean(np.log(values))) if log else values.mean()
+        ax.scatter(i + np.linspace(-0.15, 0.15, len(values)), values, s=18,
+                   color=COLORS[i % len(COLORS)], zorder=3)
+        ax.hlines(mean, i - 0.3, i + 0.3, color=PALETTE["black"], lw=1.5)
+    ax.axhline(noise_var, color=PALETTE["black"], lw=0.8, ls=":")
+    ax.set_xticks(range(len(results)), list(results), rotation=20, ha="right")
+    if log:
+        ax.set(yscale="log", ylabel="test MSE (log scale)")
+    else:
+        ax.set(ylim=(0, None), ylabel="test MSE")
