@@ -322,6 +322,12 @@ def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: i
     return accuracy
 
 
+def _base_label(base: float) -> str:
+    """A RoPE base for a legend: ``$10^{4}$`` for a power of ten, else ``f"{base:g}"``."""
+    exponent = float(np.log10(base))
+    return f"$10^{{{exponent:.0f}}}$" if exponent == round(exponent) else f"{base:g}"
+
+
 def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
                     curves: dict) -> object:
     """Explorer frame: the fastest and slowest rotated pairs of ``q`` (at ``m``) and ``k``
@@ -345,13 +351,13 @@ def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
             ax.annotate("", xy=(v[i], v[j]), xytext=(0, 0),
                         arrowprops=dict(arrowstyle="->", color=color, lw=2))
         ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xlabel=f"coordinate {i}",
-               ylabel=f"coordinate {j}", title=f"pair {pair} (q blue, k orange)")
+               ylabel=f"coordinate {j}", title=f"pair {pair} ($q$ blue, $k$ orange)")
     for (base, curve), color in zip(curves.items(), COLORS[2:]):
-        axes[2].plot(curve, color=color, label=f"base {base:.0e}")
-    axes[2].axvline(abs(m - n), color="black", ls=":", label=f"|m - n| = {abs(m - n)}")
+        axes[2].plot(curve, color=color, label=f"base {_base_label(base)}")
+    axes[2].axvline(abs(m - n), color="black", ls=":", label=f"$|m - n|$ = {abs(m - n)}")
     axes[2].set(xlabel="relative distance (tokens)", ylabel="decay bound",
                 title="decay bound by base")
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"{layout} layout, m = {m}, n = {n}: score $\\langle R_m q, R_n k\\rangle$ "
+    fig.suptitle(f"{layout} layout, $m$ = {m}, $n$ = {n}: score $\\langle R_m q, R_n k\\rangle$ "
                  f"= {rq @ rk:.3f}", fontsize=10)
     return fig

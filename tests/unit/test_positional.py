@@ -229,6 +229,20 @@ def test_draw_rope_frame_title_has_score():
     plt.close(fig)
 
 
+def test_draw_rope_frame_labels_bases_as_powers_of_ten():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from mlnotes.positional import draw_rope_frame, rope_decay_curve
+
+    q, k = np.random.default_rng(0).normal(size=(2, 8))
+    curves = {base: rope_decay_curve(8, base, 16) for base in (1e2, 1e4, 5e5)}
+    fig = draw_rope_frame(q, k, 5, 2, "half", curves)
+    labels = [line.get_label() for line in fig.axes[2].get_lines()]
+    assert labels == ["base $10^{2}$", "base $10^{4}$", "base 500000", "$|m - n|$ = 3"]
+    plt.close(fig)
+
+
 from adversarial_examples import Example  # noqa: E402
 
 _R = np.random.default_rng(0)
