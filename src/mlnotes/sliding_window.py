@@ -197,7 +197,7 @@ def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> Non
     ax.bar(range(n), a, color=colors, edgecolor="black", linewidth=0.6, zorder=2)
     ax.axhline(0, color="black", lw=0.5)
     ax.set_xticks(range(n))
-    ax.set_xlabel("index i")
+    ax.set_xlabel("index $i$")
     ax.set_ylabel("value")
     return [Patch(facecolor=PALETTE["vermillion"], edgecolor="black", label="front (max)"),
             Patch(facecolor=PALETTE["blue"], edgecolor="black", label="rest of deque"),
@@ -224,8 +224,8 @@ def draw_scan_diagram(nums: Sequence[float], k: int):
     y = [j for s in steps for j in s.deque]
     c = [PALETTE["vermillion"] if r == 0 else PALETTE["blue"] for s in steps for r in range(len(s.deque))]
     bottom.scatter(x, y, s=30, c=c, zorder=3)
-    bottom.set(xlim=(-0.6, n - 0.4), ylim=(-0.6, n - 0.4), xlabel="step i",
-               ylabel="index j in the deque", xticks=range(n), yticks=range(n))
+    bottom.set(xlim=(-0.6, n - 0.4), ylim=(-0.6, n - 0.4), xlabel="step $i$",
+               ylabel="index $j$ in the deque", xticks=range(n), yticks=range(n))
     longest = max(len(s.deque) for s in steps)
-    top.set_title(f"k = {k}: deque holds at most {longest} of the k indices in the window")
+    top.set_title(f"$k$ = {k}: deque holds at most {longest} of the $k$ indices in the window")
     return fig
