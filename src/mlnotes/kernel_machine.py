@@ -12,6 +12,8 @@ with a scalar output; parameters are handled as one flat vector through ``torch.
 - ``linear_path_coefficients``  the exact kernel representation of GD on a linear model
 - ``hinge_path_coefficients``   (sub)gradient descent or SGD on the linear SVM's primal, kept as
                                 a kernel machine ``w = sum_i alpha_i x_i`` (compare with an SVM's dual)
+- ``plot_*`` / ``draw_retrieval``  the chapter's figures (reconstruction, Gram matrices, NTK change,
+                                hinge expansion, retrieval view)
 """
 
 from __future__ import annotations
@@ -21,21 +23,19 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from mlnotes.core import check_seed
 from mlnotes.validate import (check_array, check_axes, check_count, check_instance, check_int, check_module,
-                              check_real, check_same_length)
+                              check_real, check_same_length, check_seed)
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
-           "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm", "draw_retrieval"]
+           "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm", "draw_retrieval",
+           "plot_reconstruction", "plot_gram_matrices", "plot_kernel_change"]
 
 
 
 
-def _as_inputs(X: object, name: str = "X", d: int | None = None) -> torch.Tensor:
-    """``X`` as a float64 tensor ``(N, d)``; a 1-D ``X`` is ``N`` inputs of dimension 1."""
-    array = check_array(name, X, ndim=(1, 2))
-    array = array[:, None] if array.ndim == 1 else array  # (N, d)
-    return torch.from_numpy(check_array(name, array, shape=(None, d)))  # d: the model's input dimension
+def _column(X: np.ndarray) -> np.ndarray:
+    """A 1-D ``X`` is ``N`` inputs of dimension 1: ``(N,) -> (N, 1)``; 2-D passes through."""
+    return X[:, None] if X.ndim == 1 else X
 
 
 def _in_dim(model: nn.Module) -> int | None:
@@ -106,8 +106,8 @@ def jacobian(model: nn.Module, X: object) -> np.ndarray:
     Row ``n`` is ``d f(x_n) / d theta`` flattened in ``model.named_parameters()`` order, computed
     with ``torch.func.vmap(jacrev(...))`` and ``functional_call``.
     """
-    model = check_module("model", model)
-    X = _as_inputs(X, "X", _in_dim(model))
+    model, X = check_module("model", model), _column(check_array("X", X, ndim=(1, 2)))  # (N, d)
+    X = torch.from_numpy(check_array("X", X, shape=(None, _in_dim(model))))
     params = {k: v.detach() for k, v in model.named_parameters()}
     return _jacobian(model, params, X).numpy()
 
@@ -118,14 +118,12 @@ def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.
     ``K = J1 J2^T`` with the Jacobians of :func:`jacobian`. ``X2=None`` gives the Gram matrix of
     ``X1`` (symmetric positive semi-definite).
     """
-    model = check_module("model", model)
-    X1 = _as_inputs(X1, "X1", _in_dim(model))
-    X2 = None if X2 is None else _as_inputs(X2, "X2", _in_dim(model))
+    d = _in_dim(check_module("model", model))
+    X1 = check_array("X1", _column(check_array("X1", X1, ndim=(1, 2))), shape=(None, d))              # (N1, d)
+    X2 = X1 if X2 is None else check_array("X2", _column(check_array("X2", X2, ndim=(1, 2))), shape=(None, d))
     params = {k: v.detach() for k, v in model.named_parameters()}
-    J1 = _jacobian(model, params, X1).numpy()
-    J2 = J1 if X2 is None else _jacobian(model, params, X2).numpy()
-    if J1.shape[1] != J2.shape[1]:  # pragma: no cover - same model
-        raise ValueError("X1 and X2 must feed the same model")
+    J1 = _jacobian(model, params, torch.from_numpy(X1)).numpy()                                       # (N1, P)
+    J2 = J1 if X2 is X1 else _jacobian(model, params, torch.from_numpy(X2)).numpy()                   # (N2, P)
     return J1 @ J2.T
 
 
@@ -146,14 +144,12 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
     is not modified. Returns numpy arrays ``f0_test``, ``fT_test`` ``(M,)``, ``contributions``
     ``(M, N)``, ``f0_train``, ``fT_train`` ``(N,)``, ``K0_train``, ``KT_train`` ``(N, N)``.
     """
-    check_instance("model", model, TanhMLP)  # from mlnotes.kernel_machine.mlp
-    d = model.W1.shape[1]
-    X, X_test = _as_inputs(X, "X", d).numpy(), _as_inputs(X_test, "X_test", d).numpy()
-    y = check_array("y", y, ndim=1)
-    check_same_length(("X", X), ("y", y))
+    d = check_instance("model", model, TanhMLP).W1.shape[1]  # from mlnotes.kernel_machine.mlp
+    X = check_array("X", _column(check_array("X", X, ndim=(1, 2))), shape=(None, d))            # (N, d)
+    X_test = check_array("X_test", _column(check_array("X_test", X_test, ndim=(1, 2))), shape=(None, d))
+    y = check_array("y", y, shape=(len(X),))                                                     # (N,)
     lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
-    if batch_size is not None:
-        batch_size = check_count("batch_size", batch_size, high=X.shape[0])
+    batch_size = None if batch_size is None else check_count("batch_size", batch_size, high=X.shape[0])
     rng = np.random.default_rng(check_seed(seed))
     params = {k: v.detach().numpy().copy() for k, v in model.named_parameters()}
     layout = [(k, v.shape) for k, v in params.items()]
@@ -184,10 +180,9 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
 
 def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) -> nn.Module:
     """Full-batch GD on ``0.5 sum (f - y)^2`` in place (plain autograd); returns the model."""
-    model = check_module("model", model)
-    X = _as_inputs(X, "X", _in_dim(model))
-    y_t = torch.from_numpy(check_array("y", y, ndim=1))
-    check_same_length(("X", X.numpy()), ("y", y_t.numpy()))
+    model, X = check_module("model", model), _column(check_array("X", X, ndim=(1, 2)))  # (N, d)
+    X = torch.from_numpy(check_array("X", X, shape=(None, _in_dim(model))))
+    y_t = torch.from_numpy(check_array("y", y, shape=(len(X),)))                            # (N,)
     lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(num_steps):
@@ -205,13 +200,8 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
     Returns ``(w_T, c)`` where ``c_i = -lr sum_k r_i(k)`` so that exactly
     ``f_T(x) - f_0(x) = sum_i c_i (x . x_i)``: the NTK of a linear model is the constant ``x . x'``.
     """
-    Xt = _as_inputs(X).numpy()
-    y, w = check_array("y", y, ndim=1), check_array("w0", w0, ndim=1).copy()
-    check_same_length(("X", Xt), ("y", y))
-    if w.shape[0] != Xt.shape[1]:
-        raise ValueError(f"w0 must have one entry per column of X ({Xt.shape[1]}), got {w.shape[0]}")
-    if y.shape[0] != Xt.shape[0] or w.shape[0] != Xt.shape[1]:
-        raise ValueError(f"need y of length {Xt.shape[0]} and w0 of length {Xt.shape[1]}, got {y.shape[0]} and {w.shape[0]}")
+    Xt = check_array("X", X, ndim=2)                                                 # (N, d)
+    y, w = check_array("y", y, shape=(len(Xt),)), check_array("w0", w0, shape=(Xt.shape[1],)).copy()
     lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     c = np.zeros(Xt.shape[0])
     for _ in range(num_steps):
@@ -264,22 +254,21 @@ def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> 
     from mlnotes.plotting import COLORS
     ax = check_axes("ax", ax)
     X = check_array("X", X, ndim=2, shape=(None, 2))
-    if not isinstance(fit, dict) or "alpha" not in fit or "b" not in fit:
-        raise TypeError("fit must be the dict returned by hinge_path_coefficients")
-    if not hasattr(svm, "support_") or not hasattr(svm, "coef_"):
-        raise TypeError("svm must be a fitted linear sklearn.svm.SVC")
-    alpha = check_array("fit", fit["alpha"], ndim=1)
-    y = check_array("y", y, ndim=1)
+    fit = check_instance("fit", fit, dict)       # from hinge_path_coefficients
+    alpha, y = check_array("fit['alpha']", fit.get("alpha"), shape=(len(X),)), check_array("y", y, shape=(len(X),))
+    b = check_real("fit['b']", fit.get("b"))
+    coef = check_array("svm.coef_", getattr(svm, "coef_", None), shape=(1, 2))   # a fitted linear SVC
+    support = check_array("svm.support_", getattr(svm, "support_", None), ndim=1, integer=True, low=0, high=len(X) - 1)
     sizes = 8 + 300 * np.abs(alpha) / np.abs(alpha).max()
     for label, color in ((-1, COLORS[0]), (1, COLORS[1])):
         ax.scatter(*X[y == label].T, s=sizes[y == label], color=color, alpha=0.7,
                    label=f"class {label:+d} (size = $|\\alpha_i|$ from GD)")
-    ax.scatter(*X[svm.support_].T, s=160, facecolors="none", edgecolors="black", lw=1,
+    ax.scatter(*X[support].T, s=160, facecolors="none", edgecolors="black", lw=1,
                label="SVM support vectors")
     xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 2)
-    w = X.T @ alpha
-    for (wv, bv), style, name in (((svm.coef_[0], svm.intercept_[0]), "-", "SVM boundary"),
-                                  ((w, fit["b"]), "--", "GD boundary")):
+    w = X.T @ alpha                                                                # (2,)
+    for (wv, bv), style, name in (((coef[0], float(np.ravel(svm.intercept_)[0])), "-", "SVM boundary"),
+                                  ((w, b), "--", "GD boundary")):
         ax.plot(xs, -(wv[0] * xs + bv) / wv[1], "k" + style, lw=1, label=name)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", ylim=(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5))
 
@@ -310,3 +299,56 @@ def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contrib
     ax1.set(xlabel="training example $i$ (sorted by $x_i$)", ylabel="contribution $c_i(x)$",
             title=f"contributions to $f_T - f_0$ at $x$ = {X_test[query]:.2f} (sum {c.sum():+.3f})")
     return fig
+
+
+def plot_reconstruction(ax: object, X: object, y: object, X_test: object, trace: dict) -> None:
+    """One panel of the path-kernel check for a :func:`path_kernel_trace` result ``trace``: the
+    actual change ``f_T - f_0`` on ``X_test`` (m,) (thick), its reconstruction
+    ``sum_k -lr K_k(x, X) r(k)`` (dashed) and the targets ``y - f_0`` at the inputs ``X`` (n,)."""
+    from mlnotes.plotting import COLORS
+
+    ax, trace = check_axes("ax", ax), check_instance("trace", trace, dict)
+    X, X_test = check_array("X", X, ndim=1), check_array("X_test", X_test, ndim=1)     # (n,), (m,)
+    y = check_array("y", y, shape=X.shape)                                            # (n,)
+    change = trace["fT_test"] - trace["f0_test"]                                      # (m,)
+    ax.plot(X_test, change, color=COLORS[0], lw=3, label="actual $f_T - f_0$")
+    ax.plot(X_test, trace["contributions"].sum(axis=1), color=COLORS[1], ls="--",
+            label=r"$\sum_k -\mathrm{lr}\, K_k(x, x_i)\, r_i(k)$")
+    ax.plot(X, y - trace["f0_train"], "o", color=COLORS[3], ms=4,
+            label="targets $y - f_0$ at the training inputs")
+    ax.set(xlabel="input $x$")
+
+
+def plot_gram_matrices(kernels: dict):
+    """Heat maps of Gram matrices on one shared colour scale from 0, one panel per entry of
+    ``kernels`` (panel title -> (N, N) matrix), with one colour bar. Returns the figure."""
+    from mlnotes.plotting import new_figure
+
+    kernels = check_instance("kernels", kernels, dict)
+    mats = {title: check_array(f"kernels[{title!r}]", K, ndim=2) for title, K in kernels.items()}
+    vmax = max(K.max() for K in mats.values())
+    fig, axes = new_figure(ncols=len(mats), width=2.5 * len(mats), height=2.8)
+    for ax, (title, K) in zip(np.atleast_1d(axes), mats.items()):
+        im = ax.imshow(K, cmap="viridis", vmin=0, vmax=vmax)
+        ax.set(title=title, xlabel="$i$", ylabel="$j$")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="$K(x_i, x_j)$")
+    return fig
+
+
+def plot_kernel_change(ax: object, widths: object, change: object) -> None:
+    """Relative NTK change against the width on log-log axes: one thin line per seed, the mean
+    with dots, and a ``1/sqrt(w)`` reference through the first mean. ``change`` is
+    (len(widths), seeds)."""
+    from mlnotes.plotting import COLORS
+
+    ax, widths = check_axes("ax", ax), check_array("widths", widths, ndim=1, low=1)    # (W,)
+    change = check_array("change", change, ndim=2, shape=(len(widths), None), low=0)  # (W, seeds)
+    ax.loglog(widths, change, "-", color=COLORS[0], alpha=0.3, lw=1)
+    ax.plot([], [], "-", color=COLORS[0], alpha=0.3, lw=1, label="one seed")
+    ax.loglog(widths, change.mean(1), "o-", color=COLORS[0], label=f"mean of {change.shape[1]} seeds")
+    ax.loglog(widths, change[0].mean() * np.sqrt(widths[0] / widths), ":", color="gray",
+              label=r"$1/\sqrt{w}$")
+    ax.minorticks_off()
+    ax.set_xticks(widths, [f"{w:g}" for w in widths])
+    ax.set(xlabel="hidden width $w$", ylabel=r"$\|K_T - K_0\|_F / \|K_0\|_F$")
+    ax.legend()

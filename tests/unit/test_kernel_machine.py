@@ -76,10 +76,10 @@ def test_mlp_is_deterministic():
     (lambda: jacobian(mlp(3), np.zeros((0, 1))), ValueError, "non-empty"),
     (lambda: empirical_ntk(mlp(3), [np.nan]), ValueError, "finite"),
     (lambda: empirical_ntk(mlp(3), ["a"]), TypeError, "numeric"),
-    (lambda: path_kernel_trace(mlp(3), [1.0, 2.0], [1.0], [0.0], 0.1, 3), ValueError, "length"),
+    (lambda: path_kernel_trace(mlp(3), [1.0, 2.0], [1.0], [0.0], 0.1, 3), ValueError, "y must have shape"),
     (lambda: path_kernel_trace(mlp(3), [1.0], [1.0], [0.0], -0.1, 3), ValueError, "lr"),
     (lambda: path_kernel_trace(torch.nn.Linear(1, 1), [1.0], [1.0], [0.0], 0.1, 3), TypeError, "TanhMLP"),
-    (lambda: train_gd(mlp(3), [1.0, 2.0], [1.0], 0.1, 3), ValueError, "length"),
+    (lambda: train_gd(mlp(3), [1.0, 2.0], [1.0], 0.1, 3), ValueError, "y must have shape"),
     (lambda: train_gd(mlp(3), [1.0], [1.0], 0.1, -1), ValueError, "num_steps"),
     (lambda: linear_path_coefficients(np.ones((3, 2)), np.ones(3), np.ones(3), 0.1, 2), ValueError, "w0"),
 ])
@@ -142,6 +142,11 @@ ADVERSARIAL = {
                                         accepts={"num_steps": "0"}),
     "hinge_path_coefficients": Example(_Xb, _yb, 0.1, 3, batch_size=None, seed=0,
                                        accepts={"batch_size": "None int"}),
+    "plot_reconstruction": Example(fresh=lambda: {"ax": _ax(), "X": _Xk, "y": _Xk, "X_test": _Xk,
+                                                  "trace": _trace()}),
+    "plot_gram_matrices": Example(kernels={"a": np.eye(3), "b": np.ones((3, 3))}),
+    "plot_kernel_change": Example(fresh=lambda: {"ax": _ax()}, widths=np.array([16.0, 64.0]),
+                                  change=np.array([[0.2, 0.1], [0.1, 0.05]])),
     "plot_hinge_svm": Example(fresh=lambda: {
         "X": _Xb, "y": _yb, "fit": {"alpha": np.ones(4), "b": 0.0},
         "svm": __import__("sklearn.svm").svm.SVC(kernel="linear").fit(_Xb, _yb),
@@ -158,3 +163,32 @@ def test_draw_retrieval_marks_the_query_and_sums_the_contributions():
     assert fig.axes[1].get_title().endswith("(sum +0.250)") and "$x$ = 2.00" in fig.axes[1].get_title()
     assert len(fig.axes[1].patches) == 3
     plt.close(fig)
+
+
+def _ax():
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    return plt.subplots()[1]
+
+
+def _trace():
+    return path_kernel_trace(mlp(3), _Xk, _Xk, _Xk, lr=0.01, num_steps=2)
+
+
+def test_plot_helpers_draw_their_data():
+    import matplotlib.pyplot as plt
+    from mlnotes.kernel_machine import plot_gram_matrices, plot_kernel_change, plot_reconstruction
+
+    X = np.linspace(-1, 1, 4)
+    trace = path_kernel_trace(mlp(3), X, np.sin(X), X, lr=0.01, num_steps=5)
+    ax = _ax()
+    plot_reconstruction(ax, X, np.sin(X), X, trace)
+    actual = ax.lines[0].get_ydata()
+    np.testing.assert_allclose(actual, trace["fT_test"] - trace["f0_test"])
+    fig = plot_gram_matrices({"start": trace["K0_train"], "end": trace["KT_train"]})
+    assert [a.get_title() for a in fig.axes[:2]] == ["start", "end"]
+    ax = _ax()
+    plot_kernel_change(ax, np.array([16.0, 64.0, 256.0]), np.array([[0.2, 0.3], [0.1, 0.1], [0.05, 0.06]]))
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[3].get_ydata(), [0.25, 0.1, 0.055])  # the mean line
+    plt.close("all")
