@@ -226,7 +226,7 @@ def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int =
     cmap = mcolors.ListedColormap(["#e8e8e8", "#1f77b4", "#d62728", "#ff9f1c"])
     ax.imshow(kind.numpy(), cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
     fractions = {n: float((kind == i).float().mean()) for i, n in enumerate(names)}
-    ax.set_title(f"p = {p:.2f}, recipe {recipe}: " + ", ".join(
+    ax.set_title(f"$p$ = {p:.2f}, recipe {recipe}: " + ", ".join(
         f"{n} {100 * f:.1f}%" for n, f in fractions.items()), fontsize=10)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_xlabel(f"{cols} token positions"), ax.set_ylabel(f"{rows} sequences")

@@ -389,7 +389,7 @@ def draw_tile_schedule(ax, N: int, tile: int, causal: bool, stats: dict) -> None
         cols < rows, 1.0, np.where(cols == rows, 0.5, np.nan))
     ax.imshow(kind, cmap="Blues", vmin=0, vmax=1.2, extent=(0, N, N, 0))
     ax.set(xlabel="key index", ylabel="query index", xlim=(0, N), ylim=(N, 0),
-           title=f"B = {tile}: {stats['computed']} tiles computed, {stats['skipped']} skipped")
+           title=f"$B$ = {tile}: {stats['computed']} tiles computed, {stats['skipped']} skipped")
     ax.set_xticks(np.arange(0, N + 1, tile), minor=True)
     ax.set_yticks(np.arange(0, N + 1, tile), minor=True)
     ax.grid(False)

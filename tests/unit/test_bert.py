@@ -175,7 +175,7 @@ def test_draw_masking_grid_fractions_follow_the_recipe():
     f = draw_masking_grid(ax, p=0.3, recipe="80/10/10", rows=100, cols=100)
     selected = 1 - f["kept"]
     assert abs(selected - 0.3) < 0.02 and abs(f["[MASK]"] / selected - 0.8) < 0.03
-    assert "[MASK]" in ax.get_title() and "p = 0.30" in ax.get_title()
+    assert "[MASK]" in ax.get_title() and "$p$ = 0.30" in ax.get_title()
     g = draw_masking_grid(ax, p=0.3, recipe="0/0/100", rows=100, cols=100)
     assert g["[MASK]"] == 0 and g["random"] == 0 and g["kept"] == f["kept"]  # common random numbers
     h = draw_masking_grid(ax, p=0.05, recipe="100/0/0", rows=100, cols=100)
