@@ -10,8 +10,9 @@
   comment), how many seeds it rests on (or why one run is exact), and the evidence it printed;
 - the gates: per chapter, the problems each claim/code gate finds and the warnings (cells
   over 25 lines), so a failing gate is visible on the page as well as in ``make check``.
-  Gate counts are kept in ``_build/reports/gate-counts.json`` per notebook and cached
-  execution, so a rebuild with nothing changed does not re-run the gates.
+  Gate counts are kept in ``_build/reports/gate-counts.json`` per notebook, cached
+  execution and version of the gates' code, so a rebuild with nothing changed does not
+  re-run the gates.
 
 It then writes the code map and landing page (``bookkit.codemap``) in the same process
 (one interpreter start and one import of nbformat less per build). The page is rewritten
@@ -125,6 +126,7 @@ def render(root: Path = ROOT) -> str:
     metrics, cache = load_metrics(), open_cache(invalidate=False)
     rows, total_checks, total_passed = [], 0, 0
     memo = json.loads(GATE_COUNTS.read_text()) if GATE_COUNTS.exists() else {}
+    gates = hashlib.sha256((Path(__file__).parent / "contract.py").read_bytes()).hexdigest()  # the gates' code
     new_memo, executions = {}, []
     ledgers, gate_rows, totals = [], [], collections.Counter()
     kinds = [*GATE_KINDS, *(f"warn:{k}" for k in WARNING_KINDS)]
@@ -144,7 +146,7 @@ def render(root: Path = ROOT) -> str:
                     f"{m.get('peak_mb', float('nan')):.0f} | {passed if passed is not None else 'not run'}"
                     f" / {stats.checks} | {stats.figures} | {stats.explorers} | {stats.exercises} |")
         ledgers += [f"### {_md(stats.title)}", "", link, "", *ledger(path, nb), ""]
-        key = f"{rel}:{hashlib.sha256(path.read_bytes()).hexdigest()}:{stamp}"
+        key = f"{rel}:{hashlib.sha256(path.read_bytes()).hexdigest()}:{stamp}:{gates}"
         counts = new_memo[key] = collections.Counter(memo[key]) if key in memo else gate_counts(path, nb)
         totals.update(counts)
         gate_rows.append(f"| {link} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
