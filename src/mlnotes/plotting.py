@@ -88,6 +88,14 @@ def _grid_off_after(method: Callable) -> Callable:
     return draw_image
 
 
+class _PlainLogFormatter(mticker.LogFormatter):
+    """matplotlib's minor log labels, written as plain numbers ("0.3", "20", "20000") instead
+    of "3e-01" or "2e+04"."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"
+
+
 class _BookLogScale(mscale.LogScale):
     """matplotlib's log scale, labelled with powers of ten at the decades; the ticks in
     between get plain labels ("20", "50") only when the axis spans less than one decade."""
@@ -99,7 +107,7 @@ class _BookLogScale(mscale.LogScale):
     def set_default_locators_and_formatters(self, axis) -> None:
         super().set_default_locators_and_formatters(axis)
         axis.set_major_formatter(mticker.LogFormatterSciNotation(self.base))
-        axis.set_minor_formatter(mticker.LogFormatter(self.base, labelOnlyBase=False))  # "20", "50"
+        axis.set_minor_formatter(_PlainLogFormatter(self.base, labelOnlyBase=False))  # "20", "0.3"
 
 
 def use_book_style() -> None:

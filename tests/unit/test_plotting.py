@@ -99,6 +99,10 @@ def test_log_axes_label_decades_as_powers_of_ten():
     ax.set_ylim(20, 80)  # less than one decade: plain in-between labels, no "x10"
     minor = _labels(ax, minor=True)
     assert minor and all(t.isdigit() for t in minor)
+    ax.set_ylim(0.06, 0.35)  # small values: "0.2", not "2e-01"
+    assert "0.2" in _labels(ax, minor=True) and not any("e" in t for t in _labels(ax, minor=True))
+    ax.set_ylim(15000, 40000)  # large values: "20000", not "2x10^4"
+    assert "20000" in _labels(ax, minor=True) and not any("10^" in t for t in _labels(ax, minor=True))
     plt.close(fig)
 
 
