@@ -28,20 +28,32 @@ Kinds of argument and their validator:
 - relations between arguments: :func:`check_same_length`.
 
 Booleans are never accepted where a number is expected (``True`` is not a count).
+
+Most functions declare their rules once, above the ``def``, with :func:`checked` and one
+``arg.<kind>(...)`` per argument (the same validators, named by kind); the body then receives
+the canonical values and is only the algorithm::
+
+    @checked(n=arg.count(high=10**6), noise=arg.real(low=0), seed=arg.seed())
+    def noisy_sine(n, noise=0.2, seed=0):
+        ...
+
+Checks that relate two arguments (a shape that depends on a model) stay as one call in the body.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 __all__ = ["check_int", "check_count", "check_seed", "check_real", "check_positive", "check_probability",
            "check_bool", "check_choice", "check_array", "check_tensor", "as_numeric_array", "check_axes",
            "check_module", "check_callable", "check_same_length",
-           "check_generator", "check_instance", "check_vocab", "check_tokens"]
+           "check_generator", "check_instance", "check_vocab", "check_tokens", "checked", "arg"]
 
 _SEED_MAX = 2**63 - 1  # torch.manual_seed's and numpy's common range
 
@@ -403,3 +415,68 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
         return [t if isinstance(t, str) else int(t) for t in tokens]
     what = f"got {odd[0]!r} ({_type_name(odd[0])})" if odd else "got a mix of strings and ids"
     raise TypeError(f"{name} must hold only token strings or only int ids, {what}")
+
+
+# ----------------------------------------------------------------------------- declared rules
+class Rule:
+    """One argument's rule for :func:`checked`: a validator with its options, applied as
+    ``validator(name, value, *options)``. Build rules with ``arg.<kind>(...)``."""
+
+    def __init__(self, validator: Callable[..., Any], *args: Any, **kwargs: Any):
+        self.validator, self.args, self.kwargs = validator, args, kwargs
+
+    def __call__(self, name: str, value: object) -> Any:
+        if self.validator is check_seed:
+            return check_seed(value, name)
+        return self.validator(name, value, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        options = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"arg.{self.validator.__name__.removeprefix('check_')}({', '.join(options)})"
+
+
+class arg:
+    """Rule builders for :func:`checked`, one per validator above (same options)."""
+
+    int = functools.partial(Rule, check_int)
+    count = functools.partial(Rule, check_count)
+    seed = functools.partial(Rule, check_seed)
+    real = functools.partial(Rule, check_real)
+    positive = functools.partial(Rule, check_positive)
+    probability = functools.partial(Rule, check_probability)
+    bool = functools.partial(Rule, check_bool)
+    choice = functools.partial(Rule, check_choice)
+    array = functools.partial(Rule, check_array)
+    tensor = functools.partial(Rule, check_tensor)
+    numeric_array = functools.partial(Rule, lambda name, x, *a, **kw: as_numeric_array(x, name, *a, **kw))
+    axes = functools.partial(Rule, check_axes)
+    module = functools.partial(Rule, check_module)
+    callable = functools.partial(Rule, check_callable)
+    generator = functools.partial(Rule, check_generator)
+    instance = functools.partial(Rule, check_instance)
+    vocab = functools.partial(Rule, check_vocab)
+    tokens = functools.partial(Rule, check_tokens)
+
+
+def checked(**rules: Rule) -> Callable:
+    """Decorator: validate the named arguments with their rules before the body runs.
+
+    Each rule gets the argument's name and value (defaults included) and returns the canonical
+    value, which the body receives; a bad value raises the validator's ``TypeError`` or
+    ``ValueError``, which names the argument.
+    """
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+        missing = set(rules) - set(signature.parameters)
+        assert not missing, f"{fn.__qualname__} has no parameter {sorted(missing)}"
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, rule in rules.items():
+                bound.arguments[name] = rule(name, bound.arguments[name])
+            return fn(*bound.args, **bound.kwargs)
+
+        return run
+    return decorate

@@ -280,3 +280,33 @@ def test_check_tensor_floating():
     assert check_tensor("x", x, floating=True) is x
     with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
         check_tensor("x", torch.zeros(2, dtype=torch.long), floating=True)
+
+
+def test_checked_applies_rules_to_arguments_and_defaults():
+    import inspect
+    from mlnotes.validate import arg, checked
+
+    @checked(n=arg.count(high=10), x=arg.array(ndim=1), seed=arg.seed(), mode=arg.choice(("a", "b")))
+    def f(n, x, seed=0, mode="a", extra=None):
+        return n, x, seed, mode, extra
+
+    n, x, seed, mode, extra = f(np.int64(3), [1, 2])
+    assert type(n) is int and x.dtype == np.float64 and (seed, mode, extra) == (0, "a", None)
+    assert list(inspect.signature(f).parameters) == ["n", "x", "seed", "mode", "extra"]
+    assert "def f(n, x" in inspect.getsource(f)  # show() prints the function with its rules
+    cases = [(dict(n=0, x=[1.0]), ValueError, "n must be >= 1, got 0"),
+             (dict(n=True, x=[1.0]), TypeError, "n must be an int, got bool"),
+             (dict(n=2, x=[[1.0]]), ValueError, "x must be a non-empty 1-D array"),
+             (dict(n=2, x=[1.0], seed=-1), ValueError, "seed must be an int in"),
+             (dict(n=2, x=[1.0], mode="c"), ValueError, "mode must be one of"),
+             (dict(x=[1.0]), TypeError, "missing a required argument: 'n'")]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            f(**kwargs)
+    assert repr(arg.count(high=10)) == "arg.count(high=10)"
+
+
+def test_checked_rejects_rules_for_unknown_parameters():
+    from mlnotes.validate import arg, checked
+    with pytest.raises(AssertionError, match="has no parameter"):
+        checked(m=arg.count())(lambda n: n)
