@@ -46,7 +46,7 @@ def test_chapter_within_time_and_memory_budget(path, metrics):
 
 @pytest.fixture(scope="module")
 def cache():
-    return open_cache(invalidate=False)
+    return open_cache()
 
 
 def executed_notebook(cache, path):

@@ -87,7 +87,7 @@ def gate_table(paths: list[Path], details: bool = False, execute: bool = False, 
             executed[result.path] = nbformat.reads(nb_json, as_version=4) if result.ok else None
             if not result.ok:
                 errors[result.path] = re.sub(r"\x1b\[[0-9;]*m", "", result.error).strip().splitlines()[-1:]
-    cache = open_cache(invalidate=False) if (ROOT / "_build" / ".jupyter_cache").exists() else None
+    cache = open_cache() if (ROOT / "_build" / ".jupyter_cache").exists() else None
     kinds = [*GATE_KINDS, "figure-legend", "figure-log-range", "figure-empty"] if execute else list(GATE_KINDS)
     kinds += [f"warn:{k}" for k in WARNING_KINDS]
     lines, parts = [], collections.defaultdict(collections.Counter)

@@ -307,7 +307,7 @@ def write_if_changed(path: Path, data: bytes | str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bookkit.execute import open_cache
+    from bookkit.execute import execution_stamp, open_cache
 
     chapters = read_chapters()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         if record is None:
             continue
         target = thumbs_dir / f"{c.key.replace('/', '--')}.png"
-        stamp = f"{record.pk}:{record.hashkey}:{record.created.timestamp()}"
+        stamp = execution_stamp(record)
         if manifest.get(c.doc) == stamp and target.exists():
             new_manifest[c.doc], thumbs[c.doc] = stamp, str(target.relative_to(ROOT))
             continue

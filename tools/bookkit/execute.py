@@ -177,15 +177,17 @@ class DepsIndex:
             (self.dir / "store" / f"{key}.ipynb").unlink(missing_ok=True)
 
 
-def open_cache(cache_dir: Path = CACHE_DIR, root: Path = ROOT, invalidate: bool = False):
-    """The jupyter-cache at ``cache_dir`` (created if missing).
-
-    ``invalidate`` is accepted for old callers; validity is now per chapter (see ``DepsIndex``).
-    """
+def open_cache(cache_dir: Path = CACHE_DIR):
+    """The jupyter-cache at ``cache_dir`` (created if missing); validity is per chapter (``DepsIndex``)."""
     from jupyter_cache import get_cache
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     return get_cache(str(cache_dir))
+
+
+def execution_stamp(record) -> str:
+    """Identifies one cached execution (a re-execution of the same notebook gets a new stamp)."""
+    return f"{record.pk}:{record.hashkey}:{record.created.timestamp()}"
 
 
 def notebook_hash(cache, nb: nbformat.NotebookNode) -> str:

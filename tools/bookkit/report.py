@@ -33,7 +33,7 @@ import nbformat
 
 from bookkit.contract import (GATE_KINDS, WARNING_KINDS, Claim, chapter_stats, claims, gate_problems,
                               gate_warnings, number_problems, uses_glue, with_outputs)
-from bookkit.execute import ROOT, load_metrics, open_cache, toc_notebooks
+from bookkit.execute import ROOT, execution_stamp, load_metrics, open_cache, toc_notebooks
 
 PAGE = ROOT / "appendix" / "build-report.md"
 EVIDENCE_CHARS = 240
@@ -123,7 +123,7 @@ def gate_counts(path: Path, nb) -> collections.Counter:
 
 
 def render(root: Path = ROOT) -> str:
-    metrics, cache = load_metrics(), open_cache(invalidate=False)
+    metrics, cache = load_metrics(), open_cache()
     rows, total_checks, total_passed = [], 0, 0
     memo = json.loads(GATE_COUNTS.read_text()) if GATE_COUNTS.exists() else {}
     gates = hashlib.sha256((Path(__file__).parent / "contract.py").read_bytes()).hexdigest()  # the gates' code
@@ -137,7 +137,7 @@ def render(root: Path = ROOT) -> str:
         passed = passed_checks(nb)
         if record is not None:
             executions.append(record.created)
-        stamp = record and f"{record.pk}:{record.hashkey}:{record.created.timestamp()}"
+        stamp = record and execution_stamp(record)
         total_checks += stats.checks
         total_passed += passed or 0
         doc = "/" + rel.removesuffix(".ipynb")
