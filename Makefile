@@ -77,10 +77,14 @@ chromium:
 #  3. in parallel: the determinism check (every chapter re-executed in a fresh kernel, its text compared
 #     with the first execution), the unit tests, then the strict Sphinx build and the book tests
 #     (one at a time: JupyterLab under -n 2 and a loaded machine lost its Run All click).
+# Each phase line gives the wall time and the CPU time the whole machine spent since the start (from
+# /proc/stat; on a dedicated machine that is this run's), i.e. how close the run is to the cores' floor.
 TEST_TIMES := _build/reports/make-test-times.txt
 test:
 	@mkdir -p _build/reports; t0=$$(date +%s); : >$(TEST_TIMES); \
-	phase() { echo "$$1: $$(( $$(date +%s) - t0 )) s after start" | tee -a $(TEST_TIMES); }; \
+	busy() { awk '/^cpu /{print int(($$2 + $$3 + $$4 + $$7 + $$8) / 100)}' /proc/stat; }; c0=$$(busy); \
+	phase() { echo "$$1: $$(( $$(date +%s) - t0 )) s after start, machine busy $$(( $$(busy) - c0 )) CPU-s" \
+	  | tee -a $(TEST_TIMES); }; \
 	$(MAKE) --no-print-directory chromium $(AXE) assets >_build/reports/browser-setup.log 2>&1 & setup=$$!; \
 	$(MAKE) --no-print-directory install || exit 1; phase "install"; \
 	$(MAKE) --no-print-directory execute || exit 1; phase "first execution"; \
