@@ -20,29 +20,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_int, check_positive, check_seed, check_tensor
+from mlnotes.validate import check_array, check_tensor, checked, arg
 
 __all__ = ["enumerate_binary", "empirical_pmf", "tv_distance", "FVSBN", "NADE", "MADE",
            "fit_fvsbn", "fit_density"]
 
 
+@checked(n=arg.int(1, 20))
 def enumerate_binary(n: int) -> torch.Tensor:
     """All 2^n binary vectors as a float64 tensor (2^n, n), row k = binary digits of k (MSB first)."""
-    n = check_int("n", n, 1, 20)                       # 2^20 states at most
     k = torch.arange(2 ** n)
     return ((k[:, None] >> torch.arange(n - 1, -1, -1)) & 1).to(torch.float64)
 
 
+@checked(K=arg.int(1, 10 ** 7))
 def empirical_pmf(codes: object, K: int) -> np.ndarray:
     """Frequencies of integer codes in ``[0, K)``: shape (K,), sums to 1."""
-    K = check_int("K", K, 1, 10 ** 7)
     codes = check_array("codes", codes, ndim=1, integer=True, low=0, high=K - 1)
     return np.bincount(codes, minlength=K) / codes.size
 
 
+@checked(p=arg.array(ndim=1, low=0))
 def tv_distance(p: object, q: object) -> float:
     """Total variation distance ``0.5 * sum |p - q|`` between two pmfs of the same shape."""
-    p = check_array("p", p, ndim=1, low=0)
     q = check_array("q", q, ndim=1, shape=p.shape, low=0)
     for name, v in (("p", p), ("q", q)):
         if not np.isclose(v.sum(), 1):
@@ -79,6 +79,7 @@ class _Autoregressive(nn.Module):
         return next(self.parameters()).dtype
 
     @torch.no_grad()
+    @checked(num_samples=arg.int(1))
     def sample(self, num_samples: int, generator: torch.Generator | None = None,
                x_known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Ancestral samples (num_samples, n); pixels where ``known_mask`` is True are set to ``x_known``.
@@ -86,7 +87,6 @@ class _Autoregressive(nn.Module):
         Conditioning on known pixels this way is exact only for pixels that come first in the
         order (a known prefix); later known pixels are clamped, not conditioned on.
         """
-        num_samples = check_int("num_samples", num_samples, 1)
         if (x_known is None) != (known_mask is None):
             raise ValueError("give both x_known and known_mask, or neither")
         if known_mask is not None:
@@ -107,9 +107,10 @@ class _Autoregressive(nn.Module):
 class FVSBN(_Autoregressive):
     """Fully visible sigmoid belief net over n binary variables: n(n+1)/2 parameters."""
 
+    @checked(n=arg.int(1, 4096))
     def __init__(self, n: int, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n = check_int("n", n, 1, 4096)
+        self.n = n
         self.register_buffer("_rows", torch.tril_indices(self.n, self.n, -1)[0], persistent=False)
         self.register_buffer("_cols", torch.tril_indices(self.n, self.n, -1)[1], persistent=False)
         self.bias = nn.Parameter(torch.zeros(self.n, dtype=dtype))
@@ -146,10 +147,11 @@ class FVSBN(_Autoregressive):
 class NADE(_Autoregressive):
     """Neural autoregressive distribution estimator with d hidden units: 2nd + n + d parameters."""
 
+    @checked(n=arg.int(1, 4096), d=arg.int(1, 4096), seed=arg.seed())
     def __init__(self, n: int, d: int, seed: int = 0, dtype: torch.dtype = torch.float64):
         super().__init__()
-        self.n, self.d = check_int("n", n, 1, 4096), check_int("d", d, 1, 4096)
-        gen = torch.Generator().manual_seed(check_seed(seed))
+        self.n, self.d = n, d
+        gen = torch.Generator().manual_seed(seed)
         self.W = nn.Parameter(torch.randn(self.d, self.n, generator=gen, dtype=dtype) / np.sqrt(self.n))
         self.c = nn.Parameter(torch.zeros(self.d, dtype=dtype))
         self.V = nn.Parameter(torch.randn(self.n, self.d, generator=gen, dtype=dtype) / np.sqrt(self.d))
@@ -196,10 +198,11 @@ class MADE(_Autoregressive):
     ``j < i``: one forward pass gives all n conditionals.
     """
 
+    @checked(n=arg.int(2, 4096), hidden=arg.int(1, 4096), seed=arg.seed())
     def __init__(self, n: int, hidden: int, seed: int = 0, dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.n, hidden = check_int("n", n, 2, 4096), check_int("hidden", hidden, 1, 4096)
-        gen = torch.Generator().manual_seed(check_seed(seed))
+        self.n = n
+        gen = torch.Generator().manual_seed(seed)
         degrees = torch.randint(1, self.n, (hidden,), generator=gen)      # (hidden,) in [1, n-1]
         inputs = torch.arange(1, self.n + 1)                               # (n,) degrees 1..n
         self.register_buffer("mask_in", (degrees[:, None] >= inputs[None]).to(dtype))
@@ -230,6 +233,7 @@ class MADE(_Autoregressive):
 # endregion
 
 
+@checked(X=arg.array(ndim=2, low=0, high=1), C=arg.positive(), alpha=arg.positive())
 def fit_fvsbn(X: np.ndarray, C: float = 1.0, alpha: float = 1.0) -> FVSBN:
     """Maximum likelihood for an FVSBN over the columns of binary ``X`` (m, n), in column order.
 
@@ -239,8 +243,6 @@ def fit_fvsbn(X: np.ndarray, C: float = 1.0, alpha: float = 1.0) -> FVSBN:
     """
     from sklearn.linear_model import LogisticRegression
 
-    X = check_array("X", X, ndim=2, low=0, high=1)
-    C, alpha = check_positive("C", C), check_positive("alpha", alpha)
     m, n = X.shape
     bias, weight = np.zeros(n), np.zeros((n, n))
     for i in range(n):
@@ -254,6 +256,8 @@ def fit_fvsbn(X: np.ndarray, C: float = 1.0, alpha: float = 1.0) -> FVSBN:
     return FVSBN(n).set_weights(bias, weight)
 
 
+@checked(steps=arg.int(1, 10 ** 6), batch_size=arg.int(1, 10 ** 6), lr=arg.positive(),
+         weight_decay=arg.positive(allow_zero=True), eval_every=arg.int(1, 10 ** 6), seed=arg.seed())
 def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float = 1e-2, batch_size: int = 128,
                 seed: int = 0, weight_decay: float = 0.0, X_eval: torch.Tensor | None = None,
                 eval_every: int = 50) -> dict[str, list[float]]:
@@ -265,14 +269,9 @@ def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float =
     if not isinstance(model, _Autoregressive):
         raise TypeError(f"model must be an FVSBN, NADE or MADE, got {type(model).__name__}")
     X = _check_x(X, model.n, "X").to(model._dtype())
-    steps = check_int("steps", steps, 1, 10 ** 6)
-    batch_size = check_int("batch_size", batch_size, 1, 10 ** 6)
-    lr, weight_decay = check_positive("lr", lr), check_positive("weight_decay", weight_decay,
-                                                                allow_zero=True)
-    eval_every = check_int("eval_every", eval_every, 1, 10 ** 6)
     if X_eval is not None:
         X_eval = _check_x(X_eval, model.n, "X_eval")
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"step": [], "train_nll": [], "eval_nll": []}
     for step in range(1, steps + 1):

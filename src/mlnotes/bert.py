@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mlnotes.validate import check_generator, check_instance, check_tokens, check_vocab, check_array, check_axes, check_choice, check_count, check_int, check_probability, check_same_length, check_tensor
+from mlnotes.validate import (check_instance, check_tokens, check_vocab, check_array, check_int, check_same_length,
+                              check_tensor, checked, arg)
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
            "draw_masking_grid", "draw_top_fillers", "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
@@ -51,6 +52,7 @@ def topic_vocab(ambiguous: str = "apple") -> list[str]:
     return SPECIALS + words
 
 
+@checked(n=arg.count(high=10**6), p_adj=arg.probability(), rng=arg.generator())
 def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str = "apple",
                               p_adj: float = 0.5) -> tuple[list[list[str]], np.ndarray]:
     """``n`` sentences ``subj verb the [adj] <ambiguous> prep a place`` and their topics (0 fruit, 1 tech).
@@ -58,7 +60,6 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
     Every slot filler is drawn uniformly from the sentence's topic; the adjective appears with
     probability ``p_adj``, so the noun sits at word 3 or 4. Returns (tokens, topics of shape (n,)).
     """
-    n, p_adj, rng = check_count("n", n, high=10**6), check_probability("p_adj", p_adj), check_generator("rng", rng)
     topic_vocab(ambiguous)  # checks the ambiguous word
     names = list(TOPICS)
     topics = rng.integers(0, 2, size=n)
@@ -77,11 +78,11 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
         sentences.append(words)
     return sentences, topics
 
+@checked(sentences=arg.instance((list, tuple)), max_len=arg.count(low=3, high=10**5))
 def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
     """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
-    check_instance("sentences", sentences, (list, tuple))
     sentences = [check_tokens(f"sentences[{i}]", w, allow_empty=True) for i, w in enumerate(sentences)]
-    index, max_len = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}, check_count("max_len", max_len, low=3, high=10**5)
+    index = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}
     if len(sentences) == 0:
         raise ValueError("sentences must not be empty")
     ids = torch.full((len(sentences), max_len), PAD, dtype=torch.long)
@@ -95,6 +96,7 @@ def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: in
     return ids
 
 
+@checked(vocab_size=arg.count(high=10**7), p=arg.probability(), split=arg.array(shape=(3,), low=0.0))
 def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD, CLS, SEP, MASK),
                 p: float = 0.15, split: Sequence[float] = (0.8, 0.1, 0.1), mask_id: int = MASK,
                 gen: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -104,10 +106,9 @@ def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD,
     ``mask_id`` with prob. ``split[0]``, a uniform random *ordinary* token with prob. ``split[1]``
     and stays with prob. ``split[2]``. ``labels`` = original id where selected, -100 elsewhere.
     """
-    vocab_size, p = check_count("vocab_size", vocab_size, high=10**7), check_probability("p", p)
     ids = check_tensor("ids", ids, ndim=2, integer=True, low=0, high=vocab_size - 1)  # (B, L)
     special_ids = check_array("special_ids", special_ids, ndim=1, integer=True, low=0, high=vocab_size - 1)
-    split, mask_id = check_array("split", split, shape=(3,), low=0.0), check_int("mask_id", mask_id, 0, vocab_size - 1)
+    mask_id = check_int("mask_id", mask_id, 0, vocab_size - 1)
     if abs(split.sum() - 1) > 1e-9:
         raise ValueError(f"split must be three fractions (mask, random, keep) summing to 1, got {split}")
     gen = None if gen is None else check_instance("gen", gen, torch.Generator)
@@ -127,13 +128,12 @@ def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD,
     return inputs, labels, selected
 
 
+@checked(logits=arg.tensor(min_ndim=1), ignore_index=arg.int(), labels=arg.tensor(integer=True, allow_empty=True))
 def masked_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
     """Mean of ``-log softmax(logits)[label]`` over positions whose label is not ``ignore_index``.
 
     ``logits`` (..., V), ``labels`` (...) long. Written out with log-softmax and gather.
     """
-    logits, ignore_index = check_tensor("logits", logits, min_ndim=1), check_int("ignore_index", ignore_index)  # (..., V)
-    labels = check_tensor("labels", labels, integer=True, allow_empty=True)  # (...)
     if logits.shape[:-1] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} must be labels {tuple(labels.shape)} plus a vocabulary axis")
     keep = labels != ignore_index
@@ -144,13 +144,14 @@ def masked_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGN
     return -log_p.gather(1, labels[keep][:, None]).mean()
 
 
+@checked(start_logits=arg.array(ndim=1), end_logits=arg.array(ndim=1), max_len=arg.count())
 def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
     """Best answer span ``(i, j, s_i + e_j)`` with ``i <= j < i + max_len``, in O(n * max_len).
 
     Ties go to the smallest ``i`` then the smallest ``j``.
     """
-    s, e = check_array("start_logits", start_logits, ndim=1), check_array("end_logits", end_logits, ndim=1)
-    check_same_length(("start_logits", s), ("end_logits", e)), check_count("max_len", max_len)
+    s, e = start_logits, end_logits
+    check_same_length(("start_logits", s), ("end_logits", e)), max_len
     best = (0, 0, -np.inf)
     for i in range(s.size):
         window = e[i: i + max_len]
@@ -160,15 +161,17 @@ def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[i
     return best
 
 
+@checked(start_logits=arg.array(ndim=1), end_logits=arg.array(ndim=1), max_len=arg.count())
 def best_span_brute(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
     """Reference for :func:`best_span`: score every pair, O(n^2)."""
-    s, e = check_array("start_logits", start_logits, ndim=1), check_array("end_logits", end_logits, ndim=1)
-    check_same_length(("start_logits", s), ("end_logits", e)), check_count("max_len", max_len)
+    s, e = start_logits, end_logits
+    check_same_length(("start_logits", s), ("end_logits", e)), max_len
     pairs = [(s[i] + e[j], -i, -j) for i in range(s.size) for j in range(i, min(s.size, i + max_len))]
     score, i, j = max(pairs)
     return -i, -j, float(score)
 
 
+@checked(n=arg.count(high=10**6), rng=arg.generator(), max_len=arg.count(high=10**4))
 def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_len: int = 24
                   ) -> tuple[Tensor, Tensor, Tensor, np.ndarray]:
     """Extractive QA whose answer position depends on content: ``[CLS] q [SEP] c1 c2 [SEP]``.
@@ -178,7 +181,6 @@ def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_le
     ``prep a place``. Returns ids (n, max_len), answer start and end positions (n,) and which
     clause was asked (n,): a reader that ignores the question is right half the time.
     """
-    n, rng, max_len = check_count("n", n, high=10**6), check_generator("rng", rng), check_count("max_len", max_len, high=10**4)
     index = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}
     ids = torch.full((n, max_len), PAD, dtype=torch.long)
     start, end = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
@@ -201,6 +203,8 @@ MASKING_RECIPES = {"80/10/10": (0.8, 0.1, 0.1), "100/0/0": (1.0, 0.0, 0.0),
                    "0/100/0": (0.0, 1.0, 0.0), "0/0/100": (0.0, 0.0, 1.0)}
 
 
+@checked(ax=arg.axes(), p=arg.probability(), recipe=arg.choice(list(MASKING_RECIPES)), rows=arg.count(high=200),
+         cols=arg.count(high=200), seed=arg.int(0, 2**63 - 1))
 def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int = 12, cols: int = 40,
                       seed: int = 0) -> dict[str, float]:
     """Colour-code one :func:`mask_tokens` draw on a (rows, cols) grid of ordinary tokens.
@@ -212,10 +216,8 @@ def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int =
     """
     import matplotlib.colors as mcolors
 
-    ax, p = check_axes("ax", ax), check_probability("p", p)
-    split = MASKING_RECIPES[check_choice("recipe", recipe, list(MASKING_RECIPES))]
-    rows, cols = check_count("rows", rows, high=200), check_count("cols", cols, high=200)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0, 2**63 - 1))
+    split = MASKING_RECIPES[recipe]
+    gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(4, 54, (rows, cols), generator=gen)  # (rows, cols) ordinary ids
     inputs, _, selected = mask_tokens(ids, 54, p=p, split=split, gen=gen)
     kind = torch.zeros(rows, cols, dtype=torch.long)  # 0 kept
@@ -235,6 +237,7 @@ def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int =
     return fractions
 
 
+@checked(words=arg.tokens(), tokens=arg.tokens())
 def draw_top_fillers(words: Sequence[str], position: int, tokens: Sequence[str], probs: object):
     """The candidate fillers of one hidden word as horizontal bars, best on top, as a figure.
 
@@ -244,7 +247,6 @@ def draw_top_fillers(words: Sequence[str], position: int, tokens: Sequence[str],
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    words, tokens = check_tokens("words", words), check_tokens("tokens", tokens)
     position = check_int("position", position, 0, len(words) - 1)
     probs = check_array("probs", probs, shape=(len(tokens),), low=0.0, high=1.0)      # (k,)
     shown = " ".join("[MASK]" if i == position else str(w) for i, w in enumerate(words))

@@ -13,7 +13,7 @@ from scipy.special import logsumexp, xlogy
 
 
 from mlnotes.prob import as_generator
-from mlnotes.validate import check_array, check_int, check_positive, check_probability
+from mlnotes.validate import check_array, check_positive, checked, arg
 
 __all__ = ["param_counts", "bayes_net_param_count", "chain_rule_conditionals",
            "joint_from_conditionals", "fit_markov_chain", "markov_chain_log_likelihood",
@@ -38,6 +38,7 @@ def _bernoulli_log_prob(X: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- parameter counts
+@checked(n=arg.int(1, 10 ** 4), n_classes=arg.int(2, 10 ** 4))
 def param_counts(n: int, n_classes: int = 10) -> dict[str, int]:
     """Free parameters of each representation of n binary variables (exact Python ints).
 
@@ -45,8 +46,7 @@ def param_counts(n: int, n_classes: int = 10) -> dict[str, int]:
     two parents (each variable takes the previous two) ``1 + 2 + 4(n - 2)``; independent ``n``;
     naive Bayes ``(c - 1) + c n``; FVSBN ``n (n + 1) / 2``; logistic regression ``c (n + 1)``.
     """
-    n = check_int("n", n, 1, 10 ** 4)
-    c = check_int("n_classes", n_classes, 2, 10 ** 4)
+    c = n_classes
     return {
         "full joint": 2 ** n - 1,
         "Markov chain": 2 * n - 1,
@@ -77,6 +77,7 @@ def bayes_net_param_count(parents: list[list[int]]) -> int:
 
 
 # ----------------------------------------------------------------------------- chain rule
+@checked(joint=arg.array(min_ndim=1, low=0))
 def chain_rule_conditionals(joint: object) -> list[np.ndarray]:
     """Conditionals ``p(x_i = 1 | x_<i)`` of a joint pmf over n binary variables.
 
@@ -84,7 +85,7 @@ def chain_rule_conditionals(joint: object) -> list[np.ndarray]:
     holds ``p(x_i = 1 | x_0..x_{i-1})`` (0.5 where the conditioning event has probability 0),
     i.e. the 1 + 2 + ... + 2^{n-1} = 2^n - 1 numbers of the tabular chain rule.
     """
-    P = check_array("joint", joint, min_ndim=1, low=0)
+    P = joint
     if P.shape != (2,) * P.ndim:
         raise ValueError(f"joint must have shape (2,)*n, got {P.shape}")
     if (P < 0).any() or not np.isclose(P.sum(), 1.0, atol=1e-9):
@@ -130,10 +131,10 @@ def fit_markov_chain(X: object) -> tuple[float, np.ndarray]:
     return float(X[:, 0].mean()), cpt
 
 
+@checked(p0=arg.probability())
 def markov_chain_log_likelihood(X: object, p0: float, cpt: object) -> float:
     """Total log-likelihood (nats) of the rows of X under a chain Bayes net (see :func:`fit_markov_chain`)."""
     X = _check_binary(X)
-    p0 = check_probability("p0", p0)
     cpt = check_array("cpt", cpt, ndim=2, shape=(X.shape[1] - 1, 2), low=0, high=1)
     p = np.where(X[:, :-1] == 1, cpt[:, 1], cpt[:, 0])  # P(x_i = 1 | parent value), (m, n - 1)
     first = xlogy(X[:, 0], p0) + xlogy(1 - X[:, 0], 1 - p0)
@@ -163,9 +164,10 @@ class IndependentBernoulli:
         p = self._fitted()
         return _bernoulli_log_prob(_check_binary(X, p.size), p)
 
+    @checked(n_samples=arg.int(1))
     def sample(self, n_samples: int, rng: object) -> np.ndarray:
         p = self._fitted()
-        return (as_generator(rng).random((check_int("n_samples", n_samples, 1), p.size)) < p).astype(np.uint8)
+        return (as_generator(rng).random((n_samples, p.size)) < p).astype(np.uint8)
 
 
 class BernoulliNaiveBayes:
@@ -213,12 +215,12 @@ class BernoulliNaiveBayes:
         """Marginal density log p(x) = logsumexp_y [log p(y) + log p(x | y)], shape (m,)."""
         return logsumexp(self._joint(X), axis=1)
 
+    @checked(n_samples=arg.int(1))
     def sample(self, n_samples: int, rng: object, y: object = None) -> np.ndarray:
         """Samples from p(x) (class drawn from the prior) or from p(x | y) when ``y`` is given."""
         if self.classes_ is None:
             raise ValueError("call fit(X, y) first")
         rng = as_generator(rng)
-        n_samples = check_int("n_samples", n_samples, 1)
         if y is None:
             rows = rng.choice(self.classes_.size, size=n_samples, p=np.exp(self.log_prior_))
         else:

@@ -12,8 +12,7 @@ import numpy as np
 from scipy.special import expit as sigmoid  # the logistic function; chapters import it from here
 
 from mlnotes.trees import RegressionTree, TreeArrays, grow_tree
-from mlnotes.validate import (as_numeric_array, check_array, check_choice, check_count, check_int,
-                              check_real)
+from mlnotes.validate import as_numeric_array, check_array, check_count, check_int, check_real, checked, arg
 
 
 __all__ = ["GBDTBinaryClassifier", "GBDTRegressor", "XGBTree", "XGBoostLite", "gradients",
@@ -148,6 +147,7 @@ class GBDTBinaryClassifier(_GBDT):
         return sigmoid(self.decision_function(X))
 
 
+@checked(noise_var=arg.real(0.0, low_open=True))
 def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[float, np.ndarray],
                         noise_var: float) -> object:
     """Left: validation (dashed) and test (solid) MSE against rounds for one seed, each learning
@@ -163,7 +163,6 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
     val_curves = {lr: check_array("val_curves", v, ndim=2, low=0.0) for lr, v in val_curves.items()}
     test_curves = {lr: check_array("test_curves", test_curves.get(lr), shape=val_curves[lr].shape,
                                    low=0.0) for lr in val_curves}
-    noise_var = check_real("noise_var", noise_var, 0.0, low_open=True)
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for k, (lr, style) in enumerate(zip(val_curves, style_cycle(len(val_curves)))):
         val, test = val_curves[lr][0], test_curves[lr][0]
@@ -187,23 +186,22 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
 
 # ----------------------------------------------------------------------------- XGBoost
 
+@checked(G=arg.array(ndim=(0, 1)), lam=arg.real(0.0))
 def leaf_weight(G: float | np.ndarray, H: float | np.ndarray, lam: float) -> np.ndarray:
     """Optimal leaf weight w* = -G / (H + lambda), the minimiser of G w + 1/2 (H + lambda) w^2."""
-    G = check_array("G", G, ndim=(0, 1))
-    H, lam = check_array("H", H, shape=G.shape, low=0.0), check_real("lam", lam, 0.0)
+    H = check_array("H", H, shape=G.shape, low=0.0)
     if np.any(H + lam <= 0):
         raise ValueError("H + lambda must be > 0 (the quadratic must curve upwards)")
     return -G / (H + lam)
 
 
+@checked(GL=arg.array(ndim=(0, 1)), lam=arg.real(0.0), gamma=arg.real(0.0))
 def split_gain(GL: float | np.ndarray, HL: float | np.ndarray, GR: float | np.ndarray,
                HR: float | np.ndarray, lam: float, gamma: float = 0.0) -> np.ndarray:
     """Structure-score gain of a split (Chen & Guestrin, eq. 7):
     1/2 [GL^2/(HL+l) + GR^2/(HR+l) - (GL+GR)^2/(HL+HR+l)] - gamma."""
-    GL = check_array("GL", GL, ndim=(0, 1))
     HL, GR = check_array("HL", HL, shape=GL.shape, low=0.0), check_array("GR", GR, shape=GL.shape)
     HR = check_array("HR", HR, shape=GL.shape, low=0.0)
-    lam, gamma = check_real("lam", lam, 0.0), check_real("gamma", gamma, 0.0)
     if np.any(HL + lam <= 0) or np.any(HR + lam <= 0):
         raise ValueError("HL + lambda and HR + lambda must be > 0")
     return 0.5 * (GL**2 / (HL + lam) + GR**2 / (HR + lam) - (GL + GR) ** 2 / (HL + HR + lam)) - gamma
@@ -286,13 +284,13 @@ class XGBTree:
 OBJECTIVES = ("reg:squarederror", "binary:logistic")
 
 
+@checked(objective=arg.choice(OBJECTIVES), y=arg.array(ndim=1, bool_ok=True))
 def gradients(objective: str, y: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and second derivatives (g, h) of the loss in the margin F, each of shape (n,).
 
     Squared error 1/2 (y - F)^2: g = F - y, h = 1. Logistic loss: g = sigmoid(F) - y, h = p (1 - p).
     """
-    objective = check_choice("objective", objective, OBJECTIVES)
-    y = check_array("y", y, ndim=1, bool_ok=True).astype(np.float64)
+    y = y.astype(np.float64)
     F = check_array("F", F, shape=y.shape)
     if objective == "reg:squarederror":
         return F - y, np.ones_like(F)
@@ -352,15 +350,14 @@ class XGBoostLite(_BoostedTrees):
         return sigmoid(F) if self.objective == "binary:logistic" else F
 
 
+@checked(x=arg.array(ndim=1), q=arg.array(ndim=(0, 1), low=0.0, high=1.0))
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Weighted quantiles: for each q, the first sorted x whose cumulative weight reaches q * sum(w).
 
     XGBoost's approximate split finding proposes candidates this way with w = h. With
     w = 1 this is ``np.quantile(x, q, method='inverted_cdf')``.
     """
-    x = check_array("x", x, ndim=1)
     w = check_array("w", w, shape=x.shape, low=0.0)
-    q = check_array("q", q, ndim=(0, 1), low=0.0, high=1.0)
     if w.sum() <= 0:
         raise ValueError("w must have a positive sum")
     order = np.argsort(x, kind="stable")
@@ -369,6 +366,7 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarra
     return x[order][np.minimum(idx, len(x) - 1)].reshape(q.shape)
 
 
+@checked(x=arg.array(ndim=1, finite=False), lam=arg.real(0.0, low_open=True))
 def sparsity_aware_split(x: np.ndarray, g: np.ndarray, h: np.ndarray, lam: float = 1.0
                          ) -> tuple[float, float, bool]:
     """Best split of one feature with missing values (NaN): ``(gain, threshold, missing_left)``.
@@ -377,11 +375,9 @@ def sparsity_aware_split(x: np.ndarray, g: np.ndarray, h: np.ndarray, lam: float
     the missing rows are tried on the left and on the right (Chen & Guestrin, Algorithm 3).
     The gain is the paper's 1/2 [...] with gamma = 0; ties prefer sending missing rows right.
     """
-    x = check_array("x", x, ndim=1, finite=False)                  # NaN marks a missing value
     if np.isinf(x).any() or x.size < 2:
         raise ValueError("x must hold at least 2 values, finite or NaN (missing)")
     g, h = check_array("g", g, shape=x.shape), check_array("h", h, shape=x.shape, low=0.0)
-    lam = check_real("lam", lam, 0.0, low_open=True)              # empty sides stay harmless
     miss = np.isnan(x)
     order = np.argsort(x[~miss], kind="stable")
     xs, gs, hs = x[~miss][order], g[~miss][order], h[~miss][order]

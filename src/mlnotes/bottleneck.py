@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes.vae import kl_std_normal, reparameterize
-from mlnotes.validate import (check_count, check_int, check_module, check_positive, check_real,
-                              check_same_length, check_seed, check_tensor)
+from mlnotes.validate import check_positive, check_real, check_same_length, check_tensor, checked, arg
 
 __all__ = ["gaussian_mi_linear", "expected_kl_linear", "marginal_kl_linear", "VIBClassifier",
            "train_vib"]
@@ -57,11 +56,11 @@ class VIBClassifier(nn.Module):
     defaults to ``self.training``: noise during training, the mean ``mu`` at evaluation.
     """
 
+    @checked(d_in=arg.count(high=4096), d_hidden=arg.count(high=4096), d_z=arg.count(high=4096),
+             n_classes=arg.int(2, 4096), seed=arg.seed())
     def __init__(self, d_in: int = 64, d_hidden: int = 128, d_z: int = 8, n_classes: int = 10, seed: int = 0):
         super().__init__()
-        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
-        d_z, n_classes = check_count("d_z", d_z, high=4096), check_int("n_classes", n_classes, 2, 4096)
-        torch.manual_seed(check_seed(seed))
+        torch.manual_seed(seed)
         self.d_in, self.d_z = d_in, d_z
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_z))
         self.classifier = nn.Linear(d_z, n_classes)
@@ -79,6 +78,8 @@ class VIBClassifier(nn.Module):
         return self.classifier(z), kl_std_normal(mu, log_var)
 
 
+@checked(lam=arg.positive(allow_zero=True), steps=arg.count(high=10**6), batch_size=arg.count(high=10**6),
+         seed=arg.seed(), lr=arg.positive())
 def train_vib(model: VIBClassifier, X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 600,
               lr: float = 3e-3, batch_size: int = 128, seed: int = 0) -> VIBClassifier:
     """Minimize ``cross-entropy + lam * mean KL`` with Adam on minibatches; returns the model in eval mode."""
@@ -87,10 +88,8 @@ def train_vib(model: VIBClassifier, X: torch.Tensor, y: torch.Tensor, lam: float
     X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
     y = check_tensor("y", y, ndim=1, integer=True, low=0, high=model.classifier.out_features - 1)
     check_same_length(("X", X), ("y", y))
-    lam, steps = check_positive("lam", lam, allow_zero=True), check_count("steps", steps, high=10**6)
-    batch_size = check_count("batch_size", batch_size, high=10**6)
-    gen = torch.Generator().manual_seed(check_seed(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
         idx = torch.randint(0, X.shape[0], (min(batch_size, X.shape[0]),), generator=gen)

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mlnotes.plotting import COLORS
-from mlnotes.validate import check_axes
+from mlnotes.validate import checked, arg
 
 Pair = tuple[str, str]
 TIE_BREAKS = ("first", "lexicographic")
@@ -369,6 +369,7 @@ def display_token(token: str) -> str:
     return "".join(out)
 
 
+@checked(ax=arg.axes())
 def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float = 9,
                      word_starts: Sequence[bool] | None = None) -> None:
     """Draw ``tokens`` left to right as boxes of alternating colour, wrapping at ``width`` chars.
@@ -383,7 +384,6 @@ def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float
         raise TypeError("tokens must all be str")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
-    check_axes("ax", ax)
     starts = [False] * len(tokens) if word_starts is None else [bool(b) for b in word_starts]
     if len(starts) != len(tokens):
         raise ValueError(f"word_starts must have one entry per token ({len(tokens)}), got {len(starts)}")

@@ -29,7 +29,7 @@ import importlib.util
 import math
 import numbers
 
-from mlnotes.validate import check_array
+from mlnotes.validate import checked, arg
 
 __all__ = ["glue", "spread"]
 
@@ -83,12 +83,13 @@ def glue(name: str, value: object, fmt: str = "{}") -> Glued:
     return text
 
 
+@checked(values=arg.array(ndim=1))
 def spread(values: object, fmt: str = "{:.3f}", unit: str = "seeds") -> str:
     """``"mean ± sd (N seeds, min .., max ..)"`` of ``values``, each number formatted by ``fmt``."""
     _check_fmt(fmt)
     if not isinstance(unit, str):
         raise TypeError(f"unit must be a word such as 'seeds' or 'splits', got {unit!r}")
-    x = check_array("values", values, ndim=1)
+    x = values
     if x.size < 2:
         raise ValueError(f"values must hold at least 2 measurements for a spread, got {x.size}")
     mean, sd = x.mean(), x.std(ddof=1)

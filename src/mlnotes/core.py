@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_bool, check_callable, check_int, check_module, check_real
+from mlnotes.validate import check_array, check_int, checked, arg
 from mlnotes.validate import check_seed  # noqa: F401  (one meaning everywhere: None = fresh entropy)
 
 __all__ = ["DEFAULT_TORCH_THREADS", "count_params", "numerical_grad", "seed_everything", "setup_notebook",
@@ -24,6 +24,7 @@ __all__ = ["DEFAULT_TORCH_THREADS", "count_params", "numerical_grad", "seed_ever
 DEFAULT_TORCH_THREADS = 1
 
 
+@checked(seed=arg.seed())
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's ``random``, numpy's global RNG and, if imported, torch.
 
@@ -31,7 +32,6 @@ def seed_everything(seed: int = 0) -> None:
     ``torch.Generator().manual_seed(seed)``); this covers libraries that use the globals.
     ``seed=None`` draws a fresh seed (see ``mlnotes.validate.check_seed``).
     """
-    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # numpy's legacy global RNG takes 32-bit seeds
     if "torch" in sys.modules:
@@ -56,6 +56,7 @@ def setup_torch_threads(num_threads: int = DEFAULT_TORCH_THREADS) -> int:
     return torch.get_num_threads()
 
 
+@checked(seed=arg.seed(), torch=arg.bool())
 def setup_notebook(seed: int = 0, torch: bool = False) -> None:
     """First cell of every chapter: book plot style, seeds, one BLAS thread and, with
     ``torch=True``, one torch thread.
@@ -65,7 +66,6 @@ def setup_notebook(seed: int = 0, torch: bool = False) -> None:
     matrices are small, and on a busy 2-core machine a multithreaded 300x300 solve ran ~75x
     slower than a single-threaded one.
     """
-    seed, torch = check_seed(seed), check_bool("torch", torch)
     from threadpoolctl import threadpool_limits
 
     from mlnotes.plotting import use_book_style
@@ -78,19 +78,18 @@ def setup_notebook(seed: int = 0, torch: bool = False) -> None:
     seed_everything(seed)
 
 
+@checked(f=arg.callable(), eps=arg.real(low=0.0, low_open=True))
 def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], eps: float = 1e-6) -> float:
     """Central difference ``(f(x + eps e_idx) - f(x - eps e_idx)) / (2 eps)`` for one coordinate of ``x``.
 
     ``f`` takes no arguments and reads ``x``, which is changed in place during the call and restored.
     Used to check hand-derived gradients (BPTT, word2vec).
     """
-    f = check_callable("f", f)
     if not isinstance(x, np.ndarray):  # changed in place: a copy would not reach f
         raise TypeError(f"x must be a float numpy array (modified in place, then restored), got {type(x).__name__}")
     check_array("x", x, dtype=None, finite=False)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"x must be a float numpy array, got dtype {x.dtype}")
-    eps = check_real("eps", eps, low=0.0, low_open=True)
     where = np.atleast_1d(np.asarray(idx, dtype=object))
     if where.ndim != 1 or len(where) != x.ndim:
         raise ValueError(f"idx must give one index per axis of x {x.shape}, got {idx!r}")
@@ -104,8 +103,8 @@ def numerical_grad(f: Callable[[], float], x: np.ndarray, idx: tuple[int, ...], 
     return (up - down) / (2 * eps)
 
 
+@checked(module=arg.module(), trainable_only=arg.bool())
 def count_params(module: object, trainable_only: bool = True) -> int:
     """Number of scalar parameters in a torch ``module`` (only those with ``requires_grad``
     unless ``trainable_only=False``)."""
-    module, trainable_only = check_module("module", module), check_bool("trainable_only", trainable_only)
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

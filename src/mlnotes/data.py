@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlnotes.validate import (check_array, check_bool, check_choice, check_count, check_probability, check_real,
-                              check_seed)
+from mlnotes.validate import check_bool, checked, arg
 
 __all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray",
            "lee_corpus"]
@@ -26,31 +25,31 @@ def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:
     return digits.data.astype(np.float64) / 16.0, digits.target.astype(np.int64)
 
 
+@checked(threshold=arg.probability(low_open=True, high_open=True))
 def load_binarized_digits(threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Digits binarized at ``threshold``: ``X`` uint8 (1797, 64) of {0, 1}, ``y`` (1797,)."""
-    threshold = check_probability("threshold", threshold, low_open=True, high_open=True)
     X, y = load_digits_scaled()
     return (X > threshold).astype(np.uint8), y
 
 
+@checked(n=arg.count(high=10**7), noise=arg.real(low=0), seed=arg.seed())
 def noisy_sine(n: int, noise: float = 0.2, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(0, 1)``, ``y = sin(2 pi x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n, noise, seed = check_count("n", n, high=10**7), check_real("noise", noise, low=0), check_seed(seed)
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0.0, 1.0, n))
     return x, np.sin(2 * np.pi * x) + noise * rng.standard_normal(n)
 
 
+@checked(n=arg.count(high=10**7), centers=arg.array(ndim=2), std=arg.real(low=0, low_open=True), seed=arg.seed())
 def gaussian_blobs(n: int, centers: np.ndarray, std: float = 1.0,
                    seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points split evenly over Gaussian blobs at ``centers`` (k, d): ``X`` (n, d), ``y`` (n,)."""
-    n, centers = check_count("n", n, high=10**7), check_array("centers", centers, ndim=2)
-    std, seed = check_real("std", std, low=0, low_open=True), check_seed(seed)
     rng = np.random.default_rng(seed)
     y = np.arange(n) % centers.shape[0]
     return centers[y] + std * rng.standard_normal((n, centers.shape[1])), y
 
 
+@checked(name=arg.choice(("china.jpg", "flower.jpg")), size=arg.count(low=8, high=427))
 def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
     """scikit-learn's bundled photo as a grayscale float image in [0, 1] of shape (size, size).
 
@@ -58,7 +57,6 @@ def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
     """
     from sklearn.datasets import load_sample_image
 
-    name, size = check_choice("name", name, ("china.jpg", "flower.jpg")), check_count("size", size, low=8, high=427)
     image = load_sample_image(name).astype(np.float64).mean(axis=2) / 255.0
     side = min(image.shape)  # 427 for both photos
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2

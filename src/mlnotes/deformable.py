@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlnotes.validate import (check_array, check_axes, check_count, check_module, check_real,
-                              check_seed, check_tensor)
+from mlnotes.validate import check_array, check_tensor, checked, arg
 
 __all__ = [
     "DeformConv2d", "bilinear_sample", "content_adaptive_task", "content_scaled_offsets",
@@ -23,20 +22,19 @@ __all__ = [
 ]
 
 
+@checked(a=arg.array(), b=arg.array())
 def tent(a: object, b: object) -> np.ndarray:
     """1-D bilinear kernel ``g(a, b) = max(0, 1 - |a - b|)``; the 2-D kernel is ``g(qy, py) g(qx, px)``."""
-    a, b = check_array("a", a), check_array("b", b)          # any shapes that broadcast
     return np.maximum(0.0, 1.0 - np.abs(a - b))
 
 
+@checked(x=arg.tensor(ndim=4), py=arg.tensor(min_ndim=1))
 def bilinear_sample(x: torch.Tensor, py: torch.Tensor, px: torch.Tensor) -> torch.Tensor:
     """Read ``x`` (B, C, H, W) at fractional rows ``py`` and columns ``px`` (both (B, *P)), zeros outside.
 
     ``x(p) = sum_q G(q, p) x(q)`` over the four integer neighbours ``q`` of ``p``, with
     ``G(q, p) = g(q_y, p_y) g(q_x, p_x)``. Returns (B, C, *P); differentiable in x, py and px.
     """
-    x = check_tensor("x", x, ndim=4)
-    py = check_tensor("py", py, min_ndim=1)
     if py.shape[0] != x.shape[0]:
         raise ValueError(f"py must start with the batch size {x.shape[0]} of x, got shape {tuple(py.shape)}")
     px = check_tensor("px", px, shape=py.shape)
@@ -54,6 +52,8 @@ def bilinear_sample(x: torch.Tensor, py: torch.Tensor, px: torch.Tensor) -> torc
     return out
 
 
+@checked(x=arg.tensor(ndim=4), stride=arg.count(high=64), dilation=arg.count(high=64),
+         padding=arg.count(low=0, high=64))
 def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                   stride: int = 1, padding: int = 0, dilation: int = 1) -> torch.Tensor:
     """Deformable convolution ``y(p0) = sum_n w(p_n) x(p0 + p_n + dp_n)`` by a loop over kernel taps.
@@ -62,10 +62,7 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     torchvision's (dy, dx) layout. With zero offsets it is ``F.conv2d(x, weight, bias, stride, padding,
     dilation)``. Output (B, C_out, H_out, W_out).
     """
-    x = check_tensor("x", x, ndim=4)
     weight = check_tensor("weight", weight, shape=(None, x.shape[1], None, None))
-    stride, dilation = check_count("stride", stride, high=64), check_count("dilation", dilation, high=64)
-    padding = check_count("padding", padding, low=0, high=64)
     B, C_in, H, W = x.shape
     C_out, _, kh, kw = weight.shape
     H_out = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
@@ -87,15 +84,14 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
 
+@checked(k=arg.count(high=15), d=arg.count(high=64), H_out=arg.count(high=4096), W_out=arg.count(high=4096),
+         B=arg.count(high=4096))
 def dilation_offsets(k: int, d: int, H_out: int, W_out: int, B: int = 1, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Offsets that turn a k x k kernel with padding (k-1)/2 into the dilation-d kernel with padding d(k-1)/2.
 
     Tap (i, j) moves by ``((i - c)(d - 1), (j - c)(d - 1))`` with ``c = (k - 1)/2``: dilation is the
     special case of fixed, integer, position-independent offsets. Shape (B, 2 k^2, H_out, W_out).
     """
-    k, d = check_count("k", k, high=15), check_count("d", d, high=64)
-    H_out, W_out = check_count("H_out", H_out, high=4096), check_count("W_out", W_out, high=4096)
-    B = check_count("B", B, high=4096)
     if k % 2 == 0:
         raise ValueError(f"k must be odd so the kernel has a centre, got {k}")
     c = (k - 1) // 2
@@ -106,6 +102,8 @@ def dilation_offsets(k: int, d: int, H_out: int, W_out: int, B: int = 1, dtype: 
     return torch.tensor(per_tap, dtype=dtype).reshape(1, -1, 1, 1).expand(B, -1, H_out, W_out).clone()
 
 
+@checked(source=arg.tensor(ndim=2), steps=arg.count(high=100_000), lr=arg.real(low=0, low_open=True),
+         init=arg.array(shape=(2,)))
 def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 300, lr: float = 0.05,
                      init: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Learn one offset ``(dy, dx)`` shared by every position of a 1x1 deformable conv with weight 1.
@@ -113,10 +111,7 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     Minimizes ``mean((x(p + delta) - target(p))^2)`` with Adam. ``source`` and ``target`` are
     (H, W) tensors. Returns the trajectory of ``delta``, shape (steps + 1, 2), the start first.
     """
-    source = check_tensor("source", source, ndim=2)
     target = check_tensor("target", target, shape=source.shape)
-    steps, lr = check_count("steps", steps, high=100_000), check_real("lr", lr, low=0, low_open=True)
-    init = check_array("init", init, shape=(2,))
     H, W = source.shape
     delta = torch.tensor(init, dtype=source.dtype, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=lr)
@@ -133,6 +128,7 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     return np.array(path)
 
 
+@checked(ax=arg.axes(), k=arg.count(high=15), centre=arg.array(shape=(2,)), dilation=arg.count(high=64))
 def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: object, k: int = 3,
                          dilation: int = 1, **kw: object) -> None:
     """Mark the k x k sampling points of one output unit at ``centre`` (row, col) plus per-tap offsets.
@@ -140,9 +136,6 @@ def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: objec
     ``offsets`` is (k*k, 2) of (dy, dx), or None for a regular grid. Points are drawn in image
     coordinates (x = column, y = row).
     """
-    ax, k = check_axes("ax", ax), check_count("k", k, high=15)
-    centre = check_array("centre", centre, shape=(2,))
-    dilation = check_count("dilation", dilation, high=64)
     grid = np.array([(i, j) for i in range(k) for j in range(k)], dtype=np.float64) - (k - 1) / 2
     offsets = np.zeros((k * k, 2)) if offsets is None else check_array("offsets", offsets,
                                                                       shape=(k * k, 2))
@@ -155,9 +148,8 @@ class DeformConv2d(torch.nn.Module):
     """A deformable ``k x k`` layer: a zero-initialised ``k x k`` conv predicts the ``2 k^2`` offsets
     from the layer's own input, so the layer starts as a plain convolution."""
 
+    @checked(c_in=arg.count(high=4096), c_out=arg.count(high=4096), k=arg.count(high=15))
     def __init__(self, c_in: int, c_out: int, k: int = 3, dtype: torch.dtype = torch.float64) -> None:
-        c_in, c_out = check_count("c_in", c_in, high=4096), check_count("c_out", c_out, high=4096)
-        k = check_count("k", k, high=15)
         super().__init__()
         self.offset_conv = torch.nn.Conv2d(c_in, 2 * k * k, k, padding=k // 2, dtype=dtype)
         torch.nn.init.zeros_(self.offset_conv.weight)
@@ -169,6 +161,7 @@ class DeformConv2d(torch.nn.Module):
                              padding=self.conv.padding[0])
 
 
+@checked(images=arg.tensor(shape=(None, 1, None, None)), gain=arg.real(low=-10, high=10))
 def content_scaled_offsets(images: torch.Tensor, gain: float = 1.5) -> torch.Tensor:
     """Offsets that dilate a 3x3 kernel by ``1 + gain * b(p)`` at each position, ``b`` = 3x3 box blur.
 
@@ -176,14 +169,13 @@ def content_scaled_offsets(images: torch.Tensor, gain: float = 1.5) -> torch.Ten
     kernel up to ``1 + gain`` times wider, dark ones with the plain 3x3 grid. Because the offset is
     linear in the input, a 3x3 offset convolution can represent it exactly. Shape (B, 18, H, W).
     """
-    images = check_tensor("images", images, shape=(None, 1, None, None))
-    gain = check_real("gain", gain, low=-10, high=10)
     box = images.new_ones(1, 1, 3, 3) / 9
     b = torch.nn.functional.conv2d(images, box, padding=1)                   # (B, 1, H, W)
     taps = torch.tensor([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=images.dtype)
     return gain * b * taps.reshape(1, 18, 1, 1)                             # (B, 18, H, W)
 
 
+@checked(n=arg.count(high=10_000), size=arg.count(low=5, high=128), gain=arg.real(low=-10, high=10), seed=arg.seed())
 def content_adaptive_task(n: int, size: int = 12, seed: int = 0,
                           gain: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
     """A task whose receptive field must vary with the input: ``(images, targets)``, (n, 1, size, size).
@@ -194,9 +186,7 @@ def content_adaptive_task(n: int, size: int = 12, seed: int = 0,
     and stays tight on dark background. A plain convolution of any size applies one grid
     everywhere.
     """
-    n, size = check_count("n", n, high=10_000), check_count("size", size, low=5, high=128)
-    gain = check_real("gain", gain, low=-10, high=10)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(n, 1, size, size, generator=gen)                       # (n, 1, S, S)
     blur = torch.exp(-torch.arange(-4.0, 5.0) ** 2 / 2)
     smooth = torch.nn.functional.conv2d(noise, (blur[:, None] * blur[None, :])[None, None],
@@ -208,14 +198,12 @@ def content_adaptive_task(n: int, size: int = 12, seed: int = 0,
     return images, targets
 
 
+@checked(model=arg.module(), images=arg.tensor(ndim=4), targets=arg.tensor(ndim=4), steps=arg.count(high=100_000),
+         lr=arg.real(low=0, low_open=True), seed=arg.seed())
 def fit_conv_model(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor,
                    steps: int = 300, lr: float = 0.02, seed: int = 0) -> list[float]:
     """Full-batch Adam on the mean squared error; returns the loss of every step."""
-    model = check_module("model", model)
-    images = check_tensor("images", images, ndim=4)
-    targets = check_tensor("targets", targets, ndim=4)
-    steps, lr = check_count("steps", steps, high=100_000), check_real("lr", lr, low=0, low_open=True)
-    torch.manual_seed(check_seed(seed))
+    torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
@@ -227,18 +215,19 @@ def fit_conv_model(model: torch.nn.Module, images: torch.Tensor, targets: torch.
     return losses
 
 
+@checked(offsets=arg.tensor(shape=(None, 18, None, None)))
 def local_dilation(offsets: torch.Tensor) -> torch.Tensor:
     """How much a 3x3 offset field widens the kernel at each position: shape (B, H, W).
 
     The least-squares ``s`` in ``dp_n ~ s p_n`` over the nine taps, i.e.
     ``sum_n dp_n . p_n / sum_n |p_n|^2``: 0 for the plain grid, ``d - 1`` for dilation ``d``.
     """
-    offsets = check_tensor("offsets", offsets, shape=(None, 18, None, None))
     taps = torch.tensor([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=offsets.dtype)
     per_tap = offsets.reshape(offsets.shape[0], 9, 2, *offsets.shape[2:])   # (B, 9, 2, H, W)
     return (per_tap * taps[None, :, :, None, None]).sum((1, 2)) / (taps ** 2).sum()
 
 
+@checked(offsets=arg.tensor(shape=(1, 18, None, None)), centre=arg.array(shape=(2,)), layers=arg.count(high=4))
 def stacked_sampling_points(offsets: torch.Tensor, centre: tuple[int, int],
                             layers: int = 2) -> np.ndarray:
     """Input positions that ``layers`` stacked 3x3 deformable layers read for one top unit.
@@ -247,9 +236,6 @@ def stacked_sampling_points(offsets: torch.Tensor, centre: tuple[int, int],
     applied repeatedly to maps of the same size); a unit at a fractional position uses the
     offsets of its nearest pixel. Returns the ``9 ** layers`` points as (row, column) pairs.
     """
-    offsets = check_tensor("offsets", offsets, shape=(1, 18, None, None))
-    centre = check_array("centre", centre, shape=(2,))
-    layers = check_count("layers", layers, high=4)
     H, W = offsets.shape[-2:]
     field = offsets[0].detach().reshape(9, 2, H, W).numpy()
     taps = np.array([[i - 1, j - 1] for i in range(3) for j in range(3)], dtype=float)

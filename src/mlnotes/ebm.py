@@ -14,9 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import (check_generator, check_instance, check_array, check_axes, check_callable, check_count, check_int,
-                              check_module, check_positive, check_probability, check_real,
-                              check_seed, check_tensor)
+from mlnotes.validate import check_instance, check_int, check_positive, checked, arg
 
 __all__ = ["langevin", "mala", "hist_tv", "grid_nll_and_grad", "pcd_quadratic", "MLPEnergy",
            "langevin_torch", "ReplayBuffer", "train_ebm", "tilted_well_fit", "energy_grid",
@@ -31,6 +29,7 @@ def _check_steps(eps: float, n_steps: int) -> None:
     check_int("n_steps", n_steps, 0, 10 ** 6)
 
 
+@checked(grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1))
 def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.random.Generator,
              noise: float | None = None) -> np.ndarray:
     """ULA: ``n_steps`` of ``x <- x - (eps/2) grad_U(x) + noise * xi``, ``noise = sqrt(eps)`` by default.
@@ -38,14 +37,14 @@ def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.
     A smaller ``noise`` samples a colder law, approximately ``exp(-U / T)`` with ``T = noise^2 / eps``.
     """
     _check_steps(eps, n_steps)
-    grad_U, rng = check_callable("grad_U", grad_U), check_generator("rng", rng)
     noise = np.sqrt(eps) if noise is None else check_positive("noise", noise, allow_zero=True)
-    x = check_array("x0", x0, min_ndim=1).copy()
+    x = x0.copy()
     for _ in range(n_steps):
         x = x - 0.5 * eps * grad_U(x) + noise * rng.standard_normal(x.shape)
     return x
 
 
+@checked(U=arg.callable(), grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1))
 def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
          rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Metropolis-adjusted Langevin for independent 1-D particles: (samples, acceptance rate).
@@ -54,8 +53,7 @@ def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
     ``min(1, exp(-U(y) + U(x)) q(x|y) / q(y|x))``, ``q(y|x) = N(y; x - (eps/2) grad U(x), eps)``.
     """
     _check_steps(eps, n_steps)
-    U, grad_U = check_callable("U", U), check_callable("grad_U", grad_U)
-    rng, x = check_generator("rng", rng), check_array("x0", x0, min_ndim=1).copy()
+    x = x0.copy()
     accepted = 0.0
 
     def log_q(to, frm):
@@ -70,15 +68,15 @@ def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
     return x, accepted / max(n_steps, 1)
 
 
+@checked(samples=arg.array(min_ndim=1), density=arg.callable(), bins=arg.count(high=10 ** 4), lo=arg.real(),
+         hi=arg.real())
 def hist_tv(samples: np.ndarray, density: ArrayFn, bins: int = 50, lo: float = -2.5, hi: float = 2.5) -> float:
     """Total-variation distance between the histogram of 1-D ``samples`` and the binned ``density``.
 
     ``density`` need not be normalised: bin masses are integrated on a fine grid and renormalised
     over [lo, hi]; samples outside the range count as mismatch.
     """
-    samples = check_array("samples", samples, min_ndim=1).ravel()
-    density, bins = check_callable("density", density), check_count("bins", bins, high=10 ** 4)
-    lo, hi = check_real("lo", lo), check_real("hi", hi)
+    samples = samples.ravel()
     if not hi > lo:
         raise ValueError(f"hi must be > lo, got lo={lo}, hi={hi}")
     edges = np.linspace(lo, hi, bins + 1)
@@ -90,14 +88,12 @@ def hist_tv(samples: np.ndarray, density: ArrayFn, bins: int = 50, lo: float = -
     return 0.5 * (np.abs(counts - mass).sum() + (1 - counts.sum()))
 
 
+@checked(theta=arg.array(ndim=1), stats=arg.callable(), data=arg.array(ndim=1), grid=arg.array(ndim=1))
 def grid_nll_and_grad(theta: np.ndarray, stats: Callable[[np.ndarray], np.ndarray], data: np.ndarray,
                       grid: np.ndarray) -> tuple[float, np.ndarray]:
     """For ``U_theta(x) = theta . T(x)``: the NLL ``mean U(data) + log Z`` (Z by the trapezoid rule on
     ``grid``) and its gradient by the two-phase formula ``E_data[T] - E_model[T]``.
     """
-    theta = check_array("theta", theta, ndim=1)
-    stats = check_callable("stats", stats)
-    data, grid = check_array("data", data, ndim=1), check_array("grid", grid, ndim=1)
     if len(grid) < 2:
         raise ValueError(f"grid needs at least two points, got {len(grid)}")
     T_data, T_grid = stats(data), stats(grid)
@@ -116,6 +112,8 @@ def grid_nll_and_grad(theta: np.ndarray, stats: Callable[[np.ndarray], np.ndarra
     return nll, T_data.mean(0) - e_model
 
 
+@checked(data=arg.array(ndim=1), n_updates=arg.count(high=10 ** 6), n_chains=arg.count(high=10 ** 7),
+         k=arg.int(0, 10 ** 4), eps=arg.positive(), lr=arg.positive(), seed=arg.seed())
 def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000, k: int = 10, eps: float = 0.01,
                   lr: float = 0.05, seed: int = 0) -> np.ndarray:
     """Persistent contrastive divergence for ``U(x) = a x^2 + b x``: trajectory of (a, b), shape (n_updates + 1, 2).
@@ -123,13 +121,9 @@ def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000,
     Each update runs ``k`` ULA steps on persistent chains, then ``theta -= lr (E_data[T] - E_chains[T])``
     with ``T = (x^2, x)``. The MLE is ``a = 1 / (2 var)``, ``b = -2 a mean``.
     """
-    data = check_array("data", data, ndim=1)
     if data.size < 2:
         raise ValueError("data must hold at least two points")
-    n_updates = check_count("n_updates", n_updates, high=10 ** 6)
-    n_chains, k = check_count("n_chains", n_chains, high=10 ** 7), check_int("k", k, 0, 10 ** 4)
-    eps, lr = check_positive("eps", eps), check_positive("lr", lr)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     a, b = 0.5, 0.0
     chains = rng.standard_normal(n_chains)
     t_data = np.array([np.mean(data ** 2), np.mean(data)])
@@ -145,9 +139,9 @@ def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000,
 class MLPEnergy(nn.Module):
     """``U(x)``: an MLP ``d -> hidden -> hidden -> 1`` with SiLU; returns energies of shape (N,)."""
 
+    @checked(d=arg.count(high=4096), hidden=arg.count(high=4096))
     def __init__(self, d: int = 2, hidden: int = 64) -> None:
         super().__init__()
-        d, hidden = check_count("d", d, high=4096), check_count("hidden", hidden, high=4096)
         self.net = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
                                  nn.Linear(hidden, 1))
 
@@ -155,15 +149,14 @@ class MLPEnergy(nn.Module):
         return self.net(x).squeeze(-1)
 
 
+@checked(energy=arg.module(), x=arg.tensor(min_ndim=1), grad_clip=arg.positive())
 def langevin_torch(energy: nn.Module, x: Tensor, n_steps: int, eps: float, noise: float | None = None,
                    grad_clip: float = 10.0, generator: torch.Generator | None = None) -> Tensor:
     """ULA on a torch energy: returns detached samples. Each step starts from a fresh leaf
     (``x.detach().requires_grad_()``) so no graph grows across steps; gradients are clamped.
     """
     _check_steps(eps, n_steps)
-    energy, x = check_module("energy", energy), check_tensor("x", x, min_ndim=1)
     noise = eps ** 0.5 if noise is None else check_positive("noise", noise, allow_zero=True)
-    grad_clip = check_positive("grad_clip", grad_clip)
     try:
         with torch.no_grad():
             energy(x[:1])
@@ -181,13 +174,12 @@ class ReplayBuffer:
     probability ``reinit`` fresh uniform noise on [low, high]^d. ``push`` stores new samples (FIFO).
     """
 
+    @checked(size=arg.count(high=10 ** 7), d=arg.count(high=4096), low=arg.real(), high=arg.real(),
+             reinit=arg.probability())
     def __init__(self, size: int, d: int, low: float, high: float, reinit: float = 0.05,
                  generator: torch.Generator | None = None) -> None:
-        size, d = check_count("size", size, high=10 ** 7), check_count("d", d, high=4096)
-        low, high = check_real("low", low), check_real("high", high)
         if not high > low:
             raise ValueError(f"high must be > low, got low={low}, high={high}")
-        reinit = check_probability("reinit", reinit)
         self.low, self.high, self.reinit, self.gen = low, high, reinit, generator
         self.data = self._uniform(size, d)
         self.next = 0
@@ -209,16 +201,14 @@ class ReplayBuffer:
         self.next = int((self.next + n) % len(self.data))
 
 
+@checked(energy=arg.module(), data_fn=arg.callable(), n_iter=arg.count(high=10 ** 6), batch=arg.count(high=10 ** 6),
+         k=arg.int(0, 10 ** 4), eps=arg.positive(), reg=arg.positive(allow_zero=True), lr=arg.positive())
 def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int = 300, batch: int = 128,
               k: int = 20, eps: float = 0.01, reg: float = 0.1, lr: float = 1e-3,
               buffer: ReplayBuffer | None = None, generator: torch.Generator | None = None) -> list[float]:
     """Du & Mordatch style training: loss = mean U(real) - mean U(fake) + reg (U(real)^2 + U(fake)^2),
     negatives from ``k`` Langevin steps started from the replay buffer. Returns the losses.
     """
-    energy, data_fn = check_module("energy", energy), check_callable("data_fn", data_fn)
-    n_iter, batch = check_count("n_iter", n_iter, high=10 ** 6), check_count("batch", batch, high=10 ** 6)
-    k, eps = check_int("k", k, 0, 10 ** 4), check_positive("eps", eps)
-    reg, lr = check_positive("reg", reg, allow_zero=True), check_positive("lr", lr)
     buffer = None if buffer is None else check_instance("buffer", buffer, ReplayBuffer)
     buffer = buffer if buffer is not None else ReplayBuffer(10_000, 2, -4.0, 4.0, generator=generator)
     opt = torch.optim.Adam(energy.parameters(), lr=lr, betas=(0.0, 0.999))
@@ -237,6 +227,8 @@ def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int =
 
 
 # region: buffer-ablation
+@checked(data=arg.array(ndim=1), persistent=arg.array(ndim=1, bool_ok=True), k=arg.int(0, 10 ** 4), eps=arg.positive(),
+         lr=arg.positive(), seed=arg.seed(), n_chains=arg.count(high=10 ** 7), n_updates=arg.count(high=10 ** 6))
 def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1000,
                     n_chains: int = 1000, k: int = 20, eps: float = 0.01, lr: float = 0.5,
                     seed: int = 0) -> np.ndarray:
@@ -247,15 +239,12 @@ def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1
     ULA steps from fresh uniform noise on [-3, 3] (no buffer). Update:
     ``theta -= lr (mean(data) - mean(negatives))``. Returns the paths of theta (n_updates + 1, S).
     """
-    data = check_array("data", data, ndim=1)
-    keep = check_array("persistent", persistent, ndim=1, bool_ok=True).astype(bool)[:, None]
-    k, eps, lr = check_int("k", k, 0, 10 ** 4), check_positive("eps", eps), check_positive("lr", lr)
-    rng = np.random.default_rng(check_seed(seed))
-    n_chains = check_count("n_chains", n_chains, high=10 ** 7)
+    keep = persistent.astype(bool)[:, None]
+    rng = np.random.default_rng(seed)
     theta = np.zeros((len(keep), 1))                                       # (S, 1)
     chains = rng.uniform(-3, 3, (len(keep), n_chains))
     path = [theta[:, 0].copy()]
-    for _ in range(check_count("n_updates", n_updates, high=10 ** 6)):
+    for _ in range(n_updates):
         chains = np.where(keep, chains, rng.uniform(-3, 3, chains.shape))
         chains = langevin(lambda x: 8 * x * (x ** 2 - 1) + theta, chains, eps, k, rng)
         theta = theta - lr * (data.mean() - chains.mean(1, keepdims=True))
@@ -265,24 +254,21 @@ def tilted_well_fit(data: np.ndarray, persistent: np.ndarray, n_updates: int = 1
 
 
 
+@checked(energy=arg.module(), lim=arg.positive(), n=arg.int(2, 2000))
 def energy_grid(energy: nn.Module, lim: float = 4.0, n: int = 120) -> np.ndarray:
     """Energies of a 2-D ``energy`` on an ``n x n`` grid over [-lim, lim]^2 (rows: x2)."""
-    check_module("energy", energy)
-    g = np.linspace(-check_positive("lim", lim), lim, check_int("n", n, 2, 2000))
+    g = np.linspace(-lim, lim, n)
     XX, YY = np.meshgrid(g, g)
     with torch.no_grad():
         grid = torch.tensor(np.stack([XX.ravel(), YY.ravel()], 1), dtype=torch.float32)
         return energy(grid).numpy().reshape(n, n)
 
 
+@checked(ax=arg.axes(), UU=arg.array(ndim=2), points=arg.tensor(ndim=2, shape=(None, 2)),
+         modes=arg.tensor(ndim=2, shape=(None, 2)), lim=arg.positive(), title=arg.instance(str))
 def plot_energy_samples(ax, UU: np.ndarray, points: Tensor, modes: Tensor, title: str,
                         lim: float = 4.0):
     """Energy map ``UU`` from :func:`energy_grid` (dark: low), samples (white), modes (+)."""
-    ax, UU = check_axes("ax", ax), check_array("UU", UU, ndim=2)
-    points = check_tensor("points", points, ndim=2, shape=(None, 2))
-    modes = check_tensor("modes", modes, ndim=2, shape=(None, 2))
-    lim = check_positive("lim", lim)
-    check_instance("title", title, str)
     im = ax.imshow(UU, extent=(-lim, lim, -lim, lim), origin="lower", cmap="viridis")
     ax.scatter(*points.numpy().T, s=2, color="white", alpha=0.6)
     ax.scatter(*modes.numpy().T, marker="+", s=80, color="#d55e00")

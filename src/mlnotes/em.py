@@ -14,8 +14,7 @@ import numpy as np
 
 from mlnotes.core import check_seed
 from mlnotes.prob import logsumexp, softmax
-from mlnotes.validate import (check_array, check_axes, check_count, check_int, check_probability,
-                              check_real)
+from mlnotes.validate import check_array, check_int, checked, arg
 
 MAX_ITERS = 100_000   # more EM iterations than this is a mistake, not a request
 
@@ -39,20 +38,20 @@ def _check_mixture(means: object, covs: object, weights: object, D: int) -> tupl
 
 
 # ----------------------------------------------------------------------------- two coins
+@checked(n=arg.count(high=10**6), theta_a=arg.probability(low_open=True, high_open=True),
+         theta_b=arg.probability(low_open=True, high_open=True))
 def two_coins_responsibilities(heads: object, n: int, theta_a: float, theta_b: float) -> np.ndarray:
     """P(coin = A | heads_i) for each set of ``n`` tosses, with equal prior on the two coins.
 
     ``Q_i(A) = theta_a^h (1-theta_a)^(n-h) / (same + theta_b^h (1-theta_b)^(n-h))``, shape (S,).
     """
-    n = check_count("n", n, high=10**6)
     heads = check_array("heads", heads, ndim=1, integer=True, low=0, high=n)
-    theta_a = check_probability("theta_a", theta_a, low_open=True, high_open=True)
-    theta_b = check_probability("theta_b", theta_b, low_open=True, high_open=True)
     log_a = heads * np.log(theta_a) + (n - heads) * np.log1p(-theta_a)
     log_b = heads * np.log(theta_b) + (n - heads) * np.log1p(-theta_b)
     return softmax(np.stack([log_a, log_b], axis=1), axis=1)[:, 0]
 
 
+@checked(iters=arg.count(low=0, high=MAX_ITERS))
 def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
                  iters: int = 10) -> list[tuple[float, float]]:
     """EM for two biased coins (Do & Batzoglou 2008): the trajectory ``[(theta_a, theta_b), ...]``.
@@ -60,7 +59,6 @@ def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
     E-step: responsibilities ``Q_i(A)``; M-step: ``theta_a = sum_i Q_i(A) h_i / sum_i Q_i(A) n``
     (and the same with ``1 - Q_i(A)`` for B). Returns ``iters + 1`` pairs, the start first.
     """
-    iters = check_count("iters", iters, low=0, high=MAX_ITERS)
     two_coins_responsibilities(heads, n, theta_a, theta_b)          # validates the rest
     heads_arr, theta_a, theta_b = np.asarray(heads), float(theta_a), float(theta_b)
     path = [(float(theta_a), float(theta_b))]
@@ -73,13 +71,13 @@ def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
 
 
 # ----------------------------------------------------------------------------- Gaussian mixtures
+@checked(X=arg.array(ndim=2))
 def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.ndarray:
     """Log joint ``log pi_k + log N(x_i | mu_k, Sigma_k)`` for every point and component, (N, K).
 
     Vectorized through one Cholesky factor per component: with ``Sigma = L L^T``,
     ``log N = -D/2 log 2pi - sum log diag L - |L^{-1}(x - mu)|^2 / 2``.
     """
-    X = check_array("X", X, ndim=2)
     means, covs, weights = _check_mixture(means, covs, weights, X.shape[1])
     try:
         L = np.linalg.cholesky(covs)
@@ -95,13 +93,13 @@ def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.nd
     return (log_w[:, None] + log_norm).T
 
 
+@checked(log_joint=arg.array(ndim=2, finite=False))
 def elbo(log_joint: object, Q: object) -> float:
     """Evidence lower bound ``sum_i sum_z Q_i(z) (log P(x_i, z) - log Q_i(z))`` (0 log 0 = 0).
 
     ``log_joint`` and ``Q`` have shape (N, K); each row of ``Q`` is a distribution. By Jensen the
     result is <= ``sum_i logsumexp(log_joint_i)``, with equality when ``Q`` is the posterior.
     """
-    log_joint = check_array("log_joint", log_joint, ndim=2, finite=False)   # -inf = log 0
     if np.isnan(log_joint).any() or np.isposinf(log_joint).any():
         raise ValueError("log_joint must hold log-probabilities (no NaN, no +inf)")
     Q = check_array("Q", Q, shape=log_joint.shape, low=0.0)
@@ -118,15 +116,14 @@ def e_step(X: object, means: object, covs: object, weights: object) -> tuple[np.
     return np.exp(log_joint - log_px[:, None]), float(np.sum(log_px))
 
 
+@checked(X=arg.array(ndim=2), reg=arg.real(0.0))
 def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form maximizer of the expected complete-data log-likelihood: ``(means, covs, weights)``.
 
     ``N_k = sum_i r_ik``, ``pi_k = N_k / N``, ``mu_k = sum_i r_ik x_i / N_k``,
     ``Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg * I``.
     """
-    X = check_array("X", X, ndim=2)
     resp = check_array("resp", resp, shape=(X.shape[0], None), low=0.0)
-    reg = check_real("reg", reg, 0.0)
     Nk = resp.sum(axis=0)
     if np.any(Nk <= 0):
         raise ValueError("a component has zero responsibility; restart or merge components")
@@ -137,18 +134,18 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
     return means, covs, Nk / X.shape[0]
 
 
+@checked(X=arg.array(ndim=2), K=arg.int(1), seed=arg.seed())
 def random_init(X: object, K: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Start a mixture: means at K distinct random data points, every cov = data covariance, equal weights."""
-    X = check_array("X", X, ndim=2)
-    K = check_int("K", K, 1)
     if K > X.shape[0]:
         raise ValueError(f"K must be <= N={X.shape[0]}, got {K}")
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     means = X[rng.choice(X.shape[0], size=K, replace=False)]
     cov = np.atleast_2d(np.cov(X.T)) + 1e-6 * np.eye(X.shape[1])
     return {"means": means.copy(), "covs": np.repeat(cov[None], K, axis=0), "weights": np.full(K, 1.0 / K)}
 
 
+@checked(X=arg.array(ndim=2), iters=arg.count(low=0, high=MAX_ITERS), reg=arg.real(0.0))
 def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: float = 0.0,
            seed: int = 0) -> dict:
     """Fit a K-component full-covariance Gaussian mixture by EM for exactly ``iters`` iterations.
@@ -159,10 +156,7 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
     ``param_change`` (max |change| of any parameter per iteration) and ``states`` (the
     parameters after every iteration, the start first).
     """
-    X = check_array("X", X, ndim=2)
     K = check_int("K", K, 1, X.shape[0])
-    iters = check_count("iters", iters, low=0, high=MAX_ITERS)
-    reg = check_real("reg", reg, 0.0)
     start = random_init(X, K, seed) if init is None else init
     if not isinstance(start, dict) or not {"means", "covs", "weights"} <= set(start):
         raise TypeError("init must be None or a dict with keys 'means', 'covs', 'weights'")
@@ -187,20 +181,19 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
             "elbo_gap": np.array(gaps), "param_change": np.array(changes), "states": states}
 
 
+@checked(loglik=arg.array(ndim=1), n_points=arg.count(high=10**8))
 def converged(loglik: object, n_points: int, window: int = 50, tol: float = 1e-8) -> bool:
     """True when a log-likelihood history gained less than ``tol`` nats per point over its last
     ``window`` iterations (EM never decreases it, so a run that still gains is still climbing)."""
-    loglik = check_array("loglik", loglik, ndim=1)
-    n_points = check_count("n_points", n_points, high=10**8)
     window = check_int("window", window, 1, len(loglik) - 1)
     return bool((loglik[-1] - loglik[-1 - window]) / n_points < tol)
 
 
+@checked(ax=arg.axes(), n_points=arg.count(high=10**8))
 def plot_restarts(ax: object, logliks: list, is_converged: list, n_points: int) -> object:
     """Mean log-likelihood per iteration of several EM runs: converged runs solid, others dashed."""
     from mlnotes.plotting import COLORS
 
-    ax, n_points = check_axes("ax", ax), check_count("n_points", n_points, high=10**8)
     if not isinstance(logliks, (list, tuple)) or not logliks:
         raise TypeError(f"logliks must be a non-empty list of 1-D arrays, got {type(logliks).__name__}")
     logliks = [check_array("logliks", ll, ndim=1) for ll in logliks]
@@ -216,6 +209,7 @@ def plot_restarts(ax: object, logliks: list, is_converged: list, n_points: int) 
 
 
 # ----------------------------------------------------------------------------- 1-D bound picture
+@checked(x=arg.array(ndim=1), pis=arg.array(ndim=1), pi_j=arg.probability(low_open=True, high_open=True))
 def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float, float] = (-1.0, 1.5),
                         sds: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, float]:
     """Log-likelihood of ``pi`` and the EM lower bound built at ``pi_j``, for a 1-D two-component mixture.
@@ -224,10 +218,8 @@ def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float,
     Returns ``(loglik(pis), bound(pis), pi_next)`` where ``bound(pi) = ELBO(pi; Q = posterior at pi_j)``
     touches ``loglik`` at ``pi_j`` and is maximized at ``pi_next = mean_i Q_i(z = 1)``.
     """
-    x, pis = check_array("x", x, ndim=1), check_array("pis", pis, ndim=1)
     if np.any(pis <= 0) or np.any(pis >= 1):
         raise ValueError("pis must be a non-empty 1-D array of values in (0, 1)")
-    pi_j = check_probability("pi_j", pi_j, low_open=True, high_open=True)
     log_n = np.stack([-0.5 * LOG_2PI - np.log(s) - 0.5 * ((x - m) / s) ** 2 for m, s in zip(means, sds)], axis=1)
     log_w = np.stack([np.log1p(-pis), np.log(pis)], axis=1)            # (P, 2)
     loglik = logsumexp(log_w[:, None, :] + log_n[None], axis=2).sum(axis=1)
@@ -237,17 +229,16 @@ def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float,
 
 
 # ----------------------------------------------------------------------------- hard EM
+@checked(X=arg.array(ndim=2), centers=arg.array(ndim=2), iters=arg.count(high=MAX_ITERS))
 def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
     """K-means as hard EM: assign each point to its nearest centre (E), move centres to means (M).
 
     ``centers`` (K, D) is the start. Returns ``centers``, ``labels`` (N,) and ``inertia`` history
     (sum of squared distances to the assigned centre, one value per E-step).
     """
-    X = check_array("X", X, ndim=2)
-    centers = check_array("centers", centers, ndim=2).copy()
+    centers = centers.copy()
     if centers.shape[1] != X.shape[1]:
         raise ValueError(f"centers must have D={X.shape[1]} columns, got {centers.shape[1]}")
-    iters = check_count("iters", iters, high=MAX_ITERS)
     inertia = []
     for _ in range(iters):
         d2 = np.sum((X[:, None, :] - centers[None]) ** 2, axis=2)
@@ -260,19 +251,18 @@ def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
 
 
 # ----------------------------------------------------------------------------- Bernoulli mixtures
+@checked(X=arg.array(ndim=2, bool_ok=True), iters=arg.count(high=MAX_ITERS), alpha=arg.real(0.0), seed=arg.seed())
 def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alpha: float = 1.0) -> dict:
     """Mixture of K product-Bernoulli components on binary data X (N, D), fitted by EM.
 
     M-step with Laplace smoothing ``alpha``: ``p_kd = (sum_i r_ik x_id + alpha) / (N_k + 2 alpha)``.
     Returns ``weights`` (K,), ``probs`` (K, D) and the ``loglik`` history (nats, total).
     """
-    X = check_array("X", X, ndim=2, bool_ok=True).astype(np.float64)
+    X = X.astype(np.float64)
     if not np.all((X == 0) | (X == 1)):
         raise ValueError("X must hold only 0 and 1")
     K = check_int("K", K, 1, X.shape[0])
-    iters = check_count("iters", iters, high=MAX_ITERS)
-    alpha = check_real("alpha", alpha, 0.0)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     resp = rng.dirichlet(np.ones(K), size=X.shape[0])
     loglik = []
     for _ in range(iters):
@@ -287,10 +277,10 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
     return {"weights": weights, "probs": probs, "loglik": np.array(loglik)}
 
 
+@checked(X=arg.array(ndim=2, bool_ok=True), weights=arg.array(ndim=1, low=0.0))
 def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.ndarray:
     """Per-row log-likelihood ``log sum_k pi_k prod_d p_kd^x_d (1 - p_kd)^(1 - x_d)``, shape (N,)."""
-    X = check_array("X", X, ndim=2, bool_ok=True).astype(np.float64)
-    weights = check_array("weights", weights, ndim=1, low=0.0)
+    X = X.astype(np.float64)
     probs = check_array("probs", probs, shape=(len(weights), X.shape[1]))
     if probs.ndim != 2 or probs.shape[1] != X.shape[1] or weights.shape != (probs.shape[0],):
         raise ValueError(f"need weights (K,) and probs (K, D={X.shape[1]}), got {weights.shape}, {probs.shape}")
@@ -301,13 +291,12 @@ def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.nd
 
 
 # ----------------------------------------------------------------------------- drawing
+@checked(ax=arg.axes(), mean=arg.array(shape=(2,)), cov=arg.array(shape=(2, 2)))
 def gaussian_ellipse(ax: object, mean: object, cov: object, n_std: tuple[float, ...] = (1.0, 2.0),
                      **kw: object) -> None:
     """Draw the ``n_std``-sigma contour ellipses of a 2-D Gaussian on ``ax`` (eigen-decomposition of cov)."""
     from matplotlib.patches import Ellipse
 
-    ax = check_axes("ax", ax)
-    mean, cov = check_array("mean", mean, shape=(2,)), check_array("cov", cov, shape=(2, 2))
     if mean.shape != (2,) or cov.shape != (2, 2):
         raise ValueError(f"need mean (2,) and cov (2, 2), got {mean.shape}, {cov.shape}")
     vals, vecs = np.linalg.eigh(cov)

@@ -16,8 +16,7 @@ from scipy.stats import binom
 
 from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
-from mlnotes.validate import (as_numeric_array, check_array, check_count, check_int,
-                              check_probability, check_real)
+from mlnotes.validate import as_numeric_array, check_array, check_int, checked, arg
 
 
 __all__ = ["AdaBoostStumps", "SimpleForest", "adaboost_reweight", "bias_variance", "bootstrap_indices",
@@ -29,13 +28,13 @@ __all__ = ["AdaBoostStumps", "SimpleForest", "adaboost_reweight", "bias_variance
 
 # ----------------------------------------------------------------------------- bagging
 
+@checked(n=arg.count(high=10**8))
 def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One bootstrap sample of ``range(n)``: ``(in_bag, oob)``.
 
     ``in_bag`` has n indices drawn with replacement; ``oob`` holds the indices never drawn
     (each is missed with probability (1 - 1/n)^n -> 1/e).
     """
-    n = check_count("n", n, high=10**8)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     in_bag = rng.integers(0, n, size=n)
@@ -44,20 +43,20 @@ def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     return in_bag, np.flatnonzero(~drawn)
 
 
+@checked(n=arg.int(1))
 def oob_fraction(n: int) -> float:
     """Probability that a given point is out of bag: (1 - 1/n)^n, which tends to 1/e."""
-    n = check_int("n", n, 1)
     return float(math.exp(n * math.log1p(-1.0 / n))) if n > 1 else 0.0
 
 
+@checked(B=arg.count(), rho=arg.probability(), sigma2=arg.real(0.0))
 def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
     """Variance of the mean of B estimators with variance sigma2 and pairwise correlation rho:
     rho sigma2 + (1 - rho) sigma2 / B."""
-    B, rho = check_count("B", B), check_probability("rho", rho)
-    sigma2 = check_real("sigma2", sigma2, 0.0)
     return rho * sigma2 + (1.0 - rho) * sigma2 / B
 
 
+@checked(preds=arg.numeric_array(ndim=3))
 def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     """``(sigma2, rho)`` of single-tree predictions at fixed points, from ``preds`` (R, M, n).
 
@@ -66,7 +65,6 @@ def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     randomness (bootstrap, features), so their covariance at x is Var_Z(E[T(x) | Z]);
     sigma2 is the total variance Var(T(x)); rho = covariance / sigma2, both pooled over x.
     """
-    preds = as_numeric_array(preds, "preds", ndim=3)
     if min(preds.shape[:2]) < 2:
         raise ValueError(f"preds needs >= 2 training sets and >= 2 trees, got shape {preds.shape}")
     # region: rho
@@ -79,13 +77,13 @@ def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     return sigma2, rho
 
 
+@checked(preds=arg.numeric_array(ndim=3))
 def forest_variance(preds: np.ndarray, B: int) -> float:
     """Measured variance of a B-tree forest's prediction at fixed points, from ``preds`` (R, M, n).
 
     The M trees of each training set are cut into M // B disjoint forests of B trees; the
     variance over the R training sets is taken per forest index and point, then averaged.
     """
-    preds = as_numeric_array(preds, "preds", ndim=3)
     R, M, n = preds.shape
     B = check_int("B", B, 1, M)
     G = M // B
@@ -93,6 +91,7 @@ def forest_variance(preds: np.ndarray, B: int) -> float:
     return float(forests.var(axis=0, ddof=1).mean())
 
 
+@checked(ks=arg.array(ndim=1, low=1), Bs=arg.array(ndim=1, low=1))
 def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured: np.ndarray,
                         sigma2: np.ndarray, rho_mean: np.ndarray) -> object:
     """Two panels: rho against k (mean and spread over groups), forest variance against B.
@@ -101,7 +100,6 @@ def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured
     """
     from mlnotes.plotting import new_figure, style_cycle
 
-    ks, Bs = check_array("ks", ks, ndim=1, low=1), check_array("Bs", Bs, ndim=1, low=1)
     rhos = check_array("rhos", rhos, shape=(len(ks), None))
     measured = check_array("measured", measured, shape=(len(ks), len(Bs)), low=0.0)
     sigma2 = check_array("sigma2", sigma2, shape=(len(ks),), low=0.0)
@@ -127,6 +125,7 @@ def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured
     return fig
 
 
+@checked(preds=arg.array(ndim=3), ylim=arg.array(shape=(2,)))
 def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple[float, float],
                        title: str = "") -> object:
     """One figure: the first B-tree forest of every training set at fixed points, sorted by truth.
@@ -135,10 +134,8 @@ def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    preds = check_array("preds", preds, ndim=3)
     B = check_int("B", B, 1, preds.shape[1])
     truth = check_array("truth", truth, shape=(preds.shape[2],))
-    ylim = check_array("ylim", ylim, shape=(2,))
     if not isinstance(title, str):
         raise TypeError(f"title must be a string, got {type(title).__name__}")
     order = np.argsort(truth)
@@ -162,15 +159,16 @@ class SimpleForest:
     choice, 'sqrt' scikit-learn's default. Class probabilities are averaged over trees.
     """
 
+    @checked(n_estimators=arg.count(high=10**5), seed=arg.seed())
     def __init__(self, n_estimators: int = 100, max_features: int | float | str | None = "log2",
                  max_depth: int | None = None, bootstrap: bool = True, seed: int = 0):
-        self.n_estimators = check_count("n_estimators", n_estimators, high=10**5)
+        self.n_estimators = n_estimators
         self.max_features, self.max_depth, self.bootstrap = max_features, max_depth, bool(bootstrap)
-        self.seed = check_seed(seed)
+        self.seed = seed
 
+    @checked(X=arg.numeric_array(2))
     def fit(self, X: np.ndarray, y: np.ndarray) -> "SimpleForest":
         """Fit ``n_estimators`` trees, each on its own bootstrap sample (as sample weights)."""
-        X = as_numeric_array(X, "X", 2)
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
@@ -244,6 +242,7 @@ class SimpleForest:
 
 # ----------------------------------------------------------------------------- voting
 
+@checked(T=arg.int(1), p=arg.probability(), rho=arg.probability())
 def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
     """Accuracy of a majority vote of T (odd) voters, each right with probability p.
 
@@ -251,35 +250,32 @@ def majority_vote_accuracy(T: int, p: float, rho: float = 0.0) -> float:
     independently; this makes the pairwise correlation of their correctness exactly rho:
     acc = rho p + (1 - rho) P[Binomial(T, p) > T/2].
     """
-    T = check_int("T", T, 1)
     if T % 2 == 0:
         raise ValueError(f"T must be odd so that a majority always exists, got {T}")
-    p, rho = check_probability("p", p), check_probability("rho", rho)
     return float(rho * p + (1.0 - rho) * binom.sf(T // 2, T, p))
 
 
+@checked(n_trials=arg.count(high=10**7), seed=arg.seed())
 def simulate_majority_vote(T: int, p: float, rho: float = 0.0, n_trials: int = 20_000, seed: int = 0) -> float:
     """Monte Carlo estimate of :func:`majority_vote_accuracy` with the same voter model."""
     majority_vote_accuracy(T, p, rho)          # validates T, p, rho
-    n_trials = check_count("n_trials", n_trials, high=10**7)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     shared = rng.random(n_trials) < rho
     correct = rng.random((n_trials, T)) < p
     correct[shared] = (rng.random(shared.sum()) < p)[:, None]
     return float((correct.sum(axis=1) > T // 2).mean())
 
 
+@checked(n_voters=arg.int(1, 10**4), p=arg.probability(), rho=arg.probability(), T_max=arg.int(1, 10**4))
 def draw_majority_vote(p: float, rho: float, n_voters: int = 25, T_max: int = 101) -> object:
     """Two panels for the correlated-voter model: majority accuracy against T (left, next to
     the independent case) and the distribution of right voters among ``n_voters`` (right)."""
     from mlnotes.plotting import COLORS, new_figure
 
-    n_voters = check_int("n_voters", n_voters, 1, 10**4)
     if n_voters % 2 == 0:
         raise ValueError(f"n_voters must be odd so that a majority always exists, got {n_voters}")
-    p, rho = check_probability("p", p), check_probability("rho", rho)
     acc = majority_vote_accuracy(n_voters, p, rho)
-    Ts = np.arange(1, check_int("T_max", T_max, 1, 10**4) + 1, 2)
+    Ts = np.arange(1, T_max + 1, 2)
     fig, (ax1, ax2) = new_figure(ncols=2, width=7.5, height=3)
     ax1.plot(Ts, [majority_vote_accuracy(T, p) for T in Ts], color=COLORS[0], ls="--",
              label="independent")
@@ -298,6 +294,7 @@ def draw_majority_vote(p: float, rho: float, n_voters: int = 25, T_max: int = 10
     return fig
 
 
+@checked(preds=arg.numeric_array(ndim=2), truth=arg.numeric_array(ndim=1))
 def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """``(bias2, variance)`` of a model from its predictions over many training sets.
 
@@ -306,8 +303,6 @@ def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     mean_x (mean_r pred - f)^2 minus variance / R, the part the finite R adds. With noise variance s2, the expected squared error on a fresh noisy
     label is bias2 + variance + s2.
     """
-    preds = as_numeric_array(preds, "preds", ndim=2)
-    truth = as_numeric_array(truth, "truth", ndim=1)
     if preds.shape[1] != len(truth) or len(preds) < 2:
         raise ValueError(f"preds must be (R >= 2, {len(truth)}), got {preds.shape}")
     # region: bias-variance
@@ -319,6 +314,7 @@ def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return bias2, variance
 
 
+@checked(noise=arg.real(0.0))
 def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray, noise: float,
                        mse: np.ndarray, mse_se: np.ndarray) -> object:
     """Stacked bars bias^2 + variance + noise per model, with the measured test error on top.
@@ -332,7 +328,6 @@ def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray
         raise TypeError(f"names must be a non-empty list of strings, got {names!r:.40}")
     bias2 = check_array("bias2", bias2, shape=(len(names), None), low=0.0)
     variance = check_array("variance", variance, shape=bias2.shape, low=0.0)
-    noise = check_real("noise", noise, 0.0)
     mse = check_array("mse", mse, shape=(len(names),), low=0.0)
     mse_se = check_array("mse_se", mse_se, shape=(len(names),), low=0.0)
     x = np.arange(len(names))
@@ -352,15 +347,14 @@ def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray
 
 # ----------------------------------------------------------------------------- AdaBoost
 
+@checked(w=arg.array(ndim=1, low=0.0), alpha=arg.real())
 def adaboost_reweight(w: np.ndarray, y: np.ndarray, h: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
     """One AdaBoost weight update: w_i exp(-alpha y_i h_i) / Z, returned with Z.
 
     ``w`` (n,) non-negative weights summing to 1; ``y`` and ``h`` (n,) in {-1, +1}.
     With alpha = 1/2 ln((1 - e)/e), Z = 2 sqrt(e (1 - e)).
     """
-    w = check_array("w", w, ndim=1, low=0.0)
     y, h = check_array("y", y, shape=w.shape), check_array("h", h, shape=w.shape)
-    alpha = check_real("alpha", alpha)
     if not (np.isin(y, (-1, 1)).all() and np.isin(h, (-1, 1)).all()):
         raise ValueError("y and h must hold only -1 and +1")
     if (w < 0).any() or not abs(w.sum() - 1.0) < 1e-9:
@@ -380,16 +374,17 @@ class AdaBoostStumps:
     deep-copied every round (default: ``ClassificationTree(max_depth=1)``).
     """
 
+    @checked(n_rounds=arg.count(high=10**5), seed=arg.seed())
     def __init__(self, n_rounds: int = 50, learning_rate: float = 1.0, resample: bool = False,
                  estimator: object | None = None, seed: int = 0):
-        self.n_rounds = check_count("n_rounds", n_rounds, high=10**5)
+        self.n_rounds = n_rounds
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), check_seed(seed)
+        self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), seed
         self.estimator = ClassificationTree(max_depth=1) if estimator is None else estimator
 
+    @checked(X=arg.numeric_array(2))
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AdaBoostStumps":
-        X = as_numeric_array(X, "X", 2)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if y.shape != (len(X),) or len(self.classes_) != 2:
@@ -453,6 +448,7 @@ class AdaBoostStumps:
         return self.classes_[(F > 0).astype(int)]
 
 
+@checked(share=arg.array(ndim=2, low=0.0, high=1.0 + 1e-9), start_share=arg.probability())
 def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_share: float) -> object:
     """Left: test error against rounds per label-noise level (mean line, min-max band over seeds).
     Right: the flipped points' share of the weight against rounds (one line per seed).
@@ -464,8 +460,6 @@ def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_
     if not isinstance(test_err, dict) or not test_err:
         raise TypeError(f"test_err must be a non-empty dict name -> (seeds, rounds) array, got {test_err!r:.40}")
     test_err = {str(k): check_array("test_err", v, ndim=2, low=0.0, high=1.0) for k, v in test_err.items()}
-    share = check_array("share", share, ndim=2, low=0.0, high=1.0 + 1e-9)
-    start_share = check_probability("start_share", start_share)
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for (name, err), style in zip(test_err.items(), style_cycle(len(test_err))):
         m = np.arange(1, err.shape[1] + 1)
@@ -486,6 +480,7 @@ def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_
 
 # ----------------------------------------------------------------------------- stacking
 
+@checked(X=arg.numeric_array(2))
 def manual_stacking(estimators: list[object], final_estimator: object, X: np.ndarray, y: np.ndarray,
                     cv: object) -> Callable[[np.ndarray], np.ndarray]:
     """Stacking by hand; returns ``predict_proba(X_new) -> (n, C)``.
@@ -502,7 +497,6 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
     for name, est in [("estimators", e) for e in estimators] + [("final_estimator", final_estimator)]:
         if not (hasattr(est, "fit") and hasattr(est, "predict_proba")):
             raise TypeError(f"{name} must hold scikit-learn classifiers (fit, predict_proba), got {est!r:.40}")
-    X = as_numeric_array(X, "X", 2)
     y = check_array("y", y, shape=(len(X),), dtype=None)
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         cv = check_int("cv", cv, 2, len(X))                          # a fold count
@@ -521,13 +515,12 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
 
 # ----------------------------------------------------------------------------- plotting
 
+@checked(X=arg.numeric_array(2, n_cols=2), grid=arg.int(2, 2000))
 def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """The (grid, grid) mesh ``(gx, gy)`` that ``mlnotes.plotting.plot_decision_boundary`` evaluates for 2-D ``X``.
 
     Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
     """
-    X = as_numeric_array(X, "X", 2, n_cols=2)
-    grid = check_int("grid", grid, 2, 2000)
     if not margin >= 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin

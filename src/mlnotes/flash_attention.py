@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_axes, check_bool, check_int
+from mlnotes.validate import check_array, check_int, checked, arg
 
 __all__ = ["naive_attention", "naive_softmax", "online_softmax",
            "AttentionState", "attention_state", "merge_states", "flash_attention_forward",
@@ -231,6 +231,7 @@ def _tile_logits(Q: np.ndarray, K: np.ndarray, r0: int, c0: int, scale: float, c
     return S
 
 
+@checked(Br=arg.int(1), Bc=arg.int(1))
 def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int = 16, Bc: int = 16,
                             causal: bool = False, scale: float | None = None,
                             stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +245,6 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     numbers of tiles ``computed`` and ``skipped``.
     """
     Q, K, V = _check_qkv(Q, K, V)
-    Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
     if stats is not None and not isinstance(stats, dict):
         raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
@@ -274,6 +274,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     return O, L
 
 
+@checked(L=arg.array(ndim=1), Br=arg.int(1), Bc=arg.int(1))
 def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.ndarray, L: np.ndarray,
                              dO: np.ndarray, Br: int = 16, Bc: int = 16, causal: bool = False,
                              scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -287,10 +288,8 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
     O, dO = _as_matrix(O, "O"), _as_matrix(dO, "dO")
     if O.shape != (Q.shape[0], V.shape[1]) or dO.shape != O.shape:
         raise ValueError(f"O and dO must have shape {(Q.shape[0], V.shape[1])}, got {O.shape} and {dO.shape}")
-    L = check_array("L", L, ndim=1)
     if L.shape != (Q.shape[0],):
         raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
-    Br, Bc = check_int("Br", Br, 1), check_int("Bc", Bc, 1)
     scale = _check_scale(scale, Q.shape[1])
     # region: backward-loop
     D = (dO * O).sum(axis=1)
@@ -311,6 +310,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
 
 
 # ----------------------------------------------------------------------------- IO accounting
+@checked(d=arg.int(1, 10**5))
 def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int]:
     """Tile sizes ``(Br, Bc)`` for an on-chip memory of ``M`` elements and head size ``d``.
 
@@ -318,7 +318,6 @@ def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int
     tiles ``Q_i, K_j, V_j, O_i`` of ``B x d`` fit. ``"fa1"`` (FlashAttention-1, Algorithm 1):
     ``Bc = ceil(M / (4 d))`` and ``Br = min(ceil(M / (4 d)), d)``.
     """
-    d = check_int("d", d, 1, 10**5)
     M = check_int("M", M, 4 * d)
     if variant == "square":
         return M // (4 * d), M // (4 * d)
@@ -328,6 +327,7 @@ def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int
     raise ValueError(f"variant must be 'square' or 'fa1', got {variant!r}")
 
 
+@checked(N=arg.int(1), d=arg.int(1, 10**5))
 def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = False) -> int:
     """Elements read from plus written to HBM by one attention forward pass (one head), in
     closed form (derived from the algorithms' listings, not by running them).
@@ -343,7 +343,6 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
     per key tile every ``Q_i``, ``O_i``, ``l_i``, ``m_i`` is read and ``O_i, l_i, m_i``
     written: ``Tc (3 N d + 4 N)``. No causal variant.
     """
-    N, d = check_int("N", N, 1), check_int("d", d, 1, 10**5)
     M = check_int("M", M, 4 * d)
     if method == "naive":
         return 4 * N * N + 4 * N * d
@@ -358,10 +357,10 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
     return 2 * N * d + N + 2 * d * keys_read
 
 
+@checked(N=arg.int(1, 10**7), d=arg.int(1, 10**5))
 def fa1_traffic_count(N: int, d: int, M: int) -> int:
     """Elements moved by FlashAttention-1's Algorithm 1, tallied by walking its loops
     (outer over key tiles, inner over query tiles) without doing any arithmetic."""
-    N, d = check_int("N", N, 1, 10**7), check_int("d", d, 1, 10**5)
     M = check_int("M", M, 4 * d)
     Br, Bc = flash_block_sizes(d, M, "fa1")
     moved = 0
@@ -375,12 +374,11 @@ def fa1_traffic_count(N: int, d: int, M: int) -> int:
     return moved
 
 
+@checked(ax=arg.axes(), N=arg.int(1, 4096), causal=arg.bool())
 def draw_tile_schedule(ax, N: int, tile: int, causal: bool, stats: dict) -> None:
     """Grid of ``B x B`` tiles: dark if computed in full, light if it crosses the causal
     diagonal (partly masked), blank if skipped."""
-    check_axes("ax", ax)
-    N, tile = check_int("N", N, 1, 4096), check_int("tile", tile, 1, N)
-    causal = check_bool("causal", causal)
+    tile = check_int("tile", tile, 1, N)
     if not isinstance(stats, dict) or not {"computed", "skipped"} <= set(stats):
         raise TypeError("stats must be the dict filled by flash_attention_forward(stats=...)")
     T = -(-N // tile)

@@ -13,8 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import minimize
 
-from mlnotes.validate import (check_array, check_axes, check_callable, check_choice, check_count,
-                              check_positive, check_probability, check_real, check_seed)
+from mlnotes.validate import check_array, check_count, check_positive, checked, arg
 
 __all__ = ["entropy_categorical", "kl_categorical", "kl_gauss", "norm_logpdf", "mc_kl",
            "gmm1d_pdf", "fit_gauss_kl", "binarized_digits", "bernoulli_mle", "bernoulli_loglik",
@@ -52,27 +51,27 @@ def kl_categorical(p: object, q: object) -> float:
     return float(np.sum(p[nz] * (np.log(p[nz]) - np.log(q[nz]))))
 
 
+@checked(m1=arg.real(), m2=arg.real())
 def kl_gauss(m1: float, s1: float, m2: float, s2: float) -> float:
     """``KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2``."""
-    m1, m2 = check_real("m1", m1), check_real("m2", m2)
     s1, s2 = _check_scale("s1", s1), _check_scale("s2", s2)
     return float(np.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5)
 
 
+@checked(mu=arg.real(), x=arg.array(min_ndim=1))
 def norm_logpdf(x: object, mu: float, sigma: float) -> np.ndarray:
     """Log density of N(mu, sigma^2) at x, same shape as x."""
-    mu, sigma = check_real("mu", mu), _check_scale("sigma", sigma)
-    x = check_array("x", x, min_ndim=1)
+    sigma = _check_scale("sigma", sigma)
     return -0.5 * LOG_2PI - np.log(sigma) - 0.5 * ((x - mu) / sigma) ** 2
 
 
+@checked(samples=arg.array(min_ndim=1), logp=arg.callable(), logq=arg.callable())
 def mc_kl(samples: object, logp: Callable[[np.ndarray], np.ndarray], logq: Callable[[np.ndarray], np.ndarray]) -> float:
     """Monte Carlo ``KL(p || q) ~ mean_i [log p(x_i) - log q(x_i)]`` with ``x_i ~ p``."""
-    samples = check_array("samples", samples, min_ndim=1)
-    logp, logq = check_callable("logp", logp), check_callable("logq", logq)
     return float(np.mean(logp(samples) - logq(samples)))
 
 
+@checked(x=arg.array(min_ndim=1))
 def gmm1d_pdf(x: object, weights: object, means: object, sds: object) -> np.ndarray:
     """Density of the 1-D mixture ``sum_k w_k N(x | m_k, s_k^2)``, same shape as x."""
     weights = _as_prob(weights, "weights")
@@ -80,10 +79,11 @@ def gmm1d_pdf(x: object, weights: object, means: object, sds: object) -> np.ndar
     sds = check_array("sds", sds, ndim=1, shape=weights.shape)
     if np.any(sds <= 0):
         raise ValueError("every sd in sds must be > 0")
-    x = check_array("x", x, min_ndim=1)
     return sum(w * np.exp(norm_logpdf(x, m, s)) for w, m, s in zip(weights, means, sds))
 
 
+@checked(grid=arg.array(ndim=1), direction=arg.choice(("forward", "reverse")), init=arg.array(ndim=1, shape=(2,)),
+         eps=arg.positive())
 def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: tuple[float, float] = (0.5, 1.0),
                  eps: float = 1e-300) -> tuple[float, float]:
     """Fit ``q = N(mu, sigma^2)`` to a density tabulated on a uniform ``grid`` by minimizing a KL.
@@ -93,15 +93,11 @@ def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: 
     integrals are Riemann sums on the grid, logs are guarded by ``eps``; Nelder-Mead on
     ``(mu, log sigma)`` from ``init`` (start off-centre: the symmetric point is a saddle for reverse KL).
     """
-    grid = check_array("grid", grid, ndim=1)
     if grid.size < 3:
         raise ValueError(f"grid needs at least 3 points, got {grid.size}")
     p = check_array("p_pdf", p_pdf, ndim=1, shape=grid.shape, low=0)
-    direction = check_choice("direction", direction, ("forward", "reverse"))
-    init = check_array("init", init, ndim=1, shape=(2,))
     if not init[1] > 0:
         raise ValueError(f"init must be (mu, sigma) with sigma > 0, got {tuple(init)}")
-    eps = check_positive("eps", eps)
     dx = grid[1] - grid[0]
     log_p = np.log(np.maximum(p, eps))
 
@@ -118,6 +114,7 @@ def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: 
 
 
 # ----------------------------------------------------------------------------- binary images
+@checked(threshold=arg.probability(low_open=True, high_open=True), n_train=arg.count(high=1796), seed=arg.seed())
 def binarized_digits(threshold: float = 0.5, n_train: int = 1400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 digits with pixel value >= ``threshold * 16`` set to 1: ``(train, test)``, (n, 64) uint8.
 
@@ -125,10 +122,8 @@ def binarized_digits(threshold: float = 0.5, n_train: int = 1400, seed: int = 0)
     """
     from sklearn.datasets import load_digits
 
-    threshold = check_probability("threshold", threshold, low_open=True, high_open=True)
-    n_train = check_count("n_train", n_train, high=1796)
     X = (load_digits().data >= threshold * 16).astype(np.uint8)
-    order = np.random.default_rng(check_seed(seed)).permutation(len(X))
+    order = np.random.default_rng(seed).permutation(len(X))
     return X[order[:n_train]], X[order[n_train:]]
 
 
@@ -139,13 +134,13 @@ def _as_binary(X: object) -> np.ndarray:
     return X
 
 
+@checked(alpha=arg.positive(allow_zero=True))
 def bernoulli_mle(X: object, alpha: float = 0.0) -> np.ndarray:
     """Per-pixel probabilities of the independent-Bernoulli model: ``(sum_i x_id + alpha) / (n + 2 alpha)``.
 
     ``alpha = 0`` is the maximum-likelihood estimate (the training mean); ``alpha = 1`` is Laplace smoothing.
     """
     X = _as_binary(X)
-    alpha = check_positive("alpha", alpha, allow_zero=True)
     return (X.sum(axis=0) + alpha) / (X.shape[0] + 2 * alpha)
 
 
@@ -163,17 +158,16 @@ def bernoulli_loglik(X: object, theta: object) -> np.ndarray:
     return (on + off).sum(axis=1)
 
 
+@checked(theta=arg.array(ndim=1, low=0, high=1), n=arg.count(high=10 ** 6), seed=arg.seed())
 def sample_bernoulli(theta: object, n: int, seed: int = 0) -> np.ndarray:
     """``n`` binary vectors with independent pixels ``x_d ~ Bernoulli(theta_d)``, shape (n, d), uint8."""
-    theta = check_array("theta", theta, ndim=1, low=0, high=1)
-    n = check_count("n", n, high=10 ** 6)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     return (rng.random((n, theta.size)) < theta).astype(np.uint8)
 
 
+@checked(ax=arg.axes(), side=arg.count(high=1024))
 def image_grid(images: object, nrow: int, ax: object, side: int = 8) -> None:
     """Tile flattened ``side x side`` images in [0, 1] into one picture with ``nrow`` rows on ``ax`` (grey 1-pixel gaps)."""
-    ax, side = check_axes("ax", ax), check_count("side", side, high=1024)
     images = check_array("images", images, ndim=2, shape=(None, side * side))
     nrow = check_count("nrow", nrow, high=images.shape[0])
     ncol = -(-images.shape[0] // nrow)

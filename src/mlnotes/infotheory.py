@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from scipy.special import logsumexp
 from torch import nn
 
-from mlnotes.validate import (check_array, check_axes, check_choice, check_count, check_instance,
-                              check_positive, check_real, check_seed, check_tensor)
+from mlnotes.validate import check_array, check_count, check_seed, check_tensor, checked, arg
 
 __all__ = ["gaussian_mi", "correlated_gaussians", "gaussian_log_ratio", "dv_bound", "jsd_bound",
            "infonce_bound", "SeparableCritic", "train_critic", "DIMEncoder", "local_dim_loss",
@@ -32,30 +31,29 @@ __all__ = ["gaussian_mi", "correlated_gaussians", "gaussian_log_ratio", "dv_boun
 _MAX_DIM = 10_000  # a dimension, width or batch beyond this can only be a mistake here
 
 
+@checked(rho=arg.real(-1, 1, low_open=True, high_open=True), d=arg.count(high=_MAX_DIM))
 def gaussian_mi(rho: float, d: int = 1) -> float:
     """MI of d independent pairs of standard normals with correlation rho: ``-(d/2) log(1 - rho^2)`` nats."""
-    rho, d = check_real("rho", rho, -1, 1, low_open=True, high_open=True), check_count("d", d, high=_MAX_DIM)
     return -0.5 * d * math.log1p(-rho * rho)
 
 
+@checked(n=arg.count(high=10**8), d=arg.count(high=_MAX_DIM), rho=arg.real(-1, 1, low_open=True, high_open=True),
+         seed=arg.seed())
 def correlated_gaussians(n: int, rho: float, d: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` samples of (x, y), each (n, d): ``y = rho x + sqrt(1 - rho^2) eps`` coordinate-wise."""
-    n, d = check_count("n", n, high=10**8), check_count("d", d, high=_MAX_DIM)
-    rho = check_real("rho", rho, -1, 1, low_open=True, high_open=True)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d))
     y = rho * x + math.sqrt(1 - rho * rho) * rng.standard_normal((n, d))
     return x, y
 
 
+@checked(rho=arg.real(-1, 1, low_open=True, high_open=True), x=arg.array(min_ndim=1), y=arg.array(min_ndim=1))
 def gaussian_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     """Optimal critic ``log p(x, y) / (p(x) p(y))`` for :func:`correlated_gaussians`, summed over d.
 
     ``x`` (n, d) and ``y`` (n, d) give the n paired values; ``x`` (n, 1, d) with ``y`` (1, m, d)
     broadcast to the (n, m) matrix of all pairs.
     """
-    rho = check_real("rho", rho, -1, 1, low_open=True, high_open=True)
-    x, y = check_array("x", x, min_ndim=1), check_array("y", y, min_ndim=1)  # (..., d)
     if x.shape[-1] != y.shape[-1]:
         raise ValueError(f"x and y must have the same last dimension, got {x.shape} and {y.shape}")
     r2 = rho * rho
@@ -69,31 +67,34 @@ def gaussian_log_ratio(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     return per_dim.sum(axis=-1)
 
 
+@checked(t_joint=arg.array(), t_marginal=arg.array())
 def dv_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
     """Donsker-Varadhan bound ``E_joint[T] - log E_marginal[e^T]`` (MINE's objective), in nats.
 
     The log-mean-exp is computed as ``logsumexp(T) - log M``, never as a plain mean of ``e^T``.
     """
-    tj, tm = check_array("t_joint", t_joint), check_array("t_marginal", t_marginal).ravel()
+    tj, tm = t_joint, t_marginal.ravel()
     return float(tj.mean() - (logsumexp(tm) - math.log(tm.size)))
 
 
+@checked(t_joint=arg.array(), t_marginal=arg.array())
 def jsd_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
     """Jensen-Shannon objective ``E_joint[-softplus(-T)] - E_marginal[softplus(T)]``.
 
     Its maximiser is the same log density ratio, but its value is NOT a mutual-information estimate.
     """
-    tj, tm = check_array("t_joint", t_joint), check_array("t_marginal", t_marginal)
+    tj, tm = t_joint, t_marginal
     return float(-np.logaddexp(0, -tj).mean() - np.logaddexp(0, tm).mean())
 
 
+@checked(scores=arg.array(ndim=2))
 def infonce_bound(scores: np.ndarray) -> float:
     """InfoNCE ``mean_i [S_ii - log sum_j exp(S_ij)] + log N`` for an (N, N) score matrix.
 
     Row i scores x_i against every y_j; the diagonal holds the positive pairs. Each term is a
     log-softmax (<= 0), so the value never exceeds ``log N``.
     """
-    s = check_array("scores", scores, ndim=2)  # (N, N)
+    s = scores  # (N, N)
     check_array("scores", s, shape=(s.shape[0], s.shape[0]))
     n = s.shape[0]
     return float(np.mean(np.diag(s) - logsumexp(s, axis=1)) + math.log(n))
@@ -103,10 +104,9 @@ def infonce_bound(scores: np.ndarray) -> float:
 class SeparableCritic(nn.Module):
     """``T(x, y) = f(x) . g(y)`` with two small MLPs; ``forward(x, y)`` gives the (N, N) score matrix."""
 
+    @checked(d=arg.count(high=_MAX_DIM), hidden=arg.count(high=_MAX_DIM), embed=arg.count(high=_MAX_DIM))
     def __init__(self, d: int, hidden: int = 64, embed: int = 16):
         super().__init__()
-        d, hidden = check_count("d", d, high=_MAX_DIM), check_count("hidden", hidden, high=_MAX_DIM)
-        embed = check_count("embed", embed, high=_MAX_DIM)
         self.f = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
         self.g = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, embed))
 
@@ -132,6 +132,8 @@ def _torch_dv(scores: torch.Tensor) -> torch.Tensor:
     return torch.diagonal(scores).mean() - (torch.logsumexp(marginal, dim=0) - math.log(marginal.numel()))
 
 
+@checked(objective=arg.choice(("infonce", "jsd", "dv")), rho=arg.real(-1, 1, low_open=True, high_open=True),
+         lr=arg.positive(), steps=arg.count(high=_MAX_DIM), batch=arg.count(high=_MAX_DIM), seed=arg.seed())
 def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int = 1000, batch: int = 256,
                  lr: float = 1e-3, seed: int = 0) -> tuple[SeparableCritic, dict[str, list[float]]]:
     """Train a :class:`SeparableCritic` on fresh correlated-Gaussian batches by maximising ``objective``.
@@ -139,10 +141,7 @@ def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int 
     ``objective`` is "infonce", "jsd" or "dv". Negatives are the other y's of the batch (all
     off-diagonal pairs). Returns the critic and per-step values of the InfoNCE and DV estimates.
     """
-    objective = check_choice("objective", objective, ("infonce", "jsd", "dv"))
-    rho, lr = check_real("rho", rho, -1, 1, low_open=True, high_open=True), check_positive("lr", lr)
-    steps, batch = check_count("steps", steps, high=_MAX_DIM), check_count("batch", batch, high=_MAX_DIM)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     torch.manual_seed(check_seed(seed))
     critic = SeparableCritic(d)
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
@@ -173,11 +172,10 @@ class DIMEncoder(nn.Module):
     map gives the summary that global DIM pairs with the code.
     """
 
+    @checked(channels=arg.count(high=_MAX_DIM), code=arg.count(high=_MAX_DIM), size=arg.count(high=_MAX_DIM),
+             stride=arg.count(high=_MAX_DIM))
     def __init__(self, channels: int = 32, code: int = 16, size: int = 8, stride: int = 1):
         super().__init__()
-        channels = check_count("channels", channels, high=_MAX_DIM)
-        code = check_count("code", code, high=_MAX_DIM)
-        size, stride = check_count("size", size, high=_MAX_DIM), check_count("stride", stride, high=_MAX_DIM)
         if size % stride:
             raise ValueError(f"size={size} must be divisible by stride={stride}")
         n = (size // stride) ** 2
@@ -201,6 +199,7 @@ class DIMEncoder(nn.Module):
 
 
 # region: dim-losses
+@checked(global_code=arg.tensor(ndim=2))
 def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
     """Negative mean InfoNCE between each image's global code and each of its local features.
 
@@ -208,39 +207,39 @@ def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tens
     and the negatives are the position-p features of the other images in the batch:
     ``S_p = G L_p^T`` (B, B), loss = ``-mean_p mean_i log softmax_j(S_p)[i, i]``.
     """
-    B, k = check_tensor("global_code", global_code, ndim=2).shape  # (B, k)
+    B, k = global_code.shape  # (B, k)
     check_tensor("local", local, shape=(B, None, k))  # (B, P, k)
     scores = torch.einsum("ik,jpk->pij", global_code, local)  # (P, B, B)
     target = torch.arange(global_code.shape[0]).expand(scores.shape[0], -1)
     return F.cross_entropy(scores.reshape(-1, scores.shape[2]), target.reshape(-1))
 
 
+@checked(global_code=arg.tensor(ndim=2))
 def global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
     """Negative InfoNCE between each image's global code and a summary of its whole feature map.
 
     ``global_code`` and ``summary`` (B, k); ``S = G M^T`` (B, B), positives on the diagonal.
     """
-    check_tensor("summary", summary, shape=check_tensor("global_code", global_code, ndim=2).shape)
+    check_tensor("summary", summary, shape=global_code.shape)
     return F.cross_entropy(global_code @ summary.T, torch.arange(global_code.shape[0]))
 # endregion
 
 
+@checked(images=arg.array(ndim=3, dtype=np.float32))
 def _square_images(images: object) -> np.ndarray:
-    images = check_array("images", images, ndim=3, dtype=np.float32)  # (n, h, w)
     n, h, _ = images.shape
     check_count("len(images)", n, low=2)
     return check_array("images", images, shape=(n, h, h), dtype=np.float32)
 
 
+@checked(objective=arg.choice(("local", "global")), lr=arg.positive(), steps=arg.count(high=_MAX_DIM),
+         batch=arg.count(high=_MAX_DIM), seed=arg.seed())
 def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, batch: int = 64,
               lr: float = 2e-3, seed: int = 0, channels: int = 32,
               stride: int = 1) -> tuple[DIMEncoder, list[float]]:
     """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss."""
     images = _square_images(images)  # (n, h, h)
-    objective = check_choice("objective", objective, ("local", "global"))
-    lr = check_positive("lr", lr)
-    steps, batch = check_count("steps", steps, high=_MAX_DIM), check_count("batch", batch, high=_MAX_DIM)
-    torch.manual_seed(check_seed(seed))
+    torch.manual_seed(seed)
     rng = np.random.default_rng(check_seed(seed))
     encoder = DIMEncoder(channels=channels, size=images.shape[1], stride=stride)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
@@ -265,19 +264,18 @@ def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: f
     return train_dim(images, "local", steps=steps, batch=batch, lr=lr, seed=seed)
 
 
+@checked(encoder=arg.instance(DIMEncoder))
 def encode(encoder: DIMEncoder, images: np.ndarray) -> np.ndarray:
     """Global codes (n, code) of square ``images`` (n, h, h) of the encoder's size, without gradients."""
-    size = check_instance("encoder", encoder, DIMEncoder).size
+    size = encoder.size
     images = check_array("images", images, shape=(None, size, size), dtype=np.float32)  # (n, h, h)
     with torch.no_grad():
         return encoder(torch.from_numpy(images)[:, None])[0].numpy().astype(np.float64)
 
 
+@checked(ax=arg.axes(), true_mi=arg.array(ndim=1), curves=arg.instance(dict))
 def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
     """Each estimator's value against the true MI, with the diagonal and the ``log N`` ceilings."""
-    check_axes("ax", ax)
-    true_mi = check_array("true_mi", true_mi, ndim=1)  # (k,)
-    check_instance("curves", curves, dict)
     top = 1.1 * float(true_mi.max())
     ax.plot([0, top], [0, top], color="gray", lw=3, alpha=0.5, label="estimate = true MI")
     for (name, values), marker in zip(curves.items(), "os^vDP"):
@@ -290,10 +288,11 @@ def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
 
+@checked(ax=arg.axes(), baselines=arg.instance(dict), accuracies=arg.instance(dict))
 def plot_probe_comparison(ax, accuracies: dict, baselines: dict) -> None:
     """Per-seed probe accuracies as dots with their mean as a bar; ``baselines`` as dashed lines."""
-    check_axes("ax", ax), check_instance("baselines", baselines, dict)
-    for k, (name, values) in enumerate(check_instance("accuracies", accuracies, dict).items()):
+    ax, baselines
+    for k, (name, values) in enumerate(accuracies.items()):
         values = check_array("accuracies", values, ndim=1)  # (seeds,)
         ax.bar(k, values.mean(), color=f"C{k}", alpha=0.4, width=0.6)
         ax.plot(np.full(len(values), k), values, "o", color=f"C{k}", ms=5)

@@ -18,7 +18,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from mlnotes.validate import as_numeric_array, check_array, check_positive, check_real
+from mlnotes.validate import as_numeric_array, check_array, checked, arg
 
 __all__ = ["KernelLogReg", "hinge_objective", "linear_kernel", "logreg_primal", "platt_fit", "rbf",
            "surrogate_losses"]
@@ -33,41 +33,39 @@ def _as_pm1(y: object, n: int) -> np.ndarray:
     return y.astype(np.float64)
 
 
+@checked(X=arg.numeric_array(2), Y=arg.numeric_array(2), gamma=arg.positive())
 def rbf(X: object, Y: object, gamma: float) -> np.ndarray:
     """Gaussian kernel matrix ``K[i, j] = exp(-gamma |x_i - y_j|^2)``, shape (N, M)."""
-    X, Y = as_numeric_array(X, "X", 2), as_numeric_array(Y, "Y", 2)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
-    gamma = check_positive("gamma", gamma)
     sq = np.sum(X ** 2, 1)[:, None] + np.sum(Y ** 2, 1)[None, :] - 2.0 * X @ Y.T
     return np.exp(-gamma * np.maximum(sq, 0.0))
 
 
+@checked(X=arg.numeric_array(2), Y=arg.numeric_array(2))
 def linear_kernel(X: object, Y: object) -> np.ndarray:
     """Linear kernel matrix ``K = X Y^T``, shape (N, M)."""
-    X, Y = as_numeric_array(X, "X", 2), as_numeric_array(Y, "Y", 2)
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
     return X @ Y.T
 
 
+@checked(s=arg.array(ndim=1))
 def surrogate_losses(s: object) -> dict[str, np.ndarray]:
     """Losses as functions of the margin ``s = y f(x)``: 0/1, hinge, scaled logistic, squared.
 
     ``zero_one = [s <= 0]``, ``hinge = max(0, 1 - s)``, ``logistic = log2(1 + e^{-s})``,
     ``squared = (1 - s)^2``. Hinge and scaled logistic upper-bound the 0/1 loss.
     """
-    s = check_array("s", s, ndim=1)                                  # finite margins
     return {"0/1": (s <= 0).astype(np.float64), "hinge": np.maximum(0.0, 1.0 - s),
             "scaled logistic": np.logaddexp(0.0, -s) / np.log(2.0), "squared": (1.0 - s) ** 2}
 
 
+@checked(X=arg.numeric_array(2), b=arg.real(), C=arg.positive())
 def hinge_objective(w: object, b: float, X: object, y: object, C: float) -> float:
     """Unconstrained soft-margin SVM objective ``0.5 |w|^2 + C sum_n max(0, 1 - y_n (w . x_n + b))``."""
-    X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
-    w, b = check_array("w", w, shape=(X.shape[1],)), check_real("b", b)
-    C = check_positive("C", C)
+    w = check_array("w", w, shape=(X.shape[1],))
     return float(0.5 * w @ w + C * np.sum(np.maximum(0.0, 1.0 - y * (X @ w + b))))
 
 
@@ -86,17 +84,19 @@ class KernelLogReg:
     {-1, +1}. ``beta_`` has one (generally nonzero) entry per training point.
     """
 
+    @checked(lam=arg.positive(), gamma=arg.positive())
     def __init__(self, lam: float = 0.01, kernel: str = "rbf", gamma: float = 1.0):
-        self.lam = check_positive("lam", lam)
+        self.lam = lam
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         self.kernel = kernel
-        self.gamma = check_positive("gamma", gamma)
+        self.gamma = gamma
 
     def gram(self, X: object, Y: object) -> np.ndarray:
         """Kernel matrix between the rows of X and Y, shape (N, M)."""
         return rbf(X, Y, self.gamma) if self.kernel == "rbf" else linear_kernel(X, Y)
 
+    @checked(X=arg.numeric_array(2), tol=arg.positive())
     def fit(self, X: object, y: object, tol: float = 1e-10, max_iter: int = 100) -> "KernelLogReg":
         """Fit ``beta_`` on training data ``X`` (N, D) with labels ``y`` (N,) in {-1, +1}.
 
@@ -106,9 +106,7 @@ class KernelLogReg:
         ``((2 lam/N) I + W K / N) delta = (2 lam/N) beta + d/N`` (K itself need not be inverted).
         Stops when the gradient's largest entry is below ``tol``.
         """
-        X = as_numeric_array(X, "X", 2)
         y = _as_pm1(y, X.shape[0])
-        tol = check_positive("tol", tol)
         K = self.gram(X, X)
         beta = np.zeros(len(y))
         loss, grad = _logistic_objective(beta, K, y, self.lam)
@@ -136,11 +134,11 @@ class KernelLogReg:
             self.n_iter_ += 1
         return beta, loss
 
+    @checked(X=arg.numeric_array(2))
     def decision_function(self, X: object) -> np.ndarray:
         """Scores ``f(x) = sum_m beta_m K(x_m, x)`` for the rows of X, shape (M,)."""
         if not hasattr(self, "beta_"):
             raise ValueError("call fit(X, y) before decision_function")
-        X = as_numeric_array(X, "X", 2)
         if X.shape[1] != self.X_.shape[1]:
             raise ValueError(f"X must have {self.X_.shape[1]} columns, got {X.shape[1]}")
         return self.gram(X, self.X_) @ self.beta_
@@ -154,15 +152,14 @@ class KernelLogReg:
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
+@checked(X=arg.numeric_array(2), lam=arg.positive())
 def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12,
                   w0: object | None = None) -> np.ndarray:
     """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS.
 
     ``w0`` (D,) is the starting point (default: zeros, which keeps every iterate in span(X)).
     """
-    X = as_numeric_array(X, "X", 2)
     y = _as_pm1(y, X.shape[0])
-    lam = check_positive("lam", lam)
     N = len(y)
     w0 = np.zeros(X.shape[1]) if w0 is None else as_numeric_array(w0, "w0", 1)
     if w0.shape != (X.shape[1],):
@@ -178,12 +175,12 @@ def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12,
     return result.x
 
 
+@checked(scores=arg.array(ndim=1))
 def platt_fit(scores: object, y: object) -> tuple[float, float]:
     """Platt scaling: ``(A, B)`` maximizing the likelihood of ``P(y = 1 | s) = sigmoid(A s + B)``.
 
     ``scores`` (N,) are decision values on data *not* used to train the classifier; ``y`` in {-1, +1}.
     """
-    scores = check_array("scores", scores, ndim=1)
     if scores.size < 2:
         raise ValueError(f"scores must hold at least 2 values, got {scores.size}")
     y = _as_pm1(y, len(scores))

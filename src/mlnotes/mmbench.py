@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mlnotes.validate import check_generator, check_callable, check_choice, check_instance, check_array, check_count, check_probability, check_seed
+from mlnotes.validate import check_choice, check_instance, check_count, check_probability, checked, arg
 
 __all__ = ["LETTERS", "TAXONOMY", "aggregate", "always_a", "biased_knower", "circular_accuracy_biased",
            "circular_eval", "draw_circular_accuracy", "circular_variants", "extract_choice", "l3_table", "rank_stability",
@@ -56,13 +56,13 @@ def l3_table() -> list[tuple[str, str, str]]:
     return [(l1, l2, l3) for l1, groups in TAXONOMY.items() for l2, leaves in groups.items() for l3 in leaves]
 
 
+@checked(n=arg.count(high=10**6), seed=arg.seed())
 def synthetic_bank(n: int, option_probs: Mapping[int, float] | None = None, seed: int = 0) -> list[Question]:
     """``n`` single-choice questions: ``{"id", "options": {letter: text}, "answer", "L1", "L2", "L3"}``.
 
     The number of options is drawn from ``option_probs`` (default {2: 0.2, 3: 0.3, 4: 0.5}), the key
     uniformly among the options, the ability uniformly among the 20 L3 leaves.
     """
-    n = check_count("n", n, high=10**6)
     if option_probs is not None and not isinstance(option_probs, Mapping):
         raise TypeError(f"option_probs must be a dict option count -> probability, got {type(option_probs).__name__}")
     option_probs = dict(option_probs or {2: 0.2, 3: 0.3, 4: 0.5})
@@ -71,7 +71,7 @@ def synthetic_bank(n: int, option_probs: Mapping[int, float] | None = None, seed
     if np.any(sizes < 2) or np.any(sizes > 26) or np.any(probs < 0) or not np.isclose(probs.sum(), 1):
         raise ValueError(f"option_probs must map option counts in [2, 26] to probabilities summing to 1, "
                          f"got {option_probs}")
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     leaves = l3_table()
     n_opts = rng.choice(sizes, size=n, p=probs)
     keys = rng.integers(0, n_opts)
@@ -170,6 +170,7 @@ def extract_choice(response: str, options: Mapping[str, str], fallback: str | No
     return None
 
 
+@checked(answer_fn=arg.callable(), seed=arg.seed())
 def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int = 0,
                   fallback: str | None = "fuzzy") -> tuple[float, float, np.ndarray]:
     """Vanilla and circular accuracy of ``answer_fn(question, rng) -> response``.
@@ -178,9 +179,8 @@ def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int 
     go through :func:`extract_choice`; a failed extraction counts as wrong. Returns
     ``(vanilla_acc, circular_acc, per_question)`` with ``per_question`` a (Q, 2) bool array.
     """
-    check_callable("answer_fn", answer_fn)  # called as answer_fn(question, rng)
     questions = _check_questions(questions)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     results = np.zeros((len(questions), 2), dtype=bool)
     for i, q in enumerate(questions):
         passes = []
@@ -191,6 +191,7 @@ def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int 
     return float(results[:, 0].mean()), float(results[:, 1].mean()), results
 
 
+@checked(correct=arg.array(ndim=1, bool_ok=True))
 def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: str = "question"
               ) -> dict[str, dict[str, float]]:
     """Scores per L3, L2, L1 and overall from per-question correctness.
@@ -199,7 +200,7 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
     mean over its questions, each higher level the unweighted mean of its children's scores.
     Returns ``{"L3": {...}, "L2": {...}, "L1": {...}, "overall": {"all": score}}``.
     """
-    correct, questions = check_array("correct", correct, ndim=1, bool_ok=True).astype(float), _check_questions(questions)
+    correct, questions = correct.astype(float), _check_questions(questions)
     if correct.ndim != 1 or len(correct) != len(questions) or len(correct) == 0:
         raise ValueError(f"correct must be 1-D with one entry per question, got {correct.shape} "
                          f"for {len(questions)} questions")
@@ -228,25 +229,27 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
 
 
 # -- synthetic models -------------------------------------------------------------------------
+@checked(rng=arg.generator())
 def uniform_guesser(question: Question, rng: np.random.Generator) -> str:
     """Answers a uniformly random letter."""
-    _check_question(question), check_generator("rng", rng)
+    _check_question(question), rng
     return LETTERS[rng.integers(len(question["options"]))]
 
 
+@checked(rng=arg.generator())
 def always_a(question: Question, rng: np.random.Generator) -> str:
     """Always answers "A" (the extreme position bias)."""
-    _check_question(question), check_generator("rng", rng)
+    _check_question(question), rng
     return "A"
 
 
+@checked(bias=arg.probability())
 def biased_knower(p: float | Mapping[str, float], bias: float = 1.0) -> AnswerFn:
     """A model that recalls the key with probability ``p`` on each pass, independently.
 
     ``p`` is a number or a dict L2 ability -> probability. When it does not recall, it answers "A"
     with probability ``bias`` and a uniform letter otherwise.
     """
-    bias = check_probability("bias", bias)
     p = {k: check_probability(f"p[{k!r}]", v) for k, v in p.items()} if isinstance(p, Mapping) else check_probability("p", p)
 
     def answer(question: Question, rng: np.random.Generator) -> str:
@@ -263,6 +266,7 @@ _TEMPLATES = ["{letter}", "({letter})", "Answer: {lower}", "The answer is {lette
               "I think it's the {text}.", "It looks like a {text} to me.", "Definitely the {typo}!"]
 
 
+@checked(seed=arg.seed())
 def verbose(model: AnswerFn, seed: int = 0) -> AnswerFn:
     """Wrap ``model`` so it answers in free text (letters, option texts, sometimes misspelled).
 
@@ -271,7 +275,7 @@ def verbose(model: AnswerFn, seed: int = 0) -> AnswerFn:
     """
     if not callable(model):
         raise TypeError("model must be callable")
-    template_rng = np.random.default_rng(check_seed(seed))
+    template_rng = np.random.default_rng(seed)
 
     def answer(question: Question, rng: np.random.Generator) -> str:
         letter = extract_choice(model(question, rng), question["options"], fallback=None) or "A"
@@ -282,6 +286,7 @@ def verbose(model: AnswerFn, seed: int = 0) -> AnswerFn:
     return answer
 
 
+@checked(p=arg.probability(), bias=arg.probability(), n_options=arg.array(ndim=1, integer=True, low=2))
 def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) -> tuple[float, float]:
     """Expected (vanilla, circular) accuracy of :func:`biased_knower` over questions with ``n_options``.
 
@@ -290,8 +295,7 @@ def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) ->
     of which the key sits at A:
     ``(p + (1-p)(bias + (1-bias)/n)) * (p + (1-p)(1-bias)/n)^(n-1)``.
     """
-    p, bias = check_probability("p", p), check_probability("bias", bias)
-    n = check_array("n_options", n_options, ndim=1, integer=True, low=2).astype(float)
+    n = n_options.astype(float)
     at_a = p + (1 - p) * (bias + (1 - bias) / n)
     elsewhere = p + (1 - p) * (1 - bias) / n
     vanilla = at_a / n + elsewhere * (n - 1) / n
@@ -299,13 +303,14 @@ def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) ->
     return float(vanilla.mean()), float(circular.mean())
 
 
+@checked(seeds=arg.array(ndim=1, integer=True, low=0))
 def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question],
                    seeds: Sequence[int]) -> dict[str, np.ndarray]:
     """Vanilla and circular accuracy of every model under every seed: {"vanilla", "circular"}
     each an array (len(models), len(seeds)), rows in the order of ``models``."""
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty dict name -> answer function")
-    seeds = check_array("seeds", seeds, ndim=1, integer=True, low=0).tolist()
+    seeds = seeds.tolist()
     out = {"vanilla": np.zeros((len(models), len(seeds))),
            "circular": np.zeros((len(models), len(seeds)))}
     for i, model in enumerate(models.values()):
@@ -315,6 +320,8 @@ def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question]
     return out
 
 
+@checked(p=arg.probability(), bias=arg.probability(), n_options=arg.array(ndim=1, integer=True, low=2),
+         simulated=arg.array(shape=(2,), low=0.0, high=1.0))
 def draw_circular_accuracy(p: float, bias: float, n_options: Sequence[int],
                            simulated: Sequence[float]):
     """Vanilla and circular accuracy of :func:`biased_knower` against its knowledge, as a figure.
@@ -325,9 +332,8 @@ def draw_circular_accuracy(p: float, bias: float, n_options: Sequence[int],
     """
     from mlnotes.plotting import new_figure, style_cycle
 
-    p, bias = check_probability("p", p), check_probability("bias", bias)
-    n = check_array("n_options", n_options, ndim=1, integer=True, low=2)                 # (n,)
-    v, c = check_array("simulated", simulated, shape=(2,), low=0.0, high=1.0)
+    n = n_options                 # (n,)
+    v, c = simulated
     p_grid = np.linspace(0, 1, 51)
     curves = np.array([circular_accuracy_biased(q, bias, n) for q in p_grid])           # (51, 2)
     fig, ax = new_figure(width=5.6, height=3.3)

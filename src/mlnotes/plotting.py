@@ -29,8 +29,7 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mlnotes.validate import (check_array, check_axes, check_choice, check_count, check_int, check_real,
-                              check_same_length)
+from mlnotes.validate import check_array, check_real, check_same_length, checked, arg
 
 __all__ = ["COLORS", "LINESTYLES", "PALETTE", "BOOK_RC", "use_book_style", "new_figure", "style_cycle",
            "plot_decision_boundary", "tile_images", "log_limits"]
@@ -122,38 +121,35 @@ def use_book_style() -> None:
         mscale.register_scale(_BookLogScale)
 
 
+@checked(ncols=arg.int(1, 8), nrows=arg.int(1, 8), width=arg.real(low=0.0, high=20.0, low_open=True),
+         height=arg.real(low=0.0, high=20.0, low_open=True))
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6,
                **subplot_kw: object) -> tuple[Figure, object]:
     """A figure with ``nrows x ncols`` axes in the book's style: ``(fig, axes)``.
 
     ``axes`` is a single Axes when ``nrows == ncols == 1``, else a numpy array of Axes.
     """
-    ncols, nrows = check_int("ncols", ncols, 1, 8), check_int("nrows", nrows, 1, 8)
-    width = check_real("width", width, low=0.0, high=20.0, low_open=True)
-    height = check_real("height", height, low=0.0, high=20.0, low_open=True)
     use_book_style()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True, **subplot_kw)
     return fig, axes
 
 
+@checked(n=arg.int(0, 10_000))
 def style_cycle(n: int) -> list[dict[str, str]]:
     """``n`` (colour, linestyle) pairs for lines that must differ in colour and in print."""
-    n = check_int("n", n, 0, 10_000)
     return [{"color": COLORS[i % len(COLORS)], "linestyle": LINESTYLES[i % len(LINESTYLES)]}
             for i in range(n)]
 
 
 
+@checked(ax=arg.axes(), values=arg.array(finite=False, min_ndim=1), axis=arg.choice(("x", "y")), pad=arg.real(low=1.0))
 def log_limits(ax: Axes, values: object, axis: str = "y", pad: float = 1.5) -> tuple[float, float]:
     """Put ``axis`` of ``ax`` on a log scale whose range covers the positive finite ``values``
     (times/divided by ``pad``), so zeros, clamps and overflow do not set the range.
 
     Returns the limits ``(lo, hi)``.
     """
-    ax = check_axes("ax", ax)
-    v = check_array("values", values, finite=False, min_ndim=1)
-    axis = check_choice("axis", axis, ("x", "y"))
-    pad = check_real("pad", pad, low=1.0)
+    v = values
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         raise ValueError("values must contain at least one positive finite number for a log axis")
@@ -175,6 +171,8 @@ def _scores(model: object, points: np.ndarray, kind: str) -> np.ndarray:
     return np.asarray(model(points), dtype=float)
 
 
+@checked(ax=arg.axes(), kind=arg.choice(("score", "label", "proba")), X=arg.array(ndim=2, shape=(None, 2)),
+         y=arg.array(ndim=1, dtype=None), grid=arg.count(low=2, high=2000), margin=arg.real(low=0.0))
 def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: str = "label", *,
                            grid: int = 200, margin: float = 0.5, lims: tuple | None = None,
                            sizes: object = None) -> Axes:
@@ -191,13 +189,7 @@ def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: 
     The grid covers the data plus ``margin`` on each side, or ``lims=(x0, x1, y0, y1)``;
     ``sizes`` (n,) sets marker areas. Returns ``ax``.
     """
-    ax = check_axes("ax", ax)
-    kind = check_choice("kind", kind, ("score", "label", "proba"))
-    X = check_array("X", X, ndim=2, shape=(None, 2))
-    y = check_array("y", y, ndim=1, dtype=None)
     check_same_length(("X", X), ("y", y))
-    grid = check_count("grid", grid, low=2, high=2000)
-    margin = check_real("margin", margin, low=0.0)
     if lims is None:
         lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
         lims = (lo[0], hi[0], lo[1], hi[1])
@@ -230,14 +222,13 @@ def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: 
     return ax
 
 
+@checked(side=arg.count(high=4096), ncols=arg.count(high=10_000), pad=arg.int(0, 1000),
+         fill=arg.array(ndim=0, finite=False))
 def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of
     ``fill`` between them (NaN shows as the background in ``imshow``)."""
-    side = check_count("side", side, high=4096)
     images = check_array("images", images, ndim=2, shape=(None, side * side), finite=False)
-    ncols = check_count("ncols", ncols, high=10_000)
-    pad = check_int("pad", pad, 0, 1000)
-    fill = float(check_array("fill", fill, ndim=0, finite=False))  # NaN allowed: a blank gap
+    fill = float(fill)  # NaN allowed: a blank gap
     m = images.shape[0]
     nrows = -(-m // ncols)
     step = side + pad

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from mlnotes.flash_attention import naive_attention
-from mlnotes.validate import check_array, check_int
+from mlnotes.validate import check_array, check_int, checked, arg
 
 __all__ = ["rope_freqs", "rope", "rope_matrix", "half_to_interleaved_perm",
            "rope_decay_curve", "attention", "linear_attention_rope", "sinusoidal",
@@ -135,6 +135,7 @@ def half_to_interleaved_perm(d: int) -> np.ndarray:
     return np.concatenate((np.arange(0, d, 2), np.arange(1, d, 2)))
 
 
+@checked(max_dist=arg.int(1, 10**6))
 def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarray:
     """The RoFormer long-range bound ``(1/(d/2)) sum_j |S_j(r)|`` for ``r = 0 .. max_dist``.
 
@@ -142,7 +143,6 @@ def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarr
     At ``r = 0`` every term is 1, so the value is ``(d/2 + 1) / 2``. Shape ``(max_dist + 1,)``.
     """
     theta = rope_freqs(d, base)
-    max_dist = check_int("max_dist", max_dist, 1, 10**6)
     r = np.arange(max_dist + 1, dtype=np.float64)[:, None]
     S = np.cumsum(np.exp(1j * r * theta), axis=1)  # S_1 .. S_{d/2}
     return np.abs(S).mean(axis=1)
@@ -178,10 +178,10 @@ def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: flo
 
 
 # ----------------------------------------------------------------------------- absolute and relative schemes
+@checked(n=arg.int(1, 10**6))
 def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -> np.ndarray:
     """Sinusoidal table (n, d): ``p[k, 2i] = sin(k theta_i)``, ``p[k, 2i+1] = cos(k theta_i)``
     (``layout="interleaved"``) or ``[sin(k theta) | cos(k theta)]`` (``layout="concat"``)."""
-    n = check_int("n", n, 1, 10**6)
     layout = _check_layout(layout, ("interleaved", "concat"))
     phi = np.arange(n, dtype=np.float64)[:, None] * rope_freqs(d, base)
     if layout == "concat":
@@ -189,6 +189,7 @@ def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -
     return np.stack((np.sin(phi), np.cos(phi)), axis=-1).reshape(n, d)
 
 
+@checked(num_buckets=arg.int(2), max_distance=arg.int(1))
 def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
               max_distance: int = 128) -> np.ndarray:
     """T5 relative-position bucket of ``rel = key_pos - query_pos`` (integer array, any shape).
@@ -206,8 +207,6 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
         raise TypeError(f"rel must hold integers, got dtype {r.dtype}")
     if r.size == 0:
         raise ValueError("rel must be non-empty")
-    num_buckets = check_int("num_buckets", num_buckets, 2)
-    max_distance = check_int("max_distance", max_distance, 1)
     r = r.astype(np.int64)
     buckets = np.zeros_like(r)
     if bidirectional:
@@ -226,12 +225,13 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
     return buckets + np.where(r < max_exact, r, large)
 
 
+@checked(n=arg.int(1, 10**4))
 def relative_positions(n: int) -> np.ndarray:
     """Matrix ``rel[i, j] = j - i`` (key minus query), shape (n, n), int64."""
-    n = check_int("n", n, 1, 10**4)
     return np.arange(n)[None, :] - np.arange(n)[:, None]
 
 
+@checked(clip=arg.int(0))
 def shaw_logits(Q: np.ndarray, K: np.ndarray, rel_emb: np.ndarray, clip: int) -> np.ndarray:
     """Shaw et al. logits ``(q_i . k_j + q_i . a_{clip(j - i)}) / sqrt(d)``, shape (n, n).
 
@@ -239,7 +239,6 @@ def shaw_logits(Q: np.ndarray, K: np.ndarray, rel_emb: np.ndarray, clip: int) ->
     end vectors, so 2 clip + 1 vectors serve any sequence length.
     """
     Q, K, rel_emb = _as_float_matrix(Q, "Q"), _as_float_matrix(K, "K"), _as_float_matrix(rel_emb, "rel_emb")
-    clip = check_int("clip", clip, 0)
     if Q.shape != K.shape:
         raise ValueError(f"Q and K must have the same shape (n, d), got {Q.shape} and {K.shape}")
     if rel_emb.shape != (2 * clip + 1, Q.shape[1]):
@@ -270,6 +269,7 @@ def _rope_torch(x, pos, base: float = 1e4):
     return x * cos + rotated * sin
 
 
+@checked(seed=arg.int(0), offset=arg.int(1))
 def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: int = 16,
                            d: int = 16, train_len: int = 24, steps: int = 300,
                            test_lens: tuple[int, ...] = (24, 48, 96)) -> list[float]:
@@ -284,7 +284,6 @@ def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: i
 
     if method not in ("rope", "sinusoidal"):
         raise ValueError(f"method must be 'rope' or 'sinusoidal', got {method!r}")
-    seed, offset = check_int("seed", seed, 0), check_int("offset", offset, 1)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     emb = torch.nn.Embedding(vocab, d)
@@ -328,6 +327,7 @@ def _base_label(base: float) -> str:
     return f"$10^{{{exponent:.0f}}}$" if exponent == round(exponent) else f"{base:g}"
 
 
+@checked(q=arg.array(ndim=1), k=arg.array(ndim=1), m=arg.int(0, 10**6), n=arg.int(0, 10**6))
 def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
                     curves: dict) -> object:
     """Explorer frame: the fastest and slowest rotated pairs of ``q`` (at ``m``) and ``k``
@@ -335,10 +335,8 @@ def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
     the offset marked; the score is in the figure title."""
     from mlnotes.plotting import COLORS, new_figure
 
-    q, k = check_array("q", q, ndim=1), check_array("k", k, ndim=1)
     if q.shape != k.shape:
         raise ValueError(f"q and k must have the same shape, got {q.shape} and {k.shape}")
-    m, n = check_int("m", m, 0, 10**6), check_int("n", n, 0, 10**6)
     layout = _check_layout(layout, LAYOUTS)
     if not isinstance(curves, dict) or not curves:
         raise TypeError("curves must be a non-empty dict base -> decay curve")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_bool, check_count, check_int, check_real, check_seed
+from mlnotes.validate import check_array, check_count, check_int, check_real, check_seed, checked, arg
 
 __all__ = ["as_generator", "gumbel_max", "gumbel_softmax", "log_softmax", "logsumexp", "sample_gumbel", "softmax"]
 
@@ -75,6 +75,7 @@ def _check_logits(logits: object) -> np.ndarray:
     return a
 
 
+@checked(eps=arg.real(low=0.0, high=0.5, low_open=True, high_open=True))
 def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12) -> np.ndarray:
     """Standard Gumbel noise ``g = -log(-log u)``, ``u ~ U(0, 1)``, of the given shape.
 
@@ -84,11 +85,11 @@ def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12)
     shape = tuple(check_int("shape", n, 0, 10**8) for n in np.atleast_1d(np.asarray(shape, dtype=object)))
     if np.prod(shape, dtype=float) > 10**8:
         raise ValueError(f"shape {shape} asks for more than 10**8 samples")
-    eps = check_real("eps", eps, low=0.0, high=0.5, low_open=True, high_open=True)
     u = np.clip(as_generator(rng).random(shape), eps, 1.0 - eps)
     return -np.log(-np.log(u))
 
 
+@checked(n=arg.count(high=10**8))
 def gumbel_max(logits: object, n: int, rng: object) -> np.ndarray:
     """``n`` exact categorical samples: ``argmax_i (logits_i + g_i)`` with Gumbel noise ``g``.
 
@@ -98,11 +99,11 @@ def gumbel_max(logits: object, n: int, rng: object) -> np.ndarray:
     a = _check_logits(logits)
     if a.ndim != 1:
         raise ValueError(f"logits must be 1-D (k,), got shape {a.shape}")
-    n = check_count("n", n, high=10**8)
     g = sample_gumbel((n, a.shape[0]), rng)
     return np.argmax(a + g, axis=1).astype(np.int64)
 
 
+@checked(tau=arg.real(low=0.0, low_open=True), hard=arg.bool())
 def gumbel_softmax(logits: object, tau: float, rng: object, n: int | None = None,
                    hard: bool = False) -> np.ndarray:
     """Relaxed one-hot samples ``softmax((logits + g) / tau)`` (the Concrete distribution).
@@ -113,7 +114,6 @@ def gumbel_softmax(logits: object, tau: float, rng: object, n: int | None = None
     ``softmax(logits)`` for every ``tau > 0`` and tends to it only as ``tau -> 0``.
     """
     a = _check_logits(logits)
-    tau, hard = check_real("tau", tau, low=0.0, low_open=True), check_bool("hard", hard)
     shape = a.shape if n is None else (check_count("n", n, high=10**8),) + a.shape
     g = sample_gumbel(shape, rng)
     scores = a + g

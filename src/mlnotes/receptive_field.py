@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_axes, check_count, check_seed
+from mlnotes.validate import check_count, checked, arg
 
 __all__ = [
     "ALEXNET", "VGG16", "ZF5", "conv_out_len", "dilation_support", "draw_rf_cone",
@@ -64,10 +64,10 @@ def _check_layers(layers: object) -> list[tuple[int, int, int, int]]:
     return checked
 
 
+@checked(n=arg.count(high=10**7), k=arg.count(high=999), s=arg.count(high=999), p=arg.count(low=0, high=999),
+         d=arg.count(high=999))
 def conv_out_len(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     """Output length ``floor((n + 2p - d(k - 1) - 1) / s) + 1`` of a convolution or pooling layer."""
-    n, k, s = check_count("n", n, high=10**7), check_count("k", k, high=999), check_count("s", s, high=999)
-    p, d = check_count("p", p, low=0, high=999), check_count("d", d, high=999)
     span = d * (k - 1) + 1
     if n + 2 * p < span:
         raise ValueError(f"input length n + 2p = {n + 2 * p} is shorter than the kernel span d(k-1)+1 = {span}")
@@ -112,6 +112,7 @@ def _ones_stack_gradient(layers: list[tuple[int, int, int, int]], n: int) -> tup
     return x.grad[0, 0].numpy().copy(), unit
 
 
+@checked(n=arg.count(high=100_000))
 def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
     """Measure ``(width, centre)`` of the input support of the middle output unit by autograd.
 
@@ -120,7 +121,6 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
     Raises if the support touches the input border (then it may be clipped: use a larger ``n``).
     """
     checked = _check_layers(layers)
-    n = check_count("n", n, high=100_000)
     grad, _ = _ones_stack_gradient(checked, n)
     support = np.flatnonzero(grad)
     if support[0] == 0 or support[-1] == n - 1:
@@ -128,10 +128,10 @@ def empirical_rf_1d(layers: object, n: int = 600) -> tuple[int, float]:
     return int(support[-1] - support[0] + 1), float(support[0] + support[-1]) / 2
 
 
+@checked(n=arg.count(high=100_000))
 def predicted_centre(layers: object, n: int = 600) -> float:
     """Centre predicted by :func:`rf_table` for the middle output unit of an input of length ``n``."""
     checked = _check_layers(layers)
-    n = check_count("n", n, high=100_000)
     length = n
     for k, s, p, d in checked:
         length = conv_out_len(length, k, s, p, d)
@@ -139,10 +139,10 @@ def predicted_centre(layers: object, n: int = 600) -> float:
     return last["c"] + (length // 2) * last["j"]
 
 
+@checked(n=arg.count(high=100_000))
 def erf_profile(layers: object, n: int = 401) -> np.ndarray:
     """Normalized |d y_centre / d x| over the ``n`` input positions (sums to 1), all-ones kernels."""
     checked = _check_layers(layers)
-    n = check_count("n", n, high=100_000)
     grad, _ = _ones_stack_gradient(checked, n)
     total = np.abs(grad).sum()
     if total == 0:
@@ -150,6 +150,7 @@ def erf_profile(layers: object, n: int = 401) -> np.ndarray:
     return np.abs(grad) / total
 
 
+@checked(dilations=arg.array(ndim=1, integer=True, low=1, high=999), k=arg.count(high=15))
 def dilation_support(dilations: Sequence[int], k: int = 3) -> tuple[int, int]:
     """``(span, covered)`` of a stack of stride-1, ``k``-tap layers with these dilations.
 
@@ -158,8 +159,7 @@ def dilation_support(dilations: Sequence[int], k: int = 3) -> tuple[int, int]:
     dilation ``d > 1`` everywhere, only multiples of ``d`` are reachable: the field has holes
     ("gridding").
     """
-    dilations = check_array("dilations", dilations, ndim=1, integer=True, low=1, high=999).tolist()
-    k = check_count("k", k, high=15)
+    dilations = dilations.tolist()
     taps = np.arange(k) - (k - 1) / 2
     offsets = {0.0}
     for d in dilations:
@@ -167,6 +167,8 @@ def dilation_support(dilations: Sequence[int], k: int = 3) -> tuple[int, int]:
     return int(max(offsets) - min(offsets)) + 1, len(offsets)
 
 
+@checked(depth=arg.count(high=200), n=arg.count(low=3, high=100_000), channels=arg.count(high=256),
+         k=arg.count(high=15), n_nets=arg.count(high=1000), seed=arg.seed())
 def random_erf(depth: int, n: int = 161, channels: int = 8, k: int = 3, n_nets: int = 10,
                seed: int = 0) -> np.ndarray:
     """Effective receptive fields of random ReLU conv stacks: normalized ``|dy/dx|``, shape ``(n_nets, n)``.
@@ -179,9 +181,6 @@ def random_erf(depth: int, n: int = 161, channels: int = 8, k: int = 3, n_nets: 
     """
     import torch
 
-    depth, n = check_count("depth", depth, high=200), check_count("n", n, low=3, high=100_000)
-    channels, k = check_count("channels", channels, high=256), check_count("k", k, high=15)
-    n_nets, seed = check_count("n_nets", n_nets, high=1000), check_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     width = n_nets * channels                                   # G nets x C channels
     x = torch.randn(1, width, n, generator=gen).requires_grad_(True)           # (1, G*C, n)
@@ -195,14 +194,15 @@ def random_erf(depth: int, n: int = 161, channels: int = 8, k: int = 3, n_nets: 
     return g / g.sum(1, keepdims=True)
 
 
+@checked(profile=arg.array(ndim=1, low=0))
 def profile_std(profile: np.ndarray) -> float:
     """Standard deviation (in pixels) of a normalized 1-D profile."""
-    profile = check_array("profile", profile, ndim=1, low=0)
     x = np.arange(len(profile))
     mean = profile @ x
     return float(np.sqrt(profile @ (x - mean) ** 2))
 
 
+@checked(ax=arg.axes(), n=arg.count(high=100_000))
 def plot_stack_profile(ax: object, layers: object, n: int = 1200) -> None:
     """Measured input-gradient of a uniform all-ones stack, drawn in units of its receptive field.
 
@@ -210,8 +210,8 @@ def plot_stack_profile(ax: object, layers: object, n: int = 1200) -> None:
     theoretical field is always the shaded band from -1/2 to 1/2 and stacks of any size compare
     on the same axes; bars are normalized to a peak of 1.
     """
-    ax, checked = check_axes("ax", ax), _check_layers(layers)
-    profile = erf_profile(checked, check_count("n", n, high=100_000))
+    checked = _check_layers(layers)
+    profile = erf_profile(checked, n)
     last, centre = rf_table(checked)[-1], predicted_centre(checked, n)
     edges = (np.arange(n + 1) - 0.5 - centre) / last["r"]
     ax.axvspan(-0.5, 0.5, color="#E69F00", alpha=0.25, label="formula: receptive field")
@@ -223,14 +223,14 @@ def plot_stack_profile(ax: object, layers: object, n: int = 1200) -> None:
     ax.legend(loc="upper right", fontsize=8)
 
 
+@checked(ax=arg.axes(), n_input=arg.count(high=10_000))
 def draw_rf_cone(ax: object, layers: object, n_input: int, unit: int | None = None) -> None:
     """Draw a 1-D stack as rows of units and highlight everything the chosen top unit depends on.
 
     Row 0 is the input (``n_input`` pixels); row l has the layer-l units at their centres. A unit
     is highlighted when some path of kernel taps links it to the chosen unit of the last layer.
     """
-    ax, checked = check_axes("ax", ax), _check_layers(layers)
-    n_input = check_count("n_input", n_input, high=10_000)
+    checked = _check_layers(layers)
     table = rf_table(checked)
     lengths = [n_input]
     for k, s, p, d in checked:

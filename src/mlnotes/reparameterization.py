@@ -23,8 +23,7 @@ import numpy as np
 from scipy.stats import norm
 
 from mlnotes.prob import as_generator, gumbel_max, sample_gumbel, softmax
-from mlnotes.validate import (check_array, check_axes, check_bool, check_count, check_positive,
-                              check_real, check_tensor)
+from mlnotes.validate import check_array, check_count, check_positive, check_real, checked, arg
 
 __all__ = ["TEST_FUNCTIONS", "pathwise_estimates", "score_function_estimates", "reparam_grad",
            "score_function_grad", "exact_categorical_grad", "score_function_categorical",
@@ -141,6 +140,7 @@ def score_function_categorical(logits: object, reward: object, n: int, rng: obje
     return (r[y] - baseline)[:, None] * (np.eye(lg.size)[y] - softmax(lg))
 
 
+@checked(tau=arg.positive(), n=arg.count(high=10 ** 7))
 def gumbel_softmax_categorical(logits: object, reward: object, tau: float, n: int, rng: object) -> np.ndarray:
     """Pathwise gradients w.r.t. logits of the RELAXED objective ``E_g[reward . y]``, (n, k).
 
@@ -149,12 +149,12 @@ def gumbel_softmax_categorical(logits: object, reward: object, tau: float, n: in
     objective: its mean tends to :func:`exact_categorical_grad` only as ``tau -> 0``.
     """
     lg, r = _check_logits_reward(logits, reward)
-    tau, n = check_positive("tau", tau), check_count("n", n, high=10 ** 7)
     y = softmax(lg + sample_gumbel((int(n), lg.size), rng), tau=float(tau))
     return y * (r[None, :] - (y @ r)[:, None]) / tau
 
 
 # ----------------------------------------------------------------------------- torch
+@checked(logits=arg.tensor(min_ndim=1), tau=arg.positive(), hard=arg.bool())
 def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=None):
     """Gumbel-softmax in torch with an optional straight-through one-hot (``hard=True``).
 
@@ -166,10 +166,8 @@ def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=Non
     """
     import torch
 
-    logits = check_tensor("logits", logits, min_ndim=1)
     if not logits.is_floating_point():
         raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
-    tau, hard = check_positive("tau", tau), check_bool("hard", hard)
     gumbels = -torch.empty_like(logits).exponential_(generator=generator).log()
     y_soft = torch.softmax((logits + gumbels) / tau, dim=-1)
     if not hard:
@@ -183,18 +181,18 @@ def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=Non
 _CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 
 
+@checked(P=arg.array(ndim=2, shape=(None, 3)))
 def simplex_xy(P: object) -> np.ndarray:
     """Barycentric -> Cartesian: rows of ``P`` (n, 3) on the simplex map into an equilateral triangle (n, 2).
 
     Corner ``i`` (the one-hot ``e_i``) sits at ``(0, 0)``, ``(1, 0)``, ``(1/2, sqrt(3)/2)``.
     """
-    P = check_array("P", P, ndim=2, shape=(None, 3))
     return P @ _CORNERS
 
 
+@checked(ax=arg.axes())
 def draw_simplex(ax, labels: tuple[str, str, str] = ("class 0", "class 1", "class 2")) -> None:
     """Draw the triangle outline and corner labels on ``ax`` (equal aspect, no ticks)."""
-    ax = check_axes("ax", ax)
     if not isinstance(labels, (tuple, list)) or not all(isinstance(t, str) for t in labels):
         raise TypeError(f"labels must be a tuple of 3 strings, got {labels!r}")
     if len(labels) != 3:

@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import (check_array, check_axes, check_count, check_module, check_real,
-                              check_seed, check_tensor)
+from mlnotes.validate import check_array, checked, arg
 
 __all__ = [
     "TinyRFCN", "bottleneck_stage_macs", "conv_macs_by_hooks", "detector_costs",
@@ -31,12 +30,11 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- PS-RoI pooling
+@checked(maps=arg.array(ndim=(3, 4), torch_ok=True, dtype=None), k=arg.count(high=32),
+         spatial_scale=arg.real(low=0, low_open=True, high=1e3))
 def _pool_inputs(maps: object, rois: object, k: int, spatial_scale: float):
     """Validated ``(maps, rois as float64 (R, 4|5), k, classes, is_torch)`` for the poolers."""
     is_torch = isinstance(maps, torch.Tensor)
-    maps = check_array("maps", maps, ndim=(3, 4), torch_ok=True, dtype=None)
-    k = check_count("k", k, high=32)
-    spatial_scale = check_real("spatial_scale", spatial_scale, low=0, low_open=True, high=1e3)
     width = 4 if maps.ndim == 3 else 5
     r = check_array("rois", rois.detach().numpy() if isinstance(rois, torch.Tensor) else rois,
                     shape=(None, width))
@@ -88,9 +86,9 @@ def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1
     return out if is_torch else out.numpy()
 
 
+@checked(maps=arg.array(ndim=3))
 def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatial_scale: float = 1.0) -> np.ndarray:
     """Triple-loop PS-RoI pooling of one map stack ``(k^2 (C+1), H, W)`` for ``rois`` (R, 4)."""
-    maps = check_array("maps", maps, ndim=3)                  # one image: (channels, H, W)
     maps, rois, k, spatial_scale, n_cls, _ = _pool_inputs(maps, rois, k, spatial_scale)
     H, W = maps.shape[1:]
     out = np.zeros((len(rois), n_cls, k, k))
@@ -106,19 +104,18 @@ def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatia
     return out
 
 
+@checked(maps=arg.array(ndim=3))
 def plain_roi_pool(maps: np.ndarray, rois: np.ndarray) -> np.ndarray:
     """Position-insensitive pooling: the mean of each channel over each whole RoI, shape (R, channels)."""
-    maps = check_array("maps", maps, ndim=3)                  # one image: (channels, H, W)
     pooled = ps_roi_pool(maps, rois, k=1)                      # (R, channels, 1, 1)
     return pooled.reshape(len(pooled), -1)
 
 
 # ----------------------------------------------------------------------------- synthetic scenes
+@checked(H=arg.count(high=4096), W=arg.count(high=4096), k=arg.count(high=32))
 def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray:
     """Ideal part maps ``(k^2, H, W)``: map ``i k + j`` is 1 on part (i, j) of every box, else 0."""
-    H, W = check_count("H", H, high=4096), check_count("W", W, high=4096)
     b = check_array("boxes", boxes, shape=(None, 4), integer=True, low=0, high=max(H, W))
-    k = check_count("k", k, high=32)
     maps = np.zeros((k * k, H, W))
     for x0, y0, x1, y1 in b:
         if (x1 - x0) % k or (y1 - y0) % k:
@@ -130,6 +127,7 @@ def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray
     return maps
 
 
+@checked(seed=arg.seed())
 def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
     """A noisy ``size x size`` image with two touching squares side by side: ``(image, boxes)``.
 
@@ -137,7 +135,7 @@ def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) 
     (in random order), so the shared edge is visible; boxes
     (2, 4) are integer ``x0, y0, x1, y1``. Gaussian pixel noise of std ``noise``; float32 image.
     """
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     side = int(rng.integers(6, 11))
     x0, y0 = int(rng.integers(1, size - 2 * side)), int(rng.integers(1, size - side))
     image = rng.normal(0, noise, (size, size))
@@ -147,10 +145,11 @@ def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) 
     return image.astype(np.float32), boxes
 
 
+@checked(seed=arg.seed())
 def _training_rois(boxes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """RoIs and labels for one scene: the exact boxes (label 1), boxes shifted by half a side
     (straddling the two squares), the union of both, and boxes offset by 2-3 px (label 0)."""
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     b = boxes.astype(np.float64)                                # (2, 4): the two squares
     side = b[0, 2] - b[0, 0]
     rois = [b[0], b[1], b[0] + [side / 2, 0, side / 2, 0], np.r_[b[0, :2], b[1, 2:]]]
@@ -165,9 +164,8 @@ class TinyRFCN(nn.Module):
     """Three 3x3 convolutions -> ``k^2 (C+1)`` position-sensitive maps; PS-RoI pooling and an
     average vote give ``(R, C+1)`` logits. No learnable layer after the RoI layer."""
 
+    @checked(k=arg.count(high=8), num_classes=arg.count(high=100), width=arg.count(high=256))
     def __init__(self, k: int = 3, num_classes: int = 1, width: int = 16) -> None:
-        k, num_classes = check_count("k", k, high=8), check_count("num_classes", num_classes, high=100)
-        width = check_count("width", width, high=256)
         super().__init__()
         self.k = k
         self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
@@ -178,10 +176,10 @@ class TinyRFCN(nn.Module):
         return ps_roi_pool(self.body(images), rois, self.k).mean(dim=(2, 3))
 
 
+@checked(n_images=arg.count(high=10_000), seed=arg.seed())
 def make_dataset(n_images: int, seed: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """``n_images`` scenes: images (n, 1, 32, 32), batched RoIs (R, 5) and labels (R,)."""
-    n_images = check_count("n_images", n_images, high=10_000)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     images, rois, labels = [], [], []
     for n in range(n_images):
         image, boxes = _adjacent_squares_scene(seed=int(rng.integers(2**31)))
@@ -192,17 +190,17 @@ def make_dataset(n_images: int, seed: int) -> tuple[torch.Tensor, np.ndarray, np
     return torch.from_numpy(np.stack(images))[:, None], np.concatenate(rois), np.concatenate(labels)
 
 
+@checked(epochs=arg.count(high=1000), batch=arg.count(high=10_000), lr=arg.real(low=0, low_open=True, high=10),
+         seed=arg.seed(), k=arg.count(high=6))
 def train_tiny_rfcn(n_images: int = 200, epochs: int = 5, batch: int = 10, lr: float = 0.01,
                     seed: int = 0, k: int = 3) -> tuple[TinyRFCN, list[float]]:
     """Train :class:`TinyRFCN` with Adam and cross-entropy on synthetic scenes: ``(model, losses)``.
 
     ``k = 1`` gives the position-insensitive baseline: one group of maps averaged over the RoI.
     """
-    epochs, batch = check_count("epochs", epochs, high=1000), check_count("batch", batch, high=10_000)
-    lr, seed = check_real("lr", lr, low=0, low_open=True, high=10), check_seed(seed)
     torch.manual_seed(seed)
     images, rois, labels = make_dataset(n_images, seed)
-    model = TinyRFCN(k=check_count("k", k, high=6))
+    model = TinyRFCN(k=k)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(epochs):
@@ -218,6 +216,7 @@ def train_tiny_rfcn(n_images: int = 200, epochs: int = 5, batch: int = 10, lr: f
     return model, losses
 
 
+@checked(model=arg.module(), images=arg.tensor(ndim=4), rois=arg.array(shape=(None, 5)))
 def part_responses(model: TinyRFCN, images: torch.Tensor, rois: np.ndarray) -> np.ndarray:
     """Each map group's object evidence averaged over each part of the two squares: (N, k^2, k, k).
 
@@ -225,8 +224,6 @@ def part_responses(model: TinyRFCN, images: torch.Tensor, rois: np.ndarray) -> n
     Group ``g``'s evidence map is its object logit minus its background logit; entry
     ``[n, g, i, j]`` is its mean over part ``(i, j)`` of the squares (summed over both squares).
     """
-    model, images = check_module("model", model), check_tensor("images", images, ndim=4)
-    rois = check_array("rois", rois, shape=(None, 5))
     k = model.k
     with torch.no_grad():
         z = model.body(images).numpy()                              # (N, 2 k^2, H, W)
@@ -259,6 +256,9 @@ def part_selectivity(model: TinyRFCN, images: torch.Tensor, rois: np.ndarray) ->
 RESNET101_STAGES = [(3, 64, 256, 1), (4, 128, 512, 2), (23, 256, 1024, 2), (3, 512, 2048, 2)]
 
 
+@checked(h=arg.count(high=10_000), w=arg.count(high=10_000), in_ch=arg.count(high=65_536),
+         out_ch=arg.count(high=65_536), blocks=arg.count(high=1000), mid=arg.count(high=65_536),
+         stride=arg.count(high=64))
 def bottleneck_stage_macs(h: int, w: int, in_ch: int, blocks: int, mid: int, out_ch: int,
                           stride: int) -> tuple[int, int, int]:
     """Multiply-accumulates of one ResNet bottleneck stage on an ``h x w`` input: ``(macs, h', w')``.
@@ -268,10 +268,6 @@ def bottleneck_stage_macs(h: int, w: int, in_ch: int, blocks: int, mid: int, out
     3x3 mid->mid, 1x1 mid->out.
     A k x k convolution costs ``k^2 C_in C_out`` per output position.
     """
-    h, w = check_count("h", h, high=10_000), check_count("w", w, high=10_000)
-    in_ch, out_ch = check_count("in_ch", in_ch, high=65_536), check_count("out_ch", out_ch, high=65_536)
-    blocks, mid = check_count("blocks", blocks, high=1000), check_count("mid", mid, high=65_536)
-    stride = check_count("stride", stride, high=64)
     h2, w2 = -(-h // stride), -(-w // stride)                        # ceil: padded convolutions
     projection = in_ch * out_ch if (in_ch != out_ch or stride != 1) else 0
     macs = h * w * in_ch * mid + h2 * w2 * (9 * mid * mid + mid * out_ch + projection)
@@ -279,6 +275,8 @@ def bottleneck_stage_macs(h: int, w: int, in_ch: int, blocks: int, mid: int, out
     return macs, h2, w2
 
 
+@checked(image_hw=arg.array(shape=(2,), integer=True, low=16, high=10_000), num_rois=arg.count(high=100_000),
+         k=arg.count(high=32), num_classes=arg.count(high=10_000))
 def detector_costs(image_hw: tuple[int, int] = (600, 1000), num_rois: int = 300, k: int = 3,
                    num_classes: int = 20) -> dict[str, dict[str, int]]:
     """Per-image multiply-adds of ResNet-101 Faster R-CNN and R-FCN, by part.
@@ -289,9 +287,7 @@ def detector_costs(image_hw: tuple[int, int] = (600, 1000), num_rois: int = 300,
     ``k^2 (C+1)`` score maps and ``4 k^2`` box maps, and per RoI only PS pooling and the vote.
     Region-proposal network and the small final classifiers are left out of both (they are alike).
     """
-    h, w = check_array("image_hw", image_hw, shape=(2,), integer=True, low=16, high=10_000).tolist()
-    num_rois = check_count("num_rois", num_rois, high=100_000)
-    k, num_classes = check_count("k", k, high=32), check_count("num_classes", num_classes, high=10_000)
+    h, w = image_hw.tolist()
     stem = (h // 2) * (w // 2) * 7 * 7 * 3 * 64                     # 7x7 conv, stride 2
     h, w, c, shared = -(-h // 4), -(-w // 4), 64, 0                  # after the stride-2 max-pool
     for blocks, mid, out, stride in RESNET101_STAGES[:3]:
@@ -323,23 +319,22 @@ class Bottleneck(nn.Module):
         return torch.relu(self.body(x) + self.shortcut(x))
 
 
+@checked(in_ch=arg.count(high=4096), out_ch=arg.count(high=4096), blocks=arg.count(high=64), mid=arg.count(high=4096),
+         stride=arg.count(high=8))
 def resnet_stage(in_ch: int, blocks: int, mid: int, out_ch: int, stride: int) -> nn.Sequential:
     """``blocks`` bottlenecks, the first one strided and projecting ``in_ch -> out_ch``."""
-    in_ch, out_ch = check_count("in_ch", in_ch, high=4096), check_count("out_ch", out_ch, high=4096)
-    blocks, mid = check_count("blocks", blocks, high=64), check_count("mid", mid, high=4096)
-    stride = check_count("stride", stride, high=8)
     return nn.Sequential(Bottleneck(in_ch, mid, out_ch, stride),
                          *[Bottleneck(out_ch, mid, out_ch) for _ in range(blocks - 1)])
 
 
+@checked(module=arg.module(), input_shape=arg.array(shape=(4,), integer=True, low=1, high=4096))
 def conv_macs_by_hooks(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of every Conv2d in ``module`` on one input, counted with forward hooks.
 
     An independent count for checking closed forms: each convolution adds
     ``output elements x (C_in / groups) x kernel area``.
     """
-    module = check_module("module", module)
-    shape = check_array("input_shape", input_shape, shape=(4,), integer=True, low=1, high=4096)
+    shape = input_shape
     if np.prod(shape) > 10**8:
         raise ValueError(f"input_shape {tuple(shape)} has over 10**8 elements; use a smaller input")
     input_shape = tuple(shape.tolist())
@@ -356,21 +351,19 @@ def conv_macs_by_hooks(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return int(sum(total))
 
 
+@checked(k=arg.count(high=32), num_classes=arg.count(high=10_000), roi_hw=arg.count(high=10_000))
 def rfcn_roi_ops(k: int = 3, num_classes: int = 20, roi_hw: int = 14) -> int:
     """Additions per RoI in R-FCN: every RoI pixel is summed once per class (``(C+1) roi_hw^2``),
     then the ``k^2`` bin scores are averaged per class (``(C+1) k^2``)."""
-    k, num_classes = check_count("k", k, high=32), check_count("num_classes", num_classes, high=10_000)
-    roi_hw = check_count("roi_hw", roi_hw, high=10_000)
     return (num_classes + 1) * (roi_hw * roi_hw + k * k)
 
 
+@checked(ax=arg.axes(), roi=arg.array(shape=(4,)), bins=arg.array(ndim=2))
 def draw_roi_bins(ax: object, roi: object, bins: np.ndarray, cmap: str = "viridis") -> None:
     """Overlay a RoI's ``k x k`` bins on ``ax``, each filled by its pooled value in [0, 1]."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    ax, roi = check_axes("ax", ax), check_array("roi", roi, shape=(4,))
-    bins = check_array("bins", bins, ndim=2)
     if bins.shape[0] != bins.shape[1]:
         raise ValueError(f"bins must be a k x k array, got shape {bins.shape}")
     x0, y0, x1, y1 = roi

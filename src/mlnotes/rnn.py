@@ -19,7 +19,7 @@ import numpy as np
 
 from mlnotes.core import check_seed, numerical_grad  # noqa: F401  (numerical_grad: the chapter's gradient check)
 from mlnotes.prob import log_softmax
-from mlnotes.validate import check_array, check_choice, check_int, check_positive, check_real
+from mlnotes.validate import check_array, checked, arg
 
 __all__ = ["PARAM_NAMES", "ACTIVATIONS", "init_params", "rnn_forward", "rnn_bptt",
            "scaled_recurrence", "nonnormal_recurrence", "grad_norm_profile", "char_vocab",
@@ -69,11 +69,10 @@ def _check_h0(h0: object, n_h: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- model
+@checked(vocab=arg.int(1, 10**5), n_h=arg.int(1, 4096), scale=arg.real(0, low_open=True), seed=arg.seed())
 def init_params(vocab: int, n_h: int, seed: int = 0, scale: float = 0.1) -> dict[str, np.ndarray]:
     """Gaussian weights with standard deviation ``scale`` and zero biases."""
-    vocab, n_h = check_int("vocab", vocab, 1, 10**5), check_int("n_h", n_h, 1, 4096)
-    scale = check_real("scale", scale, 0, low_open=True)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     return {"U": rng.normal(0, scale, (n_h, vocab)), "W": rng.normal(0, scale, (n_h, n_h)),
             "V": rng.normal(0, scale, (vocab, n_h)), "b": np.zeros(n_h), "c": np.zeros(vocab)}
 
@@ -129,13 +128,14 @@ def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int]
 
 
 # ----------------------------------------------------------------------------- gradient flow
+@checked(n_h=arg.int(1, 4096), rho=arg.real(0, 100, low_open=True), seed=arg.seed())
 def scaled_recurrence(n_h: int, rho: float, seed: int = 0) -> np.ndarray:
     """A random Gaussian (n_h, n_h) matrix rescaled to spectral radius ``rho``."""
-    n_h, rho = check_int("n_h", n_h, 1, 4096), check_real("rho", rho, 0, 100, low_open=True)
-    W = np.random.default_rng(check_seed(seed)).normal(size=(n_h, n_h))
+    W = np.random.default_rng(seed).normal(size=(n_h, n_h))
     return W * (rho / np.abs(np.linalg.eigvals(W)).max())
 
 
+@checked(n_h=arg.int(low=2, high=4096), rho=arg.positive(), shear=arg.positive())
 def nonnormal_recurrence(n_h: int, rho: float, shear: float) -> np.ndarray:
     """``rho * I + shear * S`` with S the shift (ones just above the diagonal).
 
@@ -143,11 +143,10 @@ def nonnormal_recurrence(n_h: int, rho: float, shear: float) -> np.ndarray:
     value is about ``rho + shear``: a matrix with rho < 1 whose products still grow for
     many steps before they shrink.
     """
-    n_h = check_int("n_h", n_h, low=2, high=4096)
-    rho, shear = check_positive("rho", rho), check_positive("shear", shear)
     return rho * np.eye(n_h) + shear * np.eye(n_h, k=1)
 
 
+@checked(T=arg.int(low=1, high=10**5), rho=arg.real(0, 100, low_open=True), n_h=arg.int(1, 4096), seed=arg.seed())
 def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh", seed: int = 0,
                       input_scale: float = 1.0, W: np.ndarray | None = None,
                       with_bound: bool = False):
@@ -161,10 +160,7 @@ def grad_norm_profile(rho: float, T: int = 40, n_h: int = 16, act: str = "tanh",
     """
     if act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
-    T = check_int("T", T, low=1, high=10**5)
-    rho = check_real("rho", rho, 0, 100, low_open=True)
-    n_h = check_int("n_h", n_h, 1, 4096)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     W = scaled_recurrence(n_h, rho, seed) if W is None else check_array("W", W, ndim=2)
     n_h = W.shape[0]
     h, slopes = np.zeros(n_h), []
@@ -203,6 +199,8 @@ def char_vocab(text: str) -> tuple[list[str], dict[str, int]]:
     return chars, {ch: i for i, ch in enumerate(chars)}
 
 
+@checked(seq_len=arg.int(1, 10**6), n_h=arg.int(1, 4096), iters=arg.int(1, 10**6), lr=arg.real(0, low_open=True),
+         clip=arg.real(0, low_open=True))
 def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 1500, lr: float = 0.1,
                    clip: float = 5.0, seed: int = 0, snapshot_every: int = 0
                    ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[int, dict[str, np.ndarray]]]:
@@ -215,11 +213,8 @@ def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 150
     ``snapshot_every`` iterations (and iteration 0) if it is positive.
     """
     chars, stoi = char_vocab(text)
-    seq_len = check_int("seq_len", seq_len, 1, 10**6)
     if len(text) < seq_len + 1:
         raise ValueError(f"text needs at least seq_len + 1 = {seq_len + 1} characters, got {len(text)}")
-    n_h, iters = check_int("n_h", n_h, 1, 4096), check_int("iters", iters, 1, 10**6)
-    lr, clip = check_real("lr", lr, 0, low_open=True), check_real("clip", clip, 0, low_open=True)
     data = np.array([stoi[ch] for ch in text])
     params = init_params(len(chars), n_h, seed, scale=0.01)
     memory = {k: np.zeros_like(v) for k, v in params.items()}
@@ -240,13 +235,13 @@ def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 150
     return params, losses, snapshots
 
 
+@checked(n=arg.int(0, 10**6), seed=arg.seed())
 def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
            h0: np.ndarray | None = None) -> list[int]:
     """Generate ``n`` token ids after ``start`` by sampling from the RNN's softmax outputs."""
     n_h, vocab = _check_params(params)
     _check_ids([start], vocab, "start")
-    n = check_int("n", n, 0, 10**6)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     h, x, out = _check_h0(h0, n_h), int(start), []
     for _ in range(n):
         h = np.tanh(params["U"][:, x] + params["W"] @ h + params["b"])
@@ -258,6 +253,8 @@ def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
 
 
 # ----------------------------------------------------------------------------- truncation
+@checked(delay=arg.int(1, 1000), seq_len=arg.int(1, 1000), seeds=arg.int(1, 100), vocab=arg.int(2, 1000),
+         n_h=arg.int(1, 1024), batch=arg.int(1, 4096), steps=arg.int(1, 10**6), lr=arg.real(0, 1, low_open=True))
 def train_delay_rnn(delay: int, seq_len: int, seeds: int = 5, vocab: int = 4, n_h: int = 24,
                     batch: int = 16, steps: int = 1200, lr: float = 0.01) -> np.ndarray:
     """Test accuracy of RNNs trained by truncated BPTT to output the symbol seen ``delay``
@@ -270,10 +267,6 @@ def train_delay_rnn(delay: int, seq_len: int, seeds: int = 5, vocab: int = 4, n_
     """
     import torch
 
-    delay, seq_len = check_int("delay", delay, 1, 1000), check_int("seq_len", seq_len, 1, 1000)
-    seeds, vocab = check_int("seeds", seeds, 1, 100), check_int("vocab", vocab, 2, 1000)
-    n_h, batch = check_int("n_h", n_h, 1, 1024), check_int("batch", batch, 1, 4096)
-    steps, lr = check_int("steps", steps, 1, 10**6), check_real("lr", lr, 0, 1, low_open=True)
     data = torch.Generator().manual_seed(1000 + delay)
     gens = [torch.Generator().manual_seed(s) for s in range(seeds)]
     U = torch.stack([torch.randn(vocab, n_h, generator=g) * 0.5 for g in gens])   # (S, V, H)
@@ -335,12 +328,12 @@ def draw_unrolled():
     return fig
 
 
+@checked(activation=arg.choice(ACTIVATIONS))
 def draw_profile(activation: str, rho: float, T: int = 60, ylim: tuple[float, float] = (1e-25, 1e12)):
     """Explorer frame: gradient norm against lag with the fitted per-step factor, and the
     singular-value bound (product of the step Jacobians' largest singular values)."""
     from mlnotes.plotting import COLORS, new_figure
 
-    activation = check_choice("activation", activation, ACTIVATIONS)
     norms, bound = grad_norm_profile(rho, T=T, act=activation, with_bound=True)
     lags = np.arange(len(norms))
     positive = norms > 0

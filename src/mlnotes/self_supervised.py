@@ -19,12 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_axes, check_bool, check_count, check_int, check_probability, check_real, check_seed, check_tensor
+from mlnotes.validate import check_array, check_count, check_seed, check_tensor, checked, arg
 
 __all__ = ["MLPEncoder", "augment_digits", "draw_ssl_taxonomy", "info_nce", "info_nce_mi_estimate", "linear_probe",
            "masked_mse", "train_contrastive", "train_masked"]
 
 
+@checked(z1=arg.tensor(ndim=2), tau=arg.real(0.0, low_open=True))
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
     """SimCLR's NT-Xent loss for N pairs of views ``z1``, ``z2`` (N, k).
 
@@ -32,7 +33,6 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tens
     partner, its 2N - 2 negatives are all other views (the self-similarity is masked out):
     ``loss = mean_i -log exp(s_i,p(i)) / sum_{j != i} exp(s_ij)``.
     """
-    z1, tau = check_tensor("z1", z1, ndim=2), check_real("tau", tau, 0.0, low_open=True)  # (N, k)
     z2 = check_tensor("z2", z2, shape=tuple(z1.shape))  # (N, k)
     if z1.shape[0] < 2:
         raise ValueError(f"z1 and z2 need N >= 2 pairs, got {z1.shape[0]}")
@@ -44,18 +44,21 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tens
     return F.cross_entropy(sim, partner)
 
 
+@checked(critic_matrix=arg.array(ndim=2, torch_ok=True))
 def info_nce_mi_estimate(critic_matrix: np.ndarray | torch.Tensor) -> float:
     """``log N - CE``: the InfoNCE lower bound on MI from an (N, N) critic matrix (diagonal = positives).
 
     Never exceeds ``log N``.
     """
-    s = torch.as_tensor(check_array("critic_matrix", critic_matrix, ndim=2, torch_ok=True), dtype=torch.float64)
+    s = torch.as_tensor(critic_matrix, dtype=torch.float64)
     if s.shape[0] != s.shape[1]:
         raise ValueError(f"critic_matrix must be square (N, N), got shape {tuple(s.shape)}")
     n = s.shape[0]
     return math.log(n) - F.cross_entropy(s, torch.arange(n)).item()
 
 
+@checked(x=arg.tensor(shape=(None, 64)), shift=arg.int(0, 3), noise=arg.real(0.0), drop=arg.probability(high_open=True),
+         contrast=arg.array(shape=(2,), low=1e-9))
 def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: float = 0.2,
                    contrast: tuple[float, float] = (0.6, 1.4), generator: torch.Generator | None = None
                    ) -> torch.Tensor:
@@ -65,9 +68,6 @@ def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: fl
     contrast factor drawn uniformly from ``contrast``, perturbed with Gaussian noise of std
     ``noise``, and a fraction ``drop`` of its pixels is set to 0. Returns (B, 64).
     """
-    x, shift = check_tensor("x", x, shape=(None, 64)), check_int("shift", shift, 0, 3)  # (B, 64)
-    noise, drop = check_real("noise", noise, 0.0), check_probability("drop", drop, high_open=True)
-    contrast = check_array("contrast", contrast, shape=(2,), low=1e-9)
     if contrast[0] > contrast[1] or (generator is not None and not isinstance(generator, torch.Generator)):
         raise ValueError(f"contrast must be (low, high) with low <= high and generator a torch.Generator or None")
     b = x.shape[0]
@@ -85,9 +85,9 @@ def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: fl
 class MLPEncoder(nn.Module):
     """64 -> ``hidden`` -> ``code`` MLP encoder with an optional projection head ``code -> code``."""
 
+    @checked(hidden=arg.count(high=10**5), code=arg.count(high=10**5), head=arg.bool())
     def __init__(self, hidden: int = 256, code: int = 64, head: bool = True):
         super().__init__()
-        hidden, code, head = check_count("hidden", hidden, high=10**5), check_count("code", code, high=10**5), check_bool("head", head)
         self.body = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, code))
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(code, code)) if head else nn.Identity()
 
@@ -118,6 +118,8 @@ def _adam_steps(model: nn.Module, X: np.ndarray, batch_loss, steps: int, batch: 
     return losses
 
 
+@checked(X=arg.array(shape=(None, 64), dtype=np.float32), tau=arg.real(0.0, low_open=True),
+         lr=arg.real(0.0, low_open=True), steps=arg.count(high=10**6), batch=arg.count(high=10**6), seed=arg.seed())
 def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: float = 0.2, lr: float = 1e-3,
                       seed: int = 0, shift: int = 1, noise: float = 0.1, drop: float = 0.2
                       ) -> tuple[MLPEncoder, list[float]]:
@@ -125,12 +127,9 @@ def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: fl
 
     ``shift``, ``noise`` and ``drop`` are passed to :func:`augment_digits`.
     """
-    X = check_array("X", X, shape=(None, 64), dtype=np.float32)
-    tau, lr = check_real("tau", tau, 0.0, low_open=True), check_real("lr", lr, 0.0, low_open=True)
     if len(X) < 2:
         raise ValueError(f"X must have shape (n >= 2, 64), got {X.shape}")
-    steps, batch = check_count("steps", steps, high=10**6), check_count("batch", batch, high=10**6)
-    torch.manual_seed(check_seed(seed))
+    torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MLPEncoder()
 
@@ -163,13 +162,13 @@ class MaskedPixelModel(nn.Module):
             return self.encoder(torch.cat([X, torch.zeros_like(X)], dim=1)).numpy().astype(np.float64)
 
 
+@checked(X=arg.array(shape=(None, 64), dtype=np.float32), lr=arg.real(0.0, low_open=True),
+         mask_ratio=arg.probability(low_open=True, high_open=True), steps=arg.count(high=10**6),
+         batch=arg.count(high=10**6), seed=arg.seed())
 def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch: int = 256, lr: float = 1e-3,
                  seed: int = 0) -> tuple[MaskedPixelModel, list[float]]:
     """Masked-pixel pretext task: hide a random ``mask_ratio`` of pixels, predict them (MSE on hidden ones)."""
-    X, lr = check_array("X", X, shape=(None, 64), dtype=np.float32), check_real("lr", lr, 0.0, low_open=True)
-    mask_ratio = check_probability("mask_ratio", mask_ratio, low_open=True, high_open=True)
-    steps, batch = check_count("steps", steps, high=10**6), check_count("batch", batch, high=10**6)
-    torch.manual_seed(check_seed(seed))
+    torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(check_seed(seed))
     model = MaskedPixelModel()
 
@@ -180,6 +179,8 @@ def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch
     return model, _adam_steps(model, X, batch_loss, steps, batch, lr, gen)
 
 
+@checked(X=arg.array(shape=(None, 64), dtype=np.float32), mask_ratio=arg.probability(low_open=True, high_open=True),
+         seed=arg.seed())
 def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0,
                fill: np.ndarray | None = None) -> tuple[float, float]:
     """(model MSE, mean-imputation MSE) on randomly hidden pixels of ``X`` (n, 64).
@@ -189,9 +190,8 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     """
     if not isinstance(model, MaskedPixelModel):  # needs the (x, mask) forward, not any nn.Module
         raise TypeError(f"model must be a MaskedPixelModel, got {type(model).__name__}")
-    X = torch.as_tensor(check_array("X", X, shape=(None, 64), dtype=np.float32))  # (n, 64)
-    mask_ratio = check_probability("mask_ratio", mask_ratio, low_open=True, high_open=True)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    X = torch.as_tensor(X)  # (n, 64)
+    gen = torch.Generator().manual_seed(seed)
     mask = torch.rand(X.shape, generator=gen) < mask_ratio
     with torch.no_grad():
         pred = model(X, mask)
@@ -203,6 +203,8 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     return float(((pred - X)[mask] ** 2).mean()), float(((baseline - X)[mask] ** 2).mean())
 
 
+@checked(features_train=arg.array(ndim=2), y_train=arg.array(ndim=1, integer=True),
+         y_test=arg.array(ndim=1, integer=True))
 def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test: np.ndarray,
                  y_test: np.ndarray, labels_per_class: int | None = None, seed: int = 0) -> float:
     """Test accuracy of a logistic regression trained on ``labels_per_class`` examples per class.
@@ -216,9 +218,7 @@ def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test:
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    features_train = check_array("features_train", features_train, ndim=2)
     features_test = check_array("features_test", features_test, shape=(None, features_train.shape[1]))
-    y_train, y_test = check_array("y_train", y_train, ndim=1, integer=True), check_array("y_test", y_test, ndim=1, integer=True)
     if features_train.ndim != 2 or len(features_train) != len(y_train) or features_test.ndim != 2 \
             or len(features_test) != len(y_test) or features_train.shape[1] != features_test.shape[1]:
         raise ValueError("features must be 2-D with one row per label, train and test of equal width")
@@ -250,9 +250,9 @@ _FAMILIES = {
 }
 
 
+@checked(ax=arg.axes())
 def draw_ssl_taxonomy(ax) -> None:
     """The survey's three families of self-supervised methods, with example models, as boxes."""
-    ax = check_axes("ax", ax)
     from matplotlib.patches import FancyBboxPatch
     from mlnotes.plotting import COLORS
 

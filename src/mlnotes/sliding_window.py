@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlnotes.validate import as_numeric_array, check_axes, check_int
+from mlnotes.validate import as_numeric_array, check_int, checked, arg
 
 __all__ = ["sliding_max_brute", "sliding_max_heap", "sliding_max_blocks", "sliding_max_deque",
            "DequeStep", "comparison_counts", "harmonic", "mean_deque_length",
@@ -165,10 +165,10 @@ def comparison_counts(nums: Sequence[float], k: int) -> dict[str, int]:
             "blocks": blocks + (n - k + 1)}
 
 
+@checked(k=arg.int(low=1, high=10**7))
 def harmonic(k: int) -> float:
     """H_k = 1 + 1/2 + ... + 1/k: the expected number of right-to-left records among k
     exchangeable distinct values, i.e. the expected deque length on random data."""
-    k = check_int("k", k, low=1, high=10**7)
     return math.fsum(1.0 / j for j in range(1, k + 1))
 
 
@@ -178,6 +178,7 @@ def mean_deque_length(nums: Sequence[float], k: int) -> float:
     return float(np.mean([len(s.deque) for s in steps[k - 1:]]))
 
 
+@checked(ax=arg.axes())
 def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> None:
     """Bar chart of ``nums`` with the window ending at ``step.i`` shaded grey, deque indices
     blue, the front of the deque (the current maximum) vermillion, and a legend."""
@@ -186,7 +187,6 @@ def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> Non
     from mlnotes.plotting import PALETTE
 
     a = _check(nums, k)
-    check_axes("ax", ax)
     if not isinstance(step, DequeStep):
         raise TypeError(f"step must be a DequeStep from sliding_max_deque(trace=True), got {type(step).__name__}")
     n = len(a)

@@ -21,7 +21,7 @@ from torch import nn
 
 from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
-from mlnotes.validate import check_generator, check_instance, check_tokens, check_array, check_bool, check_callable, check_count, check_int, check_real, check_same_length, check_tensor
+from mlnotes.validate import check_generator, check_array, check_count, check_int, check_same_length, checked, arg
 
 __all__ = ["TinySeq2Seq", "apply_sentinels", "greedy_decode", "prune_vocab", "relative_position_bucket",
            "span_corruption_mask", "t5_param_count", "undo_sentinels"]
@@ -33,15 +33,14 @@ def _random_segmentation(n_items: int, n_segments: int, rng: np.random.Generator
     return np.diff(np.concatenate([[0], cuts, [n_items]]))
 
 
+@checked(length=arg.count(low=2, high=10**7), mean_span=arg.real(1.0),
+         noise_density=arg.real(0.0, 1.0, low_open=True, high_open=True), rng=arg.generator(allow_none=True))
 def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: float = 3.0,
                          rng: np.random.Generator | None = None) -> np.ndarray:
     """Boolean noise mask of shape (length,), T5 style: ``round(length * density)`` noise tokens
     in ``round(noise / mean_span)`` spans (at least 1), never touching the first position.
     ``rng=None`` means fresh OS entropy (see ``mlnotes.validate.check_generator``).
     """
-    length, mean_span = check_count("length", length, low=2, high=10**7), check_real("mean_span", mean_span, 1.0)
-    noise_density = check_real("noise_density", noise_density, 0.0, 1.0, low_open=True, high_open=True)
-    rng = check_generator("rng", rng, allow_none=True)
     n_noise = min(max(int(round(length * noise_density)), 1), length - 1)
     n_spans = max(int(round(n_noise / mean_span)), 1)
     n_spans = min(n_spans, n_noise, length - n_noise)
@@ -55,18 +54,20 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
     return mask
 
 
+@checked(i=arg.int(0))
 def _default_sentinel(i: int) -> str:
     """The i-th sentinel string, ``<extra_id_i>`` (T5 maps it to id ``vocab_size - 1 - i``), ``i >= 0``."""
-    return f"<extra_id_{check_int('i', i, 0)}>"
+    return f"<extra_id_{i}>"
 
 
+@checked(mask=arg.array(ndim=1, dtype=None, bool_ok=True), sentinel=arg.callable(),
+         tokens=arg.tokens(allow_empty=True, mixed=True))
 def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
                     sentinel: Callable[[int], object] = _default_sentinel) -> tuple[list, list]:
     """T5 (inputs, targets): each noise span becomes one sentinel in the inputs; the targets list
     ``sentinel_i`` followed by span i's tokens, for every span, then one closing sentinel.
     """
-    mask, sentinel = check_array("mask", mask, ndim=1, dtype=None, bool_ok=True).astype(bool), check_callable("sentinel", sentinel)
-    tokens = check_tokens("tokens", tokens, allow_empty=True, mixed=True)
+    mask = mask.astype(bool)
     check_same_length(("tokens", tokens), ("mask", mask))
     inputs, targets, span = [], [], 0
     for i, (tok, noisy) in enumerate(zip(tokens, mask)):
@@ -79,12 +80,11 @@ def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
     return inputs, targets
 
 
+@checked(inputs=arg.tokens(allow_empty=True, mixed=True), targets=arg.tokens(allow_empty=True, mixed=True),
+         sentinel=arg.callable())
 def undo_sentinels(inputs: Sequence, targets: Sequence,
                    sentinel: Callable[[int], object] = _default_sentinel) -> list:
     """Rebuild the original token list from :func:`apply_sentinels`'s output."""
-    inputs = check_tokens("inputs", inputs, allow_empty=True, mixed=True)
-    targets = check_tokens("targets", targets, allow_empty=True, mixed=True)
-    sentinel = check_callable("sentinel", sentinel)
     if not inputs or not targets:
         raise ValueError("inputs and targets must not be empty (targets hold at least the closing sentinel)")
     spans, span = {}, None
@@ -104,6 +104,7 @@ def undo_sentinels(inputs: Sequence, targets: Sequence,
     return out
 
 
+@checked(gated=arg.bool(), tied=arg.bool())
 def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, n_heads: int, d_kv: int,
                    gated: bool = True, tied: bool = False, num_buckets: int = 32) -> dict[str, int]:
     """Closed-form parameter count of a bias-free (m)T5 model; returns ``embedding``, ``other``, ``total``.
@@ -116,7 +117,6 @@ def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, 
     vocab, d_model, d_ff, n_enc, n_dec, n_heads, d_kv, num_buckets = (check_count(name, value, high=10**9) for name, value in (
         ("vocab", vocab), ("d_model", d_model), ("d_ff", d_ff), ("n_enc", n_enc), ("n_dec", n_dec),
         ("n_heads", n_heads), ("d_kv", d_kv), ("num_buckets", num_buckets)))
-    gated, tied = check_bool("gated", gated), check_bool("tied", tied)
     attn = 4 * d_model * n_heads * d_kv
     ffn = (3 if gated else 2) * d_model * d_ff
     enc = n_enc * (attn + ffn + 2 * d_model) + d_model + num_buckets * n_heads
@@ -175,10 +175,9 @@ class TinySeq2Seq(nn.Module):
 
 
 @torch.no_grad()
+@checked(model=arg.instance(TinySeq2Seq), src=arg.tensor(ndim=2, integer=True))
 def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max_new: int) -> Tensor:
     """Batched greedy decoding: (B, max_new) ids; after ``eos_id`` a row keeps emitting ``eos_id``."""
-    check_instance("model", model, TinySeq2Seq)  # needs encode/decode and max_len, not any nn.Module
-    src = check_tensor("src", src, ndim=2, integer=True)  # (B, S)
     max_new, bos_id, eos_id = check_count("max_new", max_new, high=model.max_len - 1), check_int("bos_id", bos_id, 0, model.head.out_features - 1), check_int("eos_id", eos_id, 0, model.head.out_features - 1)
     memory, key_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
@@ -191,13 +190,13 @@ def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max
     return out[:, 1:]
 
 
+@checked(head_weight=arg.tensor(ndim=2))
 def prune_vocab(head_weight: Tensor, keep: Sequence[int]) -> tuple[Tensor, dict[int, int]]:
     """Keep only the rows ``keep`` of an output-head (or embedding) matrix (V, d).
 
     Returns the (len(keep), d) slice and the old-id -> new-id map. Logits of the pruned head are
     the full logits restricted to ``keep``, so its log-softmax is the full one renormalised over ``keep``.
     """
-    head_weight = check_tensor("head_weight", head_weight, ndim=2)  # (V, d)
     keep = [int(k) for k in check_array("keep", keep, ndim=1, integer=True, low=0, high=head_weight.shape[0] - 1)]
     if len(set(keep)) != len(keep):
         raise ValueError("keep must hold distinct token ids")

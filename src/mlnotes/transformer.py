@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_bool, check_count, check_int, check_module, check_tensor
+from mlnotes.validate import check_count, check_int, check_tensor, checked, arg
 
 __all__ = ["TinyEncoder", "TinyGPT", "attention", "causal_mask", "freeze"]
 
@@ -39,12 +39,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Te
     return torch.softmax(scores, dim=-1) @ v
 
 
+@checked(length=arg.count(high=10**5), prefix=arg.count(low=0, high=10**5))
 def causal_mask(length: int, prefix: int = 0) -> Tensor:
     """Boolean (length, prefix + length) mask: every query sees all ``prefix`` columns, then is causal.
 
     ``mask[i, prefix + j]`` is True iff ``j <= i``; the prefix block is all True.
     """
-    length, prefix = check_count("length", length, high=10**5), check_count("prefix", prefix, low=0, high=10**5)
     content = torch.ones(length, length, dtype=torch.bool).tril()
     return torch.cat([torch.ones(length, prefix, dtype=torch.bool), content], dim=1)
 
@@ -127,11 +127,13 @@ class TinyEncoder(nn.Module):
     Positions holding ``pad_id`` are hidden from attention as keys.
     """
 
+    @checked(vocab_size=arg.int(2, 10**7), max_len=arg.count(high=10**5), d=arg.count(high=10**5),
+             layers=arg.count(high=1000))
     def __init__(self, vocab_size: int, max_len: int, d: int = 64, heads: int = 4, layers: int = 2,
                  pad_id: int | None = 0) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2, 10**7), check_count("max_len", max_len, high=10**5)
-        d, heads, layers = check_count("d", d, high=10**5), check_count("heads", heads, high=d), check_count("layers", layers, high=1000)
+        self.vocab_size, self.max_len = vocab_size, max_len
+        heads = check_count("heads", heads, high=d)
         pad_id = None if pad_id is None else check_int("pad_id", pad_id, 0, vocab_size - 1)
         self.pad_id = pad_id
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
@@ -164,10 +166,11 @@ class TinyGPT(nn.Module):
     (prompt tuning; content positions shift by P); its P outputs are dropped, so L' = L.
     """
 
+    @checked(vocab_size=arg.int(2, 10**7), max_len=arg.count(high=10**5), d=arg.count(high=10**5),
+             n_layer=arg.count(high=1000))
     def __init__(self, vocab_size: int, d: int = 32, n_layer: int = 2, n_head: int = 4, max_len: int = 16) -> None:
         super().__init__()
-        self.vocab_size, self.max_len = check_int("vocab_size", vocab_size, 2, 10**7), check_count("max_len", max_len, high=10**5)
-        d, n_layer = check_count("d", d, high=10**5), check_count("n_layer", n_layer, high=1000)
+        self.vocab_size, self.max_len = vocab_size, max_len
         self.d, self.n_layer, self.n_head = d, n_layer, check_count("n_head", n_head, high=d)
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, n_head) for _ in range(n_layer))
@@ -197,9 +200,9 @@ class TinyGPT(nn.Module):
         return logits[:, x.shape[1] - ids.shape[1]:]
 
 
+@checked(module=arg.module())
 def freeze(module: nn.Module) -> nn.Module:
     """Set ``requires_grad=False`` on every parameter of ``module``; returns it."""
-    check_module("module", module)
     for p in module.parameters():
         p.requires_grad_(False)
     return module

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_count, check_int
+from mlnotes.validate import check_int, checked, arg
 
 #: Two feature values closer than this are treated as equal (scikit-learn uses 1e-7 too).
 FEATURE_TOL = 1e-7
@@ -116,10 +116,10 @@ class TreeArrays:
         return imp / imp.sum() if imp.sum() > 0 else imp
 
 
+@checked(d=arg.count(high=10**7))
 def resolve_max_features(max_features: int | float | str | None, d: int) -> int:
     """Number of features tried per split: None -> d, 'sqrt' -> max(1, int(sqrt d)),
     'log2' -> max(1, int(log2 d)) (scikit-learn's conventions), int k, or float fraction."""
-    d = check_count("d", d, high=10**7)
     if max_features is None:
         return d
     if isinstance(max_features, str):
@@ -176,6 +176,7 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
     return float(gain[i, j]), int(feats[j]), float(threshold)
 
 
+@checked(seed=arg.seed())
 def grow_tree(X: np.ndarray, S: np.ndarray, criterion: object, *, max_depth: int | None = None,
               min_samples_split: int = 2, min_samples_leaf: int = 1, min_child_weight: float = 0.0,
               max_features: int | float | str | None = None, min_gain: float = -np.inf,
@@ -209,7 +210,7 @@ def grow_tree(X: np.ndarray, S: np.ndarray, criterion: object, *, max_depth: int
     if not min_child_weight >= 0:
         raise ValueError(f"min_child_weight must be >= 0, got {min_child_weight}")
     k = resolve_max_features(max_features, X.shape[1])
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     depth_limit = np.inf if max_depth is None else max_depth
     nodes: list[list] = []          # feature, threshold, left, right, value, gain, n, depth
     stack = [(np.arange(len(X)), 0, -1, False)]
@@ -268,12 +269,13 @@ def _check_Xy(X, y, sample_weight):
 class _CART:
     """Shared constructor and prediction plumbing for the two CART trees."""
 
+    @checked(min_samples_split=arg.int(2), min_samples_leaf=arg.int(1), seed=arg.seed())
     def __init__(self, max_depth: int | None = None, min_samples_split: int = 2, min_samples_leaf: int = 1,
                  max_features: int | float | str | None = None, seed: int = 0):
         max_depth = None if max_depth is None else check_int("max_depth", max_depth, 1, 512)
-        self.max_depth, self.min_samples_split = max_depth, check_int("min_samples_split", min_samples_split, 2)
-        self.min_samples_leaf = check_int("min_samples_leaf", min_samples_leaf, 1)
-        self.max_features, self.seed = max_features, check_seed(seed)
+        self.max_depth, self.min_samples_split = max_depth, min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features, self.seed = max_features, seed
 
     def _grow(self, X, S, criterion, keep):
         self.n_features_in_ = X.shape[1]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import (check_array, check_bool, check_count, check_real, check_seed,
-                              check_tensor)
+from mlnotes.validate import check_array, check_count, check_tensor, checked, arg
 
 __all__ = [
     "bilinear_np", "checkerboard_score", "convT_output_size", "conv_transpose2d_via_conv",
@@ -35,42 +34,38 @@ def _interp_matrix(n_in: int, n_out: int, scale: float, align_corners: bool) -> 
     return M
 
 
+@checked(n_in=arg.count(high=10**6), n_out=arg.count(high=10**6), align_corners=arg.bool())
 def sample_positions(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
     """Input coordinate (pixel-centre units) each of the ``n_out`` output pixels reads from.
 
     ``align_corners=True``: ``x_in = x_out (n_in - 1) / (n_out - 1)`` (corner centres coincide).
     ``align_corners=False``: ``x_in = (x_out + 0.5) n_in / n_out - 0.5`` (half-pixel centres), unclamped.
     """
-    n_in, n_out = check_count("n_in", n_in, high=10**6), check_count("n_out", n_out, high=10**6)
-    align_corners = check_bool("align_corners", align_corners)
     dst = np.arange(n_out, dtype=np.float64)
     if align_corners:
         return dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     return (dst + 0.5) * n_in / n_out - 0.5
 
 
+@checked(img=arg.array(min_ndim=2), scale=arg.real(low=1, high=64), align_corners=arg.bool())
 def bilinear_np(img: object, scale: int | float, align_corners: bool = False) -> np.ndarray:
     """Bilinear upsampling of the last two axes by ``scale``, as ``F.interpolate(mode='bilinear')``.
 
     Output size ``floor(H * scale) x floor(W * scale)``. Separable: ``out = M_H @ img @ M_W^T`` with
     one row of interpolation weights per output pixel (two nonzeros, summing to 1).
     """
-    img = check_array("img", img, min_ndim=2)
-    scale = check_real("scale", scale, low=1, high=64)          # >= 1: this is an upsampler
-    align_corners = check_bool("align_corners", align_corners)
     H, W = img.shape[-2:]
     MH = _interp_matrix(H, int(np.floor(H * scale)), float(scale), align_corners)
     MW = _interp_matrix(W, int(np.floor(W * scale)), float(scale), align_corners)
     return MH @ img @ MW.T
 
 
+@checked(x=arg.array(ndim=4, dtype=None, finite=False), r=arg.count(high=64))
 def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
     """Rearrange (N, C r^2, H, W) into (N, C, H r, W r): ``out[n, c, h r + i, w r + j] = x[n, c r^2 + i r + j, h, w]``.
 
     A pure rearrangement: NaN and inf propagate unchanged.
     """
-    x = check_array("x", x, ndim=4, dtype=None, finite=False)
-    r = check_count("r", r, high=64)
     N, Cr2, H, W = x.shape
     if Cr2 % (r * r):
         raise ValueError(f"channel count {Cr2} must be divisible by r^2 = {r * r}")
@@ -78,13 +73,12 @@ def pixel_shuffle_np(x: object, r: int) -> np.ndarray:
     return x.reshape(N, C, r, r, H, W).transpose(0, 1, 4, 2, 5, 3).reshape(N, C, H * r, W * r)
 
 
+@checked(x=arg.array(ndim=4, dtype=None, finite=False), r=arg.count(high=64))
 def pixel_unshuffle_np(x: object, r: int) -> np.ndarray:
     """Inverse of :func:`pixel_shuffle_np`: (N, C, H r, W r) -> (N, C r^2, H, W).
 
     A pure rearrangement: NaN and inf propagate unchanged.
     """
-    x = check_array("x", x, ndim=4, dtype=None, finite=False)
-    r = check_count("r", r, high=64)
     N, C, Hr, Wr = x.shape
     if Hr % r or Wr % r:
         raise ValueError(f"height {Hr} and width {Wr} must be divisible by r = {r}")
@@ -92,15 +86,14 @@ def pixel_unshuffle_np(x: object, r: int) -> np.ndarray:
     return x.reshape(N, C, H, r, W, r).transpose(0, 1, 3, 5, 2, 4).reshape(N, C * r * r, H, W)
 
 
+@checked(H=arg.count(high=10**6), k=arg.count(high=999), s=arg.count(high=999), p=arg.count(low=0, high=999),
+         op=arg.count(low=0, high=999), d=arg.count(high=999))
 def convT_output_size(H: int, k: int, s: int = 1, p: int = 0, op: int = 0, d: int = 1) -> int:
     """Output length of a transposed convolution: ``(H - 1) s - 2p + d (k - 1) + op + 1``.
 
     ``op`` (output_padding) must be smaller than ``s`` or ``d``; it picks one of the input sizes that a
     strided convolution would have mapped to ``H``.
     """
-    H, k, s = check_count("H", H, high=10**6), check_count("k", k, high=999), check_count("s", s, high=999)
-    p, op = check_count("p", p, low=0, high=999), check_count("op", op, low=0, high=999)
-    d = check_count("d", d, high=999)
     if op >= max(s, d):
         raise ValueError(f"output_padding op={op} must be smaller than the stride s={s} or the dilation d={d}")
     out = (H - 1) * s - 2 * p + d * (k - 1) + op + 1
@@ -109,19 +102,20 @@ def convT_output_size(H: int, k: int, s: int = 1, p: int = 0, op: int = 0, d: in
     return out
 
 
+@checked(H=arg.count(high=4096), k=arg.count(high=64), s=arg.count(high=64))
 def overlap_map(H: int, k: int, s: int) -> np.ndarray:
     """How many (input pixel, kernel tap) pairs land on each output pixel of a k x k, stride-s
     transposed convolution of an H x H input (no padding): shape ((H-1)s + k,) * 2.
 
     It equals ``conv_transpose2d(ones, ones)``; uneven counts are the checkerboard artifact.
     """
-    H, k, s = check_count("H", H, high=4096), check_count("k", k, high=64), check_count("s", s, high=64)
     counts = np.zeros((H - 1) * s + k)
     for i in range(H):
         counts[i * s: i * s + k] += 1
     return np.outer(counts, counts)
 
 
+@checked(y=arg.tensor(ndim=4), stride=arg.count(high=64))
 def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: int = 0) -> object:
     """``F.conv_transpose2d(y, w, stride, padding)`` rebuilt from a plain convolution (torch tensors).
 
@@ -132,8 +126,7 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
     import torch
     import torch.nn.functional as F
 
-    y, w = check_tensor("y", y, ndim=4), check_tensor("w", w, shape=(y.shape[1], None, None, None))
-    stride = check_count("stride", stride, high=64)
+    w = check_tensor("w", w, shape=(y.shape[1], None, None, None))
     padding = check_count("padding", padding, low=0, high=w.shape[-1] - 1)
     k = w.shape[-1]
     N, C, H, W = y.shape
@@ -143,16 +136,16 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
     return F.conv2d(F.pad(dilated, (pad, pad, pad, pad)), w.flip(-1, -2).transpose(0, 1))
 
 
+@checked(a=arg.array(min_ndim=1), b=arg.array(min_ndim=1), data_range=arg.real(low=0, low_open=True))
 def psnr(a: object, b: object, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` in dB (inf for identical images)."""
-    a, b = check_array("a", a, min_ndim=1), check_array("b", b, min_ndim=1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
-    data_range = check_real("data_range", data_range, low=0, low_open=True)
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
 
 
+@checked(n=arg.count(high=100_000), seed=arg.seed())
 def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
     """``n`` square crops of side ``size`` at random places, taken in turn from each 2-D image.
 
@@ -162,7 +155,7 @@ def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
         raise TypeError(f"images must be a non-empty list of 2-D arrays, got {type(images).__name__}")
     images = [check_array(f"images[{i}]", im, ndim=2) for i, im in enumerate(images)]
     size = check_count("size", size, high=min(min(im.shape) for im in images) - 1)
-    n, rng = check_count("n", n, high=100_000), np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     crops = []
     for i in range(n):
         im = images[i % len(images)]
@@ -171,6 +164,7 @@ def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
     return np.array(crops)
 
 
+@checked(y=arg.array(ndim=2))
 def checkerboard_score(y: object, r: int) -> float:
     """How much an upsampled image depends on the sub-pixel phase: 0 for no checkerboard.
 
@@ -178,13 +172,13 @@ def checkerboard_score(y: object, r: int) -> float:
     score is the standard deviation of their means divided by the mean absolute value. On a
     constant input, any layer that treats all output phases alike scores exactly 0.
     """
-    y = check_array("y", y, ndim=2)
     r = check_count("r", r, high=max(1, (min(y.shape) - 1) // 5))       # the interior needs a period
     inner = y[2 * r:-2 * r, 2 * r:-2 * r]                         # away from the padded border
     phase_means = np.array([inner[i::r, j::r].mean() for i in range(r) for j in range(r)])
     return float(phase_means.std() / np.abs(inner).mean())
 
 
+@checked(x=arg.array(ndim=2), r=arg.count(low=2, high=8), k=arg.count(high=9), seed=arg.seed())
 def learned_upsamplers(x: object, seed: int, r: int = 2, k: int = 3) -> dict[str, np.ndarray]:
     """Five x``r`` upsampling layers with random weights (seeded), applied to ``x`` (H, W).
 
@@ -198,9 +192,8 @@ def learned_upsamplers(x: object, seed: int, r: int = 2, k: int = 3) -> dict[str
     import torch
     import torch.nn.functional as F
 
-    img = torch.as_tensor(check_array("x", x, ndim=2))[None, None]              # (1, 1, H, W)
-    r, k = check_count("r", r, low=2, high=8), check_count("k", k, high=9)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    img = torch.as_tensor(x)[None, None]              # (1, 1, H, W)
+    gen = torch.Generator().manual_seed(seed)
 
     def he(*shape):
         return torch.randn(*shape, generator=gen, dtype=torch.float64) * np.sqrt(2 / (k * k))

@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import (check_array, check_axes, check_bool, check_choice, check_count,
-                              check_instance, check_int, check_positive, check_seed, check_tensor)
+from mlnotes.validate import check_array, check_tensor, checked, arg
 
 __all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "train_vae",
            "evaluate", "decode_grid", "jitter_reconstruction", "draw_ellipses",
@@ -27,29 +26,29 @@ LOG_VAR_RANGE = (-10.0, 10.0)
 
 
 
+@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
 def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """``KL(N(mu, diag e^log_var) || N(0, I))`` per row, summed over the last dimension.
 
     ``0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1)``: the second moment ``mu^2 + sigma^2``
     minus the log-variance minus 1, halved. Shapes (..., k) -> (...).
     """
-    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return 0.5 * (mu ** 2 + log_var.exp() - log_var - 1).sum(-1)
 
 
+@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
 def simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """The naive "pull every ellipse to the unit circle" penalty ``||mu||^2 + ||sigma - 1||^2`` per row."""
-    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return (mu ** 2 + (torch.exp(0.5 * log_var) - 1) ** 2).sum(-1)
 
 
+@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """``z = mu + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``: a sample that gradients can pass."""
-    mu, log_var = check_tensor("mu", mu, min_ndim=1, floating=True), check_tensor("log_var", log_var, min_ndim=1, floating=True)
     if mu.shape != log_var.shape:
         raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
@@ -62,32 +61,32 @@ class MLPVAE(nn.Module):
     ``variational=False`` gives the plain autoencoder: ``z = mu``, no noise, no KL.
     """
 
+    @checked(d_in=arg.count(high=4096), d_hidden=arg.count(high=4096), d_latent=arg.count(high=4096), seed=arg.seed(),
+             variational=arg.bool())
     def __init__(self, d_in: int = 64, d_hidden: int = 128, d_latent: int = 2, variational: bool = True,
                  seed: int = 0):
         super().__init__()
-        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
-        d_latent, seed = check_count("d_latent", d_latent, high=4096), check_seed(seed)
-        variational = check_bool("variational", variational)
         torch.manual_seed(seed)  # parameter initialization only
         self.d_in, self.d_latent, self.variational = d_in, d_latent, bool(variational)
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent))
         self.decoder = nn.Sequential(nn.Linear(d_latent, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_in))
 
+    @checked(x=arg.tensor(min_ndim=1, floating=True))
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, log_var)``, each (batch, d_latent); log_var is clamped to ``LOG_VAR_RANGE``."""
-        x = check_tensor("x", x, min_ndim=1, floating=True)
         if x.ndim != 2 or x.shape[1] != self.d_in:
             raise ValueError(f"x must have shape (batch, {self.d_in}), got {tuple(x.shape)}")
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(*LOG_VAR_RANGE)
 
+    @checked(z=arg.tensor(min_ndim=1, floating=True))
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel logits (batch, d_in); ``torch.sigmoid`` gives the Bernoulli means."""
-        z = check_tensor("z", z, min_ndim=1, floating=True)
         if z.shape[-1] != self.d_latent:
             raise ValueError(f"z must have last dimension {self.d_latent}, got {tuple(z.shape)}")
         return self.decoder(z)
 
+    @checked(regularizer=arg.choice(("kl", "simple")), beta=arg.positive(allow_zero=True))
     def loss(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None,
              regularizer: str = "kl") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rec + beta * reg, rec, reg)``, batch means; rec = BCE summed over pixels (nats).
@@ -95,8 +94,6 @@ class MLPVAE(nn.Module):
         ``regularizer`` is ``"kl"`` (the VAE) or ``"simple"`` (``||mu||^2 + ||sigma - 1||^2``).
         For the plain autoencoder reg is 0 and z = mu.
         """
-        regularizer = check_choice("regularizer", regularizer, ("kl", "simple"))
-        beta = check_positive("beta", beta, allow_zero=True)
         mu, log_var = self.encode(x)
         if self.variational:
             z = reparameterize(mu, log_var, generator)
@@ -107,17 +104,14 @@ class MLPVAE(nn.Module):
         return rec + beta * reg, rec, reg
 
 
+@checked(model=arg.instance(MLPVAE), steps=arg.count(high=10 ** 6), lr=arg.positive(),
+         batch_size=arg.count(high=10 ** 6), beta=arg.positive(allow_zero=True),
+         regularizer=arg.choice(("kl", "simple")), log_every=arg.count(high=10 ** 6), seed=arg.seed())
 def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3, batch_size: int = 256,
               beta: float = 1.0, seed: int = 0, regularizer: str = "kl", log_every: int = 25) -> dict[str, list[float]]:
     """Adam on random minibatches of ``X`` (rows in [0, 1]); returns ``{"step", "rec", "reg"}`` batch values."""
-    check_instance("model", model, MLPVAE)
     X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
-    steps, lr = check_count("steps", steps, high=10 ** 6), check_positive("lr", lr)
-    batch_size = check_count("batch_size", batch_size, high=10 ** 6)
-    beta = check_positive("beta", beta, allow_zero=True)
-    regularizer = check_choice("regularizer", regularizer, ("kl", "simple"))
-    log_every = check_count("log_every", log_every, high=10 ** 6)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"step": [], "rec": [], "reg": []}
     for step in range(1, steps + 1):
@@ -134,11 +128,11 @@ def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3
 
 
 @torch.no_grad()
+@checked(model=arg.instance(MLPVAE), seed=arg.seed())
 def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction BCE from mu (``rec_mu``), from a sample (``rec_sample``), mean KL and mean sigma."""
-    check_instance("model", model, MLPVAE)
     mu, log_var = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     z = reparameterize(mu, log_var, gen) if model.variational else mu
 
     def bce(z_: torch.Tensor) -> float:
@@ -150,44 +144,40 @@ def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
 
 
 @torch.no_grad()
+@checked(model=arg.instance(MLPVAE), lim=arg.positive(), steps=arg.int(2, 1000))
 def decode_grid(model: MLPVAE, lim: float = 3.0, steps: int = 15) -> np.ndarray:
     """Decode a ``steps x steps`` grid over ``[-lim, lim]^2`` (2-D latent): Bernoulli means (steps^2, d_in).
 
     Row r of the grid has z_2 = +lim ... -lim from top to bottom; columns run z_1 = -lim ... +lim.
     """
-    check_instance("model", model, MLPVAE)
     if model.d_latent != 2:
         raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
-    lim, steps = check_positive("lim", lim), check_int("steps", steps, 2, 1000)
     axis = torch.linspace(-lim, lim, steps)
     z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
     return torch.sigmoid(model.decode(torch.stack([z1.ravel(), z2.ravel()], dim=1))).numpy()
 
 
 @torch.no_grad()
+@checked(model=arg.instance(MLPVAE), radius=arg.positive(allow_zero=True), seed=arg.seed())
 def jitter_reconstruction(model: MLPVAE, X: torch.Tensor, radius: float, seed: int = 0) -> float:
     """Mean BCE (nats) when decoding ``mu + radius * std(mu) * eps`` instead of ``mu``.
 
     ``std(mu)`` is the per-dimension spread of the codes over ``X``, which makes the jitter
     comparable between an autoencoder (arbitrary code scale) and a VAE.
     """
-    check_instance("model", model, MLPVAE)
-    radius = check_positive("radius", radius, allow_zero=True)
     mu, _ = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
     z = mu + radius * mu.std(0) * eps
     return F.binary_cross_entropy_with_logits(model.decode(z), X, reduction="none").sum(-1).mean().item()
 
 
+@checked(ax=arg.axes(), mu=arg.array(ndim=2, shape=(None, 2)), n_std=arg.positive())
 def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **kw) -> None:
     """Draw axis-aligned ellipses with centres ``mu`` (m, 2) and semi-axes ``n_std * sigma`` (m, 2)."""
     from matplotlib.patches import Ellipse
 
-    ax = check_axes("ax", ax)
-    mu = check_array("mu", mu, ndim=2, shape=(None, 2))
     sigma = check_array("sigma", sigma, ndim=2, shape=mu.shape, low=0)
-    n_std = check_positive("n_std", n_std)
     style = {"fill": False, "lw": 0.8, "color": "black", "alpha": 0.7} | kw
     for (x, y), (sx, sy) in zip(mu, sigma):
         ax.add_patch(Ellipse((x, y), 2 * n_std * sx, 2 * n_std * sy, **style))
@@ -195,6 +185,7 @@ def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **k
 
 # region: importance-sampling
 @torch.no_grad()
+@checked(model=arg.instance(MLPVAE), K=arg.int(1, 10 ** 5), seed=arg.seed())
 def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per-image ELBO and importance-sampled ``log p(x)`` (nats), each (N,).
@@ -203,12 +194,11 @@ def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
     ELBO = mean_k log w_k (a lower bound on log p(x) by Jensen), and
     ``log (1/K) sum_k w_k`` (IWAE) is a tighter lower bound that reaches log p(x) as K grows.
     """
-    if not check_instance("model", model, MLPVAE).variational:
+    if not model.variational:
         raise TypeError("model must be a variational MLPVAE (variational=True)")
     X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
-    K = check_int("K", K, 1, 10 ** 5)
     mu, log_var = model.encode(X)                                     # (N, k)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     eps = torch.randn((K, *mu.shape), generator=gen, dtype=mu.dtype)  # (K, N, k)
     z = mu + torch.exp(0.5 * log_var) * eps
     log_px_z = -F.binary_cross_entropy_with_logits(
@@ -227,13 +217,14 @@ class ConditionalVAE(nn.Module):
     decoding ``z ~ N(0, I)`` together with ``y``.
     """
 
+    @checked(seed=arg.seed(), n_classes=arg.int(2, 4096), d_latent=arg.int(1, 4096), d_in=arg.count(high=4096),
+             d_hidden=arg.count(high=4096))
     def __init__(self, n_classes: int = 10, d_in: int = 64, d_hidden: int = 128,
                  d_latent: int = 2, seed: int = 0) -> None:
         super().__init__()
-        torch.manual_seed(check_seed(seed))
-        self.n_classes = check_int("n_classes", n_classes, 2, 4096)
-        self.d_latent = check_int("d_latent", d_latent, 1, 4096)
-        d_in, d_hidden = check_count("d_in", d_in, high=4096), check_count("d_hidden", d_hidden, high=4096)
+        torch.manual_seed(seed)
+        self.n_classes = n_classes
+        self.d_latent = d_latent
         self.encoder = nn.Sequential(nn.Linear(d_in + n_classes, d_hidden), nn.ReLU(),
                                      nn.Linear(d_hidden, 2 * d_latent))
         self.decoder = nn.Sequential(nn.Linear(d_latent + n_classes, d_hidden), nn.ReLU(),
@@ -254,17 +245,17 @@ class ConditionalVAE(nn.Module):
         return (rec.sum(-1) + kl_std_normal(mu, log_var)).mean()
 
 
+@checked(X=arg.tensor(ndim=2, shape=(None, 64)), batch_size=arg.count(high=10 ** 6), lr=arg.positive(),
+         steps=arg.count(high=10 ** 6))
 def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
                lr: float = 3e-3, batch_size: int = 256) -> ConditionalVAE:
     """Adam on the conditional negative ELBO over minibatches of (``X`` (N, 64), ``y`` (N,))."""
-    X = check_tensor("X", X, ndim=2, shape=(None, 64))
     y = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9,
                                     shape=(X.shape[0],)))
-    batch_size = check_count("batch_size", batch_size, high=10 ** 6)
     model = ConditionalVAE(seed=seed)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
-    for _ in range(check_count("steps", steps, high=10 ** 6)):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
         idx = torch.randint(0, len(X), (batch_size,), generator=gen)
         loss = model.loss(X[idx], y[idx], gen)
         opt.zero_grad()
@@ -274,12 +265,11 @@ def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
 
 
 @torch.no_grad()
+@checked(model=arg.instance((MLPVAE, ConditionalVAE)), n=arg.int(1, 10 ** 5), scale=arg.positive(), seed=arg.seed())
 def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | None = None,
                   scale: float = 1.0) -> np.ndarray:
     """Bernoulli means (n, 64) decoded from ``z ~ N(0, scale^2 I)`` (with ``labels`` for a CVAE)."""
-    check_instance("model", model, (MLPVAE, ConditionalVAE))
-    n, scale = check_int("n", n, 1, 10 ** 5), check_positive("scale", scale)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     z = scale * torch.randn(n, model.d_latent, generator=gen)
     if labels is None:
         return torch.sigmoid(model.decode(z)).numpy()
@@ -288,6 +278,7 @@ def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | 
 
 
 @torch.no_grad()
+@checked(model=arg.instance(MLPVAE), radius=arg.positive(), gap=arg.positive(), steps=arg.int(2, 1000))
 def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float = 0.3,
                steps: int = 41) -> tuple[float, np.ndarray, np.ndarray]:
     """Holes in a 2-D code space, measured on the *standardized* codes ``(mu - mean) / std``.
@@ -296,12 +287,11 @@ def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float =
     within ``gap`` of it. Returns (fraction of holes, standardized codes (N, 2), hole points (h, 2)).
     Standardizing first makes an autoencoder's arbitrary code scale comparable with a VAE's.
     """
-    if check_instance("model", model, MLPVAE).d_latent != 2:
+    if model.d_latent != 2:
         raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
-    radius, gap = check_positive("radius", radius), check_positive("gap", gap)
     mu = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))[0]
     codes = ((mu - mu.mean(0)) / mu.std(0)).numpy()                   # (N, 2)
-    axis = np.linspace(-radius, radius, check_int("steps", steps, 2, 1000))
+    axis = np.linspace(-radius, radius, steps)
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     grid = grid[np.linalg.norm(grid, axis=1) <= radius]                # points in the disk
     nearest = np.sqrt(((grid[:, None, :] - codes[None]) ** 2).sum(-1)).min(1)

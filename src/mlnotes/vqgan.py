@@ -24,8 +24,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from mlnotes.transformer import TinyGPT
-from mlnotes.validate import (check_array, check_axes, check_bool, check_int,
-                              check_positive, check_seed, check_tensor)
+from mlnotes.validate import check_array, check_axes, check_int, check_positive, check_seed, check_tensor, checked, arg
 
 __all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmeans_codebook",
            "image_patches", "patches_to_images", "GridPrior", "TinyVQVAE", "train_vqvae",
@@ -34,71 +33,68 @@ __all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmea
 Tensor = torch.Tensor
 
 
+@checked(z=arg.tensor(ndim=2))
 def quantize(z: Tensor, codebook: Tensor) -> tuple[Tensor, Tensor]:
     """Nearest codeword for each row: ``z`` (N, D), ``codebook`` (K, D) -> (idx (N,) long, z_q (N, D)).
 
     ``idx_n = argmin_k ||z_n||^2 - 2 z_n . e_k + ||e_k||^2`` (ties: smallest k); ``z_q = codebook[idx]``.
     """
-    z = check_tensor("z", z, ndim=2)
     codebook = check_tensor("codebook", codebook, ndim=2, shape=(None, z.shape[1]))
     d2 = (z ** 2).sum(1, keepdim=True) - 2 * z @ codebook.T + (codebook ** 2).sum(1)[None]
     idx = d2.argmin(dim=1)
     return idx, codebook[idx]
 
 
+@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(min_ndim=1))
 def straight_through(z: Tensor, zq: Tensor) -> Tensor:
     """``z + sg(z_q - z)``: forward value ``z_q``, gradient passed unchanged to ``z``."""
-    z, zq = check_tensor("z", z, min_ndim=1), check_tensor("zq", zq, min_ndim=1)
     if z.shape != zq.shape:
         raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
                          f"and zq {tuple(zq.shape)}")
     return z + (zq - z).detach()
 
 
+@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(min_ndim=1), beta=arg.positive(allow_zero=True), legacy=arg.bool())
 def vq_losses(z: Tensor, zq: Tensor, beta: float = 0.25, legacy: bool = False) -> tuple[Tensor, Tensor]:
     """(codebook term, commitment term), both mean squared errors with stop-gradients.
 
     ``legacy=False`` (VQ-VAE paper): ``||sg[z] - z_q||^2`` and ``beta ||z - sg[z_q]||^2``.
     ``legacy=True`` (taming-transformers' default flag): beta moves to the codebook term.
     """
-    z, zq = check_tensor("z", z, min_ndim=1), check_tensor("zq", zq, min_ndim=1)
     if z.shape != zq.shape:
         raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
                          f"and zq {tuple(zq.shape)}")
-    beta, legacy = check_positive("beta", beta, allow_zero=True), check_bool("legacy", legacy)
     codebook = ((z.detach() - zq) ** 2).mean()
     commit = ((z - zq.detach()) ** 2).mean()
     return (beta * codebook, commit) if legacy else (codebook, beta * commit)
 
 
+@checked(rec_loss=arg.tensor(ndim=0), gan_loss=arg.tensor(ndim=0), last_layer=arg.tensor(), delta=arg.positive())
 def adaptive_weight(rec_loss: Tensor, gan_loss: Tensor, last_layer: Tensor, delta: float = 1e-6) -> Tensor:
     """VQGAN's ``lambda = ||grad_{G_L} L_rec|| / (||grad_{G_L} L_GAN|| + delta)``, detached.
 
     ``last_layer`` is the weight of the decoder's last layer; both losses must depend on it.
     """
-    rec_loss = check_tensor("rec_loss", rec_loss, ndim=0)
-    gan_loss = check_tensor("gan_loss", gan_loss, ndim=0)
-    last_layer, delta = check_tensor("last_layer", last_layer), check_positive("delta", delta)
     g_rec = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
     g_gan = torch.autograd.grad(gan_loss, last_layer, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + delta)).detach()
 
 
+@checked(X=arg.array(ndim=2), seed=arg.seed())
 def kmeans_codebook(X: np.ndarray, K: int, seed: int = 0) -> np.ndarray:
     """K-means centroids (K, D) of the rows of ``X`` (N, D): a codebook with no dead codes.
 
     scikit-learn's KMeans (one k-means++ start), run on one thread so that the result does not
     depend on how many threads the machine grants (parallel sums round differently).
     """
-    X, seed = check_array("X", X, ndim=2), check_seed(seed)
     K = check_int("K", K, 1, len(np.unique(X, axis=0)))             # at most the distinct rows
     with threadpool_limits(limits=1):
         return KMeans(n_clusters=int(K), n_init=1, random_state=seed).fit(X).cluster_centers_
 
 
+@checked(images=arg.array(ndim=3))
 def image_patches(images: np.ndarray, p: int = 2) -> np.ndarray:
     """Non-overlapping ``p x p`` patches: (N, H, W) -> (N, (H/p)(W/p), p*p), raster order."""
-    images = check_array("images", images, ndim=3)
     n, h, w = images.shape
     p = check_int("p", p, 1, min(h, w))
     if h % p or w % p:
@@ -106,9 +102,9 @@ def image_patches(images: np.ndarray, p: int = 2) -> np.ndarray:
     return images.reshape(n, h // p, p, w // p, p).transpose(0, 1, 3, 2, 4).reshape(n, (h // p) * (w // p), p * p)
 
 
+@checked(H=arg.int(1, 4096), W=arg.int(1, 4096))
 def patches_to_images(patches: np.ndarray, H: int, W: int, p: int = 2) -> np.ndarray:
     """Inverse of :func:`image_patches`: (N, (H/p)(W/p), p*p) -> (N, H, W)."""
-    H, W = check_int("H", H, 1, 4096), check_int("W", W, 1, 4096)
     p = check_int("p", p, 1, min(H, W))
     if H % p or W % p:
         raise ValueError(f"patch size p={p} must divide H={H} and W={W}")
@@ -123,9 +119,8 @@ class GridPrior:
     Missing neighbours at the border use the extra symbol K.
     """
 
+    @checked(K=arg.int(1, 4096), h=arg.int(1, 64), w=arg.int(1, 64), alpha=arg.positive())
     def __init__(self, K: int, h: int, w: int, alpha: float = 0.1) -> None:
-        K, h, w = check_int("K", K, 1, 4096), check_int("h", h, 1, 64), check_int("w", w, 1, 64)
-        alpha = check_positive("alpha", alpha)
         self.K, self.h, self.w = K, h, w
         self.counts = np.full((h, w, K + 1, K + 1, K), alpha)
 
@@ -181,10 +176,9 @@ class TinyVQVAE(nn.Module):
     transposed conv, ReLU, 3x3 conv, sigmoid.
     """
 
+    @checked(K=arg.int(1, 2 ** 16), D=arg.int(1, 4096), hidden=arg.int(1, 4096), straight=arg.bool())
     def __init__(self, K: int = 32, D: int = 4, hidden: int = 32, straight: bool = True) -> None:
         super().__init__()
-        K, D = check_int("K", K, 1, 2 ** 16), check_int("D", D, 1, 4096)
-        hidden, straight = check_int("hidden", hidden, 1, 4096), check_bool("straight", straight)
         self.K, self.D, self.straight = K, D, straight
         self.encoder = nn.Sequential(nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
                                      nn.Conv2d(hidden, D, 2, stride=2))
@@ -216,6 +210,7 @@ class TinyVQVAE(nn.Module):
     # endregion
 
 
+@checked(images=arg.array(ndim=3, shape=(None, 8, 8)), steps=arg.int(1, 10 ** 6), batch=arg.int(1, 10 ** 6))
 def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, D: int = 4,
                 hidden: int = 32, steps: int = 150, batch: int = 128,
                 lr: float = 1e-2) -> tuple[list[TinyVQVAE], np.ndarray]:
@@ -225,10 +220,8 @@ def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, 
     on encoder outputs of random training images (so no codeword starts far from the data).
     Each seed has its own initialisation and minibatches. Returns (models, losses (n_seeds, steps)).
     """
-    X = torch.tensor(check_array("images", images, ndim=3, shape=(None, 8, 8)),
+    X = torch.tensor(images,
                      dtype=torch.float32)[:, None]                    # (N, 1, 8, 8)
-    steps = check_int("steps", steps, 1, 10 ** 6)
-    batch = check_int("batch", batch, 1, 10 ** 6)
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
     seeds = [check_seed(s, "seeds") for s in seeds]
@@ -263,22 +256,21 @@ def _bos_inputs(codes: Tensor, K: int) -> Tensor:
     return torch.cat([torch.full((len(codes), 1), K), codes[:, :-1]], dim=1)
 
 
+@checked(K=arg.int(1, 2 ** 16), seed=arg.seed(), steps=arg.int(1, 10 ** 6), d=arg.int(4, 1024), lr=arg.positive())
 def train_code_prior(codes: np.ndarray, K: int, steps: int = 150, d: int = 32, seed: int = 0,
                      lr: float = 3e-3) -> TinyGPT:
     """Stage 2: a causal TinyGPT over raster-ordered code sequences ``codes`` (N, L), values < K.
 
     Cross-entropy of each code given the codes before it (a start symbol K comes first).
     """
-    K = check_int("K", K, 1, 2 ** 16)
     codes = torch.as_tensor(check_array("codes", codes, ndim=2, integer=True, low=0, high=K - 1))
-    torch.manual_seed(check_seed(seed))
-    steps = check_int("steps", steps, 1, 10 ** 6)
-    if check_int("d", d, 4, 1024) % 4:
+    torch.manual_seed(seed)
+    if d % 4:
         raise ValueError(f"d must be a multiple of 4 (four attention heads), got {d}")
     gpt = TinyGPT(vocab_size=K + 1, d=d, n_layer=1, n_head=4,
                   max_len=codes.shape[1])
     inputs, gen = _bos_inputs(codes, K), torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(gpt.parameters(), lr=check_positive("lr", lr))
+    opt = torch.optim.Adam(gpt.parameters(), lr=lr)
     for _ in range(steps):
         i = torch.randint(0, len(codes), (128,), generator=gen)
         logits = gpt(inputs[i])[..., :K]                           # (128, L, K)
@@ -304,12 +296,13 @@ def code_bits(gpt: TinyGPT, codes: np.ndarray) -> np.ndarray:
     return (-picked.sum(1) / np.log(2)).numpy()
 
 
+@checked(n=arg.int(1, 10 ** 5), seed=arg.seed())
 def sample_codes(gpt: TinyGPT, n: int, length: int, seed: int = 0) -> np.ndarray:
     """``n`` code sequences (n, length) drawn one code at a time from the prior (ancestral)."""
     if not isinstance(gpt, TinyGPT):
         raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
-    n, length = check_int("n", n, 1, 10 ** 5), check_int("length", length, 1, gpt.max_len)
-    K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(check_seed(seed))
+    length = check_int("length", length, 1, gpt.max_len)
+    K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(seed)
     seq = torch.full((n, 1), K)
     with torch.no_grad():
         for _ in range(length):
@@ -337,12 +330,12 @@ def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
         ax.grid(False)
 
 
+@checked(ax=arg.axes(), codebook=arg.tensor(ndim=2, shape=(None, 2)), points=arg.array(ndim=2, shape=(None, 2)),
+         lim=arg.array(ndim=1, shape=(2,)))
 def plot_voronoi(ax, codebook: Tensor, points: np.ndarray, lim: tuple[float, float],
                  title: str) -> None:
     """Voronoi cells of a 2-D ``codebook`` (K, 2) over a square, the data and the codewords."""
-    ax, codebook = check_axes("ax", ax), check_tensor("codebook", codebook, ndim=2, shape=(None, 2))
-    points = check_array("points", points, ndim=2, shape=(None, 2))
-    lim = tuple(check_array("lim", lim, ndim=1, shape=(2,)))
+    lim = tuple(lim)
     if not lim[0] < lim[1]:
         raise ValueError(f"lim must be (low, high) with low < high, got {lim}")
     if not isinstance(title, str):

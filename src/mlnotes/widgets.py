@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from mlnotes.validate import check_bool, check_callable
+from mlnotes.validate import checked, arg
 
 __all__ = ["Control", "explorer", "static_mode", "strict_mode"]
 
@@ -498,6 +498,7 @@ def _live_explorer(render: Renderer, specs: list[_Spec], defaults: dict[str, Val
     return box
 
 
+@checked(render=arg.callable(), autoscale=arg.bool())
 def explorer(render: Renderer, title: str = "Explore", defaults: dict[str, Value] | None = None,
              autoscale: bool = False, **controls: Control | Sequence[Value]):
     """An interactive figure: ``render(**params) -> Figure`` driven by one control per keyword.
@@ -509,10 +510,8 @@ def explorer(render: Renderer, title: str = "Explore", defaults: dict[str, Value
     Returns an ipywidgets box in a live kernel, a :class:`StaticExplorer` when
     ``MLNOTES_STATIC_EXPLORERS=1``.
     """
-    render = check_callable("render", render)
     if not isinstance(title, str) or not title:
         raise TypeError("title must be a non-empty string")
-    autoscale = check_bool("autoscale", autoscale)
     if not isinstance(defaults, (dict, type(None))):
         raise TypeError(f"defaults must be a dict of control name -> value, got {type(defaults).__name__}")
     specs = _specs(controls)

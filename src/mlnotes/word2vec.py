@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_axes, check_int
+from mlnotes.validate import check_array, checked, arg
 
 __all__ = ["synthetic_animal_corpus", "build_vocab", "skipgram_pairs", "corpus_pairs",
            "subsample_keep_prob", "noise_distribution", "one_hot", "log_sigmoid", "SGNS",
@@ -36,6 +36,7 @@ DEVICES = ["iphone", "laptop", "tablet"]
 DEVICE_CONTEXT = ["screen", "battery", "charger", "app", "wifi", "keyboard"]
 
 
+@checked(n_sent=arg.int(1, 10**6), n_species=arg.int(1, 5), n_age=arg.int(1, 4), seed=arg.seed())
 def synthetic_animal_corpus(n_sent: int, seed: int = 0, n_species: int = 3,
                             n_age: int = 1) -> list[list[str]]:
     """``n_sent`` shuffled sentences: an animal word with ``n_species`` species context words
@@ -47,10 +48,7 @@ def synthetic_animal_corpus(n_sent: int, seed: int = 0, n_species: int = 3,
     (the default 3 and 1), species dominates, as in real text: kitten is closer to cat than
     dog is. No stop word is shared by all sentences.
     """
-    n_sent = check_int("n_sent", n_sent, 1, 10**6)
-    n_species = check_int("n_species", n_species, 1, 5)
-    n_age = check_int("n_age", n_age, 1, 4)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     animals = list(ANIMALS.items())
     sentences = []
     for _ in range(n_sent):
@@ -73,10 +71,10 @@ def _check_sentences(sentences: object) -> list[list[str]]:
     return [list(s) for s in sentences]
 
 
+@checked(min_count=arg.int(1))
 def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple[list[str], np.ndarray]:
     """Vocabulary sorted by frequency (ties alphabetically) and counts: ``(words, counts (V,))``."""
     sentences = _check_sentences(sentences)
-    min_count = check_int("min_count", min_count, 1)
     counts = Counter(w for s in sentences for w in s)
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     if not words:
@@ -84,6 +82,7 @@ def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple
     return words, np.array([counts[w] for w in words], dtype=np.int64)
 
 
+@checked(window=arg.int(1, 10**4))
 def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
     """All (centre, context) pairs of one sentence: ``(ids[t], ids[t+j])`` for ``0 < |j| <= window``.
 
@@ -92,13 +91,13 @@ def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
     ids = np.asarray(ids)
     if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
         raise TypeError(f"ids must be a 1-D sequence of ints, got shape {ids.shape} dtype {ids.dtype}")
-    window = check_int("window", window, 1, 10**4)
     T = len(ids)
     pairs = [(ids[t], ids[t + j]) for t in range(T) for j in range(-window, window + 1)
              if j != 0 and 0 <= t + j < T]
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+@checked(window=arg.int(1, 10**4))
 def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], window: int) -> np.ndarray:
     """Skip-gram pairs of every sentence, words mapped to their index in ``vocab``: (P, 2).
 
@@ -107,7 +106,6 @@ def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], windo
     sentences = _check_sentences(sentences)
     if isinstance(vocab, str) or not isinstance(vocab, Sequence):
         raise TypeError(f"vocab must be a list of words, got {type(vocab).__name__}")
-    window = check_int("window", window, 1, 10**4)
     index = {w: i for i, w in enumerate(vocab)}
     if not index:
         raise ValueError("vocab is empty")
@@ -153,10 +151,9 @@ def noise_distribution(counts: object, power: float = 0.75) -> np.ndarray:
     return p / p.sum()
 
 
+@checked(V=arg.int(1, 10**7), i=arg.int(0))
 def one_hot(i: int, V: int) -> np.ndarray:
     """The ``V``-dimensional unit vector e_i (float64)."""
-    V = check_int("V", V, 1, 10**7)
-    i = check_int("i", i, 0)
     if i >= V:
         raise ValueError(f"i must be in [0, V={V}), got {i}")
     e = np.zeros(V)
@@ -164,9 +161,10 @@ def one_hot(i: int, V: int) -> np.ndarray:
     return e
 
 
+@checked(x=arg.array(finite=False))
 def log_sigmoid(x: object) -> np.ndarray:
     """``log sigma(x) = -log(1 + exp(-x))``, computed as ``-logaddexp(0, -x)`` (no overflow)."""
-    a = check_array("x", x, finite=False)                   # real numbers, +-inf allowed
+    a = x                   # real numbers, +-inf allowed
     if np.isnan(a).any():
         raise ValueError("x contains NaN")
     return -np.logaddexp(0.0, -a)
@@ -187,6 +185,7 @@ class SGNS:
     ``W_in`` starts uniform in +-0.5/dim and ``W_out`` at zero, as in word2vec.
     """
 
+    @checked(dim=arg.int(1, 4096), seed=arg.seed())
     def __init__(self, vocab: Sequence[str], dim: int = 16, seed: int = 0):
         if isinstance(vocab, str) or not isinstance(vocab, Sequence) or not vocab:
             raise ValueError("vocab must be a non-empty list of words")
@@ -194,8 +193,8 @@ class SGNS:
             raise ValueError("vocab has repeated words")
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
-        self.dim = check_int("dim", dim, 1, 4096)
-        self.rng = np.random.default_rng(check_seed(seed))
+        self.dim = dim
+        self.rng = np.random.default_rng(seed)
         V = len(self.vocab)
         self.W_in = self.rng.uniform(-0.5 / dim, 0.5 / dim, size=(V, dim))
         self.W_out = np.zeros((V, dim))
@@ -220,6 +219,7 @@ class SGNS:
         return float(loss), g_o * u_o + g_n @ u_n, g_o * v, g_n[:, None] * v[None, :]
         # endregion
 
+    @checked(epochs=arg.int(1), batch=arg.int(1), K=arg.int(1))
     def fit(self, pairs: np.ndarray, noise: np.ndarray, epochs: int = 5, lr: float = 0.02,
             batch: int = 128, K: int = 5) -> list[float]:
         """Mini-batch SGD over shuffled ``pairs`` (P, 2); returns the mean loss of each epoch.
@@ -237,7 +237,6 @@ class SGNS:
         noise = np.asarray(noise, dtype=np.float64)
         if noise.shape != (V,) or np.any(noise < 0) or not np.isclose(noise.sum(), 1.0):
             raise ValueError(f"noise must be a probability vector of shape ({V},)")
-        epochs, batch, K = check_int("epochs", epochs, 1), check_int("batch", batch, 1), check_int("K", K, 1)
         if not 0 < lr <= 1:
             raise ValueError(f"lr must be in (0, 1], got {lr}")
         cdf = np.cumsum(noise)
@@ -295,20 +294,19 @@ class SGNS:
         target = n[self.index[a]] - n[self.index[b]] + n[self.index[c]]
         return self._nearest(target, {a, b, c}, topn)
 
+    @checked(topn=arg.int(1))
     def _nearest(self, target: np.ndarray, exclude: set[str], topn: int) -> list[tuple[str, float]]:
-        topn = check_int("topn", topn, 1)
         sims = self._normed() @ (target / max(np.linalg.norm(target), 1e-12))
         order = [i for i in np.argsort(-sims, kind="stable") if self.vocab[i] not in exclude]
         return [(self.vocab[i], float(sims[i])) for i in order[:topn]]
 
 
+@checked(ax=arg.axes(), xy=arg.array(ndim=2, shape=(7, 2)))
 def draw_embedding(ax, xy: np.ndarray, words: Sequence[str], title: str) -> None:
     """Scatter of the 2-D coordinates ``xy`` (7, 2) of the four animals then three devices,
     labelled, with the cat-kitten-puppy-dog loop dashed."""
     from mlnotes.plotting import PALETTE
 
-    check_axes("ax", ax)
-    xy = check_array("xy", xy, ndim=2, shape=(7, 2))
     if isinstance(words, str) or not isinstance(words, Sequence) or len(words) != 7:
         raise TypeError("words must be a list of the 7 words whose coordinates xy holds")
     if not isinstance(title, str):

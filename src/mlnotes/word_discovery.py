@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_axes, check_int
+from mlnotes.validate import checked, arg
 
 __all__ = ["DEFAULT_THRESHOLDS", "jieba_dict_path", "load_jieba_dict", "synthetic_zh_corpus",
            "char_ngrams", "cohesion", "solid_ngrams", "coarse_cut", "backtrack_filter",
@@ -68,12 +68,12 @@ def jieba_dict_path() -> str:
     return os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
 
 
+@checked(top=arg.int(1))
 def load_jieba_dict(top: int = 3000) -> list[tuple[str, int]]:
     """The ``top`` most frequent words of jieba's dictionary as ``(word, frequency)``, most frequent first.
 
     Ties in frequency keep the dictionary's order. Only words made of CJK ideographs are kept.
     """
-    top = check_int("top", top, 1)
     return _sorted_dict()[:top]
 
 
@@ -89,6 +89,7 @@ def _sorted_dict() -> list[tuple[str, int]]:
     return rows
 
 
+@checked(n_sent=arg.int(1, 10**6), seed=arg.seed(), collocations=arg.int(0, 10_000))
 def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Sequence[str] = (),
                         planted_prob: float = 0.02, words_per_sentence: tuple[int, int] = (4, 12),
                         collocations: int = 0, colloc_prob: float = 0.3) -> list[list[str]]:
@@ -103,7 +104,6 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     probability ``colloc_prob``, one of these pairs (uniformly) written as two gold words, like
     the set phrases of real text (中国 人民, 经济 发展). PMI then sees the pair as one solid string.
     """
-    n_sent = check_int("n_sent", n_sent, 1, 10**6)
     planted = list(planted)
     if not all(isinstance(w, str) and w for w in planted):
         raise TypeError("planted must be a list of non-empty str")
@@ -112,7 +112,7 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     lo, hi = words_per_sentence
     if not 1 <= lo <= hi:
         raise ValueError(f"words_per_sentence must be (lo, hi) with 1 <= lo <= hi, got {words_per_sentence}")
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     vocab = load_jieba_dict(top)
     words = [w for w, _ in vocab] + planted
     freq = np.array([f for _, f in vocab], dtype=np.float64)
@@ -120,7 +120,6 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
                         np.full(len(planted), planted_prob)])
     lengths = rng.integers(lo, hi + 1, size=n_sent)
     draws = rng.choice(len(words), size=int(lengths.sum()), p=p)
-    collocations = check_int("collocations", collocations, 0, 10_000)
     pairs = [tuple(rng.choice(300, 2, replace=False)) for _ in range(collocations)]
     use_pair = rng.random(len(draws)) < (colloc_prob if collocations else 0.0)
     which = rng.integers(max(collocations, 1), size=len(draws))
@@ -138,10 +137,10 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     return out
 
 
+@checked(n=arg.int(1))
 def char_ngrams(texts: Sequence[str], n: int = 4) -> Counter:
     """Counts of every substring of length 1..n inside each text (never across texts)."""
     texts = _check_texts(texts)
-    n = check_int("n", n, 1)
     counts: Counter = Counter()
     for t in texts:
         for k in range(1, n + 1):
@@ -179,19 +178,19 @@ def _check_thresholds(thresholds: Mapping[int, float], n: int) -> dict[int, floa
     return {k: float(thresholds[k]) for k in range(2, n + 1)}
 
 
+@checked(n=arg.int(2), min_count=arg.int(1))
 def solid_ngrams(counts: Mapping[str, int], n: int = 4, min_count: int = 8,
                  thresholds: Mapping[int, float] = DEFAULT_THRESHOLDS) -> set[str]:
     """The set G of n-grams (length 2..n) with count >= ``min_count`` and cohesion >= thresholds[length]."""
     if not isinstance(counts, Mapping) or not counts:
         raise ValueError("counts must be a non-empty mapping n-gram -> count")
-    n = check_int("n", n, 2)
-    min_count = check_int("min_count", min_count, 1)
     thr = _check_thresholds(thresholds, n)
     total = _total(counts)
     return {s for s, c in counts.items()
             if 2 <= len(s) <= n and c >= min_count and cohesion(s, counts, total) >= thr[len(s)]}
 
 
+@checked(n=arg.int(2))
 def coarse_cut(text: str, solid: set[str], n: int = 4) -> list[str]:
     """Cut ``text`` at every boundary that no solid n-gram covers ("rather miss a cut than cut wrong").
 
@@ -201,7 +200,6 @@ def coarse_cut(text: str, solid: set[str], n: int = 4) -> list[str]:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if not isinstance(solid, (set, frozenset)):
         raise TypeError(f"solid must be a set of str, got {type(solid).__name__}")
-    n = check_int("n", n, 2)
     if not text:
         return []
     glued = [False] * (len(text) - 1)  # glued[i]: no cut between text[i] and text[i+1]
@@ -219,6 +217,7 @@ def coarse_cut(text: str, solid: set[str], n: int = 4) -> list[str]:
     return pieces
 
 
+@checked(n=arg.int(2))
 def backtrack_filter(candidates: Iterable[str], solid: set[str], n: int = 4) -> set[str]:  # noqa: D401
     """Keep a candidate when every window of length 3..n inside it is solid (Su's rule).
 
@@ -228,7 +227,6 @@ def backtrack_filter(candidates: Iterable[str], solid: set[str], n: int = 4) -> 
     candidates = _check_words("candidates", candidates)
     if not isinstance(solid, (set, frozenset)):
         raise TypeError(f"solid must be a set of str, got {type(solid).__name__}")
-    n = check_int("n", n, 2)
     kept = set()
     for s in candidates:
         if not isinstance(s, str):
@@ -247,6 +245,7 @@ class Discovery:
     counts: Counter = field(repr=False)
 
 
+@checked(n=arg.int(2))
 def discover_words(texts: Sequence[str], n: int = 4, min_count: int = 8,
                    thresholds: Mapping[int, float] = DEFAULT_THRESHOLDS, backtrack: bool = True,
                    counts: Counter | None = None) -> Discovery:
@@ -256,7 +255,6 @@ def discover_words(texts: Sequence[str], n: int = 4, min_count: int = 8,
     Pass precomputed ``counts = char_ngrams(texts, n)`` to reuse them across settings.
     """
     texts = _check_texts(texts)
-    n = check_int("n", n, 2)
     if counts is None:
         counts = char_ngrams(texts, n)
     solid = solid_ngrams(counts, n, min_count, thresholds)
@@ -284,9 +282,9 @@ def lexicon_prf(found: Iterable[str], gold: Iterable[str],
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+@checked(k=arg.int(2))
 def boundary_ngrams(sentences: Sequence[Sequence[str]], k: int = 2) -> Counter:
     """Counts of the k-grams whose occurrence spans a gold word boundary (sentences as word lists)."""
-    k = check_int("k", k, 2)
     if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
         raise ValueError("sentences must be a non-empty list of word lists")
     counts: Counter = Counter()
@@ -358,6 +356,7 @@ def jieba_segment(texts: Sequence[str], lexicon: Mapping[str, int]) -> list[list
         logger.setLevel(level)
 
 
+@checked(bases=arg.array(ndim=1))
 def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Iterable[str],
                     bases: Sequence[float], n: int = 4, min_count: int = 8,
                     counts: Counter | None = None) -> np.ndarray:
@@ -367,7 +366,6 @@ def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Itera
     gold, vocabulary = _check_words("gold", gold), _check_words("vocabulary", vocabulary)
     if not vocabulary:
         raise ValueError("vocabulary must not be empty")
-    bases = check_array("bases", bases, ndim=1)
     counts = char_ngrams(texts, n) if counts is None else counts
     rows = []
     for b in bases:
@@ -377,12 +375,12 @@ def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Itera
     return np.array(rows)
 
 
+@checked(ax=arg.axes())
 def draw_pr(ax, curves: Mapping[str, np.ndarray], highlight: tuple[str, float] | None = None) -> None:
     """Precision against recall, one line per corpus (rows ``(base, p, r)``), thresholds
     annotated; ``highlight = (corpus, base)`` rings one point."""
     from mlnotes.plotting import style_cycle
 
-    check_axes("ax", ax)
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError("curves must be a non-empty dict name -> rows (base, precision, recall)")
     for (name, rows), style in zip(curves.items(), style_cycle(len(curves))):

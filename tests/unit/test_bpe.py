@@ -188,7 +188,7 @@ def test_bad_inputs():
     with pytest.raises(TypeError, match="token must be a str"):
         display_token(7)
     with pytest.raises(TypeError, match="tokens must be a sequence"):
-        show_token_spans("abc", None)
+        show_token_spans("abc", plt.subplots()[1])
 
 
 from adversarial_examples import Example  # noqa: E402

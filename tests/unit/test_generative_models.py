@@ -53,7 +53,7 @@ def test_mc_kl_and_logpdf():
     with pytest.raises(ValueError, match="s2"):
         kl_gauss(0, 1, 0, 0)
     with pytest.raises(TypeError, match="sigma"):
-        norm_logpdf(0.0, 0.0, "1")
+        norm_logpdf([0.0], 0.0, "1")
 
 
 def test_gmm1d_pdf_integrates_to_one():

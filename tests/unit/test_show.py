@@ -55,7 +55,8 @@ def test_whole_function_is_its_source_dedented():
     import inspect
 
     assert source_of(spread) == inspect.getsource(spread).rstrip()
-    assert source_of(spread).startswith("def spread(values")
+    first, second = source_of(spread).splitlines()[:2]  # the declared argument rules, then the def
+    assert first.startswith("@checked(values=") and second.startswith("def spread(values")
 
 
 def test_method_and_class_are_shown_whole_and_dedented(module):

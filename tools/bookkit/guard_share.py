@@ -4,7 +4,8 @@
 non-docstring lines of ``src/mlnotes/*.py`` (``book/`` excluded, if present):
 
 - guard lines: lines of a statement that raises ``ValueError``/``TypeError``, lines of a
-  condition that calls ``isinstance``, and lines of a statement that calls a check helper
+  condition that calls ``isinstance``, lines of a ``@checked(...)`` decorator (the declared
+  argument rules of ``mlnotes.validate``), and lines of a statement that calls a check helper
   (a name matching ``check_*``, ``_check*``, ``_validate*``, ``_require*``, ``_ensure*``,
   ``as_numeric_array``, ``check_array``...);
 - the same, plus the whole bodies of private checkers (functions named ``_check*``,
@@ -81,6 +82,10 @@ def analyse(path: Path) -> dict:
                 raises = isinstance(node, ast.If) and any(isinstance(s, ast.Raise) for s in node.body)
                 if n_isinstance >= 2 or raises:
                     chains += 1
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                if _call_name(decorator) == "checked":
+                    guard |= _lines(decorator)
         if isinstance(node, ast.stmt) and not isinstance(
                 node, (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef,
                        ast.AsyncFunctionDef)):
