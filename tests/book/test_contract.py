@@ -22,6 +22,12 @@ def test_chapter_keeps_the_contract(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_is_a_valid_notebook(path):
+    """nbformat's schema: e.g. no cell ids in a 4.4 notebook (an editor adds them; Jupyter warns)."""
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_passes_the_claim_and_code_gates(path):
     """Solutions assert, claim comments and seeds, line length, no source slicing, and the
     numbers gate when it needs no execution (tests/book/test_gates.py checks it on the cache)."""
