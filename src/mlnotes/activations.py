@@ -210,9 +210,9 @@ class GLUFFN(nn.Module):
 class _DigitNet(nn.Module):
     """``logits = head(x + FFN(x))`` on 64-pixel digits."""
 
-    def __init__(self, ffn: nn.Module):
+    def __init__(self, ffn: nn.Module, head: nn.Module):
         super().__init__()
-        self.ffn, self.head = ffn, nn.Linear(64, 10)
+        self.ffn, self.head = ffn, head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x + self.ffn(x))
@@ -221,7 +221,8 @@ class _DigitNet(nn.Module):
 def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object, seed: int = 0,
                     num_epochs: int = 100, lr: float = 5e-3, eval_every: int = 5) -> dict:
     """Full-batch Adam on ``head(x + FFN(x))`` with a ReLU ``FFN(64)`` (``kind="relu"``) or a
-    ``GLUFFN(64)`` (``kind="swiglu"``); ``seed`` sets the initial weights.
+    ``GLUFFN(64)`` (``kind="swiglu"``); ``seed`` sets the initial weights. The head is drawn
+    first, so both kinds start from the same head for the same seed.
 
     Returns the training loss per step, the test loss every ``eval_every`` steps (and at the
     last), the test accuracy and the FFN's parameter count.
@@ -235,7 +236,8 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
         check_count("eval_every", eval_every, high=100_000)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
-        net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64))
+        head = nn.Linear(64, 10)
+        net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64), head)
     optimizer = torch.optim.Adam(net.parameters(), lr=check_positive("lr", lr))
     out = {"train": [], "test": [], "params": count_params(net.ffn)}
     for epoch in range(num_epochs):

@@ -174,3 +174,19 @@ ADVERSARIAL = {
                                  accepts={"title": "other-str"}),  # free text
     "draw_swish": Example(2.0, reference="relu"),
 }
+
+
+def test_train_digit_ffn_gives_both_kinds_the_same_initial_head(monkeypatch):
+    import mlnotes.activations as act
+
+    heads, build = [], act._DigitNet.__init__
+
+    def spy(self, ffn, head):
+        build(self, ffn, head)
+        heads.append(head.weight.detach().clone())
+
+    monkeypatch.setattr(act._DigitNet, "__init__", spy)
+    data = _digits_example()
+    for kind in ("relu", "swiglu"):
+        train_digit_ffn(kind, **data, seed=3, num_epochs=1)
+    assert torch.equal(heads[0], heads[1])
