@@ -157,7 +157,7 @@ def draw_linear_unit(X: object, y: object, angle_deg: float, b: float):
     fig, ax = new_figure(width=4.2, height=3.6)
     plot_decision_boundary(ax, predict, X, y, lims=(-1, 7, -1, 7), grid=80)
     ax.plot(0, 0, "k+", ms=10)
-    ax.set(title=f"angle {angle:g} deg, b = {b:g}: accuracy {(predict(X) == y).mean():.2f}",
+    ax.set(title=f"angle {angle:g}$^\\circ$, $b$ = {b:g}: accuracy {(predict(X) == y).mean():.2f}",
            xlabel="feature $x_1$", ylabel="feature $x_2$", aspect="equal")
     ax.legend(loc="upper left", fontsize=7)
     return fig
