@@ -356,13 +356,14 @@ def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
 # region: prefix-seeds
 def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int = 5,
                    steps: int = 100, lr: float = 3e-2, batch_size: int = 64,
-                   init: Tensor | None = None, seed: int = 0) -> tuple[Tensor, list[float]]:
+                   init: Tensor | None = None, seed: int = 0, prefix_from: int = 0) -> tuple[Tensor, list[float]]:
     """Train ``n_seeds`` independent direct prefixes at once on a frozen causal LM.
 
     Each seed's prefix (layers, 2, P, d) serves its own ``batch_size`` rows of one big batch
     (per-row prefixes), so the seeds never interact: the summed loss has separate gradients
     and Adam's update is per coordinate. ``batch_fn(n, generator)`` returns (n, L) sequences
     whose last 5 tokens are the answer. ``init``: (n_seeds, layers, 2, P, d), else 0.5 N(0, 1).
+    ``prefix_from``: positions before it cannot see the slots (an infix; see ``causal_mask``).
     Returns the prefixes (n_seeds, layers, 2, P, d) and the mean loss per step.
     """
     import torch.nn.functional as F
@@ -379,7 +380,8 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
     def loss(step: int) -> Tensor:
         seq = batch_fn(n_seeds * batch_size, g)                # (S * batch, L)
         rows = prefix.repeat_interleave(batch_size, dim=0)     # one prefix per row
-        logits = answer_logits(model(seq, prefix_kv=prefix_list(rows, len(model.blocks))))
+        kv = prefix_list(rows, len(model.blocks))
+        logits = answer_logits(model(seq, prefix_kv=kv, prefix_from=prefix_from))
         return n_seeds * F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                          seq[:, -5:].reshape(-1))
 
@@ -388,13 +390,13 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
 # endregion
 
 
-def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor) -> np.ndarray:
+def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor, prefix_from: int = 0) -> np.ndarray:
     """Exact match on ``seq`` of each prefix in ``prefixes`` (S, layers, 2, P, d): array (S,)."""
     model, seq = check_module("model", model), check_tensor("seq", seq, ndim=2, integer=True)
     prefixes = check_tensor("prefixes", prefixes, ndim=5, floating=True)
     with torch.no_grad():
-        return np.array([exact_match(model(seq, prefix_kv=prefix_list(p, len(model.blocks))), seq)
-                         for p in prefixes])
+        return np.array([exact_match(model(seq, prefix_kv=prefix_list(p, len(model.blocks)),
+                                           prefix_from=prefix_from), seq) for p in prefixes])
 
 
 def plot_prefix_ablation(ax, results: dict, extra: dict | None = None) -> None:

@@ -39,14 +39,18 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Te
     return torch.softmax(scores, dim=-1) @ v
 
 
-@checked(length=arg.count(high=10**5), prefix=arg.count(low=0, high=10**5))
-def causal_mask(length: int, prefix: int = 0) -> Tensor:
-    """Boolean (length, prefix + length) mask: every query sees all ``prefix`` columns, then is causal.
+@checked(length=arg.count(high=10**5), prefix=arg.count(low=0, high=10**5), prefix_from=arg.count(low=0, high=10**5))
+def causal_mask(length: int, prefix: int = 0, prefix_from: int = 0) -> Tensor:
+    """Boolean (length, prefix + length) mask: queries see the ``prefix`` columns, then are causal.
 
-    ``mask[i, prefix + j]`` is True iff ``j <= i``; the prefix block is all True.
+    ``mask[i, prefix + j]`` is True iff ``j <= i``; ``mask[i, p]`` (a prefix column) is True iff
+    ``i >= prefix_from``. With ``prefix_from = 0`` every query sees the prefix (prefix-tuning);
+    with ``prefix_from = t`` only positions ``t`` and later do, as if the slots sat between
+    positions ``t - 1`` and ``t`` (an *infix*).
     """
     content = torch.ones(length, length, dtype=torch.bool).tril()
-    return torch.cat([torch.ones(length, prefix, dtype=torch.bool), content], dim=1)
+    visible = (torch.arange(length) >= prefix_from)[:, None].expand(length, prefix)
+    return torch.cat([visible, content], dim=1)
 
 
 def _split_heads(x: Tensor, heads: int) -> Tensor:
@@ -161,7 +165,8 @@ class TinyGPT(nn.Module):
 
     ``forward(ids, prefix_kv=None, soft_prompt=None)``: ``ids`` (B, L) -> logits (B, L', vocab).
     ``prefix_kv`` is a list of one ``(k, v)`` pair per layer, each (P, d) or (B, P, d), prepended
-    to that layer's keys/values and visible to every query (prefix-tuning; positions unchanged).
+    to that layer's keys/values and visible to every query (prefix-tuning; positions unchanged),
+    or only to queries from position ``prefix_from`` on (an infix; see :func:`causal_mask`).
     ``soft_prompt`` (P, d) is prepended to the token embeddings *before* position embeddings
     (prompt tuning; content positions shift by P); its P outputs are dropped, so L' = L.
     """
@@ -187,14 +192,14 @@ class TinyGPT(nn.Module):
         return x + self.pos(torch.arange(x.shape[1]))
 
     def forward(self, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]] | None = None,
-                soft_prompt: Tensor | None = None) -> Tensor:
+                soft_prompt: Tensor | None = None, prefix_from: int = 0) -> Tensor:
         check_tensor("ids", ids, ndim=2)
         if prefix_kv is not None and len(prefix_kv) != self.n_layer:
             raise ValueError(f"prefix_kv needs one (k, v) pair per layer ({self.n_layer}), got {len(prefix_kv)}")
         x = self.embed(ids, soft_prompt)
         for i, block in enumerate(self.blocks):
             kv = None if prefix_kv is None else prefix_kv[i]
-            mask = causal_mask(x.shape[1], 0 if kv is None else kv[0].shape[-2])
+            mask = causal_mask(x.shape[1], 0 if kv is None else kv[0].shape[-2], prefix_from)
             x = block(x, mask=mask, prefix_kv=kv)
         logits = self.head(self.ln(x))
         return logits[:, x.shape[1] - ids.shape[1]:]

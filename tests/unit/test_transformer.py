@@ -60,6 +60,12 @@ def test_attention_bad_inputs():
         attention(torch.zeros(3), torch.zeros(3), torch.zeros(3))
 
 
+def test_causal_mask_infix_hides_the_slots_from_earlier_queries():
+    m = causal_mask(4, prefix=2, prefix_from=2)
+    assert not m[:2, :2].any() and m[2:, :2].all()                 # slots seen from position 2 on
+    assert torch.equal(m[:, 2:], causal_mask(4)) and torch.equal(causal_mask(4, 2, 0), causal_mask(4, 2))
+
+
 def test_causal_mask_layout():
     m = causal_mask(3, prefix=2)
     assert m.shape == (3, 5) and m[:, :2].all()
