@@ -22,7 +22,8 @@ from mlnotes.validate import (check_array, check_axes, check_callable, check_cho
                               check_probability, check_seed, check_tensor)
 
 __all__ = ["ADD1", "COPY", "REVERSE", "SEP", "TASK_CODES", "Adapter", "LoRALinear", "PrefixKV",
-           "add_adapters", "answer_logits", "control_code_batch", "draw_prefix_diagram", "exact_match",
+           "add_adapters", "answer_logits", "control_code_batch", "draw_memory_bars", "draw_prefix_diagram",
+           "exact_match",
            "finetune_memory_gb", "fit_low_rank", "inject_lora", "plot_method_accuracy",
            "plot_prefix_ablation", "prefix_attention_mass", "prefix_exact_match", "prefix_gate",
            "prefix_list", "svd_truncate", "token_prefix", "train_prefixes"]
@@ -476,3 +477,19 @@ def plot_method_accuracy(ax, results: dict) -> None:
     ax.set(xscale="log", xlabel="trainable parameters (log scale)",
            ylabel="test accuracy on digits 5-9")
     ax.legend(loc="lower right")
+
+
+def draw_memory_bars(ax, mem: dict) -> None:
+    """One stacked bar of training-state memory from :func:`finetune_memory_gb`'s ``mem``
+    (weights, grads, master, optimizer, in GB), with a dotted line at every 80 GB GPU."""
+    from mlnotes.plotting import COLORS
+    ax, mem = check_axes("ax", ax), check_instance("mem", mem, dict)
+    left = 0.0
+    for part, color in zip(["weights", "grads", "master", "optimizer"], COLORS):
+        ax.barh(0, mem[part], left=left, color=color, label=part)
+        left += mem[part]
+    for k in range(1, int(mem["gpus"]) + 1):
+        ax.axvline(80 * k, color="gray", lw=0.6, ls=":")
+    ax.set(yticks=[], xlabel="memory (GB)", xlim=(0, max(100, 1.1 * mem["total"])),
+           title=f"{mem['total']:.2f} GB -> {mem['gpus']:.0f} x 80 GB GPU(s)")
+    ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.35))

@@ -10,7 +10,7 @@ from torch import nn
 
 from adversarial_examples import Example
 from mlnotes.peft import (ADD1, COPY, REVERSE, SEP, Adapter, LoRALinear, PrefixKV, add_adapters, answer_logits,
-                          control_code_batch, exact_match, finetune_memory_gb, fit_low_rank, inject_lora,
+                          control_code_batch, draw_memory_bars, exact_match, finetune_memory_gb, fit_low_rank, inject_lora,
                           prefix_attention_mass, prefix_gate, svd_truncate)
 from mlnotes.core import count_params
 from mlnotes.transformer import TinyGPT, attention
@@ -283,8 +283,18 @@ ADVERSARIAL = {
                                   prefixes=torch.randn(2, 1, 2, 2, 16)),
     "plot_prefix_ablation": Example(fresh=lambda: {"ax": _ax()}, results=_SCORES,
                                     extra={"soft prompt": (128, np.array([0.1, 0.2]))}),
+    "draw_memory_bars": Example(fresh=lambda: {"ax": _ax(), "mem": finetune_memory_gb(7e9)}),
     "draw_prefix_diagram": Example(fresh=lambda: {"axes": __import__("matplotlib.pyplot").pyplot.subplots(1, 2)[1]}),
     "plot_method_accuracy": Example(fresh=lambda: {"ax": _ax()},
                                     results={"head only": (10, np.array([0.5, 0.6])),
                                              "LoRA r=1": (20, np.array([0.6, 0.7]))}),
 }
+
+
+def test_draw_memory_bars_stacks_the_parts_and_marks_each_gpu():
+    ax = _ax()
+    mem = finetune_memory_gb(7.7e9)
+    draw_memory_bars(ax, mem)
+    widths = [patch.get_width() for patch in ax.patches]
+    assert widths == pytest.approx([mem[p] for p in ("weights", "grads", "master", "optimizer")])
+    assert len(ax.lines) == int(mem["gpus"]) and sum(widths) == pytest.approx(mem["total"])
