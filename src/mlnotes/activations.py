@@ -27,8 +27,7 @@ import torch.nn.functional as F
 
 from mlnotes.core import count_params
 from mlnotes.plotting import PALETTE, new_figure
-from mlnotes.validate import (check_array, check_bool, check_choice, check_count, check_instance, check_int,
-                              check_positive, check_same_length, check_seed)
+from mlnotes.validate import check_array, check_count, check_same_length, check_seed, checked, arg
 
 __all__ = ["FFN", "GLUFFN", "LEAKY_SLOPE", "REGISTRY", "SELU_ALPHA", "SELU_LAMBDA", "apply",
            "derivative", "draw_signal_depth", "draw_swish", "gelu_tanh", "glu_hidden",
@@ -80,27 +79,29 @@ REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # endregion
 
 
+@checked(x=arg.array(torch_ok=True, finite=False))
 def _tensor(x: object) -> torch.Tensor:
     """``x`` (numbers, numpy or torch) as a tensor: a floating tensor as is, anything else float64."""
-    x = check_array("x", x, torch_ok=True, finite=False)
     return x if torch.is_tensor(x) and x.is_floating_point() else torch.as_tensor(x, dtype=torch.float64)
 
 
+@checked(name=arg.choice(REGISTRY))
 def apply(name: str, x: object) -> np.ndarray:
     """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy.
     NaN and inf inputs propagate as the formula says (``relu(inf) = inf``)."""
-    f = REGISTRY[check_choice("name", name, REGISTRY)]
+    f = REGISTRY[name]
     with torch.no_grad():
         return f(_tensor(x).to(torch.float64)).numpy()
 
 
+@checked(name=arg.choice(REGISTRY))
 def derivative(name: str, x: object) -> np.ndarray:
     """``f'(x)`` elementwise by autograd, float64, same shape as ``x``; NaN inputs propagate.
 
     At a kink autograd returns one one-sided value (ReLU: 0 at x = 0); the step function's
     derivative is 0 everywhere it exists.
     """
-    f = REGISTRY[check_choice("name", name, REGISTRY)]
+    f = REGISTRY[name]
     t = _tensor(x).detach().to(torch.float64).clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(t).sum(), t)
     return grad.numpy()
@@ -113,19 +114,22 @@ def gelu_tanh(x: object) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
+@checked(beta=arg.positive())
 def swish(x: object, beta: float = 1.0) -> torch.Tensor:
     """Swish ``x * sigmoid(beta x)``, ``beta > 0``; SiLU is ``beta = 1``, ReLU the limit ``beta -> inf``.
 
     ``sup_x |swish(x) - relu(x)| = c / beta`` with ``c = max_t t sigmoid(-t) ~ 0.278465``.
     NaN and inf inputs propagate.
     """
-    x, beta = _tensor(x), check_positive("beta", beta)
+    x = _tensor(x)
     return x * torch.sigmoid(beta * x)
 
 
 _INIT_GAIN = {"he": 2.0, "xavier": 1.0, "lecun": 1.0}
 
 
+@checked(act=arg.choice(REGISTRY), init=arg.choice(_INIT_GAIN), depth=arg.count(high=1000), width=arg.count(high=1024),
+         n=arg.int(2, 4096), scale=arg.positive(), seed=arg.seed())
 def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int = 2048, seed: int = 0,
                     scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Push ``n`` standard-normal inputs through ``depth`` random layers ``h <- act(W h)``.
@@ -137,10 +141,8 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
     all units and examples, and the norm of the gradient with respect to ``h_l`` (averaged over
     examples), which shows how a signal from the output shrinks or grows on its way down.
     """
-    f, gain = REGISTRY[check_choice("act", act, REGISTRY)], _INIT_GAIN[check_choice("init", init, _INIT_GAIN)]
-    depth, width, n = check_count("depth", depth, high=1000), check_count("width", width, high=1024), \
-        check_int("n", n, 2, 4096)
-    scale, gen = check_positive("scale", scale), torch.Generator().manual_seed(check_seed(seed))
+    f, gain = REGISTRY[act], _INIT_GAIN[init]
+    gen = torch.Generator().manual_seed(seed)
     # region: propagate
     std = scale * math.sqrt(gain / width)
     hs = [torch.randn(n, width, generator=gen, dtype=torch.float64).requires_grad_(True)]  # (n, width)
@@ -161,12 +163,12 @@ def propagate_stats(act: str, depth: int, width: int, init: str = "he", n: int =
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
+@checked(d=arg.count(high=1 << 20), multiple_of=arg.count(high=1 << 20))
 def glu_hidden(d: int, multiple_of: int = 1) -> int:
     """Hidden width of a gated FFN with the parameters of a ``4d`` FFN: ``8d/3``, rounded up to ``multiple_of``.
 
     LLaMA uses ``multiple_of = 256``: ``d = 4096`` gives 11008.
     """
-    d, multiple_of = check_count("d", d, high=1 << 20), check_count("multiple_of", multiple_of, high=1 << 20)
     hidden = int(2 * (4 * d) / 3)
     return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
@@ -174,9 +176,9 @@ def glu_hidden(d: int, multiple_of: int = 1) -> int:
 class FFN(nn.Module):
     """Transformer feed-forward block ``act(x W1) W2``: ``(..., d) -> (..., d)``, hidden ``4d`` by default."""
 
+    @checked(d=arg.count(high=4096), act=arg.choice(_ACTS), bias=arg.bool())
     def __init__(self, d: int, hidden: int | None = None, act: str = "relu", bias: bool = False):
         super().__init__()
-        d, act, bias = check_count("d", d, high=4096), check_choice("act", act, _ACTS), check_bool("bias", bias)
         hidden = check_count("hidden", 4 * d if hidden is None else hidden, high=16384)
         self.w1 = nn.Linear(d, hidden, bias=bias)
         self.w2 = nn.Linear(hidden, d, bias=bias)
@@ -194,9 +196,9 @@ class GLUFFN(nn.Module):
     parameters of a bias-free ``4d`` FFN when 3 divides d.
     """
 
+    @checked(d=arg.count(high=4096), act=arg.choice(_ACTS), bias=arg.bool())
     def __init__(self, d: int, hidden: int | None = None, act: str = "silu", bias: bool = False):
         super().__init__()
-        d, act, bias = check_count("d", d, high=4096), check_choice("act", act, _ACTS), check_bool("bias", bias)
         hidden = check_count("hidden", glu_hidden(d) if hidden is None else hidden, high=16384)
         self.w = nn.Linear(d, hidden, bias=bias)
         self.v = nn.Linear(d, hidden, bias=bias)
@@ -218,6 +220,8 @@ class _DigitNet(nn.Module):
         return self.head(x + self.ffn(x))
 
 
+@checked(kind=arg.choice(("relu", "swiglu")), y=arg.array(ndim=1, integer=True, low=0, high=9),
+         num_epochs=arg.count(high=100_000), eval_every=arg.count(high=100_000), lr=arg.positive())
 def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object, seed: int = 0,
                     num_epochs: int = 100, lr: float = 5e-3, eval_every: int = 5) -> dict:
     """Full-batch Adam on ``head(x + FFN(x))`` with a ReLU ``FFN(64)`` (``kind="relu"``) or a
@@ -227,18 +231,16 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     Returns the training loss per step, the test loss every ``eval_every`` steps (and at the
     last), the test accuracy and the FFN's parameter count.
     """
-    kind, n = check_choice("kind", kind, ("relu", "swiglu")), check_same_length(("X", X), ("y", y))
+    n = check_same_length(("X", X), ("y", y))
     X_t = torch.tensor(check_array("X", X, ndim=2, shape=(n, 64)), dtype=torch.float32)  # (n, 64)
-    y_t = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9))    # (n,)
+    y_t = torch.as_tensor(y)    # (n,)
     train, test = (torch.as_tensor(check_array(name, v, ndim=1, integer=True, low=0, high=n - 1))
                    for name, v in (("train", train), ("test", test)))
-    num_epochs, eval_every = check_count("num_epochs", num_epochs, high=100_000), \
-        check_count("eval_every", eval_every, high=100_000)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
         head = nn.Linear(64, 10)
         net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64), head)
-    optimizer = torch.optim.Adam(net.parameters(), lr=check_positive("lr", lr))
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     out = {"train": [], "test": [], "params": count_params(net.ffn)}
     for epoch in range(num_epochs):
         optimizer.zero_grad()
@@ -254,15 +256,14 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     return out
 
 
+@checked(variances=arg.array(ndim=2, low=0), title=arg.instance(str))
 def draw_signal_depth(variances: object, grads: object, title: str = ""):
     """One frame of the depth explorer: ``log10`` of the forward variance (solid) and of the
     back-propagated gradient norm (dashed) at each layer, one thin line per seed.
 
     ``variances``, ``grads``: ``(seeds, depth + 1)`` arrays, rows from ``propagate_stats``.
     """
-    variances = check_array("variances", variances, ndim=2, low=0)          # (seeds, depth + 1)
     grads = check_array("grads", grads, ndim=2, shape=variances.shape, low=0)  # (seeds, depth + 1)
-    title = check_instance("title", title, str)
     fig, ax = new_figure(width=5.5, height=3)
     for i, (v, g) in enumerate(zip(variances, grads)):
         ax.plot(np.log10(np.maximum(v, 1e-300)), color=PALETTE["blue"], lw=1, alpha=0.8,
@@ -274,12 +275,13 @@ def draw_signal_depth(variances: object, grads: object, title: str = ""):
     return fig
 
 
+@checked(beta=arg.positive(), reference=arg.choice(REGISTRY))
 def draw_swish(beta: float, reference: str = "relu"):
     """One frame of the Swish explorer: ``Swish_beta`` and a ``reference`` activation from
     ``REGISTRY`` on ``[-4, 4]``, functions (left) and derivatives (right); the title gives their
     largest gap on that window (against ReLU it is ``c / beta``, ``c ~ 0.278``, once the window
     holds the maximiser ``z = -1.28 / beta``)."""
-    beta, ref = check_positive("beta", beta), REGISTRY[check_choice("reference", reference, REGISTRY)]
+    ref = REGISTRY[reference]
     z = torch.linspace(-4, 4, 801, dtype=torch.float64, requires_grad=True)  # (801,)
     curves = {rf"Swish, $\beta$ = {beta:.3g}": swish(z, beta), reference: ref(z)}
     slopes = {k: torch.autograd.grad(y.sum(), z)[0] for k, y in curves.items()}

@@ -20,31 +20,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import (check_array, check_bool, check_count, check_module,
-                              check_positive, check_probability, check_real, check_same_length,
-                              check_seed)
+from mlnotes.validate import check_array, check_same_length, checked, arg
 
 __all__ = ["augment", "binary_entropy", "fit_mlp", "homogeneous_best_fit", "make_mlp",
            "mean_bce_with_logits", "prior_logit", "sigmoid_midpoint", "sigmoid_neuron",
            "threshold_unit", "draw_linear_unit"]
 
 
+@checked(X=arg.array(ndim=2, bool_ok=True))
 def augment(X: object) -> np.ndarray:
     """Append a constant-1 column: ``(n, d) -> (n, d + 1)``, so ``[x, 1] . [w, b] = w.x + b``."""
-    X = check_array("X", X, ndim=2, bool_ok=True)  # (n, d)
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
 
+@checked(X=arg.array(ndim=2, bool_ok=True), T=arg.real())
 def threshold_unit(X: object, w: object, T: float) -> np.ndarray:
     """McCulloch-Pitts unit: ``1[w . x >= T]`` for each row of ``X`` (n, d); returns int (n,)."""
-    X = check_array("X", X, ndim=2, bool_ok=True)                        # (n, d)
-    w, T = check_array("w", w, shape=(X.shape[1],)), check_real("T", T)  # (d,)
+    w = check_array("w", w, shape=(X.shape[1],))  # (d,)
     return (X @ w >= T).astype(np.int64)
 
 
+@checked(x=arg.array(ndim=1), w=arg.real(), b=arg.real())
 def sigmoid_neuron(x: object, w: float, b: float) -> np.ndarray:
     """``sigma(w x + b) = 1 / (1 + exp(-(w x + b)))`` elementwise for a 1-D input ``x`` (n,)."""
-    x, w, b = check_array("x", x, ndim=1), check_real("w", w), check_real("b", b)  # x: (n,)
     z = w * x + b
     out = np.empty_like(z)
     pos = z >= 0
@@ -54,14 +52,15 @@ def sigmoid_neuron(x: object, w: float, b: float) -> np.ndarray:
     return out
 
 
+@checked(w=arg.real(), b=arg.real())
 def sigmoid_midpoint(w: float, b: float) -> float:
     """Where ``sigma(w x + b) = 1/2``: ``x = -b / w`` (needs ``w != 0``)."""
-    w, b = check_real("w", w), check_real("b", b)
     if w == 0:
         raise ValueError("w must be non-zero: with w = 0 the sigmoid is constant and has no midpoint")
     return -b / w
 
 
+@checked(widths=arg.array(ndim=1, integer=True, low=1, high=4096), bias=arg.bool(), seed=arg.seed())
 def make_mlp(widths: Sequence[int], bias: bool = True, seed: int = 0):
     """A float64 ReLU MLP ``Linear -> ReLU -> ... -> Linear`` with layer sizes ``widths``.
 
@@ -69,10 +68,8 @@ def make_mlp(widths: Sequence[int], bias: bool = True, seed: int = 0):
     every additive term, which makes the network positively homogeneous:
     ``f(alpha x) = alpha f(x)`` for ``alpha > 0``.
     """
-    widths = check_array("widths", widths, ndim=1, integer=True, low=1, high=4096)
     if len(widths) < 2:
         raise ValueError(f"widths needs at least an input and an output size, got {list(widths)}")
-    bias, seed = check_bool("bias", bias), check_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         layers: list[nn.Module] = []
@@ -83,16 +80,16 @@ def make_mlp(widths: Sequence[int], bias: bool = True, seed: int = 0):
         return nn.Sequential(*layers)
 
 
+@checked(model=arg.module(), num_epochs=arg.count(high=10**6), lr=arg.positive())
 def fit_mlp(model, x: object, y: object, num_epochs: int = 600, lr: float = 0.01) -> list[float]:
     """Full-batch Adam on the mean squared error of a 1-D regression; returns the loss per step.
 
     ``x`` and ``y`` have shape (n,); the model sees ``x[:, None]`` and predicts ``(n, 1)``.
     """
-    model, n = check_module("model", model), check_same_length(("x", x), ("y", y))
+    n = check_same_length(("x", x), ("y", y))
     X_t = torch.from_numpy(check_array("x", x, shape=(n,)))[:, None]  # (n, 1)
     y_t = torch.from_numpy(check_array("y", y, shape=(n,)))[:, None]  # (n, 1)
-    num_epochs = check_count("num_epochs", num_epochs, high=10**6)
-    optimizer = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(num_epochs):
         optimizer.zero_grad()
@@ -122,15 +119,15 @@ def homogeneous_best_fit(x: object, y: object) -> tuple[float, float, float]:
     return a_pos, a_neg, float(np.mean((y - fit) ** 2))
 
 
+@checked(pi=arg.real(0.0, 1.0, low_open=True, high_open=True))
 def prior_logit(pi: float) -> float:
     """Output bias that makes ``sigma(b) = pi``: ``b = log(pi / (1 - pi))``, for ``0 < pi < 1``."""
-    pi = check_real("pi", pi, 0.0, 1.0, low_open=True, high_open=True)
     return float(np.log(pi) - np.log1p(-pi))
 
 
+@checked(pi=arg.probability())
 def binary_entropy(pi: float) -> float:
     """``H(pi) = -pi log pi - (1 - pi) log(1 - pi)`` in nats, for ``0 <= pi <= 1``."""
-    pi = check_probability("pi", pi)
     return float(-sum(p * np.log(p) for p in (pi, 1 - pi) if p > 0))
 
 
@@ -143,14 +140,14 @@ def mean_bce_with_logits(logits: object, y: object) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
 
+@checked(X=arg.array(ndim=2, shape=(None, 2)), angle_deg=arg.real(), b=arg.real())
 def draw_linear_unit(X: object, y: object, angle_deg: float, b: float):
     """One explorer frame: the unit ``1[w . x + b >= 0]`` with ``w = (cos a, sin a)`` on 2-D points
     ``X`` (n, 2) with 0/1 labels ``y`` (n,): shaded decision regions, the origin (+) and the
     accuracy in the title. Returns the figure."""
     from mlnotes.plotting import new_figure, plot_decision_boundary
 
-    X = check_array("X", X, ndim=2, shape=(None, 2))                   # (n, 2)
-    angle, b = check_real("angle_deg", angle_deg), check_real("b", b)
+    angle = angle_deg
     y = check_array("y", y, shape=(len(X),), low=0, high=1)
     w = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])  # (2,)
     predict = lambda P: (P @ w + b >= 0).astype(int)                        # (m, 2) -> (m,)

@@ -23,8 +23,7 @@ import torch
 from scipy.integrate import solve_ivp
 from sklearn.datasets import make_moons
 
-from mlnotes.validate import (check_array, check_axes, check_callable, check_count, check_positive, check_real,
-                              check_same_length, check_tensor)
+from mlnotes.validate import check_array, check_axes, check_same_length, check_tensor, checked, arg
 
 __all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
            "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid", "lr_sweep",
@@ -34,30 +33,30 @@ Loss = Callable[[torch.Tensor], torch.Tensor]
 Grad = Callable[[np.ndarray], np.ndarray]
 
 
+@checked(theta=arg.tensor(min_ndim=1))
 def toy_loss(theta: torch.Tensor) -> torch.Tensor:
     """Non-convex 2-D loss ``0.5 (xy - 1)^2 + 0.05 (x^2 + y^2) + 0.3 sin x``; ``theta`` is ``(2, ...)``."""
-    theta = check_tensor("theta", theta, min_ndim=1)
     x, y = check_tensor("theta", theta, shape=(2, *theta.shape[1:]))     # (2, ...) -> two (...)
     return 0.5 * (x * y - 1) ** 2 + 0.05 * (x ** 2 + y ** 2) + 0.3 * torch.sin(x)
 
 
+@checked(theta=arg.tensor(min_ndim=1))
 def hyperbola_loss(theta: torch.Tensor) -> torch.Tensor:
     """``0.5 (ab - 1)^2``: its minima form the hyperbola ``ab = 1``; ``theta`` is ``(2, ...)``."""
-    theta = check_tensor("theta", theta, min_ndim=1)
     a, b = check_tensor("theta", theta, shape=(2, *theta.shape[1:]))     # (2, ...) -> two (...)
     return 0.5 * (a * b - 1) ** 2
 
 
+@checked(theta=arg.array(shape=(2,)))
 def hyperbola_grad(theta: np.ndarray) -> np.ndarray:
     """Analytic gradient of :func:`hyperbola_loss`: ``r (b, a)`` with ``r = ab - 1``."""
-    theta = check_array("theta", theta, shape=(2,))            # (a, b)
     r = theta[0] * theta[1] - 1
     return r * theta[::-1]
 
 
+@checked(loss=arg.callable())
 def numpy_grad(loss: Loss) -> Grad:
     """Wrap a torch loss into ``grad(theta: ndarray (d,)) -> ndarray (d,)`` using autograd (float64)."""
-    loss = check_callable("loss", loss)
 
     def grad(theta: np.ndarray) -> np.ndarray:
         t = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=True)
@@ -67,28 +66,26 @@ def numpy_grad(loss: Loss) -> Grad:
     return grad
 
 
+@checked(loss=arg.callable(), theta=arg.array(ndim=1), lr=arg.positive(allow_zero=True))
 def modified_gradient(loss: Loss, theta: object, lr: float) -> np.ndarray:
     """Gradient of the modified loss ``L + (h/4) |grad L|^2``, i.e. ``g + (h/2) H g``.
 
     Computed by double backward: differentiate ``|grad L|^2`` through the graph of ``grad L``.
     ``theta`` has shape ``(d,)``; ``lr`` is the step size ``h >= 0`` (``h = 0`` gives ``g``).
     """
-    loss, theta = check_callable("loss", loss), check_array("theta", theta, ndim=1)      # (d,)
-    lr = check_positive("lr", lr, allow_zero=True)
     t = torch.tensor(theta, requires_grad=True)
     (g,) = torch.autograd.grad(loss(t), t, create_graph=True)
     (penalty_grad,) = torch.autograd.grad((g * g).sum(), t)
     return (g + 0.25 * lr * penalty_grad).detach().numpy()
 
 
+@checked(grad=arg.callable(), theta0=arg.array(ndim=1), lr=arg.positive(), num_steps=arg.count(low=0, high=10**7))
 def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> np.ndarray:
     """Run ``theta_{k+1} = theta_k - lr * grad(theta_k)``; returns all iterates, shape ``(num_steps + 1, d)``.
 
     Iterate ``k`` sits at time ``t = k * lr`` when compared with the gradient flow.
     """
-    grad, theta = check_callable("grad", grad), check_array("theta0", theta0, ndim=1)   # (d,)
-    lr = check_positive("lr", lr)
-    num_steps = check_count("num_steps", num_steps, low=0, high=10**7)
+    theta = theta0   # (d,)
     path = np.empty((int(num_steps) + 1, theta.size))
     path[0] = theta
     for k in range(int(num_steps)):
@@ -96,6 +93,8 @@ def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> n
     return path
 
 
+@checked(loss=arg.callable(), theta0=arg.array(ndim=1), T=arg.positive(), lr=arg.positive(allow_zero=True),
+         rtol=arg.positive(), atol=arg.positive())
 def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval: object = None,
                   rtol: float = 1e-11, atol: float = 1e-12):
     """Solve the (modified) gradient flow ``dtheta/dt = -(g + (lr/2) H g)`` from ``theta0`` on ``[0, T]``.
@@ -105,9 +104,6 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
     dense output. Returns ``(t, thetas)`` with ``thetas`` of shape ``(len(t), d)``; ``t`` is
     ``t_eval`` if given, else the solver's steps.
     """
-    loss, theta0 = check_callable("loss", loss), check_array("theta0", theta0, ndim=1)  # (d,)
-    T, lr = check_positive("T", T), check_positive("lr", lr, allow_zero=True)
-    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
     if t_eval is not None:
         t_eval = check_array("t_eval", t_eval, ndim=1, low=0.0, high=T)                # (m,)
     sol = solve_ivp(lambda t, th: -modified_gradient(loss, th, lr), (0.0, T), theta0,
@@ -117,21 +113,19 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
     return sol.t, sol.y.T
 
 
+@checked(x=arg.array(ndim=1), y=arg.array(ndim=1))
 def loglog_slope(x: object, y: object) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (the order ``p`` in ``y ~ C x^p``)."""
-    x, y = check_array("x", x, ndim=1), check_array("y", y, ndim=1)                    # (m,)
     if check_same_length(("x", x), ("y", y)) < 2 or np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("x and y need >= 2 points, all positive (to take logarithms)")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+@checked(loss=arg.callable(), xlim=arg.array(shape=(2,)), ylim=arg.array(shape=(2,)), n=arg.count(low=2, high=2000))
 def loss_grid(loss: Loss, xlim: tuple[float, float], ylim: tuple[float, float], n: int = 200):
     """Evaluate a 2-D torch loss on an ``n x n`` grid: returns ``(X, Y, Z)`` arrays for ``contour``."""
-    loss = check_callable("loss", loss)
-    xlim, ylim = check_array("xlim", xlim, shape=(2,)), check_array("ylim", ylim, shape=(2,))
     if xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
         raise ValueError(f"xlim and ylim must be increasing pairs, got {xlim} and {ylim}")
-    n = check_count("n", n, low=2, high=2000)
     X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
     with torch.no_grad():
         Z = loss(torch.from_numpy(np.stack([X, Y]))).numpy()
@@ -182,6 +176,8 @@ def _sharpness(params, X, y, iters: int = 100) -> torch.Tensor:
     return rayleigh.detach()
 
 
+@checked(lrs=arg.array(ndim=1, low=1e-12, finite=True), T=arg.real(low=0, low_open=True), num_seeds=arg.count(high=50),
+         n_train=arg.count(high=5000), width=arg.count(high=1024), noise=arg.real(low=0))
 def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 50,
              width: int = 64, noise: float = 0.35) -> dict[str, np.ndarray]:
     """Full-batch GD with each step ``h`` in ``lrs`` for the same training *time* ``T``.
@@ -194,11 +190,6 @@ def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 5
     ``grad_norm2`` (``|grad L|^2``), ``sharpness`` (top Hessian eigenvalue) and
     ``test_error`` (on 2000 fresh points), plus ``lrs``.
     """
-    lrs = check_array("lrs", lrs, ndim=1, low=1e-12, finite=True)                      # (L,) all > 0
-    T = check_real("T", T, low=0, low_open=True)
-    num_seeds = check_count("num_seeds", num_seeds, high=50)
-    n_train, width = check_count("n_train", n_train, high=5000), check_count("width", width, high=1024)
-    noise = check_real("noise", noise, low=0)
     seeds = list(range(num_seeds))
     X, y, X_test, y_test = _moons(seeds, n_train, 2000, noise)
     out = {k: np.empty((len(lrs), num_seeds))

@@ -23,8 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from mlnotes.validate import (check_array, check_axes, check_count, check_instance, check_int, check_module,
-                              check_real, check_same_length, check_seed)
+from mlnotes.validate import check_array, check_count, check_int, check_real, check_same_length, checked, arg
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
            "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm", "draw_retrieval",
@@ -53,10 +52,9 @@ class TanhMLP(nn.Module):
     moves less and less as the width grows (the lazy regime).
     """
 
+    @checked(width=arg.count(high=100_000), in_dim=arg.count(high=10_000))
     def __init__(self, width: int, in_dim: int = 1, generator: torch.Generator | None = None):
         super().__init__()
-        width = check_count("width", width, high=100_000)
-        in_dim = check_count("in_dim", in_dim, high=10_000)
         self.width = width
         normal = lambda *shape: torch.randn(*shape, dtype=torch.float64, generator=generator)  # noqa: E731
         self.W1 = nn.Parameter(normal(width, in_dim))
@@ -69,10 +67,9 @@ class TanhMLP(nn.Module):
         return (torch.tanh(X @ self.W1.T + self.b1) @ self.W2 / self.width ** 0.5 + self.b2)[:, None]
 
 
+@checked(width=arg.count(high=10**6), in_dim=arg.count(high=10**6), seed=arg.seed())
 def mlp(width: int, in_dim: int = 1, seed: int = 0) -> TanhMLP:
     """A one-hidden-layer tanh network ``R^in_dim -> R`` of the given width, NTK parameterization."""
-    width, in_dim = check_count("width", width, high=10**6), check_count("in_dim", in_dim, high=10**6)
-    seed = check_seed(seed)
     return TanhMLP(width, in_dim, torch.Generator().manual_seed(seed))
 
 
@@ -100,26 +97,28 @@ def _jacobian(model: nn.Module, params: dict[str, torch.Tensor], X: torch.Tensor
 # endregion
 
 
+@checked(model=arg.module(), X=arg.array(ndim=(1, 2)))
 def jacobian(model: nn.Module, X: object) -> np.ndarray:
     """Per-example parameter gradients of a scalar-output model: ``(N, P)`` with ``P`` = #parameters.
 
     Row ``n`` is ``d f(x_n) / d theta`` flattened in ``model.named_parameters()`` order, computed
     with ``torch.func.vmap(jacrev(...))`` and ``functional_call``.
     """
-    model, X = check_module("model", model), _column(check_array("X", X, ndim=(1, 2)))  # (N, d)
+    X = _column(X)  # (N, d)
     X = torch.from_numpy(check_array("X", X, shape=(None, _in_dim(model))))
     params = {k: v.detach() for k, v in model.named_parameters()}
     return _jacobian(model, params, X).numpy()
 
 
+@checked(model=arg.module(), X1=arg.array(ndim=(1, 2)))
 def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.ndarray:
     """Empirical NTK ``K[i, j] = <grad_theta f(x1_i), grad_theta f(x2_j)>``, shape ``(N1, N2)``.
 
     ``K = J1 J2^T`` with the Jacobians of :func:`jacobian`. ``X2=None`` gives the Gram matrix of
     ``X1`` (symmetric positive semi-definite).
     """
-    d = _in_dim(check_module("model", model))
-    X1 = check_array("X1", _column(check_array("X1", X1, ndim=(1, 2))), shape=(None, d))              # (N1, d)
+    d = _in_dim(model)
+    X1 = check_array("X1", _column(X1), shape=(None, d))              # (N1, d)
     X2 = X1 if X2 is None else check_array("X2", _column(check_array("X2", X2, ndim=(1, 2))), shape=(None, d))
     params = {k: v.detach() for k, v in model.named_parameters()}
     J1 = _jacobian(model, params, torch.from_numpy(X1)).numpy()                                       # (N1, P)
@@ -127,6 +126,8 @@ def empirical_ntk(model: nn.Module, X1: object, X2: object | None = None) -> np.
     return J1 @ J2.T
 
 
+@checked(model=arg.instance(TanhMLP), X=arg.array(ndim=(1, 2)), X_test=arg.array(ndim=(1, 2)),
+         lr=arg.real(low=0, low_open=True), num_steps=arg.count(low=0, high=10**6), seed=arg.seed())
 def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: float,
                       num_steps: int, batch_size: int | None = None,
                       seed: int = 0) -> dict[str, np.ndarray]:
@@ -144,13 +145,12 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
     is not modified. Returns numpy arrays ``f0_test``, ``fT_test`` ``(M,)``, ``contributions``
     ``(M, N)``, ``f0_train``, ``fT_train`` ``(N,)``, ``K0_train``, ``KT_train`` ``(N, N)``.
     """
-    d = check_instance("model", model, TanhMLP).W1.shape[1]  # from mlnotes.kernel_machine.mlp
-    X = check_array("X", _column(check_array("X", X, ndim=(1, 2))), shape=(None, d))            # (N, d)
-    X_test = check_array("X_test", _column(check_array("X_test", X_test, ndim=(1, 2))), shape=(None, d))
+    d = model.W1.shape[1]  # from mlnotes.kernel_machine.mlp
+    X = check_array("X", _column(X), shape=(None, d))            # (N, d)
+    X_test = check_array("X_test", _column(X_test), shape=(None, d))
     y = check_array("y", y, shape=(len(X),))                                                     # (N,)
-    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     batch_size = None if batch_size is None else check_count("batch_size", batch_size, high=X.shape[0])
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     params = {k: v.detach().numpy().copy() for k, v in model.named_parameters()}
     layout = [(k, v.shape) for k, v in params.items()]
     both = np.concatenate([X, X_test])
@@ -178,12 +178,13 @@ def path_kernel_trace(model: TanhMLP, X: object, y: object, X_test: object, lr: 
             "fT_train": _forward_np(params, X), "f0_train": f0_train, "K0_train": K0, "KT_train": J_train @ J_train.T}
 
 
+@checked(model=arg.module(), X=arg.array(ndim=(1, 2)), lr=arg.real(low=0, low_open=True),
+         num_steps=arg.count(low=0, high=10**6))
 def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) -> nn.Module:
     """Full-batch GD on ``0.5 sum (f - y)^2`` in place (plain autograd); returns the model."""
-    model, X = check_module("model", model), _column(check_array("X", X, ndim=(1, 2)))  # (N, d)
+    X = _column(X)  # (N, d)
     X = torch.from_numpy(check_array("X", X, shape=(None, _in_dim(model))))
     y_t = torch.from_numpy(check_array("y", y, shape=(len(X),)))                            # (N,)
-    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(num_steps):
         opt.zero_grad()
@@ -193,6 +194,7 @@ def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) 
     return model
 
 
+@checked(X=arg.array(ndim=2), lr=arg.real(low=0, low_open=True), num_steps=arg.count(low=0, high=10**6))
 def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
                              num_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """GD on the linear model ``f(x) = w . x`` with ``L = 0.5 sum (Xw - y)^2``, as a kernel machine.
@@ -200,9 +202,8 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
     Returns ``(w_T, c)`` where ``c_i = -lr sum_k r_i(k)`` so that exactly
     ``f_T(x) - f_0(x) = sum_i c_i (x . x_i)``: the NTK of a linear model is the constant ``x . x'``.
     """
-    Xt = check_array("X", X, ndim=2)                                                 # (N, d)
+    Xt = X                                                 # (N, d)
     y, w = check_array("y", y, shape=(len(Xt),)), check_array("w0", w0, shape=(Xt.shape[1],)).copy()
-    lr, num_steps = check_real("lr", lr, low=0, low_open=True), check_count("num_steps", num_steps, low=0, high=10**6)
     c = np.zeros(Xt.shape[0])
     for _ in range(num_steps):
         r = Xt @ w - y
@@ -212,6 +213,8 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
 
 
 # region: hinge-svm
+@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), lam=arg.real(low=0, low_open=True), num_steps=arg.count(high=10**6),
+         seed=arg.seed())
 def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
                             batch_size: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
     """(Sub)gradient descent on the linear SVM's primal, kept as a kernel machine.
@@ -223,16 +226,12 @@ def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
     and violates the margin (``y_i f(x_i) < 1``), so that ``w = sum_i alpha_i x_i``.
     ``X`` is ``(N, d)``, ``y`` in ``{-1, +1}``. Returns ``w (d,)``, ``b`` and ``alpha (N,)``.
     """
-    X = check_array("X", X, ndim=2)
-    y = check_array("y", y, ndim=1)
     check_same_length(("X", X), ("y", y))
     if not np.all(np.abs(y) == 1):
         raise ValueError("y must hold labels -1 and +1")
-    lam = check_real("lam", lam, low=0, low_open=True)
-    num_steps = check_count("num_steps", num_steps, high=10**6)
     n = len(y)
     batch_size = n if batch_size is None else check_count("batch_size", batch_size, high=n)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     w, b, alpha = np.zeros(X.shape[1]), 0.0, np.zeros(n)
     for k in range(1, num_steps + 1):
         lr = 1.0 / (lam * k)
@@ -247,14 +246,12 @@ def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
 # endregion
 
 
+@checked(ax=arg.axes(), X=arg.array(ndim=2, shape=(None, 2)), fit=arg.instance(dict))
 def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> None:
     """Training points sized by ``|alpha_i|`` of a :func:`hinge_path_coefficients` ``fit``, the
     support vectors of ``svm`` (a fitted linear ``sklearn.svm.SVC``) ringed, and both decision
     lines ``w . x + b = 0`` (GD's with ``w = X^T alpha``)."""
     from mlnotes.plotting import COLORS
-    ax = check_axes("ax", ax)
-    X = check_array("X", X, ndim=2, shape=(None, 2))
-    fit = check_instance("fit", fit, dict)       # from hinge_path_coefficients
     alpha, y = check_array("fit['alpha']", fit.get("alpha"), shape=(len(X),)), check_array("y", y, shape=(len(X),))
     b = check_real("fit['b']", fit.get("b"))
     coef = check_array("svm.coef_", getattr(svm, "coef_", None), shape=(1, 2))   # a fitted linear SVC
@@ -273,6 +270,7 @@ def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> 
     ax.set(xlabel="$x_1$", ylabel="$x_2$", ylim=(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5))
 
 
+@checked(X_test=arg.array(ndim=1), X=arg.array(ndim=1), title=arg.instance(str))
 def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contributions: object,
                    query: int, title: str = ""):
     """The retrieval view of one prediction, as a figure of two panels. Left: the trained
@@ -282,11 +280,9 @@ def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contrib
     of :func:`path_kernel_trace`'s ``"contributions"`` (m, n)."""
     from mlnotes.plotting import COLORS, new_figure
 
-    X_test = check_array("X_test", X_test, ndim=1)                                    # (m,)
     f_test = check_array("f_test", f_test, shape=X_test.shape)                         # (m,)
-    X = check_array("X", X, ndim=1)                                                   # (n,)
     y, c = check_array("y", y, shape=X.shape), check_array("contributions", contributions, shape=X.shape)
-    query, title = check_int("query", query, 0, len(X_test) - 1), check_instance("title", title, str)
+    query = check_int("query", query, 0, len(X_test) - 1)
     fig, (ax0, ax1) = new_figure(ncols=2, width=9.5, height=3.4)
     ax0.plot(X_test, f_test, color=COLORS[0], label="trained network $f_T$")
     ax0.scatter(X, y, s=10 + 400 * np.abs(c) / max(np.abs(c).max(), 1e-300), color=COLORS[1],
@@ -301,14 +297,13 @@ def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contrib
     return fig
 
 
+@checked(ax=arg.axes(), trace=arg.instance(dict), X=arg.array(ndim=1), X_test=arg.array(ndim=1))
 def plot_reconstruction(ax: object, X: object, y: object, X_test: object, trace: dict) -> None:
     """One panel of the path-kernel check for a :func:`path_kernel_trace` result ``trace``: the
     actual change ``f_T - f_0`` on ``X_test`` (m,) (thick), its reconstruction
     ``sum_k -lr K_k(x, X) r(k)`` (dashed) and the targets ``y - f_0`` at the inputs ``X`` (n,)."""
     from mlnotes.plotting import COLORS
 
-    ax, trace = check_axes("ax", ax), check_instance("trace", trace, dict)
-    X, X_test = check_array("X", X, ndim=1), check_array("X_test", X_test, ndim=1)     # (n,), (m,)
     y = check_array("y", y, shape=X.shape)                                            # (n,)
     change = trace["fT_test"] - trace["f0_test"]                                      # (m,)
     ax.plot(X_test, change, color=COLORS[0], lw=3, label="actual $f_T - f_0$")
@@ -319,12 +314,12 @@ def plot_reconstruction(ax: object, X: object, y: object, X_test: object, trace:
     ax.set(xlabel="input $x$")
 
 
+@checked(kernels=arg.instance(dict))
 def plot_gram_matrices(kernels: dict):
     """Heat maps of Gram matrices on one shared colour scale from 0, one panel per entry of
     ``kernels`` (panel title -> (N, N) matrix), with one colour bar. Returns the figure."""
     from mlnotes.plotting import new_figure
 
-    kernels = check_instance("kernels", kernels, dict)
     mats = {title: check_array(f"kernels[{title!r}]", K, ndim=2) for title, K in kernels.items()}
     vmax = max(K.max() for K in mats.values())
     fig, axes = new_figure(ncols=len(mats), width=2.5 * len(mats), height=2.8)
@@ -335,13 +330,13 @@ def plot_gram_matrices(kernels: dict):
     return fig
 
 
+@checked(ax=arg.axes(), widths=arg.array(ndim=1, low=1))
 def plot_kernel_change(ax: object, widths: object, change: object) -> None:
     """Relative NTK change against the width on log-log axes: one thin line per seed, the mean
     with dots, and a ``1/sqrt(w)`` reference through the first mean. ``change`` is
     (len(widths), seeds)."""
     from mlnotes.plotting import COLORS
 
-    ax, widths = check_axes("ax", ax), check_array("widths", widths, ndim=1, low=1)    # (W,)
     change = check_array("change", change, ndim=2, shape=(len(widths), None), low=0)  # (W, seeds)
     ax.loglog(widths, change, "-", color=COLORS[0], alpha=0.3, lw=1)
     ax.plot([], [], "-", color=COLORS[0], alpha=0.3, lw=1, label="one seed")

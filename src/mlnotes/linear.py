@@ -11,44 +11,46 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-from mlnotes.validate import (check_array, check_choice, check_count, check_instance, check_int,
-                              check_positive)
+from mlnotes.validate import check_array, check_instance, checked, arg
 
 __all__ = ["constrained_min_2d", "draw_coefficients", "draw_constrained_2d", "lasso_map_cd",
            "neg_log_posterior", "poly_design", "ridge_closed_form", "ridge_map", "soft_threshold"]
 
 
+@checked(z=arg.array(allow_empty=True), lam=arg.positive(allow_zero=True))
 def soft_threshold(z: object, lam: float) -> np.ndarray:
     """``S_lam(z) = sign(z) max(|z| - lam, 0)`` elementwise: the proximal map of ``lam |w|``.
 
     It solves ``argmin_w (w - z)^2 / 2 + lam |w|``; any ``|z| <= lam`` maps to exactly 0.
     """
-    z, lam = check_array("z", z, allow_empty=True), check_positive("lam", lam, allow_zero=True)  # any shape
     return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)
 
 
+@checked(X=arg.array(ndim=2), lam=arg.positive(allow_zero=True))
 def ridge_closed_form(X: object, y: object, lam: float) -> np.ndarray:
     """``w = (X^T X + lam I)^{-1} X^T y`` (solved, not inverted); ``lam = 0`` is least squares.
 
     For ``lam = 0`` and a rank-deficient ``X`` it returns the minimum-norm least-squares solution.
     """
-    X = check_array("X", X, ndim=2)                                          # (n, d)
-    y, lam = check_array("y", y, shape=(len(X),)), check_positive("lam", lam, allow_zero=True)  # (n,)
+    y = check_array("y", y, shape=(len(X),))  # (n,)
     if lam == 0:
         return np.linalg.lstsq(X, y, rcond=None)[0]
     return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ y)
 
 
+@checked(noise_sd=arg.positive(), prior_sd=arg.positive())
 def ridge_map(X: object, y: object, noise_sd: float, prior_sd: float) -> np.ndarray:
     """MAP weights for ``y ~ N(Xw, s^2 I)`` with prior ``w_j ~ N(0, sigma^2)``.
 
     ``-log p(w | D) = ||y - Xw||^2 / (2 s^2) + ||w||^2 / (2 sigma^2) + const``, so the MAP is
     ridge with ``lam = s^2 / sigma^2``.
     """
-    s, sigma = check_positive("noise_sd", noise_sd), check_positive("prior_sd", prior_sd)
+    s, sigma = noise_sd, prior_sd
     return ridge_closed_form(X, y, s ** 2 / sigma ** 2)
 
 
+@checked(X=arg.array(ndim=2), noise_sd=arg.positive(), laplace_b=arg.positive(), iters=arg.count(high=10**6),
+         tol=arg.positive(allow_zero=True))
 def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters: int = 2000,
                  tol: float = 1e-12) -> np.ndarray:
     """MAP weights for ``y ~ N(Xw, s^2 I)`` with prior ``w_j ~ Laplace(0, b)``, by coordinate descent.
@@ -57,10 +59,8 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     with ``lam = s^2 / b``. Each sweep sets ``w_j = S_lam(X_j . r_j) / ||X_j||^2`` where ``r_j``
     is the residual without feature j. Stops when no weight moves more than ``tol``.
     """
-    X = check_array("X", X, ndim=2)                    # (n, d)
     y = check_array("y", y, shape=(len(X),))           # (n,)
-    lam = check_positive("noise_sd", noise_sd) ** 2 / check_positive("laplace_b", laplace_b)
-    iters, tol = check_count("iters", iters, high=10**6), check_positive("tol", tol, allow_zero=True)
+    lam = noise_sd ** 2 / laplace_b
     col_sq = (X ** 2).sum(axis=0)
     w = np.zeros(X.shape[1])
     r = y.copy()
@@ -80,22 +80,22 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     return w
 
 
+@checked(X=arg.array(ndim=2), noise_sd=arg.positive(), scale=arg.positive(), prior=arg.choice(("laplace", "gauss")))
 def neg_log_posterior(w: object, X: object, y: object, noise_sd: float, prior: str, scale: float) -> float:
     """``||y - Xw||^2 / (2 s^2) + penalty(w)``, the negative log posterior up to a constant.
 
     ``prior='laplace'`` (scale ``b``): penalty ``sum |w_j| / b``. ``prior='gauss'`` (scale
     ``sigma``): penalty ``sum w_j^2 / (2 sigma^2)``.
     """
-    X = check_array("X", X, ndim=2)                                                 # (n, d)
     y, w = check_array("y", y, shape=(len(X),)), check_array("w", w, shape=(X.shape[1],))  # (n,), (d,)
-    s, scale = check_positive("noise_sd", noise_sd), check_positive("scale", scale)
-    prior = check_choice("prior", prior, ("laplace", "gauss"))
+    s = noise_sd
     data = float(np.sum((y - X @ w) ** 2)) / (2 * s ** 2)
     if prior == "laplace":
         return data + float(np.abs(w).sum()) / scale
     return data + float(w @ w) / (2 * scale ** 2)
 
 
+@checked(x=arg.array(ndim=1), degree=arg.int(0, 50), basis=arg.choice(("legendre", "monomial")))
 def poly_design(x: object, degree: int, basis: str = "legendre") -> np.ndarray:
     """Polynomial features of ``x`` (n,) in [-1, 1]: shape (n, degree + 1), column k of degree k.
 
@@ -103,13 +103,13 @@ def poly_design(x: object, degree: int, basis: str = "legendre") -> np.ndarray:
     ``'monomial'`` uses 1, x, ..., x^degree (a Vandermonde matrix, ill-conditioned at high degree).
     Both span the same space, so least-squares fits are identical in exact arithmetic.
     """
-    x, degree = check_array("x", x, ndim=1), check_int("degree", degree, 0, 50)  # (n,)
-    basis = check_choice("basis", basis, ("legendre", "monomial"))
     if basis == "legendre":
         return legendre.legvander(x, degree)
     return np.vander(x, degree + 1, increasing=True)
 
 
+@checked(H=arg.array(shape=(2, 2)), w0=arg.array(shape=(2,)), budget=arg.positive(), kind=arg.choice(("l1", "l2")),
+         n=arg.int(4, 10**7))
 def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int = 40_001) -> np.ndarray:
     """Minimize ``(w - w0)^T H (w - w0)`` over ``{w in R^2 : ||w||_p <= budget}``, p = 1 or 2.
 
@@ -117,11 +117,8 @@ def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int =
     which is searched on ``n`` points (accurate to about ``budget * 2 pi / n``). ``kind`` is
     ``'l1'`` (diamond) or ``'l2'`` (disc). ``H`` must be symmetric positive definite (2, 2).
     """
-    H, w0 = check_array("H", H, shape=(2, 2)), check_array("w0", w0, shape=(2,))
     if not np.allclose(H, H.T) or np.linalg.eigvalsh(H).min() <= 0:
         raise ValueError("H must be a symmetric positive definite 2 x 2 matrix")
-    budget, kind = check_positive("budget", budget), check_choice("kind", kind, ("l1", "l2"))
-    n = check_int("n", n, 4, 10**7)
     norm = np.abs(w0).sum() if kind == "l1" else np.hypot(*w0)
     if norm <= budget:
         return w0.copy()
@@ -137,14 +134,13 @@ def constrained_min_2d(H: object, w0: object, kind: str, budget: float, n: int =
     return points[np.argmin(values)]
 
 
+@checked(H=arg.array(shape=(2, 2)), w0=arg.array(shape=(2,)), budget=arg.positive())
 def draw_constrained_2d(H: object, w0: object, budget: float = 1.0):
     """The constrained view of L1 and L2 in two dimensions, as a figure: contours of the loss
     ``(w - w0)^T H (w - w0)``, the L1 diamond and the L2 disc of radius ``budget``, the
     least-squares point ``w0`` and the two constrained optima of :func:`constrained_min_2d`."""
     from mlnotes.plotting import PALETTE, new_figure
 
-    H, w0 = check_array("H", H, shape=(2, 2)), check_array("w0", w0, shape=(2,))
-    budget = check_positive("budget", budget)
     opt = {kind: constrained_min_2d(H, w0, kind, budget) for kind in ("l1", "l2")}
     g1, g2 = np.meshgrid(np.linspace(-1.5, 2.5, 200) * budget, np.linspace(-1.5, 2.0, 200) * budget)
     diff = np.stack([g1 - w0[0], g2 - w0[1]], axis=-1)                     # (200, 200, 2)
@@ -167,12 +163,12 @@ def draw_constrained_2d(H: object, w0: object, budget: float = 1.0):
     return fig
 
 
+@checked(coef=arg.array(ndim=1), title=arg.instance(str))
 def draw_coefficients(coef: object, names: object, title: str = ""):
     """Bars of fitted coefficients ``coef`` (d,) labelled by ``names`` (d strings), on a fixed
     range of +-45 so that frames of an explorer compare; the title adds the count of exact zeros."""
     from mlnotes.plotting import PALETTE, new_figure
 
-    coef = check_array("coef", coef, ndim=1)                                  # (d,)
     names = [check_instance("names", name, str) for name in check_instance("names", names, (list, tuple))]
     if len(names) != len(coef):
         raise ValueError(f"names must have one label per coefficient ({len(coef)}), got {len(names)}")
@@ -180,5 +176,5 @@ def draw_coefficients(coef: object, names: object, title: str = ""):
     ax.bar(names, coef, color=PALETTE["blue"])
     ax.axhline(0, color=PALETTE["black"], lw=0.6)
     ax.set(ylim=(-45, 45), xlabel="feature", ylabel="coefficient",
-           title=f"{check_instance('title', title, str)}: {int(np.sum(coef == 0))} exact zeros")
+           title=f"{title}: {int(np.sum(coef == 0))} exact zeros")
     return fig

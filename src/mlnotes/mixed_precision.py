@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from mlnotes.validate import (check_array, check_axes, check_bool, check_choice, check_count, check_int,
-                              check_positive, check_probability, check_real, check_seed)
+from mlnotes.validate import check_choice, checked, arg
 
 __all__ = ["FORMATS", "float_bits", "fp16_decode", "fp16_accumulate", "underflow_fraction",
            "DynamicLossScaler", "train_digits_mlp", "train_digits_mlp_seeds", "swamped_fraction",
@@ -40,6 +39,7 @@ def _format_name(dtype: object) -> object:
     return dtype
 
 
+@checked(x=arg.real(finite=False))
 def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
     """Bit strings ``(sign, exponent, fraction)`` of ``x`` rounded to ``dtype``.
 
@@ -48,7 +48,6 @@ def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
     is ``("0", "01111", "0000000000")``. Infinities propagate to their bit pattern (all-ones
     exponent, zero fraction); NaN is rejected.
     """
-    x = check_real("x", x, finite=False)
     name = check_choice("dtype", _format_name(dtype), tuple(FORMATS))
     if name == "bfloat16":
         with np.errstate(over="ignore"):
@@ -65,13 +64,13 @@ def float_bits(x: float, dtype: object = "float16") -> tuple[str, str, str]:
     return text[:s], text[s:s + e], text[s + e:]
 
 
+@checked(bits=arg.int(0, 0xFFFF))
 def fp16_decode(bits: int) -> float:
     """IEEE 754 half-precision value of a 16-bit pattern, computed from the formula.
 
     ``S | EEEEE | FFFFFFFFFF``: normal numbers (``0 < E < 31``) are ``(-1)^S 2^(E-15) (1 + F/1024)``,
     subnormals (``E = 0``) are ``(-1)^S 2^(-14) (F/1024)``, ``E = 31`` encodes infinity (``F = 0``) or NaN.
     """
-    bits = check_int("bits", bits, 0, 0xFFFF)              # 16-bit pattern, 0..65535
     sign = -1.0 if bits >> 15 else 1.0
     exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
     if exponent == 0:
@@ -81,14 +80,14 @@ def fp16_decode(bits: int) -> float:
     return sign * 2.0 ** (exponent - 15) * (1 + fraction / 1024)
 
 
+@checked(values=arg.array(ndim=1), start=arg.real(), dtype=arg.choice(("float16", "float32")))
 def fp16_accumulate(values: object, start: float = 0.0, dtype: str = "float16") -> np.ndarray:
     """Running sums ``s_k = round(s_{k-1} + v_k)`` with rounding to ``dtype`` after every addition.
 
     A scalar loop on numpy scalars, so every operation rounds like the hardware format (a vectorised
     ``cumsum`` or a torch matmul may accumulate in higher precision). Returns the ``len(values)`` sums.
     """
-    v, start = check_array("values", values, ndim=1), check_real("start", start)    # v: (n,)
-    dtype = check_choice("dtype", dtype, ("float16", "float32"))
+    v = values    # v: (n,)
     kind = np.float16 if dtype == "float16" else np.float32
     terms = v.astype(kind)
     total, out = kind(start), np.empty(v.size, dtype=kind)
@@ -98,6 +97,7 @@ def fp16_accumulate(values: object, start: float = 0.0, dtype: str = "float16") 
     return out
 
 
+@checked(grads=arg.array(ndim=1), scale=arg.positive())
 def underflow_fraction(grads: object, scale: float = 1.0) -> dict[str, float]:
     """Shares of nonzero gradients that FP16 loses at loss scale ``scale``.
 
@@ -105,7 +105,7 @@ def underflow_fraction(grads: object, scale: float = 1.0) -> dict[str, float]:
     ``"zero"`` (underflow), land in the ``"subnormal"`` range (below 2^-14, reduced precision) or become
     ``"inf"`` (overflow, above 65504 after rounding).
     """
-    g, scale = check_array("grads", grads, ndim=1), check_positive("scale", scale)  # (n,)
+    g = grads  # (n,)
     if np.any(g == 0):  # the question is which nonzero values survive
         raise ValueError("grads must be nonzero (zeros are not lost by rounding)")
     with np.errstate(over="ignore"):
@@ -124,19 +124,18 @@ class DynamicLossScaler:
     a row, the scale is multiplied by ``growth_factor`` (returns True). Mirrors ``torch.amp.GradScaler``.
     """
 
+    @checked(init_scale=arg.positive(), growth_factor=arg.real(1.0, low_open=True),
+             backoff_factor=arg.probability(low_open=True, high_open=True), growth_interval=arg.count())
     def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
                  growth_interval: int = 2000):
-        init_scale, growth_factor = check_positive("init_scale", init_scale), check_real(
-            "growth_factor", growth_factor, 1.0, low_open=True)
-        backoff_factor = check_probability("backoff_factor", backoff_factor, low_open=True, high_open=True)
-        growth_interval = check_count("growth_interval", growth_interval)
         self.scale = init_scale
         self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
         self.clean_steps = 0
 
+    @checked(found_inf=arg.bool())
     def update(self, found_inf: bool) -> bool:
         """Advance one step; returns whether the optimizer step should be applied."""
-        if check_bool("found_inf", found_inf):
+        if found_inf:
             self.scale *= self.backoff_factor
             self.clean_steps = 0
             return False
@@ -147,6 +146,8 @@ class DynamicLossScaler:
         return True
 
 
+@checked(mode=arg.choice(("fp32", "mixed", "fp16")), seed=arg.seed(), lr=arg.positive(), loss_scale=arg.positive(),
+         num_steps=arg.count(low=0, high=10**6), batch_size=arg.count(high=4096))
 def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: float = 1024.0,
                      batch_size: int = 64, seed: int = 0) -> float:
     """Train a 64-64-10 ReLU MLP on the digits by minibatch SGD; return the test accuracy.
@@ -161,10 +162,6 @@ def train_digits_mlp(mode: str, lr: float, num_steps: int = 1500, loss_scale: fl
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    mode, seed = check_choice("mode", mode, ("fp32", "mixed", "fp16")), check_seed(seed)
-    lr, loss_scale = check_positive("lr", lr), check_positive("loss_scale", loss_scale)
-    num_steps = check_count("num_steps", num_steps, low=0, high=10**6)
-    batch_size = check_count("batch_size", batch_size, high=4096)
     gen = torch.Generator().manual_seed(seed)
     digits = load_digits()
     X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16, digits.target, test_size=0.3, random_state=0)
@@ -217,6 +214,8 @@ def _stacked_init(gens: list) -> list:
 
 
 # region: mixed-step
+@checked(mode=arg.choice(("fp32", "mixed", "fp16")), lr=arg.positive(), loss_scale=arg.positive(),
+         num_seeds=arg.count(high=100), num_steps=arg.count(low=0, high=10**6), batch_size=arg.count(high=4096))
 def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: int = 1500,
                            loss_scale: float = 1024.0, batch_size: int = 64) -> np.ndarray:
     """:func:`train_digits_mlp` for seeds ``0..num_seeds-1`` at once (weights stacked on a leading
@@ -227,11 +226,6 @@ def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: 
     import torch
     import torch.nn.functional as F
 
-    mode = check_choice("mode", mode, ("fp32", "mixed", "fp16"))
-    lr, loss_scale = check_positive("lr", lr), check_positive("loss_scale", loss_scale)
-    num_seeds = check_count("num_seeds", num_seeds, high=100)
-    num_steps = check_count("num_steps", num_steps, low=0, high=10**6)
-    batch_size = check_count("batch_size", batch_size, high=4096)
     X_tr, X_te, y_tr, y_te = _digits_split()
     gens = [torch.Generator().manual_seed(s) for s in range(num_seeds)]
     W = _stacked_init(gens)                                   # 4 tensors, each (S, ...)
@@ -263,6 +257,7 @@ def train_digits_mlp_seeds(mode: str, lr: float, num_seeds: int = 5, num_steps: 
 # endregion
 
 
+@checked(lr=arg.positive(), num_seeds=arg.count(high=100), batch_size=arg.count(high=4096))
 def swamped_fraction(lr: float, num_seeds: int = 5, batch_size: int = 64) -> np.ndarray:
     """Share of the first step's nonzero FP16 updates that rounding throws away, per seed.
 
@@ -275,8 +270,6 @@ def swamped_fraction(lr: float, num_seeds: int = 5, batch_size: int = 64) -> np.
     import torch
     import torch.nn.functional as F
 
-    lr, num_seeds = check_positive("lr", lr), check_count("num_seeds", num_seeds, high=100)
-    batch_size = check_count("batch_size", batch_size, high=4096)
     X_tr, _, y_tr, _ = _digits_split()
     gens = [torch.Generator().manual_seed(s) for s in range(num_seeds)]
     W = [w.half() for w in _stacked_init(gens)]                                  # (S, ...)
@@ -326,9 +319,9 @@ def autocast_dtypes() -> dict[str, str]:
     return out
 
 
+@checked(ax=arg.axes())
 def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:
     """Draw one row of boxes per format: sign, exponent and fraction fields, one box per bit."""
-    ax = check_axes("ax", ax)
     if not isinstance(formats, (tuple, list)) or not formats:
         raise ValueError(f"formats must be a non-empty tuple of format names, got {formats!r:.60}")
     formats = [check_choice("formats", _format_name(f), tuple(FORMATS)) for f in formats]
@@ -351,6 +344,7 @@ def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16"
     ax.set_axis_off()
 
 
+@checked(K=arg.int(0, 64), grads=arg.array(ndim=1))
 def draw_loss_scaling(grads: object, K: int):
     """Histogram of ``log2 |grads * 2^K|`` against FP16's ranges, as a figure.
 
@@ -361,9 +355,8 @@ def draw_loss_scaling(grads: object, K: int):
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    K = check_int("K", K, 0, 64)
     f = underflow_fraction(grads, 2.0**K)            # also checks grads: 1-D, finite, nonzero
-    g = check_array("grads", grads, ndim=1)                                             # (n,)
+    g = grads                                             # (n,)
     edges = np.arange(-50.0, 41.0)                                                      # (91,)
     counts = np.histogram(np.log2(np.abs(g)), bins=edges)[0]                            # (90,)
     fig, ax = new_figure(width=6, height=3)

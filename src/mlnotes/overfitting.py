@@ -12,9 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlnotes.linear import poly_design, ridge_closed_form
-from mlnotes.validate import (check_array, check_axes, check_bool, check_callable, check_choice, check_count,
-                              check_instance, check_int, check_positive, check_probability, check_real,
-                              check_seed)
+from mlnotes.validate import check_array, check_int, check_seed, checked, arg
 
 __all__ = ["TRUE_FUNCTIONS", "toy_regression", "fit_poly", "predict_poly", "poly_train_test_mse",
            "generalization_gaps", "cv_select_degree", "cv_select_lam", "train_mlp_early_stopping",
@@ -28,16 +26,16 @@ TRUE_FUNCTIONS = {
 PENALTIES = ("l2", "l1")
 
 
+@checked(n=arg.count(high=10**7), noise=arg.positive(allow_zero=True), fn=arg.choice(sorted(TRUE_FUNCTIONS)),
+         seed=arg.seed())
 def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ U(-1, 1)`` (sorted) and ``y = f(x) + noise * N(0, 1)``; shapes (n,), (n,)."""
-    n = check_count("n", n, high=10**7)
-    noise = check_positive("noise", noise, allow_zero=True)
-    fn = check_choice("fn", fn, sorted(TRUE_FUNCTIONS))
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(-1.0, 1.0, n))
     return x, TRUE_FUNCTIONS[fn](x) + noise * rng.standard_normal(n)
 
 
+@checked(x=arg.array(ndim=1), lam=arg.positive(allow_zero=True), penalty=arg.choice(PENALTIES))
 def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str = "l2") -> np.ndarray:
     """Legendre coefficients (degree + 1,) of the penalised least-squares polynomial fit to ``(x, y)``.
 
@@ -46,8 +44,7 @@ def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str =
     ``sklearn.linear_model.LassoLars`` with ``alpha = lam / (2 n)``), ``A = poly_design(x, degree)``.
     The constant ``P_0`` is a column of ``A``, so it is penalised like the other coefficients.
     """
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    lam, penalty = check_positive("lam", lam, allow_zero=True), check_choice("penalty", penalty, PENALTIES)
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     A = poly_design(x, degree)                                                    # (n, degree + 1)
     if penalty == "l2" or lam == 0:
         return ridge_closed_form(A, y, lam)
@@ -56,20 +53,19 @@ def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str =
     return LassoLars(alpha=lam / (2 * len(y)), fit_intercept=False).fit(A, y).coef_
 
 
+@checked(coef=arg.array(ndim=1))
 def predict_poly(coef: object, x: object) -> np.ndarray:
     """Evaluate Legendre coefficients ``coef`` (degree + 1,) at ``x`` (m,)."""
-    coef = check_array("coef", coef, ndim=1)
     return poly_design(x, coef.size - 1) @ coef                                   # (m,)
 
 
+@checked(x_train=arg.array(ndim=1), x_test=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50))
 def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test: object,
                         degrees: Sequence[int], lam: float = 0.0,
                         penalty: str = "l2") -> tuple[np.ndarray, np.ndarray]:
     """Train and test mean squared errors of polynomial fits, one per degree: two arrays (len(degrees),)."""
-    x_train = check_array("x_train", x_train, ndim=1)                             # (n,)
     y_train = check_array("y_train", y_train, shape=x_train.shape)                # (n,)
-    x_test, y_test = check_array("x_test", x_test, ndim=1), check_array("y_test", y_test, shape=np.shape(x_test))
-    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
+    y_test = check_array("y_test", y_test, shape=np.shape(x_test))
     train, test = [], []
     for degree in degrees:
         coef = fit_poly(x_train, y_train, int(degree), lam, penalty)
@@ -78,6 +74,7 @@ def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test
     return np.array(train), np.array(test)
 
 
+@checked(degree=arg.int(0, 50), n_resamples=arg.count(high=10**5), n_test=arg.count(high=10**6), seed=arg.seed())
 def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, noise: float = 0.3,
                         n_test: int = 2000, seed: int = 0) -> np.ndarray:
     """Median over resampled training sets of ``test MSE - train MSE``, for each size in ``ns``.
@@ -85,9 +82,7 @@ def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, n
     Returns shape (len(ns),). Each resample draws a fresh training set of size n from
     ``toy_regression``; one fixed test set of ``n_test`` points is shared.
     """
-    degree, n_resamples = check_int("degree", degree, 0, 50), check_count("n_resamples", n_resamples, high=10**5)
     ns = check_array("ns", ns, ndim=1, integer=True, low=degree + 1, high=10**6)
-    n_test, seed = check_count("n_test", n_test, high=10**6), check_seed(seed)
     x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
     gaps = np.empty((len(ns), n_resamples))                                      # (sizes, resamples)
     for i, n in enumerate(ns):
@@ -104,12 +99,14 @@ def _cv_mse(x, y, folds, degree, lam, penalty) -> float:
                           for tr, va in folds]))
 
 
+@checked(seed=arg.seed())
 def _folds(x: np.ndarray, k: int, seed: int) -> list:
     from sklearn.model_selection import KFold
 
-    return list(KFold(check_int("k", k, 2, len(x)), shuffle=True, random_state=check_seed(seed)).split(x))
+    return list(KFold(check_int("k", k, 2, len(x)), shuffle=True, random_state=seed).split(x))
 
 
+@checked(x=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50))
 def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, seed: int = 0,
                      lam: float = 0.0) -> tuple[int, np.ndarray]:
     """Pick the degree with the lowest mean validation MSE over ``k`` shuffled folds.
@@ -117,26 +114,27 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
     Uses ``sklearn.model_selection.KFold(k, shuffle=True, random_state=seed)``. Returns
     ``(best_degree, cv_mse)`` with ``cv_mse`` of shape (len(degrees),).
     """
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     folds = _folds(x, k, seed)
     cv_mse = np.array([_cv_mse(x, y, folds, int(d), lam, "l2") for d in degrees])
     return int(degrees[int(np.argmin(cv_mse))]), cv_mse
 
 
+@checked(x=arg.array(ndim=1), degree=arg.int(0, 50), lams=arg.array(ndim=1, low=0))
 def cv_select_lam(x: object, y: object, degree: int, lams: Sequence[float], k: int = 5, seed: int = 0,
                   penalty: str = "l2") -> tuple[float, np.ndarray]:
     """Pick the penalty ``lam`` (of ``fit_poly``) with the lowest mean validation MSE over ``k`` folds.
 
     Same folds as :func:`cv_select_degree`. Returns ``(best_lam, cv_mse)``, ``cv_mse`` (len(lams),).
     """
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    degree, lams = check_int("degree", degree, 0, 50), check_array("lams", lams, ndim=1, low=0)
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     folds = _folds(x, k, seed)
     cv_mse = np.array([_cv_mse(x, y, folds, degree, lam, penalty) for lam in lams])
     return float(lams[int(np.argmin(cv_mse))]), cv_mse
 
 
+@checked(width=arg.count(high=100_000), num_epochs=arg.count(high=10**6), lr=arg.positive(),
+         dropout=arg.probability(high_open=True))
 def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_val: object,
                              width: int = 128, num_epochs: int = 1500, lr: float = 1e-2,
                              seed: int = 0, dropout: float = 0.0, x_test: object = None,
@@ -155,8 +153,6 @@ def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_
     names = ("train", "val", "test")
     sets = [(check_array(f"x_{nm}", a, ndim=1), check_array(f"y_{nm}", b, shape=np.shape(a)))
             for nm, (a, b) in zip(names, sets)]
-    width, num_epochs = check_count("width", width, high=100_000), check_count("num_epochs", num_epochs, high=10**6)
-    lr, dropout = check_positive("lr", lr), check_probability("dropout", dropout, high_open=True)
     with torch.random.fork_rng():
         torch.manual_seed(check_seed(seed))
         return _train_mlp(sets, width, num_epochs, lr, dropout)
@@ -186,6 +182,7 @@ def _train_mlp(sets, width, num_epochs, lr, dropout):
     return tuple(curves)
 
 
+@checked(x=arg.array(ndim=1), copies=arg.count(low=0, high=10_000), sd=arg.real(low=0), seed=arg.seed())
 def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     """Data augmentation by input noise: each point plus ``copies`` jittered copies
     ``(x_i + eps, y_i)``, ``eps ~ N(0, sd^2)``; returns arrays of length ``n (copies + 1)``.
@@ -193,9 +190,8 @@ def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     It encodes the belief that the rule barely changes over a distance ``sd``; for small
     ``sd`` training on it acts like a penalty on the fit's slope (Bishop, 1995).
     """
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    copies, sd = check_count("copies", copies, low=0, high=10_000), check_real("sd", sd, low=0)
-    rng = np.random.default_rng(check_seed(seed))
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
+    rng = np.random.default_rng(seed)
     x_new = x[None, :] + sd * rng.standard_normal((copies, x.size))               # (copies, n)
     return np.concatenate([x, x_new.ravel()]), np.concatenate([y, np.tile(y, copies)])
 
@@ -211,15 +207,14 @@ def _draw_fit(ax, x, y, coef, f_true, title: str) -> None:
     ax.set(ylim=(-2.5, 2.5), xlabel="input $x$", title=title)
 
 
+@checked(x=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50), f_true=arg.callable())
 def plot_poly_fits(x: object, y: object, x_test: object, y_test: object, degrees: Sequence[int],
                    f_true=TRUE_FUNCTIONS["sin"]):
     """One panel per degree: the least-squares fit, the true rule and the training points; each
     title gives the training and test MSE. Returns the figure."""
     from mlnotes.plotting import new_figure
 
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    degrees = check_array("degrees", degrees, ndim=1, integer=True, low=0, high=50)
-    f_true = check_callable("f_true", f_true)
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     fig, axes = new_figure(ncols=len(degrees), width=3.3 * len(degrees), height=3.2, sharey=True)
     for ax, degree in zip(np.atleast_1d(axes), degrees):
         train, test = poly_train_test_mse(x, y, x_test, y_test, [degree])
@@ -230,14 +225,14 @@ def plot_poly_fits(x: object, y: object, x_test: object, y_test: object, degrees
     return fig
 
 
+@checked(x=arg.array(ndim=1), degree=arg.int(0, 50), f_true=arg.callable())
 def draw_poly_fit(x: object, y: object, x_test: object, y_test: object, degree: int, lam: float = 0.0,
                   f_true=TRUE_FUNCTIONS["sin"]):
     """One explorer frame: the ridge fit of ``degree`` with penalty ``lam``; the title gives
     n, the training and the test MSE. Returns the figure."""
     from mlnotes.plotting import new_figure
 
-    x, y = check_array("x", x, ndim=1), check_array("y", y, shape=np.shape(x))  # (n,), (n,)
-    degree, f_true = check_int("degree", degree, 0, 50), check_callable("f_true", f_true)
+    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     train, test = poly_train_test_mse(x, y, x_test, y_test, [degree], lam=lam)
     fig, ax = new_figure(width=5.5, height=2.8)
     _draw_fit(ax, x, y, fit_poly(x, y, degree, lam), f_true,
@@ -247,14 +242,13 @@ def draw_poly_fit(x: object, y: object, x_test: object, y_test: object, degree: 
     return fig
 
 
+@checked(ax=arg.axes(), noise_var=arg.positive(), results=arg.instance(dict), log=arg.bool())
 def plot_remedies(ax: object, results: dict, noise_var: float, log: bool = True) -> None:
     """Test MSE of each remedy, one dot per seed and a bar for the mean (geometric on a log
     axis), with the noise variance (the best possible test MSE) dotted. ``results`` maps a
     remedy's name to its test MSEs, one per seed; ``log=False`` draws a linear axis from 0."""
     from mlnotes.plotting import COLORS, PALETTE
 
-    ax, noise_var = check_axes("ax", ax), check_positive("noise_var", noise_var)
-    results, log = check_instance("results", results, dict), check_bool("log", log)
     for i, (name, values) in enumerate(results.items()):
         values = check_array(f"results[{name!r}]", values, ndim=1, low=0)      # (seeds,)
         mean = np.exp(np.mean(np.log(values))) if log else values.mean()

@@ -17,9 +17,8 @@ from torch import nn
 
 from mlnotes.train import fit
 from mlnotes.transformer import causal_mask
-from mlnotes.validate import (check_array, check_axes, check_callable, check_choice, check_count,
-                              check_instance, check_int, check_module, check_positive,
-                              check_probability, check_seed, check_tensor)
+from mlnotes.validate import (check_axes, check_choice, check_count, check_instance, check_int, check_positive,
+                              check_tensor, checked, arg)
 
 __all__ = ["ADD1", "COPY", "REVERSE", "SEP", "TASK_CODES", "Adapter", "LoRALinear", "PrefixKV",
            "add_adapters", "answer_logits", "control_code_batch", "draw_memory_bars", "draw_prefix_diagram",
@@ -38,9 +37,9 @@ class LoRALinear(nn.Module):
     the base exactly. ``alpha`` defaults to ``r`` (scale 1). Trainable parameters: ``r (d_in + d_out)``.
     """
 
+    @checked(base=arg.instance(nn.Linear))
     def __init__(self, base: nn.Linear, r: int, alpha: float | None = None) -> None:
         super().__init__()
-        base = check_instance("base", base, nn.Linear)
         r = check_int("r", r, 1, min(base.in_features, base.out_features))
         self.base = base.requires_grad_(False)
         self.r, self.alpha = r, float(r if alpha is None else check_positive("alpha", alpha))
@@ -70,6 +69,7 @@ class LoRALinear(nn.Module):
         return merged
 
 
+@checked(model=arg.instance(nn.Module), r=arg.count(high=4096))
 def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
                 skip: tuple[str, ...] = ()) -> nn.Module:
     """Freeze ``model`` and replace (in place) every ``nn.Linear`` not named in ``skip`` by a LoRALinear.
@@ -77,7 +77,6 @@ def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
     Names are the dotted names of ``model.named_modules()``. Skipped layers keep their own
     ``requires_grad`` setting (use it for a new, fully trainable head). Returns ``model``.
     """
-    model, r = check_instance("model", model, nn.Module), check_count("r", r, high=4096)
     alpha = None if alpha is None else check_positive("alpha", alpha)
     skip = [check_instance("skip", name, str) for name in check_instance("skip", skip, (tuple, list))]
     names = {name for name, _ in model.named_modules()}
@@ -107,9 +106,9 @@ class Adapter(nn.Module):
     Parameters: ``2 d m + d + m``.
     """
 
+    @checked(d=arg.count(high=65536), m=arg.count(high=65536))
     def __init__(self, d: int, m: int, act: str = "relu") -> None:
         super().__init__()
-        d, m = check_count("d", d, high=65536), check_count("m", m, high=65536)
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
         act = check_choice("act", act, acts)
         self.down, self.act, self.up = nn.Linear(d, m), acts[act](), nn.Linear(m, d)
@@ -120,12 +119,12 @@ class Adapter(nn.Module):
         return h + self.up(self.act(self.down(h)))
 
 
+@checked(model=arg.instance(nn.Sequential), m=arg.count(high=65536))
 def add_adapters(model: nn.Sequential, m: int, after: type = nn.ReLU) -> nn.Sequential:
     """A new ``nn.Sequential``: ``model``'s layers (frozen, shared) with an Adapter after each ``after`` layer.
 
     The adapter width ``d`` is the ``out_features`` of the last ``nn.Linear`` before it.
     """
-    model, m = check_instance("model", model, nn.Sequential), check_count("m", m, high=65536)
     if not (isinstance(after, type) and issubclass(after, nn.Module)):
         raise TypeError(f"after must be an nn.Module class such as nn.ReLU, got {after!r:.60}")
     layers, width = [], None
@@ -148,6 +147,8 @@ _BYTES = {"fp32": {"weights": 4, "grads": 4, "master": 0, "adam": 8, "sgd": 0},
           "bf16-mixed": {"weights": 2, "grads": 2, "master": 4, "adam": 8, "sgd": 0}}
 
 
+@checked(n_params=arg.positive(), gpu_gb=arg.positive(), precision=arg.choice(_BYTES),
+         optimizer=arg.choice(("adam", "sgd")), trainable_fraction=arg.probability())
 def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer: str = "adam",
                        trainable_fraction: float = 1.0, gpu_gb: float = 80.0) -> dict[str, float]:
     """Training-state memory in GB (1e9 bytes), activations excluded.
@@ -157,10 +158,6 @@ def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer
     Full bf16-mixed Adam therefore costs 2 + 2 + 4 + 8 = 16 B/parameter. Returns the parts,
     ``total`` and ``gpus`` = ceil(total / gpu_gb).
     """
-    n_params, gpu_gb = check_positive("n_params", n_params), check_positive("gpu_gb", gpu_gb)
-    precision = check_choice("precision", precision, _BYTES)
-    optimizer = check_choice("optimizer", optimizer, ("adam", "sgd"))
-    trainable_fraction = check_probability("trainable_fraction", trainable_fraction)
     b, t = _BYTES[precision], n_params * trainable_fraction
     parts = {"weights": n_params * b["weights"] / 1e9, "grads": t * b["grads"] / 1e9,
              "master": t * b["master"] / 1e9, "optimizer": t * b[optimizer] / 1e9}
@@ -169,25 +166,27 @@ def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer
     return parts
 
 
+@checked(delta=arg.array(ndim=2))
 def svd_truncate(delta: object, r: int) -> tuple[np.ndarray, float]:
     """Best rank-``r`` approximation of a matrix (Eckart-Young) and its Frobenius error.
 
     Returns ``(U_r S_r V_r^T, sqrt(sum_{i > r} sigma_i^2))``.
     """
-    M = check_array("delta", delta, ndim=2)                  # (m, n)
+    M = delta                  # (m, n)
     r = check_int("r", r, 1, min(M.shape))
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
     return (U[:, :r] * S[:r]) @ Vt[:r], float(np.sqrt(np.sum(S[r:] ** 2)))
 
 
+@checked(delta=arg.array(ndim=2), steps=arg.count(high=10**6), lr=arg.positive(), seed=arg.seed())
 def fit_low_rank(delta: object, r: int, steps: int = 500, lr: float = 0.02, seed: int = 0) -> tuple[np.ndarray, float]:
     """Fit ``B A`` (rank ``r``) to ``delta`` by Adam on ``||delta - B A||_F^2``, LoRA-style init.
 
     Returns ``(B A, ||delta - B A||_F)``; by Eckart-Young the error is >= the SVD truncation error.
     """
-    M = torch.as_tensor(check_array("delta", delta, ndim=2))   # (m, n)
-    r, steps = check_int("r", r, 1, min(M.shape)), check_count("steps", steps, high=10**6)
-    lr, g = check_positive("lr", lr), torch.Generator().manual_seed(check_seed(seed))
+    M = torch.as_tensor(delta)   # (m, n)
+    r = check_int("r", r, 1, min(M.shape))
+    g = torch.Generator().manual_seed(seed)
     A = (torch.randn(r, M.shape[1], generator=g, dtype=torch.float64) / math.sqrt(M.shape[1])).requires_grad_()
     B = torch.zeros(M.shape[0], r, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([A, B], lr=lr)
@@ -209,10 +208,11 @@ class PrefixKV(nn.Module):
     returns a direct ``PrefixKV`` holding the computed values, and the MLP can be thrown away.
     """
 
+    @checked(n_layer=arg.count(high=256), P=arg.count(high=4096), d=arg.count(high=4096))
     def __init__(self, n_layer: int, P: int, d: int, reparam_hidden: int | None = None) -> None:
         super().__init__()
-        self.n_layer, self.P = check_count("n_layer", n_layer, high=256), check_count("P", P, high=4096)
-        self.d = check_count("d", d, high=4096)
+        self.n_layer, self.P = n_layer, P
+        self.d = d
         if reparam_hidden is None:
             self.prefix = nn.Parameter(0.5 * torch.randn(n_layer, 2, P, d))
             self.seed, self.mlp = None, None
@@ -264,6 +264,7 @@ SEP, COPY, REVERSE, ADD1 = 10, 11, 12, 13
 TASK_CODES = {"copy": COPY, "reverse": REVERSE, "add1": ADD1}
 
 
+@checked(batch_size=arg.count(high=10**6), n_digits=arg.count(high=1000))
 def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "reverse", "add1"), n_digits: int = 5,
                        generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Sequences ``[code, x_1..x_n, SEP, y_1..y_n]`` (B, 2n + 2) and the task index of each row (B,).
@@ -271,7 +272,6 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     ``copy``: y = x; ``reverse``: y = x reversed; ``add1``: y_i = (x_i + 1) mod 10. Tasks are
     drawn uniformly from ``tasks``.
     """
-    batch_size, n_digits = check_count("batch_size", batch_size, high=10**6), check_count("n_digits", n_digits, high=1000)
     tasks = [check_choice("tasks", t, TASK_CODES) for t in check_instance("tasks", tasks, (tuple, list))]
     if not tasks:
         raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}")
@@ -285,30 +285,30 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     return seq, which
 
 
+@checked(logits=arg.tensor(ndim=3, floating=True))
 def answer_logits(logits: Tensor, n_digits: int = 5) -> Tensor:
     """The logits that predict the ``n_digits`` answer tokens: positions -n-1 .. -2 of (B, L, V)."""
-    logits = check_tensor("logits", logits, ndim=3, floating=True)
     n_digits = check_int("n_digits", n_digits, 1, logits.shape[1] - 1)
     return logits[:, -n_digits - 1:-1]
 
 
+@checked(logits=arg.tensor(ndim=3, floating=True))
 def exact_match(logits: Tensor, seq: Tensor, n_digits: int = 5) -> float:
     """Fraction of rows whose every answer token is the argmax (teacher-forced = greedy when all right)."""
-    logits = check_tensor("logits", logits, ndim=3, floating=True)                  # (B, L, V)
     seq = check_tensor("seq", seq, shape=logits.shape[:2], integer=True)           # (B, L)
     n_digits = check_int("n_digits", n_digits, 1, seq.shape[1] - 1)
     pred = answer_logits(logits, n_digits).argmax(-1)
     return (pred == seq[:, -n_digits:]).all(dim=1).float().mean().item()
 
 
+@checked(model=arg.module(), ids=arg.tensor(ndim=2, integer=True), prefix_kv=arg.instance((list, tuple)))
 def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]]) -> Tensor:
     """Attention mass ``lambda`` each content query puts on the prefix: (n_layer, n_head, B, L).
 
     Runs a :class:`mlnotes.transformer.TinyGPT` layer by layer, recomputing each layer's
     attention weights over [prefix; causal content].
     """
-    model, ids = check_module("model", model), check_tensor("ids", ids, ndim=2, integer=True)  # ids: (B, L)
-    if len(check_instance("prefix_kv", prefix_kv, (list, tuple))) != len(model.blocks):
+    if len(prefix_kv) != len(model.blocks):
         raise ValueError(f"prefix_kv needs one (k, v) per layer ({len(model.blocks)}), got {len(prefix_kv)}")
     x = model.embed(ids)
     masses = []
@@ -326,12 +326,12 @@ def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[T
 # Prefix ablations over seeds (chapter: pretraining/prefix-tuning).
 # ---------------------------------------------------------------------------
 
+@checked(n_layer=arg.count(high=256), values=arg.tensor(ndim=(4, 5)))
 def prefix_list(values: Tensor, n_layer: int) -> list[tuple[Tensor, Tensor]]:
     """``values`` (layers, 2, P, d) or (B, layers, 2, P, d) -> one ``(k, v)`` per model layer.
 
     Layers beyond ``values``' own get an empty prefix (P = 0): a first-layer-only prefix.
     """
-    n_layer, values = check_count("n_layer", n_layer, high=256), check_tensor("values", values, ndim=(4, 5))
     v = values if values.dim() == 5 else values[None]            # (B, layers, 2, P, d)
     empty = v.new_zeros(v.shape[0], 0, v.shape[-1])
     kv = [(v[:, layer, 0], v[:, layer, 1]) if layer < v.shape[1] else (empty, empty)
@@ -339,12 +339,12 @@ def prefix_list(values: Tensor, n_layer: int) -> list[tuple[Tensor, Tensor]]:
     return kv if values.dim() == 5 else [(k[0], val[0]) for k, val in kv]
 
 
+@checked(model=arg.module(), ids=arg.tensor(ndim=1, integer=True))
 def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
     """The frozen model's own keys and values for real tokens ``ids`` (P,): (n_layer, 2, P, d).
 
     Li & Liang initialise a prefix with the activations of real words; this is that init.
     """
-    model, ids = check_module("model", model), check_tensor("ids", ids, ndim=1, integer=True)  # ids: (P,)
     x, out = model.embed(ids[None]), []
     with torch.no_grad():
         for block in model.blocks:
@@ -355,6 +355,8 @@ def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
 
 
 # region: prefix-seeds
+@checked(model=arg.module(), batch_fn=arg.callable(), P=arg.count(high=4096), n_seeds=arg.count(high=256),
+         steps=arg.count(high=10**6), lr=arg.positive(), batch_size=arg.count(high=65536), seed=arg.seed())
 def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int = 5,
                    steps: int = 100, lr: float = 3e-2, batch_size: int = 64,
                    init: Tensor | None = None, seed: int = 0, prefix_from: int = 0) -> tuple[Tensor, list[float]]:
@@ -368,10 +370,7 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
     Returns the prefixes (n_seeds, layers, 2, P, d) and the mean loss per step.
     """
     import torch.nn.functional as F
-    model, batch_fn = check_module("model", model), check_callable("batch_fn", batch_fn)
-    P, layers = check_count("P", P, high=4096), check_int("layers", layers, 1, len(model.blocks))
-    n_seeds, steps = check_count("n_seeds", n_seeds, high=256), check_count("steps", steps, high=10**6)
-    lr, batch_size, seed = check_positive("lr", lr), check_count("batch_size", batch_size, high=65536), check_seed(seed)
+    layers = check_int("layers", layers, 1, len(model.blocks))
     init = None if init is None else check_tensor("init", init, shape=(n_seeds, layers, 2, P, model.d))
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 100)
@@ -391,22 +390,21 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
 # endregion
 
 
+@checked(model=arg.module(), seq=arg.tensor(ndim=2, integer=True), prefixes=arg.tensor(ndim=5, floating=True))
 def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor, prefix_from: int = 0) -> np.ndarray:
     """Exact match on ``seq`` of each prefix in ``prefixes`` (S, layers, 2, P, d): array (S,)."""
-    model, seq = check_module("model", model), check_tensor("seq", seq, ndim=2, integer=True)
-    prefixes = check_tensor("prefixes", prefixes, ndim=5, floating=True)
     with torch.no_grad():
         return np.array([exact_match(model(seq, prefix_kv=prefix_list(p, len(model.blocks)),
                                            prefix_from=prefix_from), seq) for p in prefixes])
 
 
+@checked(ax=arg.axes(), results=arg.instance(dict))
 def plot_prefix_ablation(ax, results: dict, extra: dict | None = None) -> None:
     """Exact match (mean ± sd over seeds) against the stored budget, one line per placement.
 
     ``results[(budget, placement)] = array of per-seed exact matches``; ``extra`` maps a label to
     ``(budget, array)`` drawn as single points with error bars.
     """
-    ax, results = check_axes("ax", ax), check_instance("results", results, dict)
     extra = None if extra is None else check_instance("extra", extra, dict)
     placements = sorted({where for _, where in results}, reverse=True)
     markers = iter("osD^v")
@@ -457,12 +455,12 @@ def draw_prefix_diagram(axes) -> None:
         ax.grid(False)
 
 
+@checked(ax=arg.axes(), results=arg.instance(dict))
 def plot_method_accuracy(ax, results: dict) -> None:
     """Test accuracy (mean ± sd over seeds) against trainable parameters, one marker per family.
 
     ``results[name] = (n_trainable, array of per-seed accuracies)``; names start with the family.
     """
-    ax, results = check_axes("ax", ax), check_instance("results", results, dict)
     families = {"head only": "s", "LoRA": "o", "adapter": "^", "full": "D"}
     for k, (family, marker) in enumerate(families.items()):
         names = [name for name in results if name.startswith(family)]
@@ -479,11 +477,11 @@ def plot_method_accuracy(ax, results: dict) -> None:
     ax.legend(loc="lower right")
 
 
+@checked(ax=arg.axes(), mem=arg.instance(dict))
 def draw_memory_bars(ax, mem: dict) -> None:
     """One stacked bar of training-state memory from :func:`finetune_memory_gb`'s ``mem``
     (weights, grads, master, optimizer, in GB), with a dotted line at every 80 GB GPU."""
     from mlnotes.plotting import COLORS
-    ax, mem = check_axes("ax", ax), check_instance("mem", mem, dict)
     left = 0.0
     for part, color in zip(["weights", "grads", "master", "optimizer"], COLORS):
         ax.barh(0, mem[part], left=left, color=color, label=part)

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlnotes.core import check_seed
-from mlnotes.validate import (check_array, check_bool, check_callable, check_count, check_int, check_real,
-                              check_same_length)
+from mlnotes.validate import check_array, check_int, check_real, check_same_length, checked, arg
 
 __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
            "gradient_noise_profile", "plot_noise_profile"]
@@ -23,21 +22,21 @@ __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
 StepFn = Callable[[np.ndarray], np.ndarray]
 
 
+@checked(step_fn=arg.callable())
 def _steps(step_fn: object, K: int) -> np.ndarray:
-    step_fn = check_callable("step_fn", step_fn)
     a = np.broadcast_to(np.asarray(step_fn(np.arange(1, K + 1, dtype=np.float64)), dtype=np.float64), (K,))
     if not np.isfinite(a).all() or (a < 0).any():
         raise ValueError("step_fn must return finite, non-negative step sizes for k = 1..K")
     return a
 
 
+@checked(a0=arg.real(low=0, low_open=True), p=arg.real(low=0), k0=arg.real(low=0))
 def power_step(a0: float = 1.0, p: float = 1.0, k0: float = 0.0) -> StepFn:
     """The schedule ``a_k = a0 / (k + k0)^p``; ``p = 1`` is 1/k, ``p = 0`` a constant step ``a0``."""
-    a0, p = check_real("a0", a0, low=0, low_open=True), check_real("p", p, low=0)
-    k0 = check_real("k0", k0, low=0)
     return lambda k: a0 / (np.asarray(k, dtype=np.float64) + k0) ** p
 
 
+@checked(xs=arg.array(ndim=1), w0=arg.real())
 def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> np.ndarray:
     """Running estimates ``w_{k+1} = w_k - a_k (w_k - x_k)``, k = 1..K; returns (K,) = w_2..w_{K+1}.
 
@@ -45,10 +44,9 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     (``w0`` is then irrelevant). A constant ``step = a`` in (0, 1] gives the exponentially
     weighted average ``(1 - a)^k w0 + sum_i a (1 - a)^{k-i} x_i``.
     """
-    xs = check_array("xs", xs, ndim=1)
     step = None if step is None else check_real("step", step, low=0, high=1, low_open=True)
     out = np.empty_like(xs)
-    w = check_real("w0", w0)
+    w = w0
     for k, x in enumerate(xs, start=1):
         a = 1.0 / k if step is None else step
         w = w - a * (w - x)
@@ -56,6 +54,7 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     return out
 
 
+@checked(g=arg.callable(), K=arg.count(high=10**7), w0=arg.real())
 def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: StepFn, K: int,
                   noise_std: float = 1.0, seed: int = 0, noise: object = None) -> np.ndarray:
     """Robbins-Monro root finding ``w_{k+1} = w_k - a_k (g(w_k) + eta_k)``, k = 1..K.
@@ -65,8 +64,6 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     runs at once (vectorised). Returns the trajectory ``w_1..w_{K+1}``: shape (K + 1,) or
     (K + 1, R).
     """
-    g = check_callable("g", g)
-    K, w0 = check_count("K", K, high=10**7), check_real("w0", w0)
     a = _steps(step_fn, K)
     if noise is None:
         noise_std = check_real("noise_std", noise_std, low=0)
@@ -82,6 +79,7 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     return traj
 
 
+@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), K=arg.count(high=10**7), shuffle=arg.bool(), seed=arg.seed())
 def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, seed: int = 0,
               shuffle: bool = True, w0: object = None) -> np.ndarray:
     """(Mini-)batch gradient descent on ``J(w) = mean_i (x_i . w - y_i)^2 / 2``; trajectory (K + 1, d).
@@ -91,11 +89,9 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
     consecutive rows ``[(k-1) m, k m) mod n`` when not. ``batch = n`` without shuffling is
     full-batch gradient descent (BGD).
     """
-    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)                  # (n, d), (n,)
     n, d = X.shape
     check_same_length(("X", X), ("y", y))
-    K, batch = check_count("K", K, high=10**7), check_int("batch", batch, 1, n)
-    shuffle, seed = check_bool("shuffle", shuffle), check_seed(seed)
+    batch = check_int("batch", batch, 1, n)
     a = _steps(step_fn, K)                                                          # (K,)
     rng = np.random.default_rng(seed)
     w = np.zeros(d) if w0 is None else check_array("w0", w0, shape=(d,)).copy()       # (d,)
@@ -110,6 +106,7 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
 
 
 # region: noise-profile
+@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), distances=arg.array(ndim=1, low=0))
 def gradient_noise_profile(X: object, y: object, w_far: object, distances: object) -> dict:
     """True gradient and per-sample gradient noise of least squares along a ray to the optimum.
 
@@ -120,9 +117,8 @@ def gradient_noise_profile(X: object, y: object, w_far: object, distances: objec
     and ``uphill`` = the fraction of samples whose gradient points uphill
     (``g_i . grad J < 0``, so that a step along ``-g_i`` increases ``J``). Shapes ``(len(t),)``.
     """
-    X, y = check_array("X", X, ndim=2), check_array("y", y, ndim=1)
     w_far = check_array("w_far", w_far, ndim=1, shape=(X.shape[1],))
-    t = check_array("distances", distances, ndim=1, low=0)
+    t = distances
     w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
     W = w_ls + t[:, None] * (w_far - w_ls)                     # (T, d) points on the ray
     residual = W @ X.T - y                                     # (T, n)

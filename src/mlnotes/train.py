@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import (check_bool, check_callable, check_count, check_int, check_module, check_positive, check_real,
-                              check_seed, check_tensor)
+from mlnotes.validate import check_int, check_real, check_tensor, checked, arg
 
 __all__ = ["Progbar", "power_iteration_sigma", "SpectralNormWrap", "RowNorm", "max_norm_", "HookRecorder",
            "AutoencoderWithLoss", "fit"]
@@ -34,8 +33,8 @@ class Progbar:
     in ``stateful_metrics`` show their last value instead (for quantities that are already averages).
     """
 
+    @checked(target=arg.count(), width=arg.count(high=1000))
     def __init__(self, target: int, width: int = 30, stateful_metrics: Iterable[str] = ()):
-        target, width = check_count("target", target), check_count("width", width, high=1000)
         if isinstance(stateful_metrics, (str, bytes)) or not isinstance(stateful_metrics, Iterable):
             raise TypeError(f"stateful_metrics must be a list of metric names, got {stateful_metrics!r:.60}")
         self.target, self.width = target, width
@@ -78,6 +77,7 @@ class Progbar:
         return f"{self.current:>{digits}}/{self.target} [{bar}]{metrics}"
 
 
+@checked(W=arg.tensor(ndim=2), n_iter=arg.count(high=10**5))
 def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | None = None):
     """Estimate ``sigma_max(W)`` by ``n_iter`` rounds of ``v <- normalize(W^T u)``, ``u <- normalize(W v)``.
 
@@ -85,7 +85,6 @@ def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | No
     normalised all-ones vector. Returns ``(sigma, u, v)`` with ``sigma = u^T W v`` (differentiable in
     ``W``; ``u`` and ``v`` are detached, as in spectral normalisation).
     """
-    W, n_iter = check_tensor("W", W, ndim=2), check_count("n_iter", n_iter, high=10**5)    # W: (m, n)
     u = torch.ones(W.shape[0], dtype=W.dtype) if u is None else check_tensor("u", u, shape=(W.shape[0],))
     with torch.no_grad():
         u = F.normalize(u.to(W.dtype), dim=0)           # (m,)
@@ -103,11 +102,11 @@ class SpectralNormWrap(nn.Module):
     refined by ``n_iter`` iterations per training-mode forward (typically 1).
     """
 
+    @checked(module=arg.module(), n_iter=arg.count(high=10**5), persistent=arg.bool())
     def __init__(self, module: nn.Linear, n_iter: int = 5, persistent: bool = False):
         super().__init__()
-        module, n_iter = check_module("module", module), check_count("n_iter", n_iter, high=10**5)
         check_tensor("module.weight", getattr(module, "weight", None), ndim=2)   # (out, in), as nn.Linear
-        self.module, self.n_iter, self.persistent = module, n_iter, check_bool("persistent", persistent)
+        self.module, self.n_iter, self.persistent = module, n_iter, persistent
         self.register_buffer("u", torch.ones(module.weight.shape[0], dtype=module.weight.dtype))
 
     def normalized_weight(self) -> torch.Tensor:
@@ -130,20 +129,21 @@ class SpectralNormWrap(nn.Module):
 class RowNorm(nn.Module):
     """Parametrization ``W -> c * W / ||W_i||`` row by row (register with ``torch.nn.utils.parametrize``)."""
 
+    @checked(c=arg.positive())
     def __init__(self, c: float = 1.0):
         super().__init__()
-        self.c = check_positive("c", c)
+        self.c = c
 
     def forward(self, W: torch.Tensor) -> torch.Tensor:
         return self.c * W / W.norm(dim=1, keepdim=True)
 
 
+@checked(module=arg.module(), c=arg.positive())
 def max_norm_(module: nn.Module, c: float, dim: int = 1) -> None:
     """Project ``module.weight`` in place so every row (norm over ``dim``) has norm at most ``c``.
 
     Call it right after ``optimizer.step()``; it runs under ``torch.no_grad()``.
     """
-    module, c = check_module("module", module), check_positive("c", c)
     weight = check_tensor("module.weight", getattr(module, "weight", None), min_ndim=1)    # (out, in)
     dim = check_int("dim", dim, -weight.ndim, weight.ndim - 1)
     with torch.no_grad():
@@ -154,8 +154,8 @@ def max_norm_(module: nn.Module, c: float, dim: int = 1) -> None:
 class HookRecorder:
     """Record ``fn(output)`` (a float) on every forward of ``module``; read ``.values``, then ``.remove()``."""
 
+    @checked(module=arg.module(), fn=arg.callable())
     def __init__(self, module: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]):
-        module, fn = check_module("module", module), check_callable("fn", fn)
         self.values: list[float] = []
         self._handle = module.register_forward_hook(
             lambda _m, _inp, out: self.values.append(float(fn(out.detach()))))
@@ -172,10 +172,9 @@ class AutoencoderWithLoss(nn.Module):
     the input and the output, the PyTorch counterpart of Keras' ``add_loss`` with ``fit(x, None)``.
     """
 
+    @checked(in_dim=arg.count(high=10**5), hidden=arg.count(high=10**5), seed=arg.seed())
     def __init__(self, in_dim: int = 64, hidden: int = 16, seed: int = 0):
         super().__init__()
-        in_dim, hidden = check_count("in_dim", in_dim, high=10**5), check_count("hidden", hidden, high=10**5)
-        seed = check_seed(seed)
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -189,14 +188,13 @@ class AutoencoderWithLoss(nn.Module):
         return {"loss": F.mse_loss(x_hat, x), "hidden_sq_norm": (h ** 2).sum(dim=1).mean().detach()}
 
 
+@checked(loss_fn=arg.callable(), steps=arg.count(), lr=arg.real(0.0, low_open=True), weight_decay=arg.real(0.0))
 def fit(loss_fn: Callable[[int], torch.Tensor], params: Iterable[torch.Tensor], steps: int, lr: float,
         weight_decay: float = 0.0) -> list[float]:
     """AdamW on ``params`` for ``steps`` steps; ``loss_fn(step)`` returns a scalar loss.
 
     Only the parameters given are optimised (no Adam state for frozen ones). Returns the losses.
     """
-    loss_fn, steps = check_callable("loss_fn", loss_fn), check_count("steps", steps)
-    lr, weight_decay = check_real("lr", lr, 0.0, low_open=True), check_real("weight_decay", weight_decay, 0.0)
     if not isinstance(params, Iterable) or isinstance(params, (str, torch.Tensor)):  # a generator is fine
         raise TypeError("params must be an iterable of parameter tensors (e.g. model.parameters())")
     params = [check_tensor("params", p) for p in params]
