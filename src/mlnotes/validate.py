@@ -37,7 +37,13 @@ the canonical values and is only the algorithm::
     def noisy_sine(n, noise=0.2, seed=0):
         ...
 
-Checks that relate two arguments (a shape that depends on a model) stay as one call in the body.
+Rules may relate arguments: ``shape=("N", "D")`` names axes that must agree across arguments,
+and ``high="n"`` or ``shape=(None, "model.d_in")`` refer to another argument::
+
+    @checked(X=arg.array(shape=("N", "D")), y=arg.array(shape=("N",)), model=arg.fitted("coef_"))
+
+Also: :func:`check_text`, :func:`check_sequence` and :func:`check_mapping` (with a rule for
+each item), :func:`check_fitted` (a model whose ``fit`` has run), ``arg.optional(rule)``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ import functools
 import inspect
 import math
 import numbers
+import re
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -53,7 +61,8 @@ import numpy as np
 __all__ = ["check_int", "check_count", "check_seed", "check_real", "check_positive", "check_probability",
            "check_bool", "check_choice", "check_array", "check_tensor", "as_numeric_array", "check_axes",
            "check_module", "check_callable", "check_same_length",
-           "check_generator", "check_instance", "check_vocab", "check_tokens", "checked", "arg"]
+           "check_generator", "check_instance", "check_vocab", "check_tokens", "check_text", "check_sequence",
+           "check_mapping", "check_fitted", "checked", "arg"]
 
 _SEED_MAX = 2**63 - 1  # torch.manual_seed's and numpy's common range
 
@@ -197,10 +206,27 @@ def _check_layout(name: str, shape: tuple[int, ...], ndim, min_ndim, shape_want,
         raise ValueError(f"{name} must be non-empty, got shape {shape}")
 
 
+def _check_values(name: str, array: np.ndarray, low, high, values, sums_to) -> None:
+    if array.size and (low is not None or high is not None):
+        lo, hi = array.min(), array.max()
+        if (low is not None and lo < low) or (high is not None and hi > high):
+            raise ValueError(f"{name} must have values in [{'-inf' if low is None else low}, "
+                             f"{'inf' if high is None else high}], got values in [{lo:g}, {hi:g}]")
+    if values is not None and not np.isin(array, values).all():
+        odd = np.setdiff1d(array, values)[:5].tolist()
+        raise ValueError(f"{name} must hold only the values {', '.join(f'{v:g}' for v in values)}, got {odd}")
+    if sums_to is not None and array.size:
+        sums = array.sum(axis=-1)
+        if not np.allclose(sums, sums_to, rtol=0, atol=1e-6):
+            raise ValueError(f"{name} must sum to {sums_to:g} along its last axis, "
+                             f"got sums in [{sums.min():g}, {sums.max():g}]")
+
+
 def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
                 shape: Sequence[int | None] | None = None, dtype: Any = np.float64, integer: bool = False,
                 bool_ok: bool = False, finite: bool = True, allow_empty: bool = False,
-                low: float | None = None, high: float | None = None, torch_ok: bool = False):
+                low: float | None = None, high: float | None = None, values: Sequence[float] | None = None,
+                sums_to: float | None = None, torch_ok: bool = False):
     """``x`` as a numeric numpy array (a copy only when the dtype changes), or raise.
 
     - dtype: complex, object and string arrays raise ``TypeError``; so do bool arrays unless
@@ -208,7 +234,9 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
       otherwise the result is converted to ``dtype`` (``None``: keep the input's dtype).
     - layout: ``ndim`` (an int or a tuple of allowed ints), ``min_ndim``, ``shape`` (a tuple
       with ``None`` for free axes); empty arrays are rejected unless ``allow_empty``.
-    - values: ``finite`` rejects NaN and inf; ``low``/``high`` are inclusive bounds.
+    - values: ``finite`` rejects NaN and inf; ``low``/``high`` are inclusive bounds; ``values``
+      lists the only values allowed (``(0, 1)`` for binary data); ``sums_to`` requires every
+      slice along the last axis to sum to it (1 for probability vectors; tolerance 1e-6).
     - torch: a ``torch.Tensor`` raises ``TypeError`` unless ``torch_ok``, in which case the
       same checks run on the tensor and the tensor is returned unchanged (no conversion).
     """
@@ -217,8 +245,9 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
         if not torch_ok:
             raise TypeError(f"{name} must be a numpy array (or nested lists of numbers), got a torch tensor; "
                             f"pass {name}.numpy()")
-        return check_tensor(name, x, ndim=ndim, min_ndim=min_ndim, shape=shape, integer=integer,
-                            bool_ok=bool_ok, finite=finite, allow_empty=allow_empty, low=low, high=high)
+        return check_tensor(name, x, ndim=ndim, min_ndim=min_ndim, shape=shape, integer=integer, bool_ok=bool_ok,
+                            finite=finite, allow_empty=allow_empty, low=low, high=high, values=values,
+                            sums_to=sums_to)
     if x is None or isinstance(x, (str, bytes, dict, set)):
         raise TypeError(f"{name} must be a numeric array, got {_type_name(x)}")
     try:
@@ -239,18 +268,15 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
         array = array.astype(dtype, copy=False)
     if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite (no NaN or inf)")
-    if array.size and (low is not None or high is not None):
-        lo, hi = array.min(), array.max()
-        if (low is not None and lo < low) or (high is not None and hi > high):
-            raise ValueError(f"{name} must have values in [{'-inf' if low is None else low}, "
-                             f"{'inf' if high is None else high}], got values in [{lo:g}, {hi:g}]")
+    _check_values(name, array, low, high, values, sums_to)
     return array
 
 
 def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
                  shape: Sequence[int | None] | None = None, integer: bool = False, bool_ok: bool = False,
                  finite: bool = True, allow_empty: bool = False, low: float | None = None,
-                 high: float | None = None, floating: bool = False):
+                 high: float | None = None, values: Sequence[float] | None = None, sums_to: float | None = None,
+                 floating: bool = False):
     """``x`` if it is a real-valued torch tensor with the given layout (see :func:`check_array`);
     ``floating=True`` also requires a floating-point dtype (inputs to a model's layers)."""
     _check_name(name)
@@ -269,11 +295,8 @@ def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = Non
     _check_layout(name, tuple(x.shape), ndim, min_ndim, shape, allow_empty)
     if finite and x.is_floating_point() and not bool(x.detach().isfinite().all()):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
-    if x.numel() and (low is not None or high is not None):
-        lo, hi = float(x.detach().min()), float(x.detach().max())
-        if (low is not None and lo < low) or (high is not None and hi > high):
-            raise ValueError(f"{name} must have values in [{'-inf' if low is None else low}, "
-                             f"{'inf' if high is None else high}], got values in [{lo:g}, {hi:g}]")
+    if (low, high, values, sums_to) != (None,) * 4:
+        _check_values(name, x.detach().cpu().double().numpy(), low, high, values, sums_to)
     return x
 
 
@@ -417,26 +440,122 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
     raise TypeError(f"{name} must hold only token strings or only int ids, {what}")
 
 
+# ----------------------------------------------------------------------------- text, sequences, fitted models
+def check_text(name: str, value: object, *, allow_empty: bool = False) -> str:
+    """A string (non-empty unless ``allow_empty``)."""
+    _check_name(name)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_type_name(value)}")
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must be a non-empty str")
+    return value
+
+
+def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_len: int = 1,
+                   max_len: int | None = None) -> list:
+    """A list or tuple of ``min_len`` to ``max_len`` items, each checked by the rule ``item``
+    (``arg.<kind>(...)``, under the name ``name[i]``); returned as a list of canonical items."""
+    _check_name(name)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple, got {_type_name(value)}")
+    if len(value) < min_len or (max_len is not None and len(value) > max_len):
+        allowed = f"at least {min_len}" if max_len is None else f"{min_len} to {max_len}"
+        raise ValueError(f"{name} must hold {allowed} items, got {len(value)}")
+    return list(value) if item is None else [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def check_mapping(name: str, value: object, key: "Rule | None" = None, item: "Rule | None" = None, *,
+                  min_len: int = 1) -> dict:
+    """A mapping (a dict) with at least ``min_len`` entries; ``key`` and ``item`` rules check each
+    key and value (the value under the name ``name[key]``). Returned as a new dict."""
+    _check_name(name)
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, got {_type_name(value)}")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} entries, got {len(value)}")
+    return {(k if key is None else key(f"{name} key", k)): (v if item is None else item(f"{name}[{k!r}]", v))
+            for k, v in value.items()}
+
+
+def check_fitted(name: str, model: object, *attributes: str) -> Any:
+    """``model`` if every attribute in ``attributes`` (set by its ``fit``) exists and is not None."""
+    _check_name(name)
+    if any(getattr(model, a, None) is None for a in attributes):
+        raise ValueError(f"this {type(model).__name__} is not fitted yet: call fit(...) first")
+    return model
+
+
 # ----------------------------------------------------------------------------- declared rules
+_EXPRESSION_BUILTINS = {"__builtins__": {}, "len": len, "min": min, "max": max}
+
+
+def _lookup(expression: str, scope: dict, name: str) -> Any:
+    """The value of ``expression`` (``"n"``, ``"model.d_in"``, ``"len(vocab) - 1"``) over the
+    function's arguments and the named axes bound so far; None if it is a name not yet bound."""
+    if expression.isidentifier() and expression not in scope:
+        return None
+    try:
+        return eval(expression, _EXPRESSION_BUILTINS, scope)  # the module's own rule text, never input
+    except Exception:
+        root = re.match(r"[A-Za-z_]\w*", expression).group()
+        value = scope.get(root)
+        raise TypeError(f"{root} must provide {expression} (needed to check {name}), "
+                        f"got {_type_name(value)}") from None
+
+
 class Rule:
     """One argument's rule for :func:`checked`: a validator with its options, applied as
-    ``validator(name, value, *options)``. Build rules with ``arg.<kind>(...)``."""
+    ``validator(name, value, *options)``. Build rules with ``arg.<kind>(...)``.
+
+    Inside :func:`checked`, the options ``low``, ``high`` and the entries of ``shape`` may be
+    strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``) or name
+    axes (``shape=("N", "D")``): an axis name met first binds to that axis's size, and every
+    later use of the name (in this or a later rule) must match it.
+    """
 
     def __init__(self, validator: Callable[..., Any], *args: Any, **kwargs: Any):
         self.validator, self.args, self.kwargs = validator, args, kwargs
 
-    def __call__(self, name: str, value: object) -> Any:
+    def __call__(self, name: str, value: object, scope: dict | None = None) -> Any:
         if self.validator is check_seed:
             return check_seed(value, name)
-        return self.validator(name, value, *self.args, **self.kwargs)
+        scope = {} if scope is None else scope
+        options = dict(self.kwargs)
+        for key in ("low", "high"):
+            if isinstance(options.get(key), str):
+                options[key] = _lookup(options[key], scope, name)
+        spec = options.get("shape")
+        if spec is not None:
+            options["shape"] = tuple(_lookup(s, scope, name) if isinstance(s, str) else s for s in spec)
+        out = self.validator(name, value, *self.args, **options)
+        for axis, size in zip(spec or (), np.shape(out) if spec else ()):
+            if isinstance(axis, str) and axis.isidentifier():
+                if scope.setdefault(axis, size) != size:
+                    raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}) with {axis} = "
+                                     f"{scope[axis]} as before, got shape {tuple(np.shape(out))}")
+        return out
 
     def __repr__(self) -> str:
         options = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"arg.{self.validator.__name__.removeprefix('check_')}({', '.join(options)})"
 
 
+class _Optional(Rule):
+    """``None``, or a value the inner rule accepts."""
+
+    def __init__(self, inner: Rule):
+        super().__init__(inner.validator, *inner.args, **inner.kwargs)
+
+    def __call__(self, name: str, value: object, scope: dict | None = None) -> Any:
+        return None if value is None else super().__call__(name, value, scope)
+
+    def __repr__(self) -> str:
+        return f"arg.optional({super().__repr__()})"
+
+
 class arg:
-    """Rule builders for :func:`checked`, one per validator above (same options)."""
+    """Rule builders for :func:`checked`, one per validator above (same options);
+    ``arg.optional(rule)`` also lets ``None`` through."""
 
     int = functools.partial(Rule, check_int)
     count = functools.partial(Rule, check_count)
@@ -456,6 +575,11 @@ class arg:
     instance = functools.partial(Rule, check_instance)
     vocab = functools.partial(Rule, check_vocab)
     tokens = functools.partial(Rule, check_tokens)
+    text = functools.partial(Rule, check_text)
+    sequence = functools.partial(Rule, check_sequence)
+    mapping = functools.partial(Rule, check_mapping)
+    fitted = functools.partial(Rule, check_fitted)
+    optional = _Optional
 
 
 def checked(**rules: Rule) -> Callable:
@@ -463,7 +587,10 @@ def checked(**rules: Rule) -> Callable:
 
     Each rule gets the argument's name and value (defaults included) and returns the canonical
     value, which the body receives; a bad value raises the validator's ``TypeError`` or
-    ``ValueError``, which names the argument.
+    ``ValueError``, which names the argument. Rules run in the order given, so a rule that
+    refers to another argument (``high="n"``, ``shape=("N", "model.d_in")``) sees that argument
+    already checked when its rule comes first. On a method, ``self`` may have a rule too
+    (``self=arg.fitted("coef_")``).
     """
     def decorate(fn: Callable) -> Callable:
         signature = inspect.signature(fn)
@@ -474,8 +601,9 @@ def checked(**rules: Rule) -> Callable:
         def run(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
+            scope = dict(bound.arguments)
             for name, rule in rules.items():
-                bound.arguments[name] = rule(name, bound.arguments[name])
+                scope[name] = bound.arguments[name] = rule(name, bound.arguments[name], scope)
             return fn(*bound.args, **bound.kwargs)
 
         return run

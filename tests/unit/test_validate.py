@@ -310,3 +310,86 @@ def test_checked_rejects_rules_for_unknown_parameters():
     from mlnotes.validate import arg, checked
     with pytest.raises(AssertionError, match="has no parameter"):
         checked(m=arg.count())(lambda n: n)
+
+
+def test_named_axes_bind_once_and_must_agree_across_arguments():
+    from mlnotes.validate import arg, checked
+
+    @checked(X=arg.array(shape=("N", "D")), y=arg.array(shape=("N",)), W=arg.array(shape=("D", "D")))
+    def f(X, y, W):
+        return X.shape, y.shape, W.shape
+
+    assert f(np.zeros((4, 2)), np.zeros(4), np.eye(2)) == ((4, 2), (4,), (2, 2))
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\)"):
+        f(np.zeros((4, 2)), np.zeros(5), np.eye(2))
+    with pytest.raises(ValueError, match=r"W must have shape \(2, 2\)"):
+        f(np.zeros((4, 2)), np.zeros(4), np.eye(3))
+    # a name repeated inside one shape (a square matrix) binds on its first axis
+    square = checked(A=arg.array(shape=("M", "M")))(lambda A: A)
+    assert square(np.eye(3)).shape == (3, 3)
+    with pytest.raises(ValueError, match=r"A must have shape \(M, M\) with M = 3 as before, got shape \(3, 2\)"):
+        square(np.zeros((3, 2)))
+
+
+def test_rules_refer_to_other_arguments_and_their_attributes():
+    from types import SimpleNamespace
+    from mlnotes.validate import arg, checked
+
+    @checked(n=arg.count(high=100), heads=arg.array(integer=True, low=0, high="n"),
+             x=arg.array(shape=(None, "model.d_in")), k=arg.count(high="len(heads)"))
+    def f(n, heads, model, x, k=1):
+        return k
+
+    model = SimpleNamespace(d_in=3)
+    assert f(5, np.array([0, 5]), model, np.zeros((2, 3)), k=2) == 2
+    with pytest.raises(ValueError, match=r"heads must have values in \[0, 5\]"):
+        f(5, np.array([0, 6]), model, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"x must have shape \(any, 3\)"):
+        f(5, np.array([0, 1]), model, np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"k must be <= 2"):
+        f(5, np.array([0, 1]), model, np.zeros((2, 3)), k=3)
+    with pytest.raises(TypeError, match=r"model must provide model.d_in \(needed to check x\), got str"):
+        f(5, np.array([0, 1]), "model", np.zeros((2, 3)))
+
+
+def test_values_sums_to_text_sequence_mapping_fitted_optional():
+    from mlnotes.validate import (arg, check_array, check_fitted, check_mapping, check_sequence, check_tensor,
+                                  check_text, checked)
+
+    assert check_array("X", [[0, 1], [1, 1]], values=(0, 1)).dtype == np.float64
+    with pytest.raises(ValueError, match=r"X must hold only the values 0, 1, got \[0.5\]"):
+        check_array("X", [0, 0.5, 1], values=(0, 1))
+    check_array("p", [[0.25, 0.75], [1.0, 0.0]], sums_to=1)
+    with pytest.raises(ValueError, match=r"p must sum to 1 along its last axis, got sums in \[0.9, 1\]"):
+        check_array("p", [[0.2, 0.7], [1.0, 0.0]], sums_to=1)
+    with pytest.raises(ValueError, match="t must sum to 1"):
+        check_tensor("t", torch.tensor([0.5, 0.6]), sums_to=1)
+    assert check_text("s", "ab") == "ab"
+    with pytest.raises(TypeError, match="s must be a str, got int"):
+        check_text("s", 3)
+    with pytest.raises(ValueError, match="s must be a non-empty str"):
+        check_text("s", "")
+    assert check_sequence("xs", (1, 2), arg.count()) == [1, 2]
+    with pytest.raises(ValueError, match=r"xs\[1\] must be >= 1, got 0"):
+        check_sequence("xs", [1, 0], arg.count())
+    with pytest.raises(ValueError, match="xs must hold 1 to 2 items, got 3"):
+        check_sequence("xs", [1, 1, 1], max_len=2)
+    with pytest.raises(TypeError, match="xs must be a list or tuple, got str"):
+        check_sequence("xs", "ab")
+    assert check_mapping("m", {"a": 1}, arg.text(), arg.count()) == {"a": 1}
+    with pytest.raises(ValueError, match=r"m\['a'\] must be >= 1"):
+        check_mapping("m", {"a": 0}, arg.text(), arg.count())
+    with pytest.raises(TypeError, match="m must be a dict, got list"):
+        check_mapping("m", [1])
+
+    class Model:
+        coef_ = None
+    with pytest.raises(ValueError, match="this Model is not fitted yet: call fit"):
+        check_fitted("model", Model(), "coef_")
+    Model.coef_ = 1.0
+    assert check_fitted("model", Model(), "coef_").coef_ == 1.0
+    maybe = checked(x=arg.optional(arg.count()))(lambda x=None: x)
+    assert maybe() is None and maybe(2) == 2
+    with pytest.raises(TypeError, match="x must be an int"):
+        maybe("2")
+    assert repr(arg.optional(arg.count(high=3))) == "arg.optional(arg.count(high=3))"
