@@ -4,7 +4,6 @@ helpers several chapters share (``count_params``, ``numerical_grad``).
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 from collections.abc import Callable
@@ -14,14 +13,13 @@ import numpy as np
 from mlnotes.validate import check_array, check_int, checked, arg
 from mlnotes.validate import check_seed  # noqa: F401  (one meaning everywhere: None = fresh entropy)
 
-__all__ = ["DEFAULT_TORCH_THREADS", "count_params", "numerical_grad", "seed_everything", "setup_notebook",
-           "setup_torch_threads"]
+__all__ = ["count_params", "numerical_grad", "seed_everything", "setup_notebook"]
 
 #: Threads torch may use for one small model. The book executes two chapters at once on a
 #: 2-core machine. Measured there under load (load average 9): 500 SGD steps of a 64-64-10
 #: MLP on a batch of 128 took 48-53 s with torch's default of 2 threads and 0.75-0.95 s with
 #: 1 thread; idle-machine gaps are smaller (the spec measured ~10x), never in favour of more.
-DEFAULT_TORCH_THREADS = 1
+_TORCH_THREADS = 1
 
 
 @checked(seed=arg.seed())
@@ -39,13 +37,12 @@ def seed_everything(seed: int = 0) -> None:
         torch.manual_seed(seed)
 
 
-def setup_torch_threads(num_threads: int = DEFAULT_TORCH_THREADS) -> int:
+def _setup_torch_threads(num_threads: int = _TORCH_THREADS) -> int:
     """Limit torch to ``num_threads`` intra-op threads (and one inter-op thread).
 
     Returns the thread count now in effect. Call it before the first torch operation:
     torch allows setting the inter-op pool only once, so a later call keeps that pool.
     """
-    num_threads = check_int("num_threads", num_threads, 1, os.cpu_count() or 1)
     import torch
 
     torch.set_num_threads(num_threads)
@@ -73,7 +70,7 @@ def setup_notebook(seed: int = 0, torch: bool = False) -> None:
     threadpool_limits(limits=1)
     use_book_style()
     if torch:
-        setup_torch_threads()
+        _setup_torch_threads()
         import torch as _torch  # noqa: F401  (imported so seed_everything seeds it)
     seed_everything(seed)
 

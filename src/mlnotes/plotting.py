@@ -29,7 +29,7 @@ from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mlnotes.validate import check_array, check_real, check_same_length, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["COLORS", "LINESTYLES", "PALETTE", "BOOK_RC", "use_book_style", "new_figure", "style_cycle",
            "plot_decision_boundary", "tile_images", "log_limits"]
@@ -171,8 +171,9 @@ def _scores(model: object, points: np.ndarray, kind: str) -> np.ndarray:
     return np.asarray(model(points), dtype=float)
 
 
-@checked(ax=arg.axes(), kind=arg.choice(("score", "label", "proba")), X=arg.array(ndim=2, shape=(None, 2)),
-         y=arg.array(ndim=1, dtype=None), grid=arg.count(low=2, high=2000), margin=arg.real(low=0.0))
+@checked(ax=arg.axes(), kind=arg.choice(("score", "label", "proba")), X=arg.array(shape=("N", 2)),
+         y=arg.array(shape=("N",), dtype=None), grid=arg.count(low=2, high=2000), margin=arg.real(low=0.0),
+         lims=arg.optional(arg.array(shape=(4,))), sizes=arg.optional(arg.array(shape=("N",), low=0.0)))
 def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: str = "label", *,
                            grid: int = 200, margin: float = 0.5, lims: tuple | None = None,
                            sizes: object = None) -> Axes:
@@ -189,11 +190,10 @@ def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: 
     The grid covers the data plus ``margin`` on each side, or ``lims=(x0, x1, y0, y1)``;
     ``sizes`` (n,) sets marker areas. Returns ``ax``.
     """
-    check_same_length(("X", X), ("y", y))
     if lims is None:
         lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
         lims = (lo[0], hi[0], lo[1], hi[1])
-    x0, x1, y0, y1 = (check_real("lims", v) for v in lims)
+    x0, x1, y0, y1 = map(float, lims)
     g0, g1 = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))      # (grid, grid)
     Z = _scores(model, np.column_stack([g0.ravel(), g1.ravel()]), kind).reshape(g0.shape)
     classes = np.unique(y)
@@ -207,7 +207,6 @@ def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: 
                     alpha=0.45, extend="both")
         if Z.min() < middle < Z.max():
             ax.contour(g0, g1, Z, levels=[middle], colors="black", linewidths=1.2)
-    sizes = None if sizes is None else check_array("sizes", sizes, shape=(len(X),), low=0.0)
     markers = ("o", "^", "s", "D", "v", "P")
     for i, c in enumerate(classes):
         sel = y == c
@@ -223,11 +222,10 @@ def plot_decision_boundary(ax: Axes, model: object, X: object, y: object, kind: 
 
 
 @checked(side=arg.count(high=4096), ncols=arg.count(high=10_000), pad=arg.int(0, 1000),
-         fill=arg.array(ndim=0, finite=False))
+         fill=arg.array(ndim=0, finite=False), images=arg.array(shape=(None, "side * side"), finite=False))
 def tile_images(images: object, ncols: int, side: int = 8, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """Tile (m, side*side) images into one 2-D array, ``ncols`` per row, ``pad`` pixels of
     ``fill`` between them (NaN shows as the background in ``imshow``)."""
-    images = check_array("images", images, ndim=2, shape=(None, side * side), finite=False)
     fill = float(fill)  # NaN allowed: a blank gap
     m = images.shape[0]
     nrows = -(-m // ncols)

@@ -72,10 +72,6 @@ def _type_name(value: object) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
-def _check_name(name: object) -> None:
-    assert isinstance(name, str) and name, "validators take the argument's name first"
-
-
 def _is_torch(value: object) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
@@ -83,7 +79,6 @@ def _is_torch(value: object) -> bool:
 # ----------------------------------------------------------------------------- numbers
 def check_int(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
     """``value`` as a Python int if it is an int (not a bool) with ``low <= value <= high``."""
-    _check_name(name)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an int, got {_type_name(value)}")
     if low is not None and value < low:
@@ -124,7 +119,6 @@ def check_real(name: str, value: object, low: float | None = None, high: float |
     ``low``/``high`` are inclusive unless ``low_open``/``high_open``. NaN is always rejected;
     infinities are rejected unless ``finite=False``.
     """
-    _check_name(name)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {_type_name(value)}")
     value = float(value)
@@ -143,7 +137,6 @@ def check_real(name: str, value: object, low: float | None = None, high: float |
 
 def check_positive(name: str, value: object, allow_zero: bool = False) -> float:
     """``value`` as a float if it is a finite real number > 0 (``>= 0`` with ``allow_zero``)."""
-    _check_name(name)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {_type_name(value)}")
     ok = value >= 0 if allow_zero else value > 0
@@ -159,7 +152,6 @@ def check_probability(name: str, value: object, *, low_open: bool = False, high_
 
 def check_bool(name: str, value: object) -> bool:
     """A flag: ``True`` or ``False`` (numpy bools too), nothing else."""
-    _check_name(name)
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_type_name(value)}")
     return bool(value)
@@ -167,7 +159,6 @@ def check_bool(name: str, value: object) -> bool:
 
 def check_choice(name: str, value: object, choices: Iterable[Any]) -> Any:
     """``value`` if it is one of ``choices`` (compared with ``==``; strings usually)."""
-    _check_name(name)
     choices = tuple(choices)
     allowed = ", ".join(repr(c) for c in choices)
     if choices and all(isinstance(c, str) for c in choices) and not isinstance(value, str):
@@ -240,7 +231,6 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
     - torch: a ``torch.Tensor`` raises ``TypeError`` unless ``torch_ok``, in which case the
       same checks run on the tensor and the tensor is returned unchanged (no conversion).
     """
-    _check_name(name)
     if _is_torch(x):
         if not torch_ok:
             raise TypeError(f"{name} must be a numpy array (or nested lists of numbers), got a torch tensor; "
@@ -279,7 +269,6 @@ def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = Non
                  floating: bool = False):
     """``x`` if it is a real-valued torch tensor with the given layout (see :func:`check_array`);
     ``floating=True`` also requires a floating-point dtype (inputs to a model's layers)."""
-    _check_name(name)
     if not _is_torch(x):
         raise TypeError(f"{name} must be a torch tensor, got {_type_name(x)}"
                         + (f"; pass torch.as_tensor({name})" if isinstance(x, np.ndarray) else ""))
@@ -330,7 +319,6 @@ def check_same_length(*named: tuple[str, Any], axis: int = 0) -> int:
 # ----------------------------------------------------------------------------- objects
 def check_axes(name: str, ax: object, *, allow_none: bool = False):
     """A matplotlib ``Axes`` (duck-typed: it draws and has a figure), or None if ``allow_none``."""
-    _check_name(name)
     if ax is None and allow_none:
         return None
     if not all(hasattr(ax, attr) for attr in ("plot", "imshow", "set_xlabel", "figure")):
@@ -340,7 +328,6 @@ def check_axes(name: str, ax: object, *, allow_none: bool = False):
 
 def check_module(name: str, model: object):
     """A torch ``nn.Module`` (duck-typed: callable, with ``parameters()`` and ``forward``)."""
-    _check_name(name)
     if not (callable(model) and callable(getattr(model, "parameters", None)) and hasattr(model, "forward")):
         raise TypeError(f"{name} must be a torch nn.Module, got {_type_name(model)}")
     return model
@@ -348,7 +335,6 @@ def check_module(name: str, model: object):
 
 def check_callable(name: str, f: object):
     """Anything callable (a function, a lambda, a module)."""
-    _check_name(name)
     if not callable(f):
         raise TypeError(f"{name} must be callable (a function), got {_type_name(f)}")
     return f
@@ -362,7 +348,6 @@ def check_generator(name: str, rng: object, *, allow_none: bool = False) -> np.r
     fresh OS entropy, i.e. ``np.random.default_rng()`` (different on every call). Pass a seeded
     Generator for reproducible results. Legacy ``RandomState`` objects and ints are rejected.
     """
-    _check_name(name)
     if rng is None and allow_none:
         return np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
@@ -374,7 +359,6 @@ def check_generator(name: str, rng: object, *, allow_none: bool = False) -> np.r
 def check_instance(name: str, value: object, kinds: type | tuple[type, ...]) -> Any:
     """``value`` if ``isinstance(value, kinds)``; for objects a function needs by their class
     (a model with a particular architecture, a record type), where duck typing is not enough."""
-    _check_name(name)
     if not isinstance(value, kinds):
         kinds = kinds if isinstance(kinds, tuple) else (kinds,)
         names = " or ".join(k.__name__ for k in kinds)
@@ -384,7 +368,6 @@ def check_instance(name: str, value: object, kinds: type | tuple[type, ...]) -> 
 
 def check_vocab(name: str, vocab: object) -> list[str]:
     """A vocabulary: a non-empty list or tuple of distinct non-empty strings; returned as a list."""
-    _check_name(name)
     if not isinstance(vocab, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple of token strings, got {_type_name(vocab)}")
     if not vocab:
@@ -407,7 +390,6 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
     ids must lie in ``[0, len(vocab))``; without it, ids must be ``>= 0``. Empty only with
     ``allow_empty``.
     """
-    _check_name(name)
     if isinstance(tokens, np.ndarray):
         if tokens.ndim != 1:
             raise ValueError(f"{name} must be a 1-D sequence of tokens, got an array with ndim {tokens.ndim}")
@@ -443,7 +425,6 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
 # ----------------------------------------------------------------------------- text, sequences, fitted models
 def check_text(name: str, value: object, *, allow_empty: bool = False) -> str:
     """A string (non-empty unless ``allow_empty``)."""
-    _check_name(name)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {_type_name(value)}")
     if not value and not allow_empty:
@@ -455,7 +436,6 @@ def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_
                    max_len: int | None = None) -> list:
     """A list or tuple of ``min_len`` to ``max_len`` items, each checked by the rule ``item``
     (``arg.<kind>(...)``, under the name ``name[i]``); returned as a list of canonical items."""
-    _check_name(name)
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple, got {_type_name(value)}")
     if len(value) < min_len or (max_len is not None and len(value) > max_len):
@@ -468,7 +448,6 @@ def check_mapping(name: str, value: object, key: "Rule | None" = None, item: "Ru
                   min_len: int = 1) -> dict:
     """A mapping (a dict) with at least ``min_len`` entries; ``key`` and ``item`` rules check each
     key and value (the value under the name ``name[key]``). Returned as a new dict."""
-    _check_name(name)
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a dict, got {_type_name(value)}")
     if len(value) < min_len:
@@ -479,7 +458,6 @@ def check_mapping(name: str, value: object, key: "Rule | None" = None, item: "Ru
 
 def check_fitted(name: str, model: object, *attributes: str) -> Any:
     """``model`` if every attribute in ``attributes`` (set by its ``fit``) exists and is not None."""
-    _check_name(name)
     if any(getattr(model, a, None) is None for a in attributes):
         raise ValueError(f"this {type(model).__name__} is not fitted yet: call fit(...) first")
     return model

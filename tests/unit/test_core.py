@@ -5,12 +5,10 @@ import pytest
 import torch
 
 from adversarial_examples import Example
-from mlnotes.core import (check_seed, count_params, numerical_grad, seed_everything, setup_notebook,
-                          setup_torch_threads)
+from mlnotes.core import _setup_torch_threads, check_seed, count_params, numerical_grad, seed_everything, setup_notebook
 
 ADVERSARIAL = {
     "seed_everything": Example(seed=0),
-    "setup_torch_threads": Example(num_threads=1),
     "setup_notebook": Example(seed=0, torch=False),
     "numerical_grad": Example(f=lambda: 0.0, x=None, fresh=lambda: {"x": np.zeros(2)}, idx=(0,), eps=1e-6,
                               accepts={"x": "ndim nan-array inf-array"}),  # any shape; NaN/inf propagate
@@ -26,7 +24,7 @@ def test_seed_everything_makes_global_rngs_repeat():
 
 
 def test_setup_torch_threads_sets_one_thread():
-    assert setup_torch_threads(1) == 1 == torch.get_num_threads()
+    assert _setup_torch_threads(1) == 1 == torch.get_num_threads()
 
 
 def test_setup_notebook_applies_style_and_seed():
@@ -65,12 +63,6 @@ def test_bad_seeds_are_rejected(seed, error):
         seed_everything(seed)
     with pytest.raises(error, match="seed"):
         setup_notebook(seed=seed)
-
-
-@pytest.mark.parametrize("threads, error", [(0, ValueError), (10_000, ValueError), (1.0, TypeError), (True, TypeError)])
-def test_bad_thread_counts_are_rejected(threads, error):
-    with pytest.raises(error, match="num_threads"):
-        setup_torch_threads(threads)
 
 
 def test_numerical_grad_matches_analytic_and_restores_x():
