@@ -486,7 +486,8 @@ class Rule:
     ``validator(name, value, *options)``. Build rules with ``arg.<kind>(...)``.
 
     Inside :func:`checked`, the options ``low``, ``high`` and the entries of ``shape`` may be
-    strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``) or name
+    strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``,
+    ``shape="x.shape"``) or name
     axes (``shape=("N", "D")``): an axis name met first binds to that axis's size, and every
     later use of the name (in this or a later rule) must match it.
     """
@@ -503,6 +504,8 @@ class Rule:
             if isinstance(options.get(key), str):
                 options[key] = _lookup(options[key], scope, name)
         spec = options.get("shape")
+        if isinstance(spec, str):                      # another argument's whole shape: "x.shape"
+            options["shape"], spec = tuple(_lookup(spec, scope, name)), None
         if spec is not None:
             options["shape"] = tuple(_lookup(s, scope, name) if isinstance(s, str) else s for s in spec)
         out = self.validator(name, value, *self.args, **options)
