@@ -7,7 +7,7 @@ Holds
 - ``dv_bound``, ``jsd_bound``, ``infonce_bound``: the Donsker-Varadhan (MINE), Jensen-Shannon and
   InfoNCE objectives, from critic scores;
 - ``SeparableCritic`` and ``train_critic``: a learned critic ``f(x) . g(y)`` (torch);
-- ``DIMEncoder``, ``local_dim_loss``, ``global_dim_loss``, ``train_dim`` (and ``train_local_dim``):
+- ``DIMEncoder``, its local and global InfoNCE losses, ``train_dim`` (and ``train_local_dim``):
   local and global Deep InfoMax on small digit images.
 """
 
@@ -21,11 +21,10 @@ import torch.nn.functional as F
 from scipy.special import logsumexp
 from torch import nn
 
-from mlnotes.validate import check_array, check_count, check_seed, check_tensor, checked, arg
+from mlnotes.validate import check_count, checked, arg
 
 __all__ = ["gaussian_mi", "correlated_gaussians", "gaussian_log_ratio", "dv_bound", "jsd_bound",
-           "infonce_bound", "SeparableCritic", "train_critic", "DIMEncoder", "local_dim_loss",
-           "global_dim_loss", "train_dim", "train_local_dim", "encode", "plot_mi_estimates",
+           "infonce_bound", "SeparableCritic", "train_critic", "DIMEncoder", "train_dim", "train_local_dim", "encode", "plot_mi_estimates",
            "plot_probe_comparison"]
 
 _MAX_DIM = 10_000  # a dimension, width or batch beyond this can only be a mistake here
@@ -87,7 +86,7 @@ def jsd_bound(t_joint: np.ndarray, t_marginal: np.ndarray) -> float:
     return float(-np.logaddexp(0, -tj).mean() - np.logaddexp(0, tm).mean())
 
 
-@checked(scores=arg.array(ndim=2))
+@checked(scores=arg.array(shape=("N", "N")))
 def infonce_bound(scores: np.ndarray) -> float:
     """InfoNCE ``mean_i [S_ii - log sum_j exp(S_ij)] + log N`` for an (N, N) score matrix.
 
@@ -95,7 +94,6 @@ def infonce_bound(scores: np.ndarray) -> float:
     log-softmax (<= 0), so the value never exceeds ``log N``.
     """
     s = scores  # (N, N)
-    check_array("scores", s, shape=(s.shape[0], s.shape[0]))
     n = s.shape[0]
     return float(np.mean(np.diag(s) - logsumexp(s, axis=1)) + math.log(n))
 
@@ -142,7 +140,7 @@ def train_critic(rho: float, d: int = 2, objective: str = "infonce", steps: int 
     off-diagonal pairs). Returns the critic and per-step values of the InfoNCE and DV estimates.
     """
     rng = np.random.default_rng(seed)
-    torch.manual_seed(check_seed(seed))
+    torch.manual_seed(seed)
     critic = SeparableCritic(d)
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
     loss_fn = {"infonce": _torch_infonce, "jsd": _torch_jsd, "dv": _torch_dv}[objective]
@@ -199,48 +197,37 @@ class DIMEncoder(nn.Module):
 
 
 # region: dim-losses
-@checked(global_code=arg.tensor(ndim=2))
-def local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+def _local_dim_loss(global_code: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
     """Negative mean InfoNCE between each image's global code and each of its local features.
 
     ``global_code`` (B, k), ``local`` (B, P, k). For every position p the positive pair is (i, i)
     and the negatives are the position-p features of the other images in the batch:
     ``S_p = G L_p^T`` (B, B), loss = ``-mean_p mean_i log softmax_j(S_p)[i, i]``.
     """
-    B, k = global_code.shape  # (B, k)
-    check_tensor("local", local, shape=(B, None, k))  # (B, P, k)
     scores = torch.einsum("ik,jpk->pij", global_code, local)  # (P, B, B)
     target = torch.arange(global_code.shape[0]).expand(scores.shape[0], -1)
     return F.cross_entropy(scores.reshape(-1, scores.shape[2]), target.reshape(-1))
 
 
-@checked(global_code=arg.tensor(ndim=2))
-def global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
+def _global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
     """Negative InfoNCE between each image's global code and a summary of its whole feature map.
 
     ``global_code`` and ``summary`` (B, k); ``S = G M^T`` (B, B), positives on the diagonal.
     """
-    check_tensor("summary", summary, shape=global_code.shape)
     return F.cross_entropy(global_code @ summary.T, torch.arange(global_code.shape[0]))
 # endregion
 
 
-@checked(images=arg.array(ndim=3, dtype=np.float32))
-def _square_images(images: object) -> np.ndarray:
-    n, h, _ = images.shape
-    check_count("len(images)", n, low=2)
-    return check_array("images", images, shape=(n, h, h), dtype=np.float32)
-
-
-@checked(objective=arg.choice(("local", "global")), lr=arg.positive(), steps=arg.count(high=_MAX_DIM),
-         batch=arg.count(high=_MAX_DIM), seed=arg.seed())
+@checked(images=arg.array(shape=("n", "h", "h"), dtype=np.float32), objective=arg.choice(("local", "global")),
+         lr=arg.positive(), steps=arg.count(high=_MAX_DIM), batch=arg.count(low=2, high=_MAX_DIM), seed=arg.seed())
 def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, batch: int = 64,
               lr: float = 2e-3, seed: int = 0, channels: int = 32,
               stride: int = 1) -> tuple[DIMEncoder, list[float]]:
-    """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss."""
-    images = _square_images(images)  # (n, h, h)
+    """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss
+    (InfoNCE over batches of ``min(batch, n)`` images)."""
+    check_count("len(images)", len(images), low=2)       # one image has no negatives
     torch.manual_seed(seed)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(seed)
     encoder = DIMEncoder(channels=channels, size=images.shape[1], stride=stride)
     opt = torch.optim.Adam(encoder.parameters(), lr=lr)
     data = torch.from_numpy(images)[:, None]
@@ -248,8 +235,8 @@ def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, ba
     for _ in range(steps):
         idx = torch.from_numpy(rng.choice(len(images), size=min(batch, len(images)), replace=False))
         g, local = encoder(data[idx])
-        loss = (local_dim_loss(g, local) if objective == "local"
-                else global_dim_loss(g, encoder.whole_map(data[idx])))
+        loss = (_local_dim_loss(g, local) if objective == "local"
+                else _global_dim_loss(g, encoder.whole_map(data[idx])))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -257,23 +244,22 @@ def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, ba
     return encoder, losses
 
 
+@checked(images=arg.array(shape=(None, 8, 8)))
 def train_local_dim(images: np.ndarray, steps: int = 300, batch: int = 64, lr: float = 2e-3,
                     seed: int = 0) -> tuple[DIMEncoder, list[float]]:
-    """Train a :class:`DIMEncoder` on 8x8 ``images`` (n, 8, 8) with :func:`local_dim_loss`."""
-    check_array("images", images, shape=(None, 8, 8))
+    """Train a :class:`DIMEncoder` on 8x8 ``images`` (n, 8, 8) with the local loss."""
     return train_dim(images, "local", steps=steps, batch=batch, lr=lr, seed=seed)
 
 
-@checked(encoder=arg.instance(DIMEncoder))
+@checked(encoder=arg.instance(DIMEncoder),
+         images=arg.array(shape=(None, "encoder.size", "encoder.size"), dtype=np.float32))
 def encode(encoder: DIMEncoder, images: np.ndarray) -> np.ndarray:
     """Global codes (n, code) of square ``images`` (n, h, h) of the encoder's size, without gradients."""
-    size = encoder.size
-    images = check_array("images", images, shape=(None, size, size), dtype=np.float32)  # (n, h, h)
     with torch.no_grad():
         return encoder(torch.from_numpy(images)[:, None])[0].numpy().astype(np.float64)
 
 
-@checked(ax=arg.axes(), true_mi=arg.array(ndim=1), curves=arg.instance(dict))
+@checked(ax=arg.axes(), true_mi=arg.array(shape=("M",)), curves=arg.mapping(item=arg.array(shape=("M",))))
 def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
     """Each estimator's value against the true MI, with the diagonal and the ``log N`` ceilings."""
     top = 1.1 * float(true_mi.max())
@@ -288,12 +274,10 @@ def plot_mi_estimates(ax, true_mi, curves: dict, ceilings=(16,)) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
 
-@checked(ax=arg.axes(), baselines=arg.instance(dict), accuracies=arg.instance(dict))
+@checked(ax=arg.axes(), accuracies=arg.mapping(item=arg.array(ndim=1)), baselines=arg.mapping(item=arg.real()))
 def plot_probe_comparison(ax, accuracies: dict, baselines: dict) -> None:
     """Per-seed probe accuracies as dots with their mean as a bar; ``baselines`` as dashed lines."""
-    ax, baselines
-    for k, (name, values) in enumerate(accuracies.items()):
-        values = check_array("accuracies", values, ndim=1)  # (seeds,)
+    for k, (name, values) in enumerate(accuracies.items()):      # values: (seeds,)
         ax.bar(k, values.mean(), color=f"C{k}", alpha=0.4, width=0.6)
         ax.plot(np.full(len(values), k), values, "o", color=f"C{k}", ms=5)
     for (name, value), style in zip(baselines.items(), ["--", ":"]):
