@@ -19,13 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_count, check_seed, check_tensor, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["MLPEncoder", "augment_digits", "draw_ssl_taxonomy", "info_nce", "info_nce_mi_estimate", "linear_probe",
            "masked_mse", "train_contrastive", "train_masked"]
 
 
-@checked(z1=arg.tensor(ndim=2), tau=arg.real(0.0, low_open=True))
+@checked(z1=arg.tensor(shape=("N >= 2", "k")), z2=arg.tensor(shape=("N", "k")), tau=arg.real(0.0, low_open=True))
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
     """SimCLR's NT-Xent loss for N pairs of views ``z1``, ``z2`` (N, k).
 
@@ -33,9 +33,6 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tens
     partner, its 2N - 2 negatives are all other views (the self-similarity is masked out):
     ``loss = mean_i -log exp(s_i,p(i)) / sum_{j != i} exp(s_ij)``.
     """
-    z2 = check_tensor("z2", z2, shape=tuple(z1.shape))  # (N, k)
-    if z1.shape[0] < 2:
-        raise ValueError(f"z1 and z2 need N >= 2 pairs, got {z1.shape[0]}")
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.T / tau
@@ -44,21 +41,19 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.2) -> torch.Tens
     return F.cross_entropy(sim, partner)
 
 
-@checked(critic_matrix=arg.array(ndim=2, torch_ok=True))
+@checked(critic_matrix=arg.array(shape=("N", "N"), torch_ok=True))
 def info_nce_mi_estimate(critic_matrix: np.ndarray | torch.Tensor) -> float:
     """``log N - CE``: the InfoNCE lower bound on MI from an (N, N) critic matrix (diagonal = positives).
 
     Never exceeds ``log N``.
     """
     s = torch.as_tensor(critic_matrix, dtype=torch.float64)
-    if s.shape[0] != s.shape[1]:
-        raise ValueError(f"critic_matrix must be square (N, N), got shape {tuple(s.shape)}")
     n = s.shape[0]
     return math.log(n) - F.cross_entropy(s, torch.arange(n)).item()
 
 
 @checked(x=arg.tensor(shape=(None, 64)), shift=arg.int(0, 3), noise=arg.real(0.0), drop=arg.probability(high_open=True),
-         contrast=arg.array(shape=(2,), low=1e-9))
+         contrast=arg.array(shape=(2,), low=1e-9), generator=arg.optional(arg.instance(torch.Generator)))
 def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: float = 0.2,
                    contrast: tuple[float, float] = (0.6, 1.4), generator: torch.Generator | None = None
                    ) -> torch.Tensor:
@@ -68,8 +63,8 @@ def augment_digits(x: torch.Tensor, shift: int = 1, noise: float = 0.1, drop: fl
     contrast factor drawn uniformly from ``contrast``, perturbed with Gaussian noise of std
     ``noise``, and a fraction ``drop`` of its pixels is set to 0. Returns (B, 64).
     """
-    if contrast[0] > contrast[1] or (generator is not None and not isinstance(generator, torch.Generator)):
-        raise ValueError(f"contrast must be (low, high) with low <= high and generator a torch.Generator or None")
+    if contrast[0] > contrast[1]:
+        raise ValueError(f"contrast must be (low, high) with low <= high, got {tuple(contrast)}")
     b = x.shape[0]
     img = F.pad(x.view(b, 1, 8, 8), (shift, shift, shift, shift))
     patches = img.unfold(2, 8, 1).unfold(3, 8, 1)  # (B, 1, 2s+1, 2s+1, 8, 8): every shifted crop
@@ -94,11 +89,9 @@ class MLPEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    @checked(X=arg.array(shape=(None, 64), dtype=np.float32))
     def features(self, X: np.ndarray) -> np.ndarray:
         """Representations (n, code) of images ``X`` (n, 64), without gradients (no head)."""
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != 64:
-            raise ValueError(f"X must have shape (n, 64), got {X.shape}")
         with torch.no_grad():
             return self.body(torch.from_numpy(X)).numpy().astype(np.float64)
 
@@ -118,7 +111,7 @@ def _adam_steps(model: nn.Module, X: np.ndarray, batch_loss, steps: int, batch: 
     return losses
 
 
-@checked(X=arg.array(shape=(None, 64), dtype=np.float32), tau=arg.real(0.0, low_open=True),
+@checked(X=arg.array(shape=("n >= 2", 64), dtype=np.float32), tau=arg.real(0.0, low_open=True),
          lr=arg.real(0.0, low_open=True), steps=arg.count(high=10**6), batch=arg.count(high=10**6), seed=arg.seed())
 def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: float = 0.2, lr: float = 1e-3,
                       seed: int = 0, shift: int = 1, noise: float = 0.1, drop: float = 0.2
@@ -127,10 +120,8 @@ def train_contrastive(X: np.ndarray, steps: int = 400, batch: int = 256, tau: fl
 
     ``shift``, ``noise`` and ``drop`` are passed to :func:`augment_digits`.
     """
-    if len(X) < 2:
-        raise ValueError(f"X must have shape (n >= 2, 64), got {X.shape}")
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     model = MLPEncoder()
 
     def batch_loss(xb: torch.Tensor) -> torch.Tensor:
@@ -153,11 +144,10 @@ class MaskedPixelModel(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(torch.cat([x * ~mask, mask.float()], dim=1)))
 
+    @checked(X=arg.array(shape=(None, 64), dtype=np.float32))
     def features(self, X: np.ndarray) -> np.ndarray:
         """Representations (n, 64) of unmasked images ``X`` (n, 64)."""
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        if X.ndim != 2 or X.shape[1] != 64:
-            raise ValueError(f"X must have shape (n, 64), got {tuple(X.shape)}")
+        X = torch.from_numpy(X)
         with torch.no_grad():
             return self.encoder(torch.cat([X, torch.zeros_like(X)], dim=1)).numpy().astype(np.float64)
 
@@ -169,7 +159,7 @@ def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch
                  seed: int = 0) -> tuple[MaskedPixelModel, list[float]]:
     """Masked-pixel pretext task: hide a random ``mask_ratio`` of pixels, predict them (MSE on hidden ones)."""
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     model = MaskedPixelModel()
 
     def batch_loss(xb: torch.Tensor) -> torch.Tensor:
@@ -179,8 +169,9 @@ def train_masked(X: np.ndarray, mask_ratio: float = 0.3, steps: int = 400, batch
     return model, _adam_steps(model, X, batch_loss, steps, batch, lr, gen)
 
 
-@checked(X=arg.array(shape=(None, 64), dtype=np.float32), mask_ratio=arg.probability(low_open=True, high_open=True),
-         seed=arg.seed())
+@checked(model=arg.instance(MaskedPixelModel), X=arg.array(shape=(None, 64), dtype=np.float32),
+         mask_ratio=arg.probability(low_open=True, high_open=True), seed=arg.seed(),
+         fill=arg.optional(arg.array(shape=(64,), dtype=np.float32)))
 def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, seed: int = 0,
                fill: np.ndarray | None = None) -> tuple[float, float]:
     """(model MSE, mean-imputation MSE) on randomly hidden pixels of ``X`` (n, 64).
@@ -188,8 +179,6 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     Mean imputation fills each hidden pixel with ``fill[pixel]``: pass the training-set pixel
     means; by default the means over ``X`` itself (which peeks at the evaluation data).
     """
-    if not isinstance(model, MaskedPixelModel):  # needs the (x, mask) forward, not any nn.Module
-        raise TypeError(f"model must be a MaskedPixelModel, got {type(model).__name__}")
     X = torch.as_tensor(X)  # (n, 64)
     gen = torch.Generator().manual_seed(seed)
     mask = torch.rand(X.shape, generator=gen) < mask_ratio
@@ -198,13 +187,14 @@ def masked_mse(model: MaskedPixelModel, X: np.ndarray, mask_ratio: float = 0.3, 
     if fill is None:
         means = X.mean(dim=0, keepdim=True)
     else:
-        means = torch.as_tensor(check_array("fill", fill, shape=(64,), dtype=np.float32)).reshape(1, -1)
+        means = torch.as_tensor(fill).reshape(1, -1)
     baseline = means.expand_as(X)
     return float(((pred - X)[mask] ** 2).mean()), float(((baseline - X)[mask] ** 2).mean())
 
 
-@checked(features_train=arg.array(ndim=2), y_train=arg.array(ndim=1, integer=True),
-         y_test=arg.array(ndim=1, integer=True))
+@checked(features_train=arg.array(shape=("N", "D")), y_train=arg.array(shape=("N",), integer=True),
+         features_test=arg.array(shape=("M", "D")), y_test=arg.array(shape=("M",), integer=True),
+         labels_per_class=arg.optional(arg.count(high=10**6)), seed=arg.seed())
 def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test: np.ndarray,
                  y_test: np.ndarray, labels_per_class: int | None = None, seed: int = 0) -> float:
     """Test accuracy of a logistic regression trained on ``labels_per_class`` examples per class.
@@ -218,15 +208,10 @@ def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test:
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    features_test = check_array("features_test", features_test, shape=(None, features_train.shape[1]))
-    if features_train.ndim != 2 or len(features_train) != len(y_train) or features_test.ndim != 2 \
-            or len(features_test) != len(y_test) or features_train.shape[1] != features_test.shape[1]:
-        raise ValueError("features must be 2-D with one row per label, train and test of equal width")
     if labels_per_class is None:
         picked = np.arange(len(y_train))
     else:
-        labels_per_class = check_count("labels_per_class", labels_per_class, high=10**6)
-        rng = np.random.default_rng(check_seed(seed))
+        rng = np.random.default_rng(seed)
         chosen = []
         for c in np.unique(y_train):
             idx = np.flatnonzero(y_train == c)

@@ -464,6 +464,7 @@ def check_fitted(name: str, model: object, *attributes: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- declared rules
+_MIN_SIZE = re.compile(r"\s*>=\s*(\d+)$")      # "N >= 2": an axis named N with at least 2 entries
 _EXPRESSION_BUILTINS = {"__builtins__": {}, "len": len, "min": min, "max": max}
 
 
@@ -489,7 +490,8 @@ class Rule:
     strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``,
     ``shape="x.shape"``) or name
     axes (``shape=("N", "D")``): an axis name met first binds to that axis's size, and every
-    later use of the name (in this or a later rule) must match it.
+    later use of the name (in this or a later rule) must match it. ``"N >= 2"`` also asks for at
+    least 2 entries on that axis.
     """
 
     def __init__(self, validator: Callable[..., Any], *args: Any, **kwargs: Any):
@@ -507,13 +509,20 @@ class Rule:
         if isinstance(spec, str):                      # another argument's whole shape: "x.shape"
             options["shape"], spec = tuple(_lookup(spec, scope, name)), None
         if spec is not None:
-            options["shape"] = tuple(_lookup(s, scope, name) if isinstance(s, str) else s for s in spec)
+            options["shape"] = tuple(_lookup(_MIN_SIZE.sub("", s), scope, name) if isinstance(s, str) else s
+                                     for s in spec)
         out = self.validator(name, value, *self.args, **options)
         for axis, size in zip(spec or (), np.shape(out) if spec else ()):
-            if isinstance(axis, str) and axis.isidentifier():
-                if scope.setdefault(axis, size) != size:
-                    raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}) with {axis} = "
-                                     f"{scope[axis]} as before, got shape {tuple(np.shape(out))}")
+            if not isinstance(axis, str):
+                continue
+            least = _MIN_SIZE.search(axis)
+            if least and size < int(least.group(1)):
+                raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}), got shape "
+                                 f"{tuple(np.shape(out))}")
+            axis = _MIN_SIZE.sub("", axis)
+            if axis.isidentifier() and scope.setdefault(axis, size) != size:
+                raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}) with {axis} = "
+                                 f"{scope[axis]}, got shape {tuple(np.shape(out))}")
         return out
 
     def __repr__(self) -> str:

@@ -123,7 +123,7 @@ def test_bad_inputs(digits):
         info_nce(torch.zeros(3, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="tau must be in"):
         info_nce(torch.zeros(3, 2), torch.zeros(3, 2), tau=0)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match=r"critic_matrix must have shape \(N, N\) with N = 2"):
         info_nce_mi_estimate(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="finite"):
         info_nce_mi_estimate(np.full((2, 2), np.nan))
@@ -135,7 +135,7 @@ def test_bad_inputs(digits):
         augment_digits(torch.zeros(3, 64), drop=1.0)
     with pytest.raises(ValueError, match="hidden must be >= 1"):
         MLPEncoder(hidden=0)
-    with pytest.raises(ValueError, match=r"X must have shape \(n, 64\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(any, 64\)"):
         MLPEncoder().features(np.zeros((2, 8)))
     with pytest.raises(ValueError, match=r"X must have shape \(n >= 2, 64\)"):
         train_contrastive(np.zeros((1, 64)))
@@ -143,7 +143,7 @@ def test_bad_inputs(digits):
         train_masked(X_tr, mask_ratio=1.0)
     with pytest.raises(TypeError, match="model must be a MaskedPixelModel"):
         masked_mse(None, X_te)
-    with pytest.raises(ValueError, match="one row per label"):
+    with pytest.raises(ValueError, match=r"y_train must have shape \(1200,\), got shape \(5,\)"):
         linear_probe(X_tr, y_tr[:5], X_te, y_te)
     with pytest.raises(ValueError, match="fewer than labels_per_class"):
         linear_probe(X_tr, y_tr, X_te, y_te, 10_000)

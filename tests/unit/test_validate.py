@@ -327,7 +327,7 @@ def test_named_axes_bind_once_and_must_agree_across_arguments():
     # a name repeated inside one shape (a square matrix) binds on its first axis
     square = checked(A=arg.array(shape=("M", "M")))(lambda A: A)
     assert square(np.eye(3)).shape == (3, 3)
-    with pytest.raises(ValueError, match=r"A must have shape \(M, M\) with M = 3 as before, got shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"A must have shape \(M, M\) with M = 3, got shape \(3, 2\)"):
         square(np.zeros((3, 2)))
 
 
@@ -397,3 +397,14 @@ def test_values_sums_to_text_sequence_mapping_fitted_optional():
     with pytest.raises(TypeError, match="x must be an int"):
         maybe("2")
     assert repr(arg.optional(arg.count(high=3))) == "arg.optional(arg.count(high=3))"
+
+
+def test_named_axes_may_ask_for_a_minimum_size():
+    from mlnotes.validate import arg, checked
+
+    pairs = checked(z1=arg.array(shape=("N >= 2", "k")), z2=arg.array(shape=("N", "k")))(lambda z1, z2: len(z1))
+    assert pairs(np.zeros((2, 3)), np.ones((2, 3))) == 2
+    with pytest.raises(ValueError, match=r"z1 must have shape \(N >= 2, k\), got shape \(1, 3\)"):
+        pairs(np.zeros((1, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"z2 must have shape \(2, 3\), got shape \(3, 3\)"):
+        pairs(np.zeros((2, 3)), np.ones((3, 3)))
