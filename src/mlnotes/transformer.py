@@ -13,27 +13,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_count, check_int, check_tensor, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["TinyEncoder", "TinyGPT", "attention", "causal_mask", "freeze"]
 
 Tensor = torch.Tensor
 
 
+@checked(q=arg.tensor(shape=("...", "Lq", "d")), k=arg.tensor(shape=("...", "Lk", "d")),
+         v=arg.tensor(shape=("...", "Lk", "dv")), mask=arg.optional(arg.tensor(bool_ok=True)))
 def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
     """Reference softmax attention ``softmax(q k^T / sqrt(d) + log mask) v``.
 
     ``q`` (..., Lq, d), ``k`` (..., Lk, d), ``v`` (..., Lk, dv); ``mask`` boolean,
     broadcastable to (..., Lq, Lk), True where the query may attend. Returns (..., Lq, dv).
     """
-    q, k, v = (check_tensor(name, t, min_ndim=2) for name, t in (("q", q), ("k", k), ("v", v)))  # (..., L, d)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k need the same feature size, got {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v need the same length, got {k.shape[-2]} and {v.shape[-2]}")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
-        if check_tensor("mask", mask, bool_ok=True).dtype != torch.bool:
+        if mask.dtype != torch.bool:
             raise TypeError(f"mask must be boolean (True = attend), got {mask.dtype}")
         scores = scores.masked_fill(~mask, float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
@@ -68,8 +65,6 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d: int, heads: int) -> None:
         super().__init__()
-        check_int("d", d, 1)
-        check_int("heads", heads, 1)
         if d % heads:
             raise ValueError(f"d={d} must be divisible by heads={heads}")
         self.d, self.heads = d, heads
@@ -105,7 +100,7 @@ class Block(nn.Module):
 
     def __init__(self, d: int, heads: int, d_ff: int | None = None, cross: bool = False) -> None:
         super().__init__()
-        d_ff = 4 * d if d_ff is None else check_int("d_ff", d_ff, 1)
+        d_ff = 4 * d if d_ff is None else d_ff
         self.ln1, self.attn = nn.LayerNorm(d), MultiHeadAttention(d, heads)
         self.cross = None
         if cross:
@@ -117,8 +112,7 @@ class Block(nn.Module):
                 memory_mask: Tensor | None = None, prefix_kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
         x = x + self.attn(self.ln1(x), mask=mask, prefix_kv=prefix_kv)
         if self.cross is not None:
-            if memory is None:
-                raise ValueError("a cross-attention block needs memory (the encoder output)")
+            assert memory is not None, "a cross-attention block needs memory (the encoder output)"
             x = x + self.cross(self.ln_cross(x), memory=memory, mask=memory_mask)
         return x + self.ff(self.ln2(x))
 
@@ -132,25 +126,20 @@ class TinyEncoder(nn.Module):
     """
 
     @checked(vocab_size=arg.int(2, 10**7), max_len=arg.count(high=10**5), d=arg.count(high=10**5),
-             layers=arg.count(high=1000))
+             layers=arg.count(high=1000), heads=arg.count(high="d"),
+             pad_id=arg.optional(arg.int(low=0, high="vocab_size - 1")))
     def __init__(self, vocab_size: int, max_len: int, d: int = 64, heads: int = 4, layers: int = 2,
                  pad_id: int | None = 0) -> None:
         super().__init__()
         self.vocab_size, self.max_len = vocab_size, max_len
-        heads = check_count("heads", heads, high=d)
-        pad_id = None if pad_id is None else check_int("pad_id", pad_id, 0, vocab_size - 1)
         self.pad_id = pad_id
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
         self.ln = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab_size)
 
+    @checked(ids=arg.tensor(shape=(None, "L <= self.max_len"), integer=True, low=0, high="self.vocab_size - 1"))
     def forward(self, ids: Tensor, return_hidden: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        check_tensor("ids", ids, ndim=2)
-        if ids.dtype != torch.long:
-            raise TypeError(f"ids must be a long tensor of token ids, got {ids.dtype}")
-        if ids.shape[1] > self.max_len:
-            raise ValueError(f"sequence length {ids.shape[1]} exceeds max_len={self.max_len}")
         x = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
         mask = None if self.pad_id is None else (ids != self.pad_id)[:, None, None, :]
         for block in self.blocks:
@@ -172,11 +161,11 @@ class TinyGPT(nn.Module):
     """
 
     @checked(vocab_size=arg.int(2, 10**7), max_len=arg.count(high=10**5), d=arg.count(high=10**5),
-             n_layer=arg.count(high=1000))
+             n_layer=arg.count(high=1000), n_head=arg.count(high="d"))
     def __init__(self, vocab_size: int, d: int = 32, n_layer: int = 2, n_head: int = 4, max_len: int = 16) -> None:
         super().__init__()
         self.vocab_size, self.max_len = vocab_size, max_len
-        self.d, self.n_layer, self.n_head = d, n_layer, check_count("n_head", n_head, high=d)
+        self.d, self.n_layer, self.n_head = d, n_layer, n_head
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.blocks = nn.ModuleList(Block(d, n_head) for _ in range(n_layer))
         self.ln = nn.LayerNorm(d)
@@ -191,9 +180,9 @@ class TinyGPT(nn.Module):
             raise ValueError(f"length {x.shape[1]} (prompt + tokens) exceeds max_len={self.max_len}")
         return x + self.pos(torch.arange(x.shape[1]))
 
+    @checked(ids=arg.tensor(ndim=2, integer=True, low=0, high="self.vocab_size - 1"))
     def forward(self, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]] | None = None,
                 soft_prompt: Tensor | None = None, prefix_from: int = 0) -> Tensor:
-        check_tensor("ids", ids, ndim=2)
         if prefix_kv is not None and len(prefix_kv) != self.n_layer:
             raise ValueError(f"prefix_kv needs one (k, v) pair per layer ({self.n_layer}), got {len(prefix_kv)}")
         x = self.embed(ids, soft_prompt)

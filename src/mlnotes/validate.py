@@ -464,7 +464,7 @@ def check_fitted(name: str, model: object, *attributes: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- declared rules
-_MIN_SIZE = re.compile(r"\s*>=\s*(\d+)$")      # "N >= 2": an axis named N with at least 2 entries
+_BOUND = re.compile(r"^\s*(\w+)\s*(>=|<=)\s*(.+)$")   # "N >= 2", "L <= self.max_len": a named axis with a bound
 _EXPRESSION_BUILTINS = {"__builtins__": {}, "len": len, "min": min, "max": max}
 
 
@@ -490,8 +490,9 @@ class Rule:
     strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``,
     ``shape="x.shape"``) or name
     axes (``shape=("N", "D")``): an axis name met first binds to that axis's size, and every
-    later use of the name (in this or a later rule) must match it. ``"N >= 2"`` also asks for at
-    least 2 entries on that axis.
+    later use of the name (in this or a later rule) must match it. ``"N >= 2"`` or
+    ``"L <= self.max_len"`` also bound that axis's size; a leading ``"..."`` allows any number of
+    leading axes (``shape=("...", "L", "d")``).
     """
 
     def __init__(self, validator: Callable[..., Any], *args: Any, **kwargs: Any):
@@ -507,23 +508,39 @@ class Rule:
                 options[key] = _lookup(options[key], scope, name)
         spec = options.get("shape")
         if isinstance(spec, str):                      # another argument's whole shape: "x.shape"
-            options["shape"], spec = tuple(_lookup(spec, scope, name)), None
-        if spec is not None:
-            options["shape"] = tuple(_lookup(_MIN_SIZE.sub("", s), scope, name) if isinstance(s, str) else s
-                                     for s in spec)
+            options["shape"] = spec = tuple(_lookup(spec, scope, name))
+        axes = None if spec is None else tuple(spec[1:] if spec[:1] == ("...",) else spec)
+        if axes is not None:                           # the validator checks what is known already
+            known = tuple(None if isinstance(a, str) and (_BOUND.match(a) or a not in scope and a.isidentifier())
+                          else _lookup(a, scope, name) if isinstance(a, str) else a for a in axes)
+            options.pop("shape")
+            options.update({"min_ndim": len(axes)} if len(axes) < len(spec) else
+                           {"ndim": len(axes)} if known == (None,) * len(axes) else {"shape": known})
         out = self.validator(name, value, *self.args, **options)
-        for axis, size in zip(spec or (), np.shape(out) if spec else ()):
-            if not isinstance(axis, str):
-                continue
-            least = _MIN_SIZE.search(axis)
-            if least and size < int(least.group(1)):
-                raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}), got shape "
-                                 f"{tuple(np.shape(out))}")
-            axis = _MIN_SIZE.sub("", axis)
-            if axis.isidentifier() and scope.setdefault(axis, size) != size:
-                raise ValueError(f"{name} must have shape ({', '.join(map(str, spec))}) with {axis} = "
-                                 f"{scope[axis]}, got shape {tuple(np.shape(out))}")
+        if axes is not None:
+            self._bind_axes(name, spec, axes, tuple(np.shape(out)), scope)
         return out
+
+    @staticmethod
+    def _bind_axes(name: str, spec: tuple, axes: tuple, shape: tuple, scope: dict) -> None:
+        """Check the trailing axes of ``shape`` against ``axes``: numbers, references, bounds
+        (``"L <= self.max_len"``) and names, which bind to their size the first time they appear."""
+        what = f"{name} must have shape ({', '.join('any' if a is None else str(a) for a in spec)})"
+        for axis, size in zip(axes, shape[len(shape) - len(axes):]):
+            bound = _BOUND.match(axis) if isinstance(axis, str) else None
+            if bound:
+                axis, op, text = bound.groups()
+                limit = _lookup(text, scope, name)
+                if size < limit if op == ">=" else size > limit:
+                    detail = "" if text.isdigit() else f" with {text} = {limit}"
+                    raise ValueError(f"{what}{detail}, got shape {shape}")
+            if axis is None:
+                continue
+            want = scope.setdefault(axis, size) if isinstance(axis, str) and axis.isidentifier() \
+                and axis not in scope else _lookup(axis, scope, name) if isinstance(axis, str) else axis
+            if size != want:
+                detail = f" with {axis} = {want}" if isinstance(axis, str) else ""
+                raise ValueError(f"{what}{detail}, got shape {shape}")
 
     def __repr__(self) -> str:
         options = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]

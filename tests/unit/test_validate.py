@@ -408,3 +408,23 @@ def test_named_axes_may_ask_for_a_minimum_size():
         pairs(np.zeros((1, 3)), np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"z2 must have shape \(2, 3\), got shape \(3, 3\)"):
         pairs(np.zeros((2, 3)), np.ones((3, 3)))
+
+
+def test_axes_bounded_by_other_arguments_and_leading_ellipsis():
+    from types import SimpleNamespace
+    from mlnotes.validate import arg, checked
+
+    @checked(ids=arg.array(shape=(None, "L <= model.max_len"), integer=True),
+             q=arg.array(shape=("...", "Lq", "d")), k=arg.array(shape=("...", "Lk", "d")))
+    def f(model, ids, q, k):
+        return q.shape[-2], k.shape[-2]
+
+    model = SimpleNamespace(max_len=4)
+    assert f(model, np.zeros((2, 4), dtype=int), np.zeros((3, 2, 5)), np.zeros((7, 5))) == (2, 7)
+    with pytest.raises(ValueError, match=r"ids must have shape \(any, L <= model.max_len\) with model.max_len = 4, "
+                                         r"got shape \(2, 5\)"):
+        f(model, np.zeros((2, 5), dtype=int), np.zeros((2, 5)), np.zeros((7, 5)))
+    with pytest.raises(ValueError, match=r"k must have shape \(\.\.\., Lk, d\) with d = 5, got shape \(7, 4\)"):
+        f(model, np.zeros((2, 4), dtype=int), np.zeros((2, 5)), np.zeros((7, 4)))
+    with pytest.raises(ValueError, match=r"q must have at least 2 non-empty axes"):
+        f(model, np.zeros((2, 4), dtype=int), np.zeros(5), np.zeros((7, 5)))
