@@ -53,7 +53,7 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -423,21 +423,24 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
 
 
 # ----------------------------------------------------------------------------- text, sequences, fitted models
-def check_text(name: str, value: object, *, allow_empty: bool = False) -> str:
-    """A string (non-empty unless ``allow_empty``)."""
+def check_text(name: str, value: object, *, min_len: int = 1) -> str:
+    """A string of at least ``min_len`` characters (default: non-empty)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {_type_name(value)}")
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must be a non-empty str")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must be a str of at least {min_len} characters, got {value!r:.40}")
     return value
 
 
 def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_len: int = 1,
-                   max_len: int | None = None) -> list:
-    """A list or tuple of ``min_len`` to ``max_len`` items, each checked by the rule ``item``
-    (``arg.<kind>(...)``, under the name ``name[i]``); returned as a list of canonical items."""
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name} must be a list or tuple, got {_type_name(value)}")
+                   max_len: int | None = None, unordered: bool = False) -> list:
+    """A list or tuple (any collection but a string or a mapping with ``unordered``: a set, dict
+    keys) of ``min_len`` to ``max_len`` items, each checked by the rule ``item`` (``arg.<kind>(...)``,
+    under the name ``name[i]``); returned as a list of canonical items."""
+    kinds = (Collection,) if unordered else (list, tuple)
+    if not isinstance(value, kinds) or isinstance(value, (str, bytes, Mapping)):
+        allowed = "a collection (list, tuple, set)" if unordered else "a list or tuple"
+        raise TypeError(f"{name} must be {allowed}, got {_type_name(value)}")
     if len(value) < min_len or (max_len is not None and len(value) > max_len):
         allowed = f"at least {min_len}" if max_len is None else f"{min_len} to {max_len}"
         raise ValueError(f"{name} must hold {allowed} items, got {len(value)}")
@@ -447,11 +450,14 @@ def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_
 def check_mapping(name: str, value: object, key: "Rule | None" = None, item: "Rule | None" = None, *,
                   min_len: int = 1) -> dict:
     """A mapping (a dict) with at least ``min_len`` entries; ``key`` and ``item`` rules check each
-    key and value (the value under the name ``name[key]``). Returned as a new dict."""
+    key and value (the value under the name ``name[key]``), which are then returned as a new
+    dict. Without rules the mapping itself is returned (no copy)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a dict, got {_type_name(value)}")
     if len(value) < min_len:
         raise ValueError(f"{name} must hold at least {min_len} entries, got {len(value)}")
+    if key is None and item is None:
+        return value
     return {(k if key is None else key(f"{name} key", k)): (v if item is None else item(f"{name}[{k!r}]", v))
             for k, v in value.items()}
 

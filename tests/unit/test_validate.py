@@ -371,8 +371,12 @@ def test_values_sums_to_text_sequence_mapping_fitted_optional():
     assert check_text("s", "ab") == "ab"
     with pytest.raises(TypeError, match="s must be a str, got int"):
         check_text("s", 3)
-    with pytest.raises(ValueError, match="s must be a non-empty str"):
+    with pytest.raises(ValueError, match="s must be a str of at least 1 characters, got ''"):
         check_text("s", "")
+    assert check_text("s", "", min_len=0) == ""
+    assert sorted(check_sequence("words", {"b", "a"}, arg.text(), unordered=True)) == ["a", "b"]
+    with pytest.raises(TypeError, match=r"words must be a collection \(list, tuple, set\), got str"):
+        check_sequence("words", "ab", unordered=True)
     assert check_sequence("xs", (1, 2), arg.count()) == [1, 2]
     with pytest.raises(ValueError, match=r"xs\[1\] must be >= 1, got 0"):
         check_sequence("xs", [1, 0], arg.count())
