@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy.stats import binom
 
-from mlnotes.core import check_seed
 from mlnotes.trees import ClassificationTree, resolve_max_features
-from mlnotes.validate import as_numeric_array, check_array, check_int, checked, arg
+from mlnotes.validate import as_numeric_array, check_int, checked, arg
 
 
 __all__ = ["AdaBoostStumps", "SimpleForest", "adaboost_reweight", "bias_variance", "bootstrap_indices",
@@ -28,15 +27,13 @@ __all__ = ["AdaBoostStumps", "SimpleForest", "adaboost_reweight", "bias_variance
 
 # ----------------------------------------------------------------------------- bagging
 
-@checked(n=arg.count(high=10**8))
+@checked(n=arg.count(high=10**8), rng=arg.generator())
 def bootstrap_indices(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One bootstrap sample of ``range(n)``: ``(in_bag, oob)``.
 
     ``in_bag`` has n indices drawn with replacement; ``oob`` holds the indices never drawn
     (each is missed with probability (1 - 1/n)^n -> 1/e).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     in_bag = rng.integers(0, n, size=n)
     drawn = np.zeros(n, dtype=bool)
     drawn[in_bag] = True
@@ -56,7 +53,7 @@ def correlated_mean_variance(B: int, rho: float, sigma2: float = 1.0) -> float:
     return rho * sigma2 + (1.0 - rho) * sigma2 / B
 
 
-@checked(preds=arg.numeric_array(ndim=3))
+@checked(preds=arg.array(shape=("R >= 2", "M >= 2", None)))
 def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     """``(sigma2, rho)`` of single-tree predictions at fixed points, from ``preds`` (R, M, n).
 
@@ -65,8 +62,6 @@ def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     randomness (bootstrap, features), so their covariance at x is Var_Z(E[T(x) | Z]);
     sigma2 is the total variance Var(T(x)); rho = covariance / sigma2, both pooled over x.
     """
-    if min(preds.shape[:2]) < 2:
-        raise ValueError(f"preds needs >= 2 training sets and >= 2 trees, got shape {preds.shape}")
     # region: rho
     within = preds.var(axis=1, ddof=1).mean(axis=0)                   # E_Z Var(T | Z), (n,)
     M = preds.shape[1]
@@ -77,7 +72,7 @@ def tree_variance_components(preds: np.ndarray) -> tuple[float, float]:
     return sigma2, rho
 
 
-@checked(preds=arg.numeric_array(ndim=3))
+@checked(preds=arg.numeric_array(ndim=3), B=arg.int(low=1, high="preds.shape[1]"))
 def forest_variance(preds: np.ndarray, B: int) -> float:
     """Measured variance of a B-tree forest's prediction at fixed points, from ``preds`` (R, M, n).
 
@@ -85,13 +80,14 @@ def forest_variance(preds: np.ndarray, B: int) -> float:
     variance over the R training sets is taken per forest index and point, then averaged.
     """
     R, M, n = preds.shape
-    B = check_int("B", B, 1, M)
     G = M // B
     forests = preds[:, :G * B].reshape(R, G, B, n).mean(axis=2)        # (R, G, n)
     return float(forests.var(axis=0, ddof=1).mean())
 
 
-@checked(ks=arg.array(ndim=1, low=1), Bs=arg.array(ndim=1, low=1))
+@checked(ks=arg.array(shape=("K",), low=1), rhos=arg.array(shape=("K", None)), Bs=arg.array(shape=("NB",), low=1),
+         measured=arg.array(shape=("K", "NB"), low=0.0), sigma2=arg.array(shape=("K",), low=0.0),
+         rho_mean=arg.array(shape=("K",)))
 def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured: np.ndarray,
                         sigma2: np.ndarray, rho_mean: np.ndarray) -> object:
     """Two panels: rho against k (mean and spread over groups), forest variance against B.
@@ -100,10 +96,6 @@ def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured
     """
     from mlnotes.plotting import new_figure, style_cycle
 
-    rhos = check_array("rhos", rhos, shape=(len(ks), None))
-    measured = check_array("measured", measured, shape=(len(ks), len(Bs)), low=0.0)
-    sigma2 = check_array("sigma2", sigma2, shape=(len(ks),), low=0.0)
-    rho_mean = check_array("rho_mean", rho_mean, shape=(len(ks),))
     ks, Bs = [int(k) for k in ks], [int(B) for B in Bs]
     fig, (ax1, ax2) = new_figure(ncols=2, width=9, height=3.4)
     ax1.errorbar(ks, rhos.mean(axis=1), yerr=rhos.std(axis=1, ddof=1), marker="o", capsize=3)
@@ -125,7 +117,8 @@ def plot_rho_experiment(ks: list[int], rhos: np.ndarray, Bs: list[int], measured
     return fig
 
 
-@checked(preds=arg.array(ndim=3), ylim=arg.array(shape=(2,)))
+@checked(preds=arg.array(shape=("R", "M", "n")), B=arg.int(low=1, high="M"), truth=arg.array(shape=("n",)),
+         ylim=arg.array(shape=(2,)), title=arg.text(min_len=0))
 def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple[float, float],
                        title: str = "") -> object:
     """One figure: the first B-tree forest of every training set at fixed points, sorted by truth.
@@ -134,10 +127,6 @@ def draw_forest_spread(preds: np.ndarray, B: int, truth: np.ndarray, ylim: tuple
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    B = check_int("B", B, 1, preds.shape[1])
-    truth = check_array("truth", truth, shape=(preds.shape[2],))
-    if not isinstance(title, str):
-        raise TypeError(f"title must be a string, got {type(title).__name__}")
     order = np.argsort(truth)
     forests = preds[:, :B, order].mean(axis=1)                         # (R, n)
     fig, ax = new_figure(width=6.4, height=3.2)
@@ -166,12 +155,9 @@ class SimpleForest:
         self.max_features, self.max_depth, self.bootstrap = max_features, max_depth, bool(bootstrap)
         self.seed = seed
 
-    @checked(X=arg.numeric_array(2))
+    @checked(X=arg.numeric_array(2), y=arg.array(shape="X.shape[:1]", dtype=None))
     def fit(self, X: np.ndarray, y: np.ndarray) -> "SimpleForest":
         """Fit ``n_estimators`` trees, each on its own bootstrap sample (as sample weights)."""
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
         resolve_max_features(self.max_features, X.shape[1])
         self.classes_ = np.unique(y)
         rng = np.random.default_rng(self.seed)
@@ -191,14 +177,12 @@ class SimpleForest:
         self._X_train, self._y_train = X, y
         return self
 
+    @checked(self=arg.fitted("trees_"), X=arg.numeric_array(2, n_cols="self._X_train.shape[1]"))
     def tree_probas(self, X: np.ndarray) -> np.ndarray:
         """Every tree's class probabilities, columns aligned to ``classes_``: shape (B, n, C).
 
         A bootstrap sample can miss a class, so each tree's columns are placed by label.
         """
-        if not hasattr(self, "trees_"):
-            raise ValueError("the forest is not fitted yet: call fit(X, y) first")
-        X = as_numeric_array(X, "X", 2, n_cols=self._X_train.shape[1])
         out = np.zeros((len(self.trees_), len(X), len(self.classes_)))
         for b, tree in enumerate(self.trees_):
             out[b][:, np.searchsorted(self.classes_, tree.classes_)] = tree.predict_proba(X)
@@ -218,18 +202,15 @@ class SimpleForest:
         P = np.cumsum(self.tree_probas(X), axis=0)
         return (self.classes_[np.argmax(P, axis=2)] == np.asarray(y)[None]).mean(axis=1)
 
+    @checked(self=arg.fitted("trees_"), n_trees=arg.optional(arg.int(low=1, high="len(self.trees_)")))
     def oob_score(self, n_trees: int | None = None) -> float:
         """Out-of-bag accuracy: each training point is voted on only by trees that did not see it.
 
         Points that are in-bag for every one of the first ``n_trees`` trees are skipped.
         """
-        if not hasattr(self, "trees_"):
-            raise ValueError("the forest is not fitted yet: call fit(X, y) first")
         if not self.bootstrap:
             raise ValueError("oob_score needs bootstrap=True")
-        n_trees = len(self.trees_) if n_trees is None else check_int("n_trees", n_trees, 1)
-        if n_trees > len(self.trees_):
-            raise ValueError(f"n_trees must be <= {len(self.trees_)}, got {n_trees}")
+        n_trees = len(self.trees_) if n_trees is None else n_trees
         votes = np.zeros((len(self._X_train), len(self.classes_)))
         for tree, mask in zip(self.trees_[:n_trees], self.oob_masks_[:n_trees]):
             if mask.any():
@@ -294,7 +275,7 @@ def draw_majority_vote(p: float, rho: float, n_voters: int = 25, T_max: int = 10
     return fig
 
 
-@checked(preds=arg.numeric_array(ndim=2), truth=arg.numeric_array(ndim=1))
+@checked(preds=arg.array(shape=("R >= 2", "n")), truth=arg.array(shape=("n",)))
 def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """``(bias2, variance)`` of a model from its predictions over many training sets.
 
@@ -303,8 +284,6 @@ def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     mean_x (mean_r pred - f)^2 minus variance / R, the part the finite R adds. With noise variance s2, the expected squared error on a fresh noisy
     label is bias2 + variance + s2.
     """
-    if preds.shape[1] != len(truth) or len(preds) < 2:
-        raise ValueError(f"preds must be (R >= 2, {len(truth)}), got {preds.shape}")
     # region: bias-variance
     var_x = preds.var(axis=0, ddof=1)                               # (n,)
     mean_pred = preds.mean(axis=0)                                  # (n,)
@@ -314,7 +293,9 @@ def bias_variance(preds: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return bias2, variance
 
 
-@checked(noise=arg.real(0.0))
+@checked(names=arg.sequence(arg.text()), bias2=arg.array(shape=("len(names)", None), low=0.0),
+         variance=arg.array(shape="bias2.shape", low=0.0), noise=arg.real(0.0),
+         mse=arg.array(shape=("len(names)",), low=0.0), mse_se=arg.array(shape=("len(names)",), low=0.0))
 def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray, noise: float,
                        mse: np.ndarray, mse_se: np.ndarray) -> object:
     """Stacked bars bias^2 + variance + noise per model, with the measured test error on top.
@@ -324,12 +305,6 @@ def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names) or not names:
-        raise TypeError(f"names must be a non-empty list of strings, got {names!r:.40}")
-    bias2 = check_array("bias2", bias2, shape=(len(names), None), low=0.0)
-    variance = check_array("variance", variance, shape=bias2.shape, low=0.0)
-    mse = check_array("mse", mse, shape=(len(names),), low=0.0)
-    mse_se = check_array("mse_se", mse_se, shape=(len(names),), low=0.0)
     x = np.arange(len(names))
     b, v = bias2.mean(axis=1), variance.mean(axis=1)
     fig, ax = new_figure(width=7.5, height=3.4)
@@ -347,18 +322,14 @@ def plot_bias_variance(names: list[str], bias2: np.ndarray, variance: np.ndarray
 
 # ----------------------------------------------------------------------------- AdaBoost
 
-@checked(w=arg.array(ndim=1, low=0.0), alpha=arg.real())
+@checked(w=arg.array(shape=("n",), low=0.0, sums_to=1), y=arg.array(shape=("n",), values=(-1, 1)),
+         h=arg.array(shape=("n",), values=(-1, 1)), alpha=arg.real())
 def adaboost_reweight(w: np.ndarray, y: np.ndarray, h: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
     """One AdaBoost weight update: w_i exp(-alpha y_i h_i) / Z, returned with Z.
 
     ``w`` (n,) non-negative weights summing to 1; ``y`` and ``h`` (n,) in {-1, +1}.
     With alpha = 1/2 ln((1 - e)/e), Z = 2 sqrt(e (1 - e)).
     """
-    y, h = check_array("y", y, shape=w.shape), check_array("h", h, shape=w.shape)
-    if not (np.isin(y, (-1, 1)).all() and np.isin(h, (-1, 1)).all()):
-        raise ValueError("y and h must hold only -1 and +1")
-    if (w < 0).any() or not abs(w.sum() - 1.0) < 1e-9:
-        raise ValueError(f"w must be non-negative and sum to 1, got sum {w.sum()}")
     w_new = w * np.exp(-alpha * y * h)
     Z = float(w_new.sum())
     return w_new / Z, Z
@@ -374,21 +345,18 @@ class AdaBoostStumps:
     deep-copied every round (default: ``ClassificationTree(max_depth=1)``).
     """
 
-    @checked(n_rounds=arg.count(high=10**5), seed=arg.seed())
+    @checked(n_rounds=arg.count(high=10**5), learning_rate=arg.positive(), resample=arg.bool(), seed=arg.seed())
     def __init__(self, n_rounds: int = 50, learning_rate: float = 1.0, resample: bool = False,
                  estimator: object | None = None, seed: int = 0):
         self.n_rounds = n_rounds
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.learning_rate, self.resample, self.seed = float(learning_rate), bool(resample), seed
         self.estimator = ClassificationTree(max_depth=1) if estimator is None else estimator
 
-    @checked(X=arg.numeric_array(2))
+    @checked(X=arg.numeric_array(2), y=arg.array(shape="X.shape[:1]", dtype=None))
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AdaBoostStumps":
-        y = np.asarray(y)
         self.classes_ = np.unique(y)
-        if y.shape != (len(X),) or len(self.classes_) != 2:
-            raise ValueError(f"y must have shape ({len(X)},) and exactly two classes, got {self.classes_}")
+        if len(self.classes_) != 2:
+            raise ValueError(f"y must hold exactly two classes, got {self.classes_}")
         ys = np.where(y == self.classes_[1], 1.0, -1.0)
         rng = np.random.default_rng(self.seed)
         w = np.full(len(X), 1.0 / len(X))
@@ -423,11 +391,12 @@ class AdaBoostStumps:
         self.n_features_in_ = X.shape[1]
         return self
 
+    @checked(self=arg.fitted("learners_"), X=arg.numeric_array(2, n_cols="self.n_features_in_"))
     def staged_decision_function(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """F_m(x) = sum_{j <= m} alpha_j h_j(x) for m = 1..M, each of shape (n,)."""
-        if not hasattr(self, "learners_"):
-            raise ValueError("not fitted yet: call fit(X, y) first")
-        X = as_numeric_array(X, "X", 2, n_cols=self.n_features_in_)
+        return self._staged(X)
+
+    def _staged(self, X: np.ndarray) -> Iterator[np.ndarray]:
         terms = (alpha * np.asarray(h.predict(X), dtype=np.float64)  # (n,) each
                  for alpha, h in zip(self.alphas_, self.learners_))
         yield from itertools.accumulate(terms)
@@ -448,7 +417,8 @@ class AdaBoostStumps:
         return self.classes_[(F > 0).astype(int)]
 
 
-@checked(share=arg.array(ndim=2, low=0.0, high=1.0 + 1e-9), start_share=arg.probability())
+@checked(test_err=arg.mapping(item=arg.array(ndim=2, low=0.0, high=1.0)), share=arg.array(ndim=2, low=0.0, high=1.0 + 1e-9),
+         start_share=arg.probability())
 def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_share: float) -> object:
     """Left: test error against rounds per label-noise level (mean line, min-max band over seeds).
     Right: the flipped points' share of the weight against rounds (one line per seed).
@@ -457,9 +427,6 @@ def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_
     """
     from mlnotes.plotting import COLORS, new_figure, style_cycle
 
-    if not isinstance(test_err, dict) or not test_err:
-        raise TypeError(f"test_err must be a non-empty dict name -> (seeds, rounds) array, got {test_err!r:.40}")
-    test_err = {str(k): check_array("test_err", v, ndim=2, low=0.0, high=1.0) for k, v in test_err.items()}
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for (name, err), style in zip(test_err.items(), style_cycle(len(test_err))):
         m = np.arange(1, err.shape[1] + 1)
@@ -480,7 +447,7 @@ def plot_noise_curves(test_err: dict[str, np.ndarray], share: np.ndarray, start_
 
 # ----------------------------------------------------------------------------- stacking
 
-@checked(X=arg.numeric_array(2))
+@checked(estimators=arg.sequence(), X=arg.numeric_array(2), y=arg.array(shape="X.shape[:1]", dtype=None))
 def manual_stacking(estimators: list[object], final_estimator: object, X: np.ndarray, y: np.ndarray,
                     cv: object) -> Callable[[np.ndarray], np.ndarray]:
     """Stacking by hand; returns ``predict_proba(X_new) -> (n, C)``.
@@ -492,12 +459,9 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
-    if not isinstance(estimators, (list, tuple)) or not estimators:
-        raise TypeError(f"estimators must be a non-empty list of classifiers, got {estimators!r:.40}")
     for name, est in [("estimators", e) for e in estimators] + [("final_estimator", final_estimator)]:
         if not (hasattr(est, "fit") and hasattr(est, "predict_proba")):
             raise TypeError(f"{name} must hold scikit-learn classifiers (fit, predict_proba), got {est!r:.40}")
-    y = check_array("y", y, shape=(len(X),), dtype=None)
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         cv = check_int("cv", cv, 2, len(X))                          # a fold count
     keep = slice(1, None) if len(np.unique(y)) == 2 else slice(None)
@@ -515,13 +479,11 @@ def manual_stacking(estimators: list[object], final_estimator: object, X: np.nda
 
 # ----------------------------------------------------------------------------- plotting
 
-@checked(X=arg.numeric_array(2, n_cols=2), grid=arg.int(2, 2000))
+@checked(X=arg.numeric_array(2, n_cols=2), grid=arg.int(2, 2000), margin=arg.real(0.0))
 def decision_grid(X: np.ndarray, grid: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """The (grid, grid) mesh ``(gx, gy)`` that ``mlnotes.plotting.plot_decision_boundary`` evaluates for 2-D ``X``.
 
     Precompute ``predict(np.c_[gx.ravel(), gy.ravel()])`` once to redraw boundaries quickly.
     """
-    if not margin >= 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
     return np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))

@@ -470,6 +470,7 @@ def check_fitted(name: str, model: object, *attributes: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- declared rules
+_REFERABLE = ("low", "high", "n_cols", "min_len", "max_len")   # options that may name other arguments
 _BOUND = re.compile(r"^\s*(\w+)\s*(>=|<=)\s*(.+)$")   # "N >= 2", "L <= self.max_len": a named axis with a bound
 _EXPRESSION_BUILTINS = {"__builtins__": {}, "len": len, "min": min, "max": max}
 
@@ -492,7 +493,8 @@ class Rule:
     """One argument's rule for :func:`checked`: a validator with its options, applied as
     ``validator(name, value, *options)``. Build rules with ``arg.<kind>(...)``.
 
-    Inside :func:`checked`, the options ``low``, ``high`` and the entries of ``shape`` may be
+    Inside :func:`checked`, the options ``low``, ``high``, ``n_cols``, ``min_len``, ``max_len`` and
+    the entries of ``shape`` may be
     strings that refer to other arguments (``high="n"``, ``shape=(None, "model.d_in")``,
     ``shape="x.shape"``) or name
     axes (``shape=("N", "D")``): an axis name met first binds to that axis's size, and every
@@ -509,7 +511,7 @@ class Rule:
             return check_seed(value, name)
         scope = {} if scope is None else scope
         options = dict(self.kwargs)
-        for key in ("low", "high"):
+        for key in _REFERABLE:
             if isinstance(options.get(key), str):
                 options[key] = _lookup(options[key], scope, name)
         spec = options.get("shape")
