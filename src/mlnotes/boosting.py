@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import expit as sigmoid  # the logistic function; chapters import it from here
 
 from mlnotes.trees import RegressionTree, TreeArrays, grow_tree
-from mlnotes.validate import as_numeric_array, check_array, check_count, check_int, check_real, checked, arg
+from mlnotes.validate import checked, arg
 
 
 __all__ = ["GBDTBinaryClassifier", "GBDTRegressor", "XGBTree", "XGBoostLite", "gradients",
@@ -20,18 +20,10 @@ __all__ = ["GBDTBinaryClassifier", "GBDTRegressor", "XGBTree", "XGBoostLite", "g
            "weighted_quantiles"]   # sigmoid is scipy's expit, re-exported for the chapters
 
 
-def _check_X(X: object, n_features: int | None = None) -> np.ndarray:
-    return as_numeric_array(X, "X", 2, n_cols=n_features)
-
-
-def _check_y(y: object, n: int) -> np.ndarray:
-    return check_array("y", y, shape=(n,), bool_ok=True)
-
-
-def _check_params(n_estimators: int, learning_rate: float, max_depth: int) -> None:
-    check_count("n_estimators", n_estimators, high=10**5)
-    check_real("learning_rate", learning_rate, 0.0, low_open=True)
-    check_int("max_depth", max_depth, 1, 64)
+# Argument rules shared by the boosted models.
+_FIT = dict(X=arg.numeric_array(2), y=arg.array(shape="X.shape[:1]", bool_ok=True))
+_PREDICT = dict(self=arg.fitted("trees_"), X=arg.numeric_array(2, n_cols="self.n_features_in_"))
+_SIZES = dict(n_estimators=arg.count(high=10**5), learning_rate=arg.real(0.0, low_open=True), max_depth=arg.int(1, 64))
 
 
 def _staged_sum(F0: np.ndarray, terms: Iterable[tuple[float, object]], X: np.ndarray) -> Iterator[np.ndarray]:
@@ -54,9 +46,6 @@ class _BoostedTrees:
     """Prediction shared by the boosted models: ``F_m(X) = init_ + learning_rate * sum_{j <= m} tree_j(X)``."""
 
     def _stages(self, X: np.ndarray) -> Iterator[np.ndarray]:
-        if not hasattr(self, "trees_"):
-            raise ValueError("not fitted yet: call fit(X, y) first")
-        X = _check_X(X, self.n_features_in_)
         yield from _staged_sum(np.full(len(X), self.init_), ((self.learning_rate, t) for t in self.trees_), X)
 
 
@@ -65,9 +54,9 @@ class _BoostedTrees:
 class _GBDT(_BoostedTrees):
     """Constructor shared by the two GBDT models."""
 
+    @checked(**_SIZES)
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
                  min_samples_leaf: int = 1):
-        _check_params(n_estimators, learning_rate, max_depth)
         self.n_estimators, self.learning_rate = int(n_estimators), float(learning_rate)
         self.max_depth, self.min_samples_leaf = int(max_depth), min_samples_leaf
 
@@ -77,9 +66,8 @@ class GBDTRegressor(_GBDT):
     where h_m is a CART regression tree fitted to the residuals y - F_{m-1}
     (the negative gradient of 1/2 (y - F)^2)."""
 
+    @checked(**_FIT)
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GBDTRegressor":
-        X = _check_X(X)
-        y = _check_y(y, len(X))
         self.init_ = float(y.mean())
         F = np.full(len(y), self.init_)
         self.trees_: list[RegressionTree] = []
@@ -91,6 +79,7 @@ class GBDTRegressor(_GBDT):
         self.n_features_in_ = X.shape[1]
         return self
 
+    @checked(**_PREDICT)
     def staged_predict(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """F_m(X) for m = 1..M, each of shape (n,)."""
         return self._stages(X)
@@ -108,11 +97,10 @@ class GBDTBinaryClassifier(_GBDT):
     sum(r) / sum(p (1 - p)) over the leaf's samples (0 where the denominator vanishes).
     """
 
+    @checked(X=arg.numeric_array(2), y=arg.array(shape="X.shape[:1]", bool_ok=True, values=(0, 1)))
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GBDTBinaryClassifier":
-        X = _check_X(X)
-        y = _check_y(y, len(X))
-        if not np.isin(y, (0.0, 1.0)).all() or y.min() == y.max():
-            raise ValueError("y must hold both labels 0 and 1 and nothing else")
+        if y.min() == y.max():
+            raise ValueError("y must hold both labels 0 and 1")
         p0 = y.mean()
         self.init_ = float(np.log(p0 / (1 - p0)))
         F = np.full(len(y), self.init_)
@@ -134,6 +122,7 @@ class GBDTBinaryClassifier(_GBDT):
         self.n_features_in_ = X.shape[1]
         return self
 
+    @checked(**_PREDICT)
     def staged_decision_function(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Log-odds F_m(X) for m = 1..M, each of shape (n,)."""
         return self._stages(X)
@@ -147,7 +136,8 @@ class GBDTBinaryClassifier(_GBDT):
         return sigmoid(self.decision_function(X))
 
 
-@checked(noise_var=arg.real(0.0, low_open=True))
+@checked(val_curves=arg.mapping(item=arg.array(ndim=2, low=0.0)),
+         test_curves=arg.mapping(item=arg.array(ndim=2, low=0.0)), noise_var=arg.real(0.0, low_open=True))
 def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[float, np.ndarray],
                         noise_var: float) -> object:
     """Left: validation (dashed) and test (solid) MSE against rounds for one seed, each learning
@@ -157,12 +147,8 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
     """
     from mlnotes.plotting import new_figure, style_cycle
 
-    for name, curves in (("val_curves", val_curves), ("test_curves", test_curves)):
-        if not isinstance(curves, dict) or not curves:
-            raise TypeError(f"{name} must be a non-empty dict learning rate -> (seeds, rounds) array")
-    val_curves = {lr: check_array("val_curves", v, ndim=2, low=0.0) for lr, v in val_curves.items()}
-    test_curves = {lr: check_array("test_curves", test_curves.get(lr), shape=val_curves[lr].shape,
-                                   low=0.0) for lr in val_curves}
+    if any(test_curves.get(lr, np.empty(0)).shape != v.shape for lr, v in val_curves.items()):
+        raise ValueError("test_curves must hold an array shaped like val_curves' for every learning rate")
     fig, (ax1, ax2) = new_figure(ncols=2, width=9.5, height=3.4)
     for k, (lr, style) in enumerate(zip(val_curves, style_cycle(len(val_curves)))):
         val, test = val_curves[lr][0], test_curves[lr][0]
@@ -186,22 +172,20 @@ def plot_early_stopping(val_curves: dict[float, np.ndarray], test_curves: dict[f
 
 # ----------------------------------------------------------------------------- XGBoost
 
-@checked(G=arg.array(ndim=(0, 1)), lam=arg.real(0.0))
+@checked(G=arg.array(ndim=(0, 1)), H=arg.array(shape="G.shape", low=0.0), lam=arg.real(0.0))
 def leaf_weight(G: float | np.ndarray, H: float | np.ndarray, lam: float) -> np.ndarray:
     """Optimal leaf weight w* = -G / (H + lambda), the minimiser of G w + 1/2 (H + lambda) w^2."""
-    H = check_array("H", H, shape=G.shape, low=0.0)
     if np.any(H + lam <= 0):
         raise ValueError("H + lambda must be > 0 (the quadratic must curve upwards)")
     return -G / (H + lam)
 
 
-@checked(GL=arg.array(ndim=(0, 1)), lam=arg.real(0.0), gamma=arg.real(0.0))
+@checked(GL=arg.array(ndim=(0, 1)), HL=arg.array(shape="GL.shape", low=0.0), GR=arg.array(shape="GL.shape"),
+         HR=arg.array(shape="GL.shape", low=0.0), lam=arg.real(0.0), gamma=arg.real(0.0))
 def split_gain(GL: float | np.ndarray, HL: float | np.ndarray, GR: float | np.ndarray,
                HR: float | np.ndarray, lam: float, gamma: float = 0.0) -> np.ndarray:
     """Structure-score gain of a split (Chen & Guestrin, eq. 7):
     1/2 [GL^2/(HL+l) + GR^2/(HR+l) - (GL+GR)^2/(HL+HR+l)] - gamma."""
-    HL, GR = check_array("HL", HL, shape=GL.shape, low=0.0), check_array("GR", GR, shape=GL.shape)
-    HR = check_array("HR", HR, shape=GL.shape, low=0.0)
     if np.any(HL + lam <= 0) or np.any(HR + lam <= 0):
         raise ValueError("HL + lambda and HR + lambda must be > 0")
     return 0.5 * (GL**2 / (HL + lam) + GR**2 / (HR + lam) - (GL + GR) ** 2 / (HL + HR + lam)) - gamma
@@ -254,44 +238,37 @@ class XGBTree:
     pruned bottom-up when that gain is below ``gamma``. Leaves hold w* = -G / (H + lambda).
     """
 
+    @checked(max_depth=arg.int(1, 64), reg_lambda=arg.real(0.0), gamma=arg.real(0.0), min_child_weight=arg.real(0.0))
     def __init__(self, max_depth: int = 6, reg_lambda: float = 1.0, gamma: float = 0.0,
                  min_child_weight: float = 1.0):
-        _check_params(1, 1.0, max_depth)
-        for name, value in (("reg_lambda", reg_lambda), ("gamma", gamma), ("min_child_weight", min_child_weight)):
-            check_real(name, value, 0.0)
         self.max_depth, self.reg_lambda, self.gamma = int(max_depth), float(reg_lambda), float(gamma)
         self.min_child_weight = float(min_child_weight)
 
+    @checked(X=arg.numeric_array(2), g=arg.array(shape="X.shape[:1]"), h=arg.array(shape="X.shape[:1]", low=0.0))
     def fit(self, X: np.ndarray, g: np.ndarray, h: np.ndarray) -> "XGBTree":
-        X = _check_X(X)
-        g, h = _check_y(g, len(X)), _check_y(h, len(X))
-        if (h < 0).any():
-            raise ValueError("hessians h must be >= 0 (the loss must be convex)")
+        """Grow on gradients ``g`` and hessians ``h`` >= 0 (a convex loss), both (n,)."""
         tree = grow_tree(X, np.stack([g, h], axis=1), XGBCriterion(self.reg_lambda), max_depth=self.max_depth,
                          min_child_weight=self.min_child_weight, stop_when_pure=False, min_gain=1e-6)
         self.tree_ = _prune(tree, self.gamma)
         self.n_features_in_ = X.shape[1]
         return self
 
+    @checked(self=arg.fitted("tree_"), X=arg.numeric_array(2, n_cols="self.n_features_in_"))
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Leaf weight w* of each row's leaf, shape (n,)."""
-        if not hasattr(self, "tree_"):
-            raise ValueError("not fitted yet: call fit(X, g, h) first")
-        X = _check_X(X, self.n_features_in_)
         return self.tree_.predict_value(X)[:, 0]
 
 
 OBJECTIVES = ("reg:squarederror", "binary:logistic")
 
 
-@checked(objective=arg.choice(OBJECTIVES), y=arg.array(ndim=1, bool_ok=True))
+@checked(objective=arg.choice(OBJECTIVES), y=arg.array(ndim=1, bool_ok=True), F=arg.array(shape="y.shape"))
 def gradients(objective: str, y: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and second derivatives (g, h) of the loss in the margin F, each of shape (n,).
 
     Squared error 1/2 (y - F)^2: g = F - y, h = 1. Logistic loss: g = sigmoid(F) - y, h = p (1 - p).
     """
     y = y.astype(np.float64)
-    F = check_array("F", F, shape=y.shape)
     if objective == "reg:squarederror":
         return F - y, np.ones_like(F)
     p = sigmoid(F)
@@ -305,12 +282,10 @@ class XGBoostLite(_BoostedTrees):
     the current margin, fits an :class:`XGBTree`, and adds ``learning_rate`` times its leaf weights.
     """
 
+    @checked(objective=arg.choice(OBJECTIVES), **_SIZES, base_score=arg.real())
     def __init__(self, objective: str = "reg:squarederror", n_estimators: int = 100, learning_rate: float = 0.3,
                  max_depth: int = 6, reg_lambda: float = 1.0, gamma: float = 0.0, min_child_weight: float = 1.0,
                  base_score: float = 0.5):
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        _check_params(n_estimators, learning_rate, max_depth)
         if objective == "binary:logistic" and not 0 < base_score < 1:
             raise ValueError(f"base_score must be in (0, 1) for logistic loss, got {base_score}")
         self.objective, self.n_estimators, self.learning_rate = objective, int(n_estimators), float(learning_rate)
@@ -319,9 +294,8 @@ class XGBoostLite(_BoostedTrees):
         XGBTree(**self.tree_params)                            # validates the tree parameters
         self.base_score = float(base_score)
 
+    @checked(**_FIT)
     def fit(self, X: np.ndarray, y: np.ndarray) -> "XGBoostLite":
-        X = _check_X(X)
-        y = _check_y(y, len(X))
         b = self.base_score
         self.init_ = float(np.log(b / (1 - b))) if self.objective == "binary:logistic" else b
         F = np.full(len(y), self.init_)
@@ -336,6 +310,7 @@ class XGBoostLite(_BoostedTrees):
         self.n_features_in_ = X.shape[1]
         return self
 
+    @checked(**_PREDICT)
     def staged_margin(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Margin F_m(X) after m = 1..M trees, each of shape (n,)."""
         return self._stages(X)
@@ -350,14 +325,13 @@ class XGBoostLite(_BoostedTrees):
         return sigmoid(F) if self.objective == "binary:logistic" else F
 
 
-@checked(x=arg.array(ndim=1), q=arg.array(ndim=(0, 1), low=0.0, high=1.0))
+@checked(x=arg.array(ndim=1), w=arg.array(shape="x.shape", low=0.0), q=arg.array(ndim=(0, 1), low=0.0, high=1.0))
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Weighted quantiles: for each q, the first sorted x whose cumulative weight reaches q * sum(w).
 
     XGBoost's approximate split finding proposes candidates this way with w = h. With
     w = 1 this is ``np.quantile(x, q, method='inverted_cdf')``.
     """
-    w = check_array("w", w, shape=x.shape, low=0.0)
     if w.sum() <= 0:
         raise ValueError("w must have a positive sum")
     order = np.argsort(x, kind="stable")
@@ -366,7 +340,8 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarra
     return x[order][np.minimum(idx, len(x) - 1)].reshape(q.shape)
 
 
-@checked(x=arg.array(ndim=1, finite=False), lam=arg.real(0.0, low_open=True))
+@checked(x=arg.array(shape=("n >= 2",), finite=False), g=arg.array(shape=("n",)), h=arg.array(shape=("n",), low=0.0),
+         lam=arg.real(0.0, low_open=True))
 def sparsity_aware_split(x: np.ndarray, g: np.ndarray, h: np.ndarray, lam: float = 1.0
                          ) -> tuple[float, float, bool]:
     """Best split of one feature with missing values (NaN): ``(gain, threshold, missing_left)``.
@@ -375,9 +350,8 @@ def sparsity_aware_split(x: np.ndarray, g: np.ndarray, h: np.ndarray, lam: float
     the missing rows are tried on the left and on the right (Chen & Guestrin, Algorithm 3).
     The gain is the paper's 1/2 [...] with gamma = 0; ties prefer sending missing rows right.
     """
-    if np.isinf(x).any() or x.size < 2:
-        raise ValueError("x must hold at least 2 values, finite or NaN (missing)")
-    g, h = check_array("g", g, shape=x.shape), check_array("h", h, shape=x.shape, low=0.0)
+    if np.isinf(x).any():
+        raise ValueError("x must hold finite values or NaN (missing), not inf")
     miss = np.isnan(x)
     order = np.argsort(x[~miss], kind="stable")
     xs, gs, hs = x[~miss][order], g[~miss][order], h[~miss][order]

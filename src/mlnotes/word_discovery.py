@@ -32,9 +32,9 @@ __all__ = ["DEFAULT_THRESHOLDS", "load_jieba_dict", "synthetic_zh_corpus",
 DEFAULT_THRESHOLDS = {2: 5.0, 3: 25.0, 4: 125.0}
 
 # Argument rules shared by several functions.
-TEXTS = arg.sequence(arg.text(min_len=0))                                  # raw texts, at least one
-WORDS = arg.sequence(arg.text(min_len=0), min_len=0, unordered=True)       # a lexicon: any collection of str
-SENTENCES = arg.sequence(arg.sequence(arg.text(), min_len=0))              # gold-segmented sentences
+_TEXTS = arg.sequence(arg.text(min_len=0))                                  # raw texts, at least one
+_WORDS = arg.sequence(arg.text(min_len=0), min_len=0, unordered=True)       # a lexicon: any collection of str
+_SENTENCES = arg.sequence(arg.sequence(arg.text(), min_len=0))              # gold-segmented sentences
 
 
 def _jieba_dict_path() -> str:
@@ -112,7 +112,7 @@ def synthetic_zh_corpus(n_sent: int, top: int = 3000, seed: int = 0, planted: Se
     return out
 
 
-@checked(texts=TEXTS, n=arg.int(1, 64))
+@checked(texts=_TEXTS, n=arg.int(1, 64))
 def char_ngrams(texts: Sequence[str], n: int = 4) -> Counter:
     """Counts of every substring of length 1..n (at most 64) inside each text (never across texts)."""
     counts: Counter = Counter()
@@ -202,7 +202,7 @@ class Discovery:
     counts: Counter = field(repr=False)
 
 
-@checked(texts=TEXTS, n=arg.int(2, 64), min_count=arg.int(1))
+@checked(texts=_TEXTS, n=arg.int(2, 64), min_count=arg.int(1))
 def discover_words(texts: Sequence[str], n: int = 4, min_count: int = 8,
                    thresholds: Mapping[int, float] = DEFAULT_THRESHOLDS, backtrack: bool = True,
                    counts: Counter | None = None) -> Discovery:
@@ -221,7 +221,7 @@ def discover_words(texts: Sequence[str], n: int = 4, min_count: int = 8,
     return Discovery(words=words, candidates=candidates, solid=solid, counts=counts)
 
 
-@checked(found=WORDS, gold=WORDS, vocabulary=arg.optional(WORDS))
+@checked(found=_WORDS, gold=_WORDS, vocabulary=arg.optional(_WORDS))
 def lexicon_prf(found: Iterable[str], gold: Iterable[str],
                 vocabulary: Iterable[str] | None = None) -> tuple[float, float, float]:
     """Precision, recall and F1 of a set of words against a gold set (exact string match).
@@ -239,7 +239,7 @@ def lexicon_prf(found: Iterable[str], gold: Iterable[str],
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-@checked(sentences=SENTENCES, k=arg.int(2, 64))
+@checked(sentences=_SENTENCES, k=arg.int(2, 64))
 def boundary_ngrams(sentences: Sequence[Sequence[str]], k: int = 2) -> Counter:
     """Counts of the k-grams whose occurrence spans a gold word boundary (sentences as word lists)."""
     counts: Counter = Counter()
@@ -262,7 +262,7 @@ def _spans(words: Sequence[str]) -> set[tuple[int, int]]:
     return spans
 
 
-@checked(predicted=SENTENCES, gold=SENTENCES)
+@checked(predicted=_SENTENCES, gold=_SENTENCES)
 def segmentation_prf(predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> tuple[float, float, float]:
     """Word-level precision, recall, F1 of segmentations: a word counts when its span matches exactly."""
     if len(predicted) != len(gold):
@@ -279,7 +279,7 @@ def segmentation_prf(predicted: Sequence[Sequence[str]], gold: Sequence[Sequence
     return precision, recall, 2 * precision * recall / (precision + recall) if hits else 0.0
 
 
-@checked(texts=TEXTS, lexicon=arg.mapping())
+@checked(texts=_TEXTS, lexicon=arg.mapping())
 def jieba_segment(texts: Sequence[str], lexicon: Mapping[str, int]) -> list[list[str]]:
     """Segment ``texts`` with jieba using ONLY ``lexicon`` (word -> count) as its dictionary, HMM off.
 
@@ -306,7 +306,7 @@ def jieba_segment(texts: Sequence[str], lexicon: Mapping[str, int]) -> list[list
         logger.setLevel(level)
 
 
-@checked(texts=TEXTS, gold=WORDS, vocabulary=arg.sequence(arg.text(min_len=0), unordered=True),
+@checked(texts=_TEXTS, gold=_WORDS, vocabulary=arg.sequence(arg.text(min_len=0), unordered=True),
          bases=arg.array(ndim=1))
 def threshold_sweep(texts: Sequence[str], gold: Iterable[str], vocabulary: Iterable[str],
                     bases: Sequence[float], n: int = 4, min_count: int = 8,

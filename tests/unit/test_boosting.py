@@ -106,8 +106,10 @@ def test_bad_inputs():
         GBDTRegressor(5, max_depth=0)
     with pytest.raises(ValueError, match="y must"):
         GBDTRegressor(2).fit(np.zeros((3, 1)), np.zeros(2))
-    with pytest.raises(ValueError, match="labels 0 and 1"):
+    with pytest.raises(ValueError, match=r"y must hold only the values 0, 1, got \[2.0\]"):
         GBDTBinaryClassifier(2).fit(np.zeros((3, 1)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="y must hold both labels 0 and 1"):
+        GBDTBinaryClassifier(2).fit(np.zeros((3, 1)), np.array([1, 1, 1]))
     with pytest.raises(ValueError, match="not fitted"):
         GBDTRegressor(2).predict(np.zeros((1, 1)))
     with pytest.raises(ValueError, match="not fitted"):
@@ -124,7 +126,7 @@ def test_bad_inputs():
         XGBoostLite("binary:logistic", base_score=1.0)
     with pytest.raises(ValueError, match="min_child_weight"):
         XGBTree(min_child_weight=-1)
-    with pytest.raises(ValueError, match="hessians"):
+    with pytest.raises(ValueError, match=r"h must have values in \[0.0, inf\], got values in \[-1, -1\]"):
         XGBTree().fit(np.zeros((2, 1)), np.zeros(2), -np.ones(2))
     with pytest.raises(ValueError, match="not fitted"):
         XGBTree().predict(np.zeros((1, 1)))
