@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_int, checked, arg
+from mlnotes.validate import checked, arg
 
 #: Two feature values closer than this are treated as equal (scikit-learn uses 1e-7 too).
 FEATURE_TOL = 1e-7
@@ -176,7 +175,6 @@ def _best_split(Xn, Sn, feats, criterion, min_samples_leaf, min_child_weight, ga
     return float(gain[i, j]), int(feats[j]), float(threshold)
 
 
-@checked(seed=arg.seed())
 def grow_tree(X: np.ndarray, S: np.ndarray, criterion: object, *, max_depth: int | None = None,
               min_samples_split: int = 2, min_samples_leaf: int = 1, min_child_weight: float = 0.0,
               max_features: int | float | str | None = None, min_gain: float = -np.inf,
@@ -188,27 +186,10 @@ def grow_tree(X: np.ndarray, S: np.ndarray, criterion: object, *, max_depth: int
     ``min_samples_split`` rows, it is impure (checked only if ``stop_when_pure``) and its
     best gain ``gain_scale * (score_L + score_R - score_P) - penalty`` exceeds ``min_gain``.
     ``max_features`` features are drawn (without replacement, from the features that are
-    not constant in the node) for every split.
+    not constant in the node) for every split. Internal: the models' ``fit`` methods check the
+    arguments (finite float arrays, ``S`` with one row per row of ``X``).
     """
-    X = np.asarray(X, dtype=np.float64)
-    S = np.asarray(S, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have shape (n, d) with n, d >= 1, got {X.shape}")
-    if S.ndim != 2 or S.shape[0] != X.shape[0]:
-        raise ValueError(f"S must have shape (n={X.shape[0]}, s), got {S.shape}")
-    if not (np.isfinite(X).all() and np.isfinite(S).all()):
-        raise ValueError("X and S must be finite (no NaN or inf)")
-    if not all(hasattr(criterion, a) for a in ("score", "leaf", "weight")):
-        raise TypeError("criterion needs score, leaf and weight methods")
-    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, (int, np.integer))
-                                  or max_depth < 0):
-        raise ValueError(f"max_depth must be None or an int >= 0, got {max_depth!r}")
-    if not (isinstance(min_samples_split, (int, np.integer)) and min_samples_split >= 2):
-        raise ValueError(f"min_samples_split must be an int >= 2, got {min_samples_split!r}")
-    if not (isinstance(min_samples_leaf, (int, np.integer)) and min_samples_leaf >= 1):
-        raise ValueError(f"min_samples_leaf must be an int >= 1, got {min_samples_leaf!r}")
-    if not min_child_weight >= 0:
-        raise ValueError(f"min_child_weight must be >= 0, got {min_child_weight}")
+    assert X.ndim == 2 and S.shape[0] == X.shape[0] > 0, (X.shape, S.shape)
     k = resolve_max_features(max_features, X.shape[1])
     rng = np.random.default_rng(seed)
     depth_limit = np.inf if max_depth is None else max_depth
@@ -249,30 +230,26 @@ def grow_tree(X: np.ndarray, S: np.ndarray, criterion: object, *, max_depth: int
                       n_samples=np.array(cols[6], dtype=np.int64), depth=np.array(cols[7], dtype=np.int64))
 
 
-def _check_Xy(X, y, sample_weight):
-    X = np.asarray(X, dtype=np.float64) if not isinstance(X, str) else None
-    if X is None or X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must be a 2-D array (n, d) with n, d >= 1, got {getattr(X, 'shape', X)}")
-    if not np.isfinite(X).all():
-        raise ValueError("X must be finite (no NaN or inf)")
-    y = np.asarray(y)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    if sample_weight is None:
-        sample_weight = np.ones(len(X))
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    if sample_weight.shape != (len(X),) or not (sample_weight >= 0).all() or sample_weight.sum() <= 0:
-        raise ValueError("sample_weight must be non-negative, of shape (n,), with a positive sum")
-    return X, y, sample_weight
+# Argument rules of the trees' fit and predict methods (labels y are checked per model).
+_FIT = dict(X=arg.array(shape=("n", "d")), sample_weight=arg.optional(arg.array(shape=("n",), low=0.0)))
+_PREDICT = dict(self=arg.fitted("tree_"), X=arg.array(shape=(None, "self.n_features_in_")))
+
+
+def _weights(sample_weight: np.ndarray | None, n: int) -> np.ndarray:
+    """The sample weights (ones by default), which must not all be 0."""
+    w = np.ones(n) if sample_weight is None else sample_weight
+    if w.sum() <= 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return w
 
 
 class _CART:
     """Shared constructor and prediction plumbing for the two CART trees."""
 
-    @checked(min_samples_split=arg.int(2), min_samples_leaf=arg.int(1), seed=arg.seed())
+    @checked(max_depth=arg.optional(arg.int(1, 512)), min_samples_split=arg.int(2), min_samples_leaf=arg.int(1),
+             seed=arg.seed())
     def __init__(self, max_depth: int | None = None, min_samples_split: int = 2, min_samples_leaf: int = 1,
                  max_features: int | float | str | None = None, seed: int = 0):
-        max_depth = None if max_depth is None else check_int("max_depth", max_depth, 1, 512)
         self.max_depth, self.min_samples_split = max_depth, min_samples_split
         self.min_samples_leaf = min_samples_leaf
         self.max_features, self.seed = max_features, seed
@@ -284,17 +261,9 @@ class _CART:
                                max_features=self.max_features, seed=self.seed)
         return self
 
-    def _check_predict(self, X) -> np.ndarray:
-        if not hasattr(self, "tree_"):
-            raise ValueError("this tree is not fitted yet: call fit(X, y) first")
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
-        return X
-
+    @checked(**_PREDICT)
     def apply(self, X: np.ndarray) -> np.ndarray:
         """Leaf index of each row of ``X`` (n, d): shape (n,)."""
-        X = self._check_predict(X)
         return self.tree_.apply(X)
 
     @property
@@ -309,16 +278,20 @@ class ClassificationTree(_CART):
     columns in the order of ``classes_`` (the sorted labels seen in ``fit``).
     """
 
+    @checked(**_FIT)
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "ClassificationTree":
-        X, y, w = _check_Xy(X, y, sample_weight)
+        """Grow on labels ``y`` (n,) of any sortable kind (ints, strings)."""
+        y, w = np.asarray(y), _weights(sample_weight, len(X))
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
         self.classes_, codes = np.unique(y, return_inverse=True)
         S = np.zeros((len(y), len(self.classes_)))
         S[np.arange(len(y)), codes] = w
         return self._grow(X, S, GiniCriterion(), w > 0)
 
+    @checked(**_PREDICT)
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class frequencies (weighted) in the leaf of each row: shape (n, C)."""
-        X = self._check_predict(X)
         return self.tree_.predict_value(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -329,24 +302,21 @@ class ClassificationTree(_CART):
 class RegressionTree(_CART):
     """CART regressor (squared error): leaves predict the (weighted) mean of their targets."""
 
+    @checked(**_FIT, y=arg.array(shape=("n",)))
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "RegressionTree":
-        X, y, w = _check_Xy(X, y, sample_weight)
-        y = y.astype(np.float64)
-        if not np.isfinite(y).all():
-            raise ValueError("y must be finite (no NaN or inf)")
+        w = _weights(sample_weight, len(X))
         S = np.stack([w, w * y, w * y * y], axis=1)
         return self._grow(X, S, SquaredErrorCriterion(), w > 0)
 
+    @checked(**_PREDICT)
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Leaf mean for each row: shape (n,)."""
-        X = self._check_predict(X)
         return self.tree_.predict_value(X)[:, 0]
 
 
+@checked(tree=arg.instance(TreeArrays), feature_names=arg.optional(arg.sequence(arg.text())), decimals=arg.int(0, 15))
 def tree_to_text(tree: TreeArrays, feature_names: list[str] | None = None, decimals: int = 3) -> str:
-    """Indented text drawing of a fitted tree: one line per node, leaves show their value."""
-    if not isinstance(tree, TreeArrays):
-        raise TypeError(f"tree must be a TreeArrays (e.g. model.tree_), got {type(tree).__name__}")
+    """Indented text drawing of a fitted tree (``model.tree_``): one line per node, leaves show their value."""
     n_feat = int(tree.feature.max()) + 1 if (tree.feature >= 0).any() else 0
     names = [f"x{j}" for j in range(n_feat)] if feature_names is None else list(feature_names)
     if len(names) < n_feat:
