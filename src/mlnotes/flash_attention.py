@@ -20,60 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_int, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["naive_attention", "naive_softmax", "online_softmax",
            "AttentionState", "attention_state", "merge_states", "flash_attention_forward",
            "flash_attention_backward", "flash_block_sizes", "hbm_traffic",
            "fa1_traffic_count", "draw_tile_schedule"]
 
-_FLOATS = (np.float32, np.float64)
-
-
-# ----------------------------------------------------------------------------- validation
-def _as_matrix(x: object, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.dtype.type not in _FLOATS:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows, features), got shape {x.shape}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return x
-
-
-def _check_qkv(Q: object, K: object, V: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    Q, K, V = _as_matrix(Q, "Q"), _as_matrix(K, "K"), _as_matrix(V, "V")
-    if Q.shape[1] != K.shape[1]:
-        raise ValueError(f"Q and K need the same feature size d, got {Q.shape[1]} and {K.shape[1]}")
-    if K.shape[0] != V.shape[0]:
-        raise ValueError(f"K and V need the same number of rows, got {K.shape[0]} and {V.shape[0]}")
-    if len({Q.dtype, K.dtype, V.dtype}) != 1:
-        raise TypeError(f"Q, K, V must share one dtype, got {Q.dtype}, {K.dtype}, {V.dtype}")
-    return Q, K, V
-
-
-def _check_scale(scale: float | None, d: int) -> float:
-    if scale is None:
-        return 1.0 / math.sqrt(d)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)):
-        raise TypeError(f"scale must be a float or None, got {type(scale).__name__}")
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale}")
-    return float(scale)
-
-
-def _check_vector(x: object, name: str = "x") -> np.ndarray:
-    a = check_array(name, x, ndim=1, finite=False)       # real, 1-D, non-empty; -inf allowed
-    if np.isnan(a).any() or (a == np.inf).any():
-        raise ValueError(f"{name} contains NaN or +inf (-inf, a masked entry, is allowed)")
-    return a
+# Argument rules. Matrices keep their precision (float32 stays float32: the chapter shows where
+# it overflows); logits may hold -inf, which marks a masked entry.
+_MATRIX = dict(dtype=None, floating=True)
+_QKV = dict(Q=arg.array(shape=("N", "d"), **_MATRIX), K=arg.array(shape=("Nk", "d"), **_MATRIX),
+            V=arg.array(shape=("Nk", "dv"), **_MATRIX), scale=arg.optional(arg.positive()))
+_LOGITS = arg.array(ndim=1, finite="-inf")
 
 
 # ----------------------------------------------------------------------------- reference
+@checked(**_QKV, bias=arg.optional(arg.array(shape=("N", "Nk"), finite="-inf", **_MATRIX)))
 def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = False,
                     scale: float | None = None, shift_max: bool = True,
                     bias: np.ndarray | None = None) -> np.ndarray:
@@ -86,13 +49,9 @@ def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = 
     it overflows to ``inf / inf = nan`` once a logit passes about 709 (float64) or 88 (float32).
     That is shown on purpose, so floating-point warnings are silenced for that path only.
     """
-    Q, K, V = _check_qkv(Q, K, V)
-    scale = _check_scale(scale, Q.shape[1])
+    scale = 1.0 / math.sqrt(Q.shape[1]) if scale is None else scale
     S = scale * (Q @ K.T)
     if bias is not None:
-        bias = _as_matrix_allow_inf(bias, "bias")
-        if bias.shape != S.shape:
-            raise ValueError(f"bias must have shape {S.shape} (queries, keys), got {bias.shape}")
         S = S + bias
     if causal:
         S = np.where(np.tri(*S.shape, dtype=bool), S, -np.inf)
@@ -108,14 +67,16 @@ def naive_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, causal: bool = 
         return P @ V
 
 
+@checked(x=_LOGITS)
 def naive_softmax(x: object) -> np.ndarray:
     """``exp(x) / sum(exp(x))`` with no max shift: overflows to nan for logits above ~709."""
-    a = _check_vector(x)
+    a = x
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.exp(a)
         return e / e.sum()
 
 
+@checked(x=_LOGITS)
 def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
     """Softmax of a 1-D vector with the normaliser computed in ONE pass: ``(p, m, ell)``.
 
@@ -123,8 +84,8 @@ def online_softmax(x: object) -> tuple[np.ndarray, float, float]:
     ``ell_i = ell_{i-1} exp(m_{i-1} - m_i) + exp(x_i - m_i)``, starting from ``m_0 = -inf, ell_0 = 0``.
     Pass 2 normalises: ``p_j = exp(x_j - m) / ell``. Also ``m + log ell = logsumexp(x)``.
     """
-    a = _check_vector(x)
-    if np.isinf(a).all() and (a < 0).all():
+    a = x
+    if np.isinf(a).all():
         raise ValueError("x is all -inf: softmax is undefined")
     # region: online-softmax
     m, ell = -math.inf, 0.0
@@ -182,29 +143,16 @@ def _merge(a: AttentionState, b: AttentionState) -> AttentionState:
     return AttentionState(m, a.ell * alpha + b.ell * beta, a.acc * alpha[:, None] + b.acc * beta[:, None])
 
 
+@checked(S=arg.array(shape=("n", "k"), finite="-inf", **_MATRIX), V=arg.array(shape=("k", "dv"), **_MATRIX))
 def attention_state(S: np.ndarray, V: np.ndarray) -> AttentionState:
     """Summarise logits ``S`` (n, k) over values ``V`` (k, dv) as an :class:`AttentionState`.
 
     ``-inf`` entries of ``S`` are masked keys; a row that is entirely ``-inf`` gives the empty state.
     """
-    S, V = _as_matrix_allow_inf(S, "S"), _as_matrix(V, "V")
-    if S.shape[1] != V.shape[0]:
-        raise ValueError(f"S has {S.shape[1]} columns but V has {V.shape[0]} rows")
     return _tile_state(S, V)
 
 
-def _as_matrix_allow_inf(x: object, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.dtype.type not in _FLOATS:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {x.shape}")
-    if np.isnan(x).any() or (x == np.inf).any():
-        raise ValueError(f"{name} contains NaN or +inf (only -inf, meaning 'masked', is allowed)")
-    return x
-
-
+@checked(a=arg.instance(AttentionState), b=arg.instance(AttentionState))
 def merge_states(a: AttentionState, b: AttentionState) -> AttentionState:
     """Combine the summaries of two disjoint key sets into the summary of their union.
 
@@ -213,9 +161,6 @@ def merge_states(a: AttentionState, b: AttentionState) -> AttentionState:
     commutative, with the empty state (``m = -inf``) as identity, so keys can be
     summarised in any grouping: one at a time (online softmax) or tile by tile.
     """
-    for name, s in (("a", a), ("b", b)):
-        if not isinstance(s, AttentionState):
-            raise TypeError(f"{name} must be an AttentionState, got {type(s).__name__}")
     if a.acc.shape != b.acc.shape or a.m.shape != b.m.shape:
         raise ValueError(f"states summarise different shapes: {a.acc.shape} and {b.acc.shape}")
     return _merge(a, b)
@@ -231,7 +176,7 @@ def _tile_logits(Q: np.ndarray, K: np.ndarray, r0: int, c0: int, scale: float, c
     return S
 
 
-@checked(Br=arg.int(1), Bc=arg.int(1))
+@checked(**_QKV, Br=arg.int(1), Bc=arg.int(1), stats=arg.optional(arg.instance(dict)))
 def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int = 16, Bc: int = 16,
                             causal: bool = False, scale: float | None = None,
                             stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -244,10 +189,7 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     receives element counts of the simulated HBM traffic (``reads``, ``writes``) and the
     numbers of tiles ``computed`` and ``skipped``.
     """
-    Q, K, V = _check_qkv(Q, K, V)
-    scale = _check_scale(scale, Q.shape[1])
-    if stats is not None and not isinstance(stats, dict):
-        raise TypeError(f"stats must be a dict or None, got {type(stats).__name__}")
+    scale = 1.0 / math.sqrt(Q.shape[1]) if scale is None else scale
     N, Nk, dv = Q.shape[0], K.shape[0], V.shape[1]
     O = np.empty((N, dv), Q.dtype)
     L = np.empty(N, Q.dtype)
@@ -274,7 +216,8 @@ def flash_attention_forward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, Br: int
     return O, L
 
 
-@checked(L=arg.array(ndim=1), Br=arg.int(1), Bc=arg.int(1))
+@checked(**_QKV, O=arg.array(shape=("N", "dv"), **_MATRIX), L=arg.array(shape=("N",)),
+         dO=arg.array(shape=("N", "dv"), **_MATRIX), Br=arg.int(1), Bc=arg.int(1))
 def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.ndarray, L: np.ndarray,
                              dO: np.ndarray, Br: int = 16, Bc: int = 16, causal: bool = False,
                              scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -284,13 +227,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
     logsumexp ``L``. With ``D = rowsum(dO * O)``:
     ``dV = P^T dO``, ``dP = dO V^T``, ``dS = P * (dP - D)``, ``dQ = scale dS K``, ``dK = scale dS^T Q``.
     """
-    Q, K, V = _check_qkv(Q, K, V)
-    O, dO = _as_matrix(O, "O"), _as_matrix(dO, "dO")
-    if O.shape != (Q.shape[0], V.shape[1]) or dO.shape != O.shape:
-        raise ValueError(f"O and dO must have shape {(Q.shape[0], V.shape[1])}, got {O.shape} and {dO.shape}")
-    if L.shape != (Q.shape[0],):
-        raise ValueError(f"L must be a finite vector of shape {(Q.shape[0],)}, got shape {L.shape}")
-    scale = _check_scale(scale, Q.shape[1])
+    scale = 1.0 / math.sqrt(Q.shape[1]) if scale is None else scale
     # region: backward-loop
     D = (dO * O).sum(axis=1)
     dQ, dK, dV = np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
@@ -310,7 +247,7 @@ def flash_attention_backward(Q: np.ndarray, K: np.ndarray, V: np.ndarray, O: np.
 
 
 # ----------------------------------------------------------------------------- IO accounting
-@checked(d=arg.int(1, 10**5))
+@checked(d=arg.int(1, 10**5), M=arg.int(low="4 * d"), variant=arg.choice(("square", "fa1")))
 def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int]:
     """Tile sizes ``(Br, Bc)`` for an on-chip memory of ``M`` elements and head size ``d``.
 
@@ -318,16 +255,14 @@ def flash_block_sizes(d: int, M: int, variant: str = "square") -> tuple[int, int
     tiles ``Q_i, K_j, V_j, O_i`` of ``B x d`` fit. ``"fa1"`` (FlashAttention-1, Algorithm 1):
     ``Bc = ceil(M / (4 d))`` and ``Br = min(ceil(M / (4 d)), d)``.
     """
-    M = check_int("M", M, 4 * d)
     if variant == "square":
         return M // (4 * d), M // (4 * d)
-    if variant == "fa1":
-        Bc = -(-M // (4 * d))
-        return min(Bc, d), Bc
-    raise ValueError(f"variant must be 'square' or 'fa1', got {variant!r}")
+    Bc = -(-M // (4 * d))
+    return min(Bc, d), Bc
 
 
-@checked(N=arg.int(1), d=arg.int(1, 10**5))
+@checked(N=arg.int(1), d=arg.int(1, 10**5), M=arg.int(low="4 * d"), method=arg.choice(("naive", "flash", "fa1")),
+         causal=arg.bool())
 def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = False) -> int:
     """Elements read from plus written to HBM by one attention forward pass (one head), in
     closed form (derived from the algorithms' listings, not by running them).
@@ -343,25 +278,23 @@ def hbm_traffic(N: int, d: int, M: int, method: str = "flash", causal: bool = Fa
     per key tile every ``Q_i``, ``O_i``, ``l_i``, ``m_i`` is read and ``O_i, l_i, m_i``
     written: ``Tc (3 N d + 4 N)``. No causal variant.
     """
-    M = check_int("M", M, 4 * d)
     if method == "naive":
         return 4 * N * N + 4 * N * d
-    if method == "fa1" and not causal:
+    if method == "fa1":
+        if causal:
+            raise ValueError("method 'fa1' has no causal variant here; use 'flash' or causal=False")
         Tc = -(-N // flash_block_sizes(d, M, "fa1")[1])
         return 2 * N * d + Tc * (3 * N * d + 4 * N)
-    if method != "flash":
-        raise ValueError(f"method must be 'naive', 'flash' or 'fa1' (non-causal), got {method!r}")
     B = flash_block_sizes(d, M)[0]
     T = -(-N // B)
     keys_read = B * T * (T - 1) // 2 + N if causal else N * T
     return 2 * N * d + N + 2 * d * keys_read
 
 
-@checked(N=arg.int(1, 10**7), d=arg.int(1, 10**5))
+@checked(N=arg.int(1, 10**7), d=arg.int(1, 10**5), M=arg.int(low="4 * d"))
 def fa1_traffic_count(N: int, d: int, M: int) -> int:
     """Elements moved by FlashAttention-1's Algorithm 1, tallied by walking its loops
     (outer over key tiles, inner over query tiles) without doing any arithmetic."""
-    M = check_int("M", M, 4 * d)
     Br, Bc = flash_block_sizes(d, M, "fa1")
     moved = 0
     for c0 in range(0, N, Bc):
@@ -374,13 +307,12 @@ def fa1_traffic_count(N: int, d: int, M: int) -> int:
     return moved
 
 
-@checked(ax=arg.axes(), N=arg.int(1, 4096), causal=arg.bool())
+@checked(ax=arg.axes(), N=arg.int(1, 4096), tile=arg.int(low=1, high="N"), causal=arg.bool(), stats=arg.mapping())
 def draw_tile_schedule(ax, N: int, tile: int, causal: bool, stats: dict) -> None:
     """Grid of ``B x B`` tiles: dark if computed in full, light if it crosses the causal
     diagonal (partly masked), blank if skipped."""
-    tile = check_int("tile", tile, 1, N)
-    if not isinstance(stats, dict) or not {"computed", "skipped"} <= set(stats):
-        raise TypeError("stats must be the dict filled by flash_attention_forward(stats=...)")
+    if not {"computed", "skipped"} <= set(stats):
+        raise ValueError("stats must be the dict filled by flash_attention_forward(stats=...)")
     T = -(-N // tile)
     rows, cols = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     kind = np.ones((T, T)) if not causal else np.where(

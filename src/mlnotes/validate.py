@@ -215,17 +215,19 @@ def _check_values(name: str, array: np.ndarray, low, high, values, sums_to) -> N
 
 def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None, min_ndim: int | None = None,
                 shape: Sequence[int | None] | None = None, dtype: Any = np.float64, integer: bool = False,
-                bool_ok: bool = False, finite: bool = True, allow_empty: bool = False,
+                bool_ok: bool = False, finite: bool | str = True, allow_empty: bool = False,
                 low: float | None = None, high: float | None = None, values: Sequence[float] | None = None,
-                sums_to: float | None = None, torch_ok: bool = False):
+                sums_to: float | None = None, floating: bool = False, torch_ok: bool = False):
     """``x`` as a numeric numpy array (a copy only when the dtype changes), or raise.
 
     - dtype: complex, object and string arrays raise ``TypeError``; so do bool arrays unless
       ``bool_ok``. ``integer=True`` requires an integer dtype (labels, indices) and keeps it;
-      otherwise the result is converted to ``dtype`` (``None``: keep the input's dtype).
+      otherwise the result is converted to ``dtype`` (``None``: keep the input's dtype);
+      ``floating=True`` requires a floating dtype (with ``dtype=None``: float32 stays float32).
     - layout: ``ndim`` (an int or a tuple of allowed ints), ``min_ndim``, ``shape`` (a tuple
       with ``None`` for free axes); empty arrays are rejected unless ``allow_empty``.
-    - values: ``finite`` rejects NaN and inf; ``low``/``high`` are inclusive bounds; ``values``
+    - values: ``finite`` rejects NaN and inf (``finite="-inf"``: NaN and +inf, for logits where
+      -inf marks a masked entry); ``low``/``high`` are inclusive bounds; ``values``
       lists the only values allowed (``(0, 1)`` for binary data); ``sums_to`` requires every
       slice along the last axis to sum to it (1 for probability vectors; tolerance 1e-6).
     - torch: a ``torch.Tensor`` raises ``TypeError`` unless ``torch_ok``, in which case the
@@ -237,7 +239,7 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
                             f"pass {name}.numpy()")
         return check_tensor(name, x, ndim=ndim, min_ndim=min_ndim, shape=shape, integer=integer, bool_ok=bool_ok,
                             finite=finite, allow_empty=allow_empty, low=low, high=high, values=values,
-                            sums_to=sums_to)
+                            sums_to=sums_to, floating=floating)
     if x is None or isinstance(x, (str, bytes, dict, set)):
         raise TypeError(f"{name} must be a numeric array, got {_type_name(x)}")
     try:
@@ -253,11 +255,16 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
     if integer and kind not in "iu":
         raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
+    if floating and kind != "f":
+        raise TypeError(f"{name} must be a floating-point array, got dtype {array.dtype}")
     _check_layout(name, array.shape, ndim, min_ndim, shape, allow_empty)
     if dtype is not None and not integer and not (kind == "b" and bool_ok):
         array = array.astype(dtype, copy=False)
     if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
+        if finite != "-inf" or np.isnan(array).any() or (array == np.inf).any():
+            allowed = "hold no NaN or +inf (-inf, a masked entry, is allowed)" if finite == "-inf" else \
+                "be finite (no NaN or inf)"
+            raise ValueError(f"{name} must {allowed}")
     _check_values(name, array, low, high, values, sums_to)
     return array
 
@@ -518,9 +525,8 @@ class Rule:
         if isinstance(spec, str):                      # another argument's whole shape: "x.shape"
             options["shape"] = spec = tuple(_lookup(spec, scope, name))
         axes = None if spec is None else tuple(spec[1:] if spec[:1] == ("...",) else spec)
-        if axes is not None:                           # the validator checks what is known already
-            known = tuple(None if isinstance(a, str) and (_BOUND.match(a) or a not in scope and a.isidentifier())
-                          else _lookup(a, scope, name) if isinstance(a, str) else a for a in axes)
+        if axes is not None:                           # the validator checks the numbers, then the names
+            known = tuple(None if isinstance(a, str) else a for a in axes)
             options.pop("shape")
             options.update({"min_ndim": len(axes)} if len(axes) < len(spec) else
                            {"ndim": len(axes)} if known == (None,) * len(axes) else {"shape": known})
@@ -533,7 +539,8 @@ class Rule:
     def _bind_axes(name: str, spec: tuple, axes: tuple, shape: tuple, scope: dict) -> None:
         """Check the trailing axes of ``shape`` against ``axes``: numbers, references, bounds
         (``"L <= self.max_len"``) and names, which bind to their size the first time they appear."""
-        what = f"{name} must have shape ({', '.join('any' if a is None else str(a) for a in spec)})"
+        what = f"{name} must have shape ({', '.join('any' if a is None else str(a) for a in spec)}" \
+               f"{',' if len(spec) == 1 else ''})"
         for axis, size in zip(axes, shape[len(shape) - len(axes):]):
             bound = _BOUND.match(axis) if isinstance(axis, str) else None
             if bound:

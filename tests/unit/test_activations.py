@@ -15,9 +15,9 @@ from adversarial_examples import Example
 from mlnotes.activations import (FFN, GLUFFN, REGISTRY, SELU_ALPHA, SELU_LAMBDA, apply, derivative,
                                  draw_signal_depth, draw_swish, gelu_tanh, glu_hidden, propagate_stats,
                                  swish, train_digit_ffn)
-from mlnotes.core import count_params, setup_torch_threads
+from mlnotes.core import count_params
 
-setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
+torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine
 
 BUILTINS = {
     "step": lambda t: torch.heaviside(t, torch.ones(1, dtype=t.dtype)),

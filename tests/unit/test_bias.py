@@ -17,9 +17,8 @@ from adversarial_examples import Example
 from mlnotes.bias import (augment, binary_entropy, fit_mlp, homogeneous_best_fit, make_mlp,
                           mean_bce_with_logits, prior_logit, sigmoid_midpoint, sigmoid_neuron,
                           threshold_unit, draw_linear_unit)
-from mlnotes.core import setup_torch_threads
 
-setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
+torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine
 
 
 def test_augment_matches_sklearn_decision_function():

@@ -134,7 +134,7 @@ def test_bad_inputs():
         DIMEncoder(code=0)
     with pytest.raises(ValueError, match=r"images must have shape"):
         train_local_dim(np.zeros((5, 4, 4)))
-    with pytest.raises(ValueError, match=r"images must have"):
+    with pytest.raises(ValueError, match=r"images must be a non-empty 3-D array, got shape \(2, 64\)"):
         encode(DIMEncoder(), np.zeros((2, 64)))
 
 

@@ -2,18 +2,18 @@
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures
 
-from mlnotes.core import setup_torch_threads
 from mlnotes.overfitting import (TRUE_FUNCTIONS, cv_select_degree, cv_select_lam, draw_poly_fit,
                                  fit_poly, generalization_gaps, plot_poly_fits, plot_remedies,
                                  poly_train_test_mse, predict_poly, toy_regression,
                                  train_mlp_early_stopping)
 
-setup_torch_threads(1)  # tiny models: one thread is fastest on a shared machine
+torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine
 
 
 def test_toy_regression_shapes_seed_and_noise_free():

@@ -143,7 +143,7 @@ def test_bad_inputs(digits):
         train_masked(X_tr, mask_ratio=1.0)
     with pytest.raises(TypeError, match="model must be a MaskedPixelModel"):
         masked_mse(None, X_te)
-    with pytest.raises(ValueError, match=r"y_train must have shape \(1200,\), got shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"y_train must have shape \(N,\) with N = 1200, got shape \(5,\)"):
         linear_probe(X_tr, y_tr[:5], X_te, y_te)
     with pytest.raises(ValueError, match="fewer than labels_per_class"):
         linear_probe(X_tr, y_tr, X_te, y_te, 10_000)

@@ -320,9 +320,9 @@ def test_named_axes_bind_once_and_must_agree_across_arguments():
         return X.shape, y.shape, W.shape
 
     assert f(np.zeros((4, 2)), np.zeros(4), np.eye(2)) == ((4, 2), (4,), (2, 2))
-    with pytest.raises(ValueError, match=r"y must have shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(N,\) with N = 4, got shape \(5,\)"):
         f(np.zeros((4, 2)), np.zeros(5), np.eye(2))
-    with pytest.raises(ValueError, match=r"W must have shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"W must have shape \(D, D\) with D = 2, got shape \(3, 3\)"):
         f(np.zeros((4, 2)), np.zeros(4), np.eye(3))
     # a name repeated inside one shape (a square matrix) binds on its first axis
     square = checked(A=arg.array(shape=("M", "M")))(lambda A: A)
@@ -344,7 +344,7 @@ def test_rules_refer_to_other_arguments_and_their_attributes():
     assert f(5, np.array([0, 5]), model, np.zeros((2, 3)), k=2) == 2
     with pytest.raises(ValueError, match=r"heads must have values in \[0, 5\]"):
         f(5, np.array([0, 6]), model, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"x must have shape \(any, 3\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(any, model.d_in\) with model.d_in = 3, got shape \(2, 4\)"):
         f(5, np.array([0, 1]), model, np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"k must be <= 2"):
         f(5, np.array([0, 1]), model, np.zeros((2, 3)), k=3)
@@ -410,7 +410,7 @@ def test_named_axes_may_ask_for_a_minimum_size():
     assert pairs(np.zeros((2, 3)), np.ones((2, 3))) == 2
     with pytest.raises(ValueError, match=r"z1 must have shape \(N >= 2, k\), got shape \(1, 3\)"):
         pairs(np.zeros((1, 3)), np.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"z2 must have shape \(2, 3\), got shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"z2 must have shape \(N, k\) with N = 2, got shape \(3, 3\)"):
         pairs(np.zeros((2, 3)), np.ones((3, 3)))
 
 
@@ -432,3 +432,15 @@ def test_axes_bounded_by_other_arguments_and_leading_ellipsis():
         f(model, np.zeros((2, 4), dtype=int), np.zeros((2, 5)), np.zeros((7, 4)))
     with pytest.raises(ValueError, match=r"q must have at least 2 non-empty axes"):
         f(model, np.zeros((2, 4), dtype=int), np.zeros(5), np.zeros((7, 5)))
+
+
+def test_floating_arrays_keep_their_precision_and_masked_logits_may_be_minus_inf():
+    from mlnotes.validate import check_array
+
+    assert check_array("Q", np.zeros((2, 2), np.float32), dtype=None, floating=True).dtype == np.float32
+    with pytest.raises(TypeError, match="Q must be a floating-point array, got dtype int64"):
+        check_array("Q", np.zeros((2, 2), np.int64), dtype=None, floating=True)
+    assert check_array("S", [0.0, -np.inf], finite="-inf")[1] == -np.inf
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"S must hold no NaN or \+inf \(-inf, a masked entry, is allowed\)"):
+            check_array("S", [0.0, bad], finite="-inf")
