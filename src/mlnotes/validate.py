@@ -291,8 +291,12 @@ def check_tensor(name: str, x: object, *, ndim: int | Sequence[int] | None = Non
     _check_layout(name, tuple(x.shape), ndim, min_ndim, shape, allow_empty)
     if finite and x.is_floating_point() and not bool(x.detach().isfinite().all()):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
-    if (low, high, values, sums_to) != (None,) * 4:
-        _check_values(name, x.detach().cpu().double().numpy(), low, high, values, sums_to)
+    if (low, high) != (None, None) and x.numel():              # bounds on the tensor, no copy
+        lo, hi = float(x.detach().min()), float(x.detach().max())
+        if (low is not None and lo < low) or (high is not None and hi > high):
+            _check_values(name, np.array([lo, hi]), low, high, None, None)
+    if (values, sums_to) != (None, None):
+        _check_values(name, x.detach().cpu().double().numpy(), None, None, values, sums_to)
     return x
 
 
@@ -482,13 +486,18 @@ _BOUND = re.compile(r"^\s*(\w+)\s*(>=|<=)\s*(.+)$")   # "N >= 2", "L <= self.max
 _EXPRESSION_BUILTINS = {"__builtins__": {}, "len": len, "min": min, "max": max}
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(expression: str):
+    return compile(expression, "<rule>", "eval")
+
+
 def _lookup(expression: str, scope: dict, name: str) -> Any:
     """The value of ``expression`` (``"n"``, ``"model.d_in"``, ``"len(vocab) - 1"``) over the
     function's arguments and the named axes bound so far; None if it is a name not yet bound."""
     if expression.isidentifier() and expression not in scope:
         return None
     try:
-        return eval(expression, _EXPRESSION_BUILTINS, scope)  # the module's own rule text, never input
+        return eval(_compiled(expression), _EXPRESSION_BUILTINS, scope)  # the module's own rule text, never input
     except Exception:
         root = re.match(r"[A-Za-z_]\w*", expression).group()
         value = scope.get(root)
