@@ -17,8 +17,7 @@ from torch import nn
 
 from mlnotes.train import fit
 from mlnotes.transformer import causal_mask
-from mlnotes.validate import (check_axes, check_choice, check_count, check_instance, check_int, check_positive,
-                              check_tensor, checked, arg)
+from mlnotes.validate import check_axes, check_instance, checked, arg
 
 __all__ = ["ADD1", "COPY", "REVERSE", "SEP", "TASK_CODES", "Adapter", "LoRALinear", "PrefixKV",
            "add_adapters", "answer_logits", "control_code_batch", "draw_memory_bars", "draw_prefix_diagram",
@@ -37,12 +36,12 @@ class LoRALinear(nn.Module):
     the base exactly. ``alpha`` defaults to ``r`` (scale 1). Trainable parameters: ``r (d_in + d_out)``.
     """
 
-    @checked(base=arg.instance(nn.Linear))
+    @checked(base=arg.instance(nn.Linear), r=arg.int(low=1, high="min(base.in_features, base.out_features)"),
+             alpha=arg.optional(arg.positive()))
     def __init__(self, base: nn.Linear, r: int, alpha: float | None = None) -> None:
         super().__init__()
-        r = check_int("r", r, 1, min(base.in_features, base.out_features))
         self.base = base.requires_grad_(False)
-        self.r, self.alpha = r, float(r if alpha is None else check_positive("alpha", alpha))
+        self.r, self.alpha = r, float(r if alpha is None else alpha)
         self.A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
         self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
@@ -69,7 +68,8 @@ class LoRALinear(nn.Module):
         return merged
 
 
-@checked(model=arg.instance(nn.Module), r=arg.count(high=4096))
+@checked(model=arg.instance(nn.Module), r=arg.count(high=4096), alpha=arg.optional(arg.positive()),
+         skip=arg.sequence(arg.text(), min_len=0))
 def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
                 skip: tuple[str, ...] = ()) -> nn.Module:
     """Freeze ``model`` and replace (in place) every ``nn.Linear`` not named in ``skip`` by a LoRALinear.
@@ -77,8 +77,6 @@ def inject_lora(model: nn.Module, r: int = 4, alpha: float | None = None,
     Names are the dotted names of ``model.named_modules()``. Skipped layers keep their own
     ``requires_grad`` setting (use it for a new, fully trainable head). Returns ``model``.
     """
-    alpha = None if alpha is None else check_positive("alpha", alpha)
-    skip = [check_instance("skip", name, str) for name in check_instance("skip", skip, (tuple, list))]
     names = {name for name, _ in model.named_modules()}
     unknown = [s for s in skip if s not in names]
     if unknown:
@@ -106,11 +104,10 @@ class Adapter(nn.Module):
     Parameters: ``2 d m + d + m``.
     """
 
-    @checked(d=arg.count(high=65536), m=arg.count(high=65536))
+    @checked(d=arg.count(high=65536), m=arg.count(high=65536), act=arg.choice(("relu", "gelu", "tanh")))
     def __init__(self, d: int, m: int, act: str = "relu") -> None:
         super().__init__()
         acts = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-        act = check_choice("act", act, acts)
         self.down, self.act, self.up = nn.Linear(d, m), acts[act](), nn.Linear(m, d)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
@@ -166,26 +163,25 @@ def finetune_memory_gb(n_params: float, precision: str = "bf16-mixed", optimizer
     return parts
 
 
-@checked(delta=arg.array(ndim=2))
+@checked(delta=arg.array(ndim=2), r=arg.int(low=1, high="min(delta.shape)"))
 def svd_truncate(delta: object, r: int) -> tuple[np.ndarray, float]:
     """Best rank-``r`` approximation of a matrix (Eckart-Young) and its Frobenius error.
 
     Returns ``(U_r S_r V_r^T, sqrt(sum_{i > r} sigma_i^2))``.
     """
     M = delta                  # (m, n)
-    r = check_int("r", r, 1, min(M.shape))
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
     return (U[:, :r] * S[:r]) @ Vt[:r], float(np.sqrt(np.sum(S[r:] ** 2)))
 
 
-@checked(delta=arg.array(ndim=2), steps=arg.count(high=10**6), lr=arg.positive(), seed=arg.seed())
+@checked(delta=arg.array(ndim=2), r=arg.int(low=1, high="min(delta.shape)"), steps=arg.count(high=10**6),
+         lr=arg.positive(), seed=arg.seed())
 def fit_low_rank(delta: object, r: int, steps: int = 500, lr: float = 0.02, seed: int = 0) -> tuple[np.ndarray, float]:
     """Fit ``B A`` (rank ``r``) to ``delta`` by Adam on ``||delta - B A||_F^2``, LoRA-style init.
 
     Returns ``(B A, ||delta - B A||_F)``; by Eckart-Young the error is >= the SVD truncation error.
     """
     M = torch.as_tensor(delta)   # (m, n)
-    r = check_int("r", r, 1, min(M.shape))
     g = torch.Generator().manual_seed(seed)
     A = (torch.randn(r, M.shape[1], generator=g, dtype=torch.float64) / math.sqrt(M.shape[1])).requires_grad_()
     B = torch.zeros(M.shape[0], r, dtype=torch.float64, requires_grad=True)
@@ -208,7 +204,8 @@ class PrefixKV(nn.Module):
     returns a direct ``PrefixKV`` holding the computed values, and the MLP can be thrown away.
     """
 
-    @checked(n_layer=arg.count(high=256), P=arg.count(high=4096), d=arg.count(high=4096))
+    @checked(n_layer=arg.count(high=256), P=arg.count(high=4096), d=arg.count(high=4096),
+             reparam_hidden=arg.optional(arg.count(high=65536)))
     def __init__(self, n_layer: int, P: int, d: int, reparam_hidden: int | None = None) -> None:
         super().__init__()
         self.n_layer, self.P = n_layer, P
@@ -217,9 +214,8 @@ class PrefixKV(nn.Module):
             self.prefix = nn.Parameter(0.5 * torch.randn(n_layer, 2, P, d))
             self.seed, self.mlp = None, None
         else:
-            h = check_count("reparam_hidden", reparam_hidden, high=65536)
             self.seed = nn.Parameter(torch.randn(P, d))
-            self.mlp = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, n_layer * 2 * d))
+            self.mlp = nn.Sequential(nn.Linear(d, reparam_hidden), nn.Tanh(), nn.Linear(reparam_hidden, n_layer * 2 * d))
 
     def values(self) -> Tensor:
         """All prefix vectors as one tensor (n_layer, 2, P, d)."""
@@ -239,16 +235,14 @@ class PrefixKV(nn.Module):
         return out
 
 
+@checked(q=arg.tensor(shape=("...", "Lq", "d"), floating=True), prefix_k=arg.tensor(shape=("...", "P", "d"), floating=True),
+         k=arg.tensor(shape=("...", "L", "d"), floating=True))
 def prefix_gate(q: Tensor, prefix_k: Tensor, k: Tensor) -> Tensor:
     """Attention mass on the prefix, ``lambda(q) = sum_p e^{q.p_k/s} / (sum_p e^{q.p_k/s} + sum_j e^{q.k_j/s})``.
 
     ``q`` (..., Lq, d), ``prefix_k`` (..., P, d), ``k`` (..., L, d); ``s = sqrt(d)``; all keys
     visible (apply a causal mask yourself if needed). Returns (..., Lq) in [0, 1].
     """
-    q, prefix_k, k = (check_tensor(name, t, min_ndim=2, floating=True)
-                      for name, t in (("q", q), ("prefix_k", prefix_k), ("k", k)))
-    if not q.shape[-1] == prefix_k.shape[-1] == k.shape[-1]:
-        raise ValueError("q, prefix_k and k need the same feature size")
     s = math.sqrt(q.shape[-1])
     lp = torch.logsumexp(q @ prefix_k.transpose(-2, -1) / s, dim=-1)
     lc = torch.logsumexp(q @ k.transpose(-2, -1) / s, dim=-1)
@@ -264,7 +258,8 @@ SEP, COPY, REVERSE, ADD1 = 10, 11, 12, 13
 TASK_CODES = {"copy": COPY, "reverse": REVERSE, "add1": ADD1}
 
 
-@checked(batch_size=arg.count(high=10**6), n_digits=arg.count(high=1000))
+@checked(batch_size=arg.count(high=10**6), tasks=arg.sequence(arg.choice(tuple(TASK_CODES))), n_digits=arg.count(high=1000),
+         generator=arg.optional(arg.instance(torch.Generator)))
 def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "reverse", "add1"), n_digits: int = 5,
                        generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Sequences ``[code, x_1..x_n, SEP, y_1..y_n]`` (B, 2n + 2) and the task index of each row (B,).
@@ -272,10 +267,6 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     ``copy``: y = x; ``reverse``: y = x reversed; ``add1``: y_i = (x_i + 1) mod 10. Tasks are
     drawn uniformly from ``tasks``.
     """
-    tasks = [check_choice("tasks", t, TASK_CODES) for t in check_instance("tasks", tasks, (tuple, list))]
-    if not tasks:
-        raise ValueError(f"tasks must be a non-empty subset of {sorted(TASK_CODES)}")
-    generator = None if generator is None else check_instance("generator", generator, torch.Generator)
     which = torch.randint(len(tasks), (batch_size,), generator=generator)
     x = torch.randint(10, (batch_size, n_digits), generator=generator)
     outputs = {"copy": x, "reverse": x.flip(1), "add1": (x + 1) % 10}
@@ -285,31 +276,28 @@ def control_code_batch(batch_size: int, tasks: tuple[str, ...] = ("copy", "rever
     return seq, which
 
 
-@checked(logits=arg.tensor(ndim=3, floating=True))
+@checked(logits=arg.tensor(ndim=3, floating=True), n_digits=arg.int(low=1, high="logits.shape[1] - 1"))
 def answer_logits(logits: Tensor, n_digits: int = 5) -> Tensor:
     """The logits that predict the ``n_digits`` answer tokens: positions -n-1 .. -2 of (B, L, V)."""
-    n_digits = check_int("n_digits", n_digits, 1, logits.shape[1] - 1)
     return logits[:, -n_digits - 1:-1]
 
 
-@checked(logits=arg.tensor(ndim=3, floating=True))
+@checked(logits=arg.tensor(shape=("B", "L", None), floating=True), seq=arg.tensor(shape=("B", "L"), integer=True),
+         n_digits=arg.int(low=1, high="L - 1"))
 def exact_match(logits: Tensor, seq: Tensor, n_digits: int = 5) -> float:
     """Fraction of rows whose every answer token is the argmax (teacher-forced = greedy when all right)."""
-    seq = check_tensor("seq", seq, shape=logits.shape[:2], integer=True)           # (B, L)
-    n_digits = check_int("n_digits", n_digits, 1, seq.shape[1] - 1)
     pred = answer_logits(logits, n_digits).argmax(-1)
     return (pred == seq[:, -n_digits:]).all(dim=1).float().mean().item()
 
 
-@checked(model=arg.module(), ids=arg.tensor(ndim=2, integer=True), prefix_kv=arg.instance((list, tuple)))
+@checked(model=arg.module(), ids=arg.tensor(ndim=2, integer=True),
+         prefix_kv=arg.sequence(min_len="len(model.blocks)", max_len="len(model.blocks)"))
 def prefix_attention_mass(model: nn.Module, ids: Tensor, prefix_kv: list[tuple[Tensor, Tensor]]) -> Tensor:
     """Attention mass ``lambda`` each content query puts on the prefix: (n_layer, n_head, B, L).
 
     Runs a :class:`mlnotes.transformer.TinyGPT` layer by layer, recomputing each layer's
     attention weights over [prefix; causal content].
     """
-    if len(prefix_kv) != len(model.blocks):
-        raise ValueError(f"prefix_kv needs one (k, v) per layer ({len(model.blocks)}), got {len(prefix_kv)}")
     x = model.embed(ids)
     masses = []
     for block, kv in zip(model.blocks, prefix_kv):
@@ -356,7 +344,9 @@ def token_prefix(model: nn.Module, ids: Tensor) -> Tensor:
 
 # region: prefix-seeds
 @checked(model=arg.module(), batch_fn=arg.callable(), P=arg.count(high=4096), n_seeds=arg.count(high=256),
-         steps=arg.count(high=10**6), lr=arg.positive(), batch_size=arg.count(high=65536), seed=arg.seed())
+         steps=arg.count(high=10**6), lr=arg.positive(), batch_size=arg.count(high=65536), seed=arg.seed(),
+         layers=arg.int(low=1, high="len(model.blocks)"),
+         init=arg.optional(arg.tensor(shape=("n_seeds", "layers", 2, "P", "model.d"))))
 def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int = 5,
                    steps: int = 100, lr: float = 3e-2, batch_size: int = 64,
                    init: Tensor | None = None, seed: int = 0, prefix_from: int = 0) -> tuple[Tensor, list[float]]:
@@ -370,8 +360,6 @@ def train_prefixes(model: nn.Module, batch_fn, P: int, layers: int, n_seeds: int
     Returns the prefixes (n_seeds, layers, 2, P, d) and the mean loss per step.
     """
     import torch.nn.functional as F
-    layers = check_int("layers", layers, 1, len(model.blocks))
-    init = None if init is None else check_tensor("init", init, shape=(n_seeds, layers, 2, P, model.d))
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 100)
     start = 0.5 * torch.randn(n_seeds, layers, 2, P, model.d) if init is None else init
@@ -398,14 +386,13 @@ def prefix_exact_match(model: nn.Module, seq: Tensor, prefixes: Tensor, prefix_f
                                            prefix_from=prefix_from), seq) for p in prefixes])
 
 
-@checked(ax=arg.axes(), results=arg.instance(dict))
+@checked(ax=arg.axes(), results=arg.instance(dict), extra=arg.optional(arg.instance(dict)))
 def plot_prefix_ablation(ax, results: dict, extra: dict | None = None) -> None:
     """Exact match (mean ± sd over seeds) against the stored budget, one line per placement.
 
     ``results[(budget, placement)] = array of per-seed exact matches``; ``extra`` maps a label to
     ``(budget, array)`` drawn as single points with error bars.
     """
-    extra = None if extra is None else check_instance("extra", extra, dict)
     placements = sorted({where for _, where in results}, reverse=True)
     markers = iter("osD^v")
     for where in placements:

@@ -453,7 +453,8 @@ def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_
         allowed = "a collection (list, tuple, set)" if unordered else "a list or tuple"
         raise TypeError(f"{name} must be {allowed}, got {_type_name(value)}")
     if len(value) < min_len or (max_len is not None and len(value) > max_len):
-        allowed = f"at least {min_len}" if max_len is None else f"{min_len} to {max_len}"
+        allowed = f"at least {min_len}" if max_len is None else f"exactly {min_len}" if min_len == max_len \
+            else f"{min_len} to {max_len}"
         raise ValueError(f"{name} must hold {allowed} items, got {len(value)}")
     return list(value) if item is None else [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
 

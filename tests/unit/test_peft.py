@@ -154,7 +154,7 @@ def test_prefix_gate_identity(P, L, seed):
 def test_prefix_gate_bad_inputs():
     with pytest.raises(TypeError, match="q must be a torch tensor"):
         prefix_gate(np.zeros((2, 3)), torch.zeros(1, 3), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="feature size"):
+    with pytest.raises(ValueError, match=r"prefix_k must have shape \(\.\.\., P, d\) with d = 3"):
         prefix_gate(torch.zeros(2, 3), torch.zeros(1, 4), torch.zeros(2, 3))
 
 
@@ -184,7 +184,7 @@ def test_exact_match_and_attention_mass():
     with torch.no_grad():
         mass = prefix_attention_mass(gpt, seq, kv)
     assert mass.shape == (2, 2, 5, 12) and (mass[1] == 0).all() and ((mass[0] > 0) & (mass[0] < 1)).all()
-    with pytest.raises(ValueError, match="one \\(k, v\\) per layer"):
+    with pytest.raises(ValueError, match="prefix_kv must hold exactly 2 items, got 1"):
         prefix_attention_mass(gpt, seq, kv[:1])
 
 
