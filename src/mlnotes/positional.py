@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from mlnotes.flash_attention import naive_attention
-from mlnotes.validate import check_array, check_int, checked, arg
+from mlnotes.validate import check_int, checked, arg
 
 __all__ = ["rope_freqs", "rope", "rope_matrix", "half_to_interleaved_perm",
            "rope_decay_curve", "attention", "linear_attention_rope", "sinusoidal",
@@ -25,50 +25,21 @@ __all__ = ["rope_freqs", "rope", "rope_matrix", "half_to_interleaved_perm",
 LAYOUTS = ("interleaved", "half")
 
 
-# ----------------------------------------------------------------------------- validation
-def _check_dim(d: object) -> int:
-    d = check_int("d", d, 2, 2**16)
-    if d % 2:
-        raise ValueError(f"d must be an even int >= 2 (dimensions come in pairs), got {d}")
-    return d
-
-
-def _check_base(base: object) -> float:
-    if isinstance(base, bool) or not isinstance(base, (int, float, np.integer, np.floating)):
-        raise TypeError(f"base must be a number, got {type(base).__name__}")
-    if not (math.isfinite(base) and base > 1):
-        raise ValueError(f"base must be a finite number > 1, got {base}")
-    return float(base)
-
-
-def _check_layout(layout: object, allowed: tuple[str, ...]) -> str:
-    if layout not in allowed:
-        raise ValueError(f"layout must be one of {allowed}, got {layout!r}")
-    return str(layout)
-
-
-def _as_float_matrix(x: object, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must be a float array, got dtype {x.dtype}")
-    if x.ndim != 2 or 0 in x.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return x
+# Argument rules: widths come in pairs; a base above 1; float matrices keep their precision.
+_DIM = arg.int(2, 2**16, multiple_of=2)
+_BASE = arg.real(1.0, low_open=True)
+_FLOATS = dict(dtype=None, floating=True)
 
 
 # ----------------------------------------------------------------------------- RoPE
+@checked(d=_DIM, base=_BASE)
 def rope_freqs(d: int, base: float = 1e4) -> np.ndarray:
     """Rotation frequencies ``theta_i = base^(-2i/d)`` for the ``d/2`` pairs, shape (d/2,), float64."""
-    d, base = _check_dim(d), _check_base(base)
     return base ** (-np.arange(0, d, 2, dtype=np.float64) / d)
 
 
 def _angles(pos: object, shape: tuple[int, ...], d: int, base: float) -> np.ndarray:
-    p = pos.detach().cpu().numpy() if hasattr(pos, "detach") else pos
-    p = check_array("pos", p, dtype=np.float64)             # real, finite, non-empty
+    p = np.asarray(pos.detach().cpu().numpy() if hasattr(pos, "detach") else pos, dtype=np.float64)
     try:
         p = np.broadcast_to(p, shape[:-1])
     except ValueError:
@@ -76,6 +47,8 @@ def _angles(pos: object, shape: tuple[int, ...], d: int, base: float) -> np.ndar
     return p[..., None] * rope_freqs(d, base)  # (..., d/2), float64
 
 
+@checked(x=arg.array(min_ndim=1, **_FLOATS, torch_ok=True), pos=arg.array(torch_ok=True), base=_BASE,
+         layout=arg.choice(LAYOUTS))
 def rope(x: object, pos: object, base: float = 1e4, layout: str = "interleaved") -> object:
     """Rotate every pair of coordinates of ``x`` (last axis, even width d) by ``pos * theta_i``.
 
@@ -85,18 +58,9 @@ def rope(x: object, pos: object, base: float = 1e4, layout: str = "interleaved")
     ``layout="half"`` (GPT-NeoX, ``rotate_half``). For a pair ``(a, b)`` and angle ``phi``:
     ``(a cos phi - b sin phi, a sin phi + b cos phi)``. Returns the same type and dtype as ``x``.
     """
-    layout = _check_layout(layout, LAYOUTS)
-    is_torch = hasattr(x, "detach") and hasattr(x, "dtype") and not isinstance(x, np.ndarray)
-    if not is_torch and not isinstance(x, np.ndarray):
-        raise TypeError(f"x must be a numpy array or a torch tensor, got {type(x).__name__}")
-    if not (x.dtype.is_floating_point if is_torch else np.issubdtype(x.dtype, np.floating)):
-        raise TypeError(f"x must hold floats, got dtype {x.dtype}")
-    if x.ndim < 1:
-        raise ValueError("x must have at least one axis (the feature axis)")
-    if not is_torch:
-        check_array("x", x, min_ndim=1)                    # finite values
-    d = _check_dim(int(x.shape[-1]))
-    phi = _angles(pos, tuple(x.shape), d, _check_base(base))
+    is_torch = not isinstance(x, np.ndarray)
+    d = check_int("x.shape[-1]", int(x.shape[-1]), 2, 2**16, multiple_of=2)     # pairs of features
+    phi = _angles(pos, tuple(x.shape), d, base)
     cos, sin = np.cos(phi), np.sin(phi)
     if is_torch:
         import torch
@@ -112,11 +76,10 @@ def rope(x: object, pos: object, base: float = 1e4, layout: str = "interleaved")
     return cat((a * cos - b * sin, a * sin + b * cos), -1)
 
 
+@checked(m=arg.real(), d=_DIM, base=_BASE)
 def rope_matrix(m: float, d: int, base: float = 1e4) -> np.ndarray:
     """Explicit block-diagonal rotation ``R_m`` (d, d) of the interleaved layout: block i is
     ``[[cos m theta_i, -sin m theta_i], [sin m theta_i, cos m theta_i]]``; ``rope(x, m) = x @ R_m.T``."""
-    if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not math.isfinite(m):
-        raise TypeError(f"m must be a finite number, got {m!r}")
     theta = rope_freqs(d, base)
     R = np.zeros((d, d))
     c, s = np.cos(m * theta), np.sin(m * theta)
@@ -125,17 +88,17 @@ def rope_matrix(m: float, d: int, base: float = 1e4) -> np.ndarray:
     return R
 
 
+@checked(d=_DIM)
 def half_to_interleaved_perm(d: int) -> np.ndarray:
     """Permutation ``perm`` with ``rope(x[..., perm], p, layout="half") == rope(x, p)[..., perm]``.
 
     ``perm = [0, 2, 4, ..., 1, 3, 5, ...]``: half-layout slot ``i`` holds interleaved dim ``2i`` and
     slot ``i + d/2`` holds dim ``2i + 1``. Porting weights between layouts needs this on q and k.
     """
-    d = _check_dim(d)
     return np.concatenate((np.arange(0, d, 2), np.arange(1, d, 2)))
 
 
-@checked(max_dist=arg.int(1, 10**6))
+@checked(d=_DIM, base=_BASE, max_dist=arg.int(1, 10**6))
 def rope_decay_curve(d: int, base: float = 1e4, max_dist: int = 256) -> np.ndarray:
     """The RoFormer long-range bound ``(1/(d/2)) sum_j |S_j(r)|`` for ``r = 0 .. max_dist``.
 
@@ -158,6 +121,8 @@ def _elu1(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
 
 
+@checked(Q=arg.array(shape=("N", "d"), **_FLOATS), K=arg.array(shape=("N", "d"), **_FLOATS),
+         V=arg.array(shape=("N", "dv"), **_FLOATS), base=_BASE, rotate=arg.bool())
 def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: float = 1e4,
                           rotate: bool = True) -> np.ndarray:
     """Non-causal linear attention with RoPE in the numerator only, in O(N d^2).
@@ -166,9 +131,6 @@ def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: flo
     ``o_i = (R_i phi(q_i))^T [sum_j (R_j phi(k_j)) v_j^T] / (phi(q_i)^T sum_j phi(k_j))``.
     The denominator stays un-rotated so it is positive. Shapes: Q, K (N, d), V (N, dv).
     """
-    Q, K, V = (_as_float_matrix(a, n) for a, n in ((Q, "Q"), (K, "K"), (V, "V")))
-    if Q.shape != K.shape or K.shape[0] != V.shape[0]:
-        raise ValueError(f"need Q, K of equal shape (N, d) and V with N rows, got {Q.shape}, {K.shape}, {V.shape}")
     fq, fk = _elu1(Q), _elu1(K)
     pos = np.arange(Q.shape[0])
     rq, rk = (rope(fq, pos, base), rope(fk, pos, base)) if rotate else (fq, fk)
@@ -178,18 +140,17 @@ def linear_attention_rope(Q: np.ndarray, K: np.ndarray, V: np.ndarray, base: flo
 
 
 # ----------------------------------------------------------------------------- absolute and relative schemes
-@checked(n=arg.int(1, 10**6))
+@checked(n=arg.int(1, 10**6), d=_DIM, base=_BASE, layout=arg.choice(("interleaved", "concat")))
 def sinusoidal(n: int, d: int, base: float = 1e4, layout: str = "interleaved") -> np.ndarray:
     """Sinusoidal table (n, d): ``p[k, 2i] = sin(k theta_i)``, ``p[k, 2i+1] = cos(k theta_i)``
     (``layout="interleaved"``) or ``[sin(k theta) | cos(k theta)]`` (``layout="concat"``)."""
-    layout = _check_layout(layout, ("interleaved", "concat"))
     phi = np.arange(n, dtype=np.float64)[:, None] * rope_freqs(d, base)
     if layout == "concat":
         return np.concatenate((np.sin(phi), np.cos(phi)), axis=1)
     return np.stack((np.sin(phi), np.cos(phi)), axis=-1).reshape(n, d)
 
 
-@checked(num_buckets=arg.int(2), max_distance=arg.int(1))
+@checked(rel=arg.array(integer=True), bidirectional=arg.bool(), num_buckets=arg.int(2), max_distance=arg.int(1))
 def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
               max_distance: int = 128) -> np.ndarray:
     """T5 relative-position bucket of ``rel = key_pos - query_pos`` (integer array, any shape).
@@ -200,14 +161,7 @@ def t5_bucket(rel: object, bidirectional: bool = True, num_buckets: int = 32,
     ``nb - 1``. Causal (``bidirectional=False``): only ``rel <= 0`` counts, ``rel > 0`` -> bucket 0.
     A float64 version of HF ``T5Attention._relative_position_bucket``.
     """
-    if hasattr(rel, "detach"):
-        raise TypeError("rel must be a numpy integer array, got a torch tensor")
-    r = np.asarray(rel)
-    if r.dtype == bool or not np.issubdtype(r.dtype, np.integer):
-        raise TypeError(f"rel must hold integers, got dtype {r.dtype}")
-    if r.size == 0:
-        raise ValueError("rel must be non-empty")
-    r = r.astype(np.int64)
+    r = rel.astype(np.int64)
     buckets = np.zeros_like(r)
     if bidirectional:
         num_buckets //= 2
@@ -231,28 +185,21 @@ def relative_positions(n: int) -> np.ndarray:
     return np.arange(n)[None, :] - np.arange(n)[:, None]
 
 
-@checked(clip=arg.int(0))
+@checked(Q=arg.array(shape=("n", "d"), **_FLOATS), K=arg.array(shape=("n", "d"), **_FLOATS), clip=arg.int(0),
+         rel_emb=arg.array(shape=("2 * clip + 1", "d"), **_FLOATS))
 def shaw_logits(Q: np.ndarray, K: np.ndarray, rel_emb: np.ndarray, clip: int) -> np.ndarray:
     """Shaw et al. logits ``(q_i . k_j + q_i . a_{clip(j - i)}) / sqrt(d)``, shape (n, n).
 
     ``rel_emb`` (2 clip + 1, d) holds ``a_{-clip} .. a_{clip}``: offsets beyond ``clip`` share the
     end vectors, so 2 clip + 1 vectors serve any sequence length.
     """
-    Q, K, rel_emb = _as_float_matrix(Q, "Q"), _as_float_matrix(K, "K"), _as_float_matrix(rel_emb, "rel_emb")
-    if Q.shape != K.shape:
-        raise ValueError(f"Q and K must have the same shape (n, d), got {Q.shape} and {K.shape}")
-    if rel_emb.shape != (2 * clip + 1, Q.shape[1]):
-        raise ValueError(f"rel_emb must have shape {(2 * clip + 1, Q.shape[1])} for clip={clip}, got {rel_emb.shape}")
     A = rel_emb[np.clip(relative_positions(Q.shape[0]), -clip, clip) + clip]  # (n, n, d) gathered
     return (Q @ K.T + np.einsum("id,ijd->ij", Q, A)) / math.sqrt(Q.shape[1])
 
 
+@checked(slope=arg.real(0.0))
 def alibi_bias(n: int, slope: float) -> np.ndarray:
     """Symmetric linear distance penalty ``-slope * |i - j|``, shape (n, n) (ALiBi-style)."""
-    if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)):
-        raise TypeError(f"slope must be a number, got {type(slope).__name__}")
-    if not (math.isfinite(slope) and slope >= 0):
-        raise ValueError(f"slope must be a finite number >= 0, got {slope}")
     return -float(slope) * np.abs(relative_positions(n)).astype(np.float64)
 
 
@@ -269,7 +216,7 @@ def _rope_torch(x, pos, base: float = 1e4):
     return x * cos + rotated * sin
 
 
-@checked(seed=arg.int(0), offset=arg.int(1))
+@checked(method=arg.choice(("rope", "sinusoidal")), seed=arg.int(0), offset=arg.int(1))
 def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: int = 16,
                            d: int = 16, train_len: int = 24, steps: int = 300,
                            test_lens: tuple[int, ...] = (24, 48, 96)) -> list[float]:
@@ -282,8 +229,6 @@ def train_offset_retrieval(method: str, seed: int = 0, offset: int = 3, vocab: i
     """
     import torch
 
-    if method not in ("rope", "sinusoidal"):
-        raise ValueError(f"method must be 'rope' or 'sinusoidal', got {method!r}")
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     emb = torch.nn.Embedding(vocab, d)
@@ -327,7 +272,8 @@ def _base_label(base: float) -> str:
     return f"$10^{{{exponent:.0f}}}$" if exponent == round(exponent) else f"{base:g}"
 
 
-@checked(q=arg.array(ndim=1), k=arg.array(ndim=1), m=arg.int(0, 10**6), n=arg.int(0, 10**6))
+@checked(q=arg.array(shape=("d",)), k=arg.array(shape=("d",)), m=arg.int(0, 10**6), n=arg.int(0, 10**6),
+         layout=arg.choice(LAYOUTS), curves=arg.mapping())
 def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
                     curves: dict) -> object:
     """Explorer frame: the fastest and slowest rotated pairs of ``q`` (at ``m``) and ``k``
@@ -335,12 +281,7 @@ def draw_rope_frame(q: np.ndarray, k: np.ndarray, m: int, n: int, layout: str,
     the offset marked; the score is in the figure title."""
     from mlnotes.plotting import COLORS, new_figure
 
-    if q.shape != k.shape:
-        raise ValueError(f"q and k must have the same shape, got {q.shape} and {k.shape}")
-    layout = _check_layout(layout, LAYOUTS)
-    if not isinstance(curves, dict) or not curves:
-        raise TypeError("curves must be a non-empty dict base -> decay curve")
-    d = _check_dim(q.shape[-1])
+    d = check_int("q.shape[-1]", q.shape[-1], 2, 2**16, multiple_of=2)
     rq, rk = rope(q, m, layout=layout), rope(k, n, layout=layout)
     fig, axes = new_figure(ncols=3, width=7.8, height=2.7)
     for ax, pair in zip(axes[:2], (0, d // 2 - 1)):

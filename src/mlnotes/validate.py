@@ -77,14 +77,18 @@ def _is_torch(value: object) -> bool:
 
 
 # ----------------------------------------------------------------------------- numbers
-def check_int(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as a Python int if it is an int (not a bool) with ``low <= value <= high``."""
+def check_int(name: str, value: object, low: int | None = None, high: int | None = None, *,
+              multiple_of: int | None = None) -> int:
+    """``value`` as a Python int if it is an int (not a bool) with ``low <= value <= high``
+    (and a multiple of ``multiple_of``, e.g. 2 for a width made of pairs)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an int, got {_type_name(value)}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value}")
+    if multiple_of is not None and value % multiple_of:
+        raise ValueError(f"{name} must be a multiple of {multiple_of}, got {value}")
     return int(value)
 
 

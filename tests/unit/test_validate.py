@@ -444,3 +444,9 @@ def test_floating_arrays_keep_their_precision_and_masked_logits_may_be_minus_inf
     for bad in (np.nan, np.inf):
         with pytest.raises(ValueError, match=r"S must hold no NaN or \+inf \(-inf, a masked entry, is allowed\)"):
             check_array("S", [0.0, bad], finite="-inf")
+
+
+def test_int_multiple_of():
+    assert check_int("d", 6, 2, multiple_of=2) == 6
+    with pytest.raises(ValueError, match="d must be a multiple of 2, got 7"):
+        check_int("d", 7, 2, multiple_of=2)
