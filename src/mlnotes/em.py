@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.core import check_seed
 from mlnotes.prob import logsumexp, softmax
-from mlnotes.validate import check_array, check_int, checked, arg
+from mlnotes.validate import checked, arg
 
 MAX_ITERS = 100_000   # more EM iterations than this is a mistake, not a request
 
@@ -26,26 +25,19 @@ __all__ = ["bernoulli_mixture_em", "bernoulli_mixture_loglik", "converged", "e_s
 LOG_2PI = np.log(2.0 * np.pi)
 
 
-# ----------------------------------------------------------------------------- validation
-def _check_mixture(means: object, covs: object, weights: object, D: int) -> tuple[np.ndarray, ...]:
-    means = check_array("means", means, shape=(None, D))
-    K = means.shape[0]
-    covs = check_array("covs", covs, shape=(K, D, D))
-    weights = check_array("weights", weights, shape=(K,), low=0.0)
-    if not np.isclose(weights.sum(), 1.0):
-        raise ValueError(f"weights must be K={K} non-negative numbers summing to 1, got {weights}")
-    return means, covs, weights
+# A mixture of K components in D dimensions, as rules for the functions that take one.
+_MIXTURE = dict(means=arg.array(shape=("K", "D")), covs=arg.array(shape=("K", "D", "D")),
+                weights=arg.array(shape=("K",), low=0.0, sums_to=1))
 
 
 # ----------------------------------------------------------------------------- two coins
-@checked(n=arg.count(high=10**6), theta_a=arg.probability(low_open=True, high_open=True),
-         theta_b=arg.probability(low_open=True, high_open=True))
+@checked(n=arg.count(high=10**6), heads=arg.array(ndim=1, integer=True, low=0, high="n"),
+         theta_a=arg.probability(low_open=True, high_open=True), theta_b=arg.probability(low_open=True, high_open=True))
 def two_coins_responsibilities(heads: object, n: int, theta_a: float, theta_b: float) -> np.ndarray:
     """P(coin = A | heads_i) for each set of ``n`` tosses, with equal prior on the two coins.
 
     ``Q_i(A) = theta_a^h (1-theta_a)^(n-h) / (same + theta_b^h (1-theta_b)^(n-h))``, shape (S,).
     """
-    heads = check_array("heads", heads, ndim=1, integer=True, low=0, high=n)
     log_a = heads * np.log(theta_a) + (n - heads) * np.log1p(-theta_a)
     log_b = heads * np.log(theta_b) + (n - heads) * np.log1p(-theta_b)
     return softmax(np.stack([log_a, log_b], axis=1), axis=1)[:, 0]
@@ -71,14 +63,13 @@ def two_coins_em(heads: object, n: int, theta_a: float, theta_b: float,
 
 
 # ----------------------------------------------------------------------------- Gaussian mixtures
-@checked(X=arg.array(ndim=2))
+@checked(X=arg.array(shape=("N", "D")), **_MIXTURE)
 def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.ndarray:
     """Log joint ``log pi_k + log N(x_i | mu_k, Sigma_k)`` for every point and component, (N, K).
 
     Vectorized through one Cholesky factor per component: with ``Sigma = L L^T``,
     ``log N = -D/2 log 2pi - sum log diag L - |L^{-1}(x - mu)|^2 / 2``.
     """
-    means, covs, weights = _check_mixture(means, covs, weights, X.shape[1])
     try:
         L = np.linalg.cholesky(covs)
     except np.linalg.LinAlgError as err:
@@ -93,18 +84,13 @@ def gmm_logpdf(X: object, means: object, covs: object, weights: object) -> np.nd
     return (log_w[:, None] + log_norm).T
 
 
-@checked(log_joint=arg.array(ndim=2, finite=False))
+@checked(log_joint=arg.array(ndim=2, finite="-inf"), Q=arg.array(shape="log_joint.shape", low=0.0, sums_to=1))
 def elbo(log_joint: object, Q: object) -> float:
     """Evidence lower bound ``sum_i sum_z Q_i(z) (log P(x_i, z) - log Q_i(z))`` (0 log 0 = 0).
 
     ``log_joint`` and ``Q`` have shape (N, K); each row of ``Q`` is a distribution. By Jensen the
     result is <= ``sum_i logsumexp(log_joint_i)``, with equality when ``Q`` is the posterior.
     """
-    if np.isnan(log_joint).any() or np.isposinf(log_joint).any():
-        raise ValueError("log_joint must hold log-probabilities (no NaN, no +inf)")
-    Q = check_array("Q", Q, shape=log_joint.shape, low=0.0)
-    if not np.allclose(Q.sum(axis=1), 1.0):
-        raise ValueError("every row of Q must be a probability distribution (>= 0, summing to 1)")
     mask = Q > 0
     return float(np.sum(Q[mask] * (log_joint[mask] - np.log(Q[mask]))))
 
@@ -116,14 +102,13 @@ def e_step(X: object, means: object, covs: object, weights: object) -> tuple[np.
     return np.exp(log_joint - log_px[:, None]), float(np.sum(log_px))
 
 
-@checked(X=arg.array(ndim=2), reg=arg.real(0.0))
+@checked(X=arg.array(shape=("N", "D")), resp=arg.array(shape=("N", None), low=0.0), reg=arg.real(0.0))
 def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form maximizer of the expected complete-data log-likelihood: ``(means, covs, weights)``.
 
     ``N_k = sum_i r_ik``, ``pi_k = N_k / N``, ``mu_k = sum_i r_ik x_i / N_k``,
     ``Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg * I``.
     """
-    resp = check_array("resp", resp, shape=(X.shape[0], None), low=0.0)
     Nk = resp.sum(axis=0)
     if np.any(Nk <= 0):
         raise ValueError("a component has zero responsibility; restart or merge components")
@@ -134,18 +119,17 @@ def m_step(X: object, resp: object, reg: float = 0.0) -> tuple[np.ndarray, np.nd
     return means, covs, Nk / X.shape[0]
 
 
-@checked(X=arg.array(ndim=2), K=arg.int(1), seed=arg.seed())
+@checked(X=arg.array(ndim=2), K=arg.int(low=1, high="X.shape[0]"), seed=arg.seed())
 def random_init(X: object, K: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Start a mixture: means at K distinct random data points, every cov = data covariance, equal weights."""
-    if K > X.shape[0]:
-        raise ValueError(f"K must be <= N={X.shape[0]}, got {K}")
     rng = np.random.default_rng(seed)
     means = X[rng.choice(X.shape[0], size=K, replace=False)]
     cov = np.atleast_2d(np.cov(X.T)) + 1e-6 * np.eye(X.shape[1])
     return {"means": means.copy(), "covs": np.repeat(cov[None], K, axis=0), "weights": np.full(K, 1.0 / K)}
 
 
-@checked(X=arg.array(ndim=2), iters=arg.count(low=0, high=MAX_ITERS), reg=arg.real(0.0))
+@checked(X=arg.array(ndim=2), K=arg.int(low=1, high="X.shape[0]"), init=arg.optional(arg.mapping()),
+         iters=arg.count(low=0, high=MAX_ITERS), reg=arg.real(0.0))
 def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: float = 0.0,
            seed: int = 0) -> dict:
     """Fit a K-component full-covariance Gaussian mixture by EM for exactly ``iters`` iterations.
@@ -156,13 +140,13 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
     ``param_change`` (max |change| of any parameter per iteration) and ``states`` (the
     parameters after every iteration, the start first).
     """
-    K = check_int("K", K, 1, X.shape[0])
     start = random_init(X, K, seed) if init is None else init
-    if not isinstance(start, dict) or not {"means", "covs", "weights"} <= set(start):
-        raise TypeError("init must be None or a dict with keys 'means', 'covs', 'weights'")
-    means, covs, weights = _check_mixture(start["means"], start["covs"], start["weights"], X.shape[1])
-    if means.shape[0] != K:
-        raise ValueError(f"init has {means.shape[0]} components but K={K}")
+    if not {"means", "covs", "weights"} <= set(start):
+        raise ValueError("init must be a dict with keys 'means', 'covs', 'weights'")
+    gmm_logpdf(X, start["means"], start["covs"], start["weights"])      # checks the start against X
+    means, covs, weights = (np.asarray(start[key], dtype=np.float64) for key in ("means", "covs", "weights"))
+    if len(means) != K:
+        raise ValueError(f"init has {len(means)} components but K={K}")
     states = [(means, covs, weights)]
     loglik, gaps, changes = [], [], []
     for _ in range(iters):
@@ -181,24 +165,20 @@ def gmm_em(X: object, K: int, init: dict | None = None, iters: int = 100, reg: f
             "elbo_gap": np.array(gaps), "param_change": np.array(changes), "states": states}
 
 
-@checked(loglik=arg.array(ndim=1), n_points=arg.count(high=10**8))
+@checked(loglik=arg.array(ndim=1), n_points=arg.count(high=10**8), window=arg.int(low=1, high="len(loglik) - 1"),
+         tol=arg.real())
 def converged(loglik: object, n_points: int, window: int = 50, tol: float = 1e-8) -> bool:
     """True when a log-likelihood history gained less than ``tol`` nats per point over its last
     ``window`` iterations (EM never decreases it, so a run that still gains is still climbing)."""
-    window = check_int("window", window, 1, len(loglik) - 1)
     return bool((loglik[-1] - loglik[-1 - window]) / n_points < tol)
 
 
-@checked(ax=arg.axes(), n_points=arg.count(high=10**8))
+@checked(ax=arg.axes(), logliks=arg.sequence(arg.array(ndim=1)),
+         is_converged=arg.array(shape=("len(logliks)",), bool_ok=True, dtype=None), n_points=arg.count(high=10**8))
 def plot_restarts(ax: object, logliks: list, is_converged: list, n_points: int) -> object:
     """Mean log-likelihood per iteration of several EM runs: converged runs solid, others dashed."""
     from mlnotes.plotting import COLORS
 
-    if not isinstance(logliks, (list, tuple)) or not logliks:
-        raise TypeError(f"logliks must be a non-empty list of 1-D arrays, got {type(logliks).__name__}")
-    logliks = [check_array("logliks", ll, ndim=1) for ll in logliks]
-    is_converged = check_array("is_converged", is_converged, shape=(len(logliks),), bool_ok=True,
-                               dtype=None)
     for ll, ok in zip(logliks, is_converged):
         ax.plot(np.asarray(ll) / n_points, color=COLORS[0] if ok else COLORS[1],
                 lw=1.6 if ok else 1.0, ls="-" if ok else "--")
@@ -229,7 +209,7 @@ def mixing_weight_bound(x: object, pis: object, pi_j: float, means: tuple[float,
 
 
 # ----------------------------------------------------------------------------- hard EM
-@checked(X=arg.array(ndim=2), centers=arg.array(ndim=2), iters=arg.count(high=MAX_ITERS))
+@checked(X=arg.array(shape=("N", "D")), centers=arg.array(shape=("K", "D")), iters=arg.count(high=MAX_ITERS))
 def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
     """K-means as hard EM: assign each point to its nearest centre (E), move centres to means (M).
 
@@ -237,8 +217,6 @@ def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
     (sum of squared distances to the assigned centre, one value per E-step).
     """
     centers = centers.copy()
-    if centers.shape[1] != X.shape[1]:
-        raise ValueError(f"centers must have D={X.shape[1]} columns, got {centers.shape[1]}")
     inertia = []
     for _ in range(iters):
         d2 = np.sum((X[:, None, :] - centers[None]) ** 2, axis=2)
@@ -251,7 +229,8 @@ def kmeans_hard_em(X: object, centers: object, iters: int = 100) -> dict:
 
 
 # ----------------------------------------------------------------------------- Bernoulli mixtures
-@checked(X=arg.array(ndim=2, bool_ok=True), iters=arg.count(high=MAX_ITERS), alpha=arg.real(0.0), seed=arg.seed())
+@checked(X=arg.array(ndim=2, bool_ok=True, values=(0, 1)), K=arg.int(low=1, high="X.shape[0]"),
+         iters=arg.count(high=MAX_ITERS), alpha=arg.real(0.0), seed=arg.seed())
 def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alpha: float = 1.0) -> dict:
     """Mixture of K product-Bernoulli components on binary data X (N, D), fitted by EM.
 
@@ -259,9 +238,6 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
     Returns ``weights`` (K,), ``probs`` (K, D) and the ``loglik`` history (nats, total).
     """
     X = X.astype(np.float64)
-    if not np.all((X == 0) | (X == 1)):
-        raise ValueError("X must hold only 0 and 1")
-    K = check_int("K", K, 1, X.shape[0])
     rng = np.random.default_rng(seed)
     resp = rng.dirichlet(np.ones(K), size=X.shape[0])
     loglik = []
@@ -277,13 +253,11 @@ def bernoulli_mixture_em(X: object, K: int, iters: int = 50, seed: int = 0, alph
     return {"weights": weights, "probs": probs, "loglik": np.array(loglik)}
 
 
-@checked(X=arg.array(ndim=2, bool_ok=True), weights=arg.array(ndim=1, low=0.0))
+@checked(X=arg.array(shape=("N", "D"), bool_ok=True), weights=arg.array(shape=("K",), low=0.0),
+         probs=arg.array(shape=("K", "D")))
 def bernoulli_mixture_loglik(X: object, weights: object, probs: object) -> np.ndarray:
     """Per-row log-likelihood ``log sum_k pi_k prod_d p_kd^x_d (1 - p_kd)^(1 - x_d)``, shape (N,)."""
     X = X.astype(np.float64)
-    probs = check_array("probs", probs, shape=(len(weights), X.shape[1]))
-    if probs.ndim != 2 or probs.shape[1] != X.shape[1] or weights.shape != (probs.shape[0],):
-        raise ValueError(f"need weights (K,) and probs (K, D={X.shape[1]}), got {weights.shape}, {probs.shape}")
     if np.any(probs <= 0) or np.any(probs >= 1):
         raise ValueError("probs must lie strictly inside (0, 1)")
     log_joint = np.log(weights) + X @ np.log(probs).T + (1 - X) @ np.log1p(-probs).T
@@ -297,8 +271,6 @@ def gaussian_ellipse(ax: object, mean: object, cov: object, n_std: tuple[float, 
     """Draw the ``n_std``-sigma contour ellipses of a 2-D Gaussian on ``ax`` (eigen-decomposition of cov)."""
     from matplotlib.patches import Ellipse
 
-    if mean.shape != (2,) or cov.shape != (2, 2):
-        raise ValueError(f"need mean (2,) and cov (2, 2), got {mean.shape}, {cov.shape}")
     vals, vecs = np.linalg.eigh(cov)
     if np.any(vals <= 0):
         raise ValueError("cov must be positive definite")
