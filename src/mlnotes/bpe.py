@@ -36,26 +36,26 @@ _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
 __all__ = ["word_tokenize", "gpt2_like_pretokenize", "bytes_to_unicode",
-           "naive_bpe_merges", "BPE", "ByteLevelBPE", "to_hf_bpe", "display_token",
-           "show_token_spans"]
+           "naive_bpe_merges", "BPE", "ByteLevelBPE", "to_hf_bpe", "show_token_spans"]
 
-def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    return text
+# Argument rules: training counts (non-empty words -> counts >= 1) and merge settings.
+_TRAIN = dict(word_counts=arg.mapping(arg.text(), arg.count()), num_merges=arg.int(0), tie_break=arg.choice(TIE_BREAKS))
+_IDS = dict(ids=arg.sequence(arg.int(low=0, high="len(self.vocab) - 1"), min_len=0))
 
 
+@checked(text=arg.text(min_len=0))
 def word_tokenize(text: str) -> list[str]:
     """Words and single punctuation marks: ``re.findall(r"\\w+|[^\\w\\s]", text)``; spaces dropped."""
-    return _WORDS.findall(_check_text(text))
+    return _WORDS.findall(text)
 
 
+@checked(text=arg.text(min_len=0))
 def gpt2_like_pretokenize(text: str) -> list[str]:
     """Chunks in the manner of GPT-2: a leading space stays with the word, number or punctuation run.
 
     Concatenating the chunks gives back ``text`` exactly (no character is dropped).
     """
-    return _GPT2_LIKE.findall(_check_text(text))
+    return _GPT2_LIKE.findall(text)
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -74,29 +74,6 @@ def bytes_to_unicode() -> dict[int, str]:
     return chars
 
 
-def _check_word_counts(word_counts: object) -> dict[str, int]:
-    if not isinstance(word_counts, Mapping):
-        raise TypeError(f"word_counts must be a mapping word -> count, got {type(word_counts).__name__}")
-    if not word_counts:
-        raise ValueError("word_counts is empty; give at least one word")
-    for word, count in word_counts.items():
-        if not isinstance(word, str) or not word:
-            raise ValueError(f"words must be non-empty strings, got {word!r}")
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-            raise ValueError(f"counts must be positive ints, got {count!r} for {word!r}")
-    return {w: int(c) for w, c in word_counts.items()}
-
-
-def _check_merge_args(num_merges: object, tie_break: object) -> int:
-    if isinstance(num_merges, bool) or not isinstance(num_merges, (int, np.integer)):
-        raise TypeError(f"num_merges must be an int, got {type(num_merges).__name__}")
-    if num_merges < 0:
-        raise ValueError(f"num_merges must be >= 0, got {num_merges}")
-    if tie_break not in TIE_BREAKS:
-        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
-    return int(num_merges)
-
-
 def _merge_symbols(symbols: Sequence[str], pair: Pair) -> list[str]:
     """Replace every non-overlapping occurrence of ``pair``, left to right, by one symbol."""
     a, b = pair
@@ -111,6 +88,7 @@ def _merge_symbols(symbols: Sequence[str], pair: Pair) -> list[str]:
     return out
 
 
+@checked(**_TRAIN, end_of_word=arg.optional(arg.text()))
 def naive_bpe_merges(word_counts: Mapping[str, int], num_merges: int, end_of_word: str | None = "</w>",
                      tie_break: str = "first") -> list[Pair]:
     """Sennrich et al.'s reference BPE: recount all pairs, merge the most frequent, repeat.
@@ -120,8 +98,7 @@ def naive_bpe_merges(word_counts: Mapping[str, int], num_merges: int, end_of_wor
     ``"lexicographic"`` keeps the smallest pair. Stops early when no pair is left.
     O(num_merges x corpus size): the clear version, not the fast one.
     """
-    counts = _check_word_counts(word_counts)
-    num_merges = _check_merge_args(num_merges, tie_break)
+    counts = word_counts
     words = [(list(w) + ([end_of_word] if end_of_word else []), c) for w, c in counts.items()]
     merges: list[Pair] = []
     for _ in range(num_merges):
@@ -151,11 +128,8 @@ class BPE:
     ``final_segmentation`` (training word -> its symbols when training stopped).
     """
 
+    @checked(end_of_word=arg.optional(arg.text()), pretokenizer=arg.choice(PRETOKENIZERS))
     def __init__(self, end_of_word: str | None = None, pretokenizer: str = "gpt2"):
-        if end_of_word is not None and (not isinstance(end_of_word, str) or not end_of_word):
-            raise TypeError(f"end_of_word must be a non-empty str or None, got {end_of_word!r}")
-        if pretokenizer not in PRETOKENIZERS:
-            raise ValueError(f"pretokenizer must be one of {PRETOKENIZERS}, got {pretokenizer!r}")
         self.end_of_word = end_of_word
         self.pretokenizer = pretokenizer
         self.merges: list[Pair] = []
@@ -174,9 +148,9 @@ class BPE:
         chars = sorted({ch for w in words for ch in w})
         return chars + ([self.end_of_word] if self.end_of_word else [])
 
+    @checked(text=arg.text(min_len=0))
     def pretokenize(self, text: str) -> list[str]:
         """Split text into chunks with the configured pre-tokenizer ("none": one chunk)."""
-        text = _check_text(text)
         if self.pretokenizer == "gpt2":
             return gpt2_like_pretokenize(text)
         if self.pretokenizer == "words":
@@ -184,14 +158,14 @@ class BPE:
         return [text] if text else []
 
     # -- training ------------------------------------------------------------------------
+    @checked(**_TRAIN)
     def train(self, word_counts: Mapping[str, int], num_merges: int, tie_break: str = "first") -> BPE:
         """Learn up to ``num_merges`` merges from ``word_counts`` (chunk -> frequency); returns self.
 
         Same rule as :func:`naive_bpe_merges`, but each merge only updates the pair counts
         of the words that contain the merged pair (an index pair -> set of word ids).
         """
-        counts = _check_word_counts(word_counts)
-        num_merges = _check_merge_args(num_merges, tie_break)
+        counts = word_counts
         words = list(counts)
         freqs = [counts[w] for w in words]
         segs = [self.symbols(w) for w in words]
@@ -245,12 +219,9 @@ class BPE:
         j = next(j for j in range(len(s) - 1) if (s[j], s[j + 1]) == pair)
         return i, sum(len(x) for x in s[:j])
 
+    @checked(num_merges=arg.int(low=0, high="len(self.merges)"))
     def truncated(self, num_merges: int) -> BPE:
         """A copy that keeps only the first ``num_merges`` merges (a smaller vocabulary)."""
-        if isinstance(num_merges, bool) or not isinstance(num_merges, (int, np.integer)):
-            raise TypeError(f"num_merges must be an int, got {type(num_merges).__name__}")
-        if not 0 <= num_merges <= len(self.merges):
-            raise ValueError(f"num_merges must be in [0, {len(self.merges)}], got {num_merges}")
         copy = self.__class__.__new__(self.__class__)
         copy.__dict__.update(self.__dict__)
         copy.merges = self.merges[:num_merges]
@@ -262,10 +233,12 @@ class BPE:
         return copy
 
     # -- encoding ------------------------------------------------------------------------
+    @checked(word=arg.text())
     def encode_word(self, word: str) -> list[str]:
         """Segment one chunk by replaying merges in rank order (lowest rank first), not greedily."""
-        if not isinstance(word, str) or not word:
-            raise ValueError(f"word must be a non-empty str, got {word!r}")
+        return self._encode_word(word)
+
+    def _encode_word(self, word: str) -> list[str]:
         if word in self._cache:
             return list(self._cache[word])
         symbols = self.symbols(word)
@@ -280,7 +253,7 @@ class BPE:
 
     def tokenize(self, text: str) -> list[str]:
         """Token strings of ``text``: pre-tokenize, then :meth:`encode_word` on every chunk."""
-        return [tok for chunk in self.pretokenize(text) for tok in self.encode_word(chunk)]
+        return [tok for chunk in self.pretokenize(text) for tok in self._encode_word(chunk)]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; raises ValueError on a symbol outside the vocabulary."""
@@ -293,6 +266,7 @@ class BPE:
                              "cannot encode characters it never saw (use ByteLevelBPE)")
         return [self.vocab[t] for t in tokens]
 
+    @checked(**_IDS)
     def decode(self, ids: Sequence[int]) -> str:
         """Text of a list of ids (the end-of-word marker, if any, becomes a space)."""
         pieces = self._pieces(ids)
@@ -302,13 +276,8 @@ class BPE:
         return text
 
     def _pieces(self, ids: Sequence[int]) -> list[str]:
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
-            raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
-        inverse = {i: s for s, i in self.vocab.items()}
-        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i not in inverse]
-        if bad:
-            raise ValueError(f"ids {bad[:5]} are not in the vocabulary (ids run from 0 to {len(inverse) - 1})")
-        return [inverse[int(i)] for i in ids]
+        inverse = {i: s for s, i in self.vocab.items()}       # ids run 0 .. len(vocab) - 1
+        return [inverse[i] for i in ids]
 
 
 class ByteLevelBPE(BPE):
@@ -318,6 +287,7 @@ class ByteLevelBPE(BPE):
     ordinary strings; ``decode`` maps them back to bytes and decodes UTF-8 losslessly.
     """
 
+    @checked(pretokenizer=arg.choice(PRETOKENIZERS))
     def __init__(self, pretokenizer: str = "gpt2"):
         super().__init__(end_of_word=None, pretokenizer=pretokenizer)
         self._byte_char = bytes_to_unicode()
@@ -329,11 +299,13 @@ class ByteLevelBPE(BPE):
     def _base_alphabet(self, words: Sequence[str]) -> list[str]:
         return [self._byte_char[b] for b in range(256)]
 
+    @checked(**_IDS)
     def decode(self, ids: Sequence[int]) -> str:
         data = bytes(self._char_byte[c] for piece in self._pieces(ids) for c in piece)
         return data.decode("utf-8")
 
 
+@checked(bpe=arg.instance(BPE))
 def to_hf_bpe(bpe: BPE):
     """The same vocabulary and merges as a Hugging Face ``tokenizers.models.BPE`` model.
 
@@ -342,8 +314,6 @@ def to_hf_bpe(bpe: BPE):
     """
     from tokenizers.models import BPE as HFBPE
 
-    if not isinstance(bpe, BPE):
-        raise TypeError(f"bpe must be an mlnotes BPE, got {type(bpe).__name__}")
     if not bpe.vocab:
         raise ValueError("the tokenizer is not trained; call train(...) first")
     if bpe.end_of_word is not None:
@@ -351,11 +321,9 @@ def to_hf_bpe(bpe: BPE):
     return HFBPE(vocab=dict(bpe.vocab), merges=list(bpe.merges))
 
 
-def display_token(token: str) -> str:
+def _display_token(token: str) -> str:
     """A token as plotted: a space (or GPT-2's stand-in 'Ġ' for the space byte) as the
     open-box sign '␣', a newline as 'Ċ', characters outside Latin/Greek as U+XXXX escapes."""
-    if not isinstance(token, str):
-        raise TypeError(f"token must be a str, got {type(token).__name__}")
     out = []
     for ch in token:
         if ch in (" ", "Ġ"):
@@ -369,25 +337,19 @@ def display_token(token: str) -> str:
     return "".join(out)
 
 
-@checked(ax=arg.axes())
+@checked(tokens=arg.sequence(arg.text(min_len=0), min_len=0), ax=arg.axes(), width=arg.count(),
+         word_starts=arg.optional(arg.sequence(min_len="len(tokens)", max_len="len(tokens)")))
 def show_token_spans(tokens: Sequence[str], ax, width: int = 60, fontsize: float = 9,
                      word_starts: Sequence[bool] | None = None) -> None:
     """Draw ``tokens`` left to right as boxes of alternating colour, wrapping at ``width`` chars.
 
-    Tokens pass through :func:`display_token` (no CJK glyphs reach matplotlib). With
+    Tokens are drawn with spaces as '␣' and characters outside Latin/Greek as U+XXXX escapes
+    (no CJK glyphs reach matplotlib). With
     ``word_starts`` (one bool per token), a token that starts a new word is preceded by a
     wider gap and a thin vertical bar, so word boundaries stay visible.
     """
-    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-        raise TypeError(f"tokens must be a sequence of str, got {type(tokens).__name__}")
-    if not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must all be str")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
     starts = [False] * len(tokens) if word_starts is None else [bool(b) for b in word_starts]
-    if len(starts) != len(tokens):
-        raise ValueError(f"word_starts must have one entry per token ({len(tokens)}), got {len(starts)}")
-    shown = [display_token(t) for t in tokens]
+    shown = [_display_token(t) for t in tokens]
     x, row = 0.0, 0
     for k, text in enumerate(shown):
         n = max(len(text), 1)

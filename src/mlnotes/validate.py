@@ -531,7 +531,8 @@ class Rule:
         if self.validator is check_seed:
             return check_seed(value, name)
         scope = {} if scope is None else scope
-        options = dict(self.kwargs)
+        options = {k: _scoped(v, scope) if isinstance(v, Rule) else v for k, v in self.kwargs.items()}
+        args = [_scoped(a, scope) if isinstance(a, Rule) else a for a in self.args]
         for key in _REFERABLE:
             if isinstance(options.get(key), str):
                 options[key] = _lookup(options[key], scope, name)
@@ -544,7 +545,7 @@ class Rule:
             options.pop("shape")
             options.update({"min_ndim": len(axes)} if len(axes) < len(spec) else
                            {"ndim": len(axes)} if known == (None,) * len(axes) else {"shape": known})
-        out = self.validator(name, value, *self.args, **options)
+        out = self.validator(name, value, *args, **options)
         if axes is not None:
             self._bind_axes(name, spec, axes, tuple(np.shape(out)), scope)
         return out
@@ -574,6 +575,11 @@ class Rule:
     def __repr__(self) -> str:
         options = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"arg.{self.validator.__name__.removeprefix('check_')}({', '.join(options)})"
+
+
+def _scoped(rule: Rule, scope: dict) -> Callable[[str, object], Any]:
+    """An item rule (of a sequence or mapping) that sees the same arguments and named axes."""
+    return lambda name, value: rule(name, value, scope)
 
 
 class _Optional(Rule):

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from mlnotes.data import lee_corpus  # noqa: E402
-from mlnotes.bpe import (BPE, ByteLevelBPE, bytes_to_unicode, display_token,  # noqa: E402
+from mlnotes.bpe import (BPE, ByteLevelBPE, _display_token, bytes_to_unicode,  # noqa: E402
                          gpt2_like_pretokenize, naive_bpe_merges, show_token_spans,
                          to_hf_bpe, word_tokenize)
 
@@ -131,7 +131,7 @@ def test_bytes_to_unicode():
 
 
 def test_display_and_spans():
-    assert display_token(" 中") == "␣U+4E2D" and display_token("Ġthe") == "␣the"
+    assert _display_token(" 中") == "␣U+4E2D" and _display_token("Ġthe") == "␣the"
     fig, ax = plt.subplots()
     show_token_spans(["Hel", "lo", " wor", "ld"], ax, width=10)
     assert len(ax.patches) == 4 and len(ax.lines) == 0
@@ -150,44 +150,42 @@ def test_bad_inputs():
         word_tokenize(3)
     with pytest.raises(TypeError, match="text must be a str"):
         gpt2_like_pretokenize(None)
-    with pytest.raises(ValueError, match="word_counts is empty"):
+    with pytest.raises(ValueError, match="word_counts must hold at least 1 entries, got 0"):
         naive_bpe_merges({}, 3)
-    with pytest.raises(ValueError, match="counts must be positive"):
+    with pytest.raises(ValueError, match=r"word_counts\['ab'\] must be >= 1, got 0"):
         naive_bpe_merges({"ab": 0}, 3)
     with pytest.raises(ValueError, match="tie_break must be one of"):
         naive_bpe_merges(TOY, 3, tie_break="random")
-    with pytest.raises(TypeError, match="must be a mapping"):
+    with pytest.raises(TypeError, match="word_counts must be a dict, got list"):
         BPE().train(["low"], 3)
     with pytest.raises(ValueError, match="num_merges must be >= 0"):
         BPE().train(TOY, -1)
     with pytest.raises(ValueError, match="pretokenizer must be one of"):
         BPE(pretokenizer="spaces")
-    with pytest.raises(TypeError, match="end_of_word"):
+    with pytest.raises(ValueError, match="end_of_word must be a str of at least 1 characters"):
         BPE(end_of_word="")
     with pytest.raises(ValueError, match="pretokenizer must be one of"):
         ByteLevelBPE(pretokenizer="x")
     bpe = BPE().train(TOY, 3)
-    with pytest.raises(ValueError, match=r"num_merges must be in \[0, 3\]"):
+    with pytest.raises(ValueError, match="num_merges must be <= 3, got 4"):
         bpe.truncated(4)
-    with pytest.raises(ValueError, match="word must be a non-empty str"):
+    with pytest.raises(ValueError, match="word must be a str of at least 1 characters"):
         bpe.encode_word("")
     with pytest.raises(ValueError, match="not in the vocabulary"):
         bpe.encode("zebra")
     with pytest.raises(ValueError, match="not trained"):
         BPE().encode("low")
-    with pytest.raises(ValueError, match="ids .* are not in the vocabulary"):
+    with pytest.raises(ValueError, match=r"ids\[1\] must be <= \d+, got 10000"):
         bpe.decode([0, 10_000])
-    with pytest.raises(TypeError, match="ids must be a sequence"):
+    with pytest.raises(TypeError, match="ids must be a list or tuple, got str"):
         bpe.decode("abc")
     with pytest.raises(TypeError, match="text must be a str"):
         bpe.tokenize(5)
-    with pytest.raises(TypeError, match="must be an mlnotes BPE"):
+    with pytest.raises(TypeError, match="bpe must be a BPE, got dict"):
         to_hf_bpe({"a": 0})
     with pytest.raises(ValueError, match="end_of_word=None only"):
         to_hf_bpe(BPE(end_of_word="</w>").train(TOY, 2))
-    with pytest.raises(TypeError, match="token must be a str"):
-        display_token(7)
-    with pytest.raises(TypeError, match="tokens must be a sequence"):
+    with pytest.raises(TypeError, match="tokens must be a list or tuple, got str"):
         show_token_spans("abc", plt.subplots()[1])
 
 
@@ -202,7 +200,6 @@ ADVERSARIAL = {
                    accepts={"end_of_word": "str"}),                  # any marker string
     "ByteLevelBPE": Example(pretokenizer="gpt2"),
     "to_hf_bpe": Example(fresh=lambda: {"bpe": BPE(pretokenizer="words").train({"ab": 3}, 1)}),
-    "display_token": Example("Ġthe", accepts={"token": "other-str empty"}),
     "show_token_spans": Example(["a", "b"], width=10,
                                accepts={"tokens": "empty", "width": "10**9"},  # nothing / wide
                                fresh=lambda: {"ax": plt.subplots()[1]}),

@@ -450,3 +450,13 @@ def test_int_multiple_of():
     assert check_int("d", 6, 2, multiple_of=2) == 6
     with pytest.raises(ValueError, match="d must be a multiple of 2, got 7"):
         check_int("d", 7, 2, multiple_of=2)
+
+
+def test_item_rules_of_sequences_see_the_other_arguments():
+    from mlnotes.validate import arg, checked
+
+    decode = checked(vocab=arg.sequence(arg.text()), ids=arg.sequence(arg.int(low=0, high="len(vocab) - 1")))(
+        lambda vocab, ids: [vocab[i] for i in ids])
+    assert decode(["a", "b"], [1, 0]) == ["b", "a"]
+    with pytest.raises(ValueError, match=r"ids\[1\] must be <= 1, got 2"):
+        decode(["a", "b"], [1, 2])
