@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_count, check_int, check_real, check_seed, checked, arg
+from mlnotes.validate import arg, check_int, check_seed, checked
 
 __all__ = ["as_generator", "gumbel_max", "gumbel_softmax", "log_softmax", "logsumexp", "sample_gumbel", "softmax"]
 
 
-def _checked(x: object, axis: object, tau: object) -> tuple[np.ndarray, int, float]:
-    """The shared boundary of the softmax family: x (any shape, +-inf and NaN allowed), axis, tau > 0."""
-    a = check_array("x", x, min_ndim=1, finite=False)
-    axis = check_int("axis", axis, -a.ndim, a.ndim - 1)
-    tau = check_real("tau", tau, low=0.0, low_open=True)
-    return a, axis, tau
+# The shared rules of the softmax family: x (any shape, +-inf and NaN allowed), an axis of x, tau > 0.
+SOFTMAX = dict(x=arg.array(min_ndim=1, finite=False), axis=arg.int(low="-x.ndim", high="x.ndim - 1"),
+               tau=arg.real(low=0.0, low_open=True))
 
 
+@checked(**SOFTMAX)
 def logsumexp(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     """``tau * log(sum(exp(x / tau)))`` along ``axis``, computed without overflow.
 
     Shifts by the maximum first: ``m + tau * log(sum(exp((x - m) / tau)))``. As ``tau -> 0``
     it tends to ``max(x)``; it is always within ``tau * log(n)`` above it. NaN propagates.
     """
-    a, axis, tau = _checked(x, axis, tau)
+    a = x
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     # x - m may overflow to -inf (its exp is then exactly 0); all entries -inf give log 0 = -inf.
@@ -36,10 +34,11 @@ def logsumexp(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     return np.squeeze(out, axis=axis)
 
 
+@checked(**SOFTMAX)
 def softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     """``exp(x / tau) / sum(exp(x / tau))`` along ``axis``; same shape as ``x``, rows sum to 1.
     NaN propagates."""
-    a, axis, tau = _checked(x, axis, tau)
+    a = x
     # a gap beyond the float range is -inf, and exp(-inf) = 0; all-+inf rows give NaN
     with np.errstate(over="ignore", invalid="ignore"):
         z = (a - np.max(a, axis=axis, keepdims=True)) / tau
@@ -47,9 +46,10 @@ def softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+@checked(**SOFTMAX)
 def log_softmax(x: object, axis: int = -1, tau: float = 1.0) -> np.ndarray:
     """``log softmax(x / tau)`` along ``axis``, stable for large logits. NaN propagates."""
-    a, axis, tau = _checked(x, axis, tau)
+    a = x
     with np.errstate(invalid="ignore"):  # +inf logits: NaN, like scipy
         return a / tau - np.expand_dims(logsumexp(a, axis=axis, tau=tau), axis) / tau
 
@@ -66,15 +66,6 @@ def as_generator(rng: object) -> np.random.Generator:
     return np.random.default_rng(check_seed(rng, "rng"))
 
 
-def _check_logits(logits: object) -> np.ndarray:
-    a = check_array("logits", logits, min_ndim=1, finite=False)
-    if np.isnan(a).any() or np.isposinf(a).any():
-        raise ValueError("logits must not contain NaN or +inf (-inf marks an impossible class)")
-    if np.isneginf(a).all(axis=-1).any():
-        raise ValueError("every row of logits needs at least one finite entry")
-    return a
-
-
 @checked(eps=arg.real(low=0.0, high=0.5, low_open=True, high_open=True))
 def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12) -> np.ndarray:
     """Standard Gumbel noise ``g = -log(-log u)``, ``u ~ U(0, 1)``, of the given shape.
@@ -89,21 +80,24 @@ def sample_gumbel(shape: int | tuple[int, ...], rng: object, eps: float = 1e-12)
     return -np.log(-np.log(u))
 
 
-@checked(n=arg.count(high=10**8))
+@checked(logits=arg.array(ndim=1, finite=False), n=arg.count(high=10**8))
 def gumbel_max(logits: object, n: int, rng: object) -> np.ndarray:
     """``n`` exact categorical samples: ``argmax_i (logits_i + g_i)`` with Gumbel noise ``g``.
 
     ``logits`` has shape (k,) (unnormalized log-probabilities; any shift gives the same law).
     Returns int64 class indices of shape (n,), distributed as ``softmax(logits)``.
     """
-    a = _check_logits(logits)
-    if a.ndim != 1:
-        raise ValueError(f"logits must be 1-D (k,), got shape {a.shape}")
+    a = logits
+    if np.isnan(a).any() or np.isposinf(a).any():
+        raise ValueError("logits must not contain NaN or +inf (-inf marks an impossible class)")
+    if np.isneginf(a).all(axis=-1).any():
+        raise ValueError("every row of logits needs at least one finite entry")
     g = sample_gumbel((n, a.shape[0]), rng)
     return np.argmax(a + g, axis=1).astype(np.int64)
 
 
-@checked(tau=arg.real(low=0.0, low_open=True), hard=arg.bool())
+@checked(logits=arg.array(min_ndim=1, finite=False), tau=arg.real(low=0.0, low_open=True),
+         n=arg.optional(arg.count(high=10**8)), hard=arg.bool())
 def gumbel_softmax(logits: object, tau: float, rng: object, n: int | None = None,
                    hard: bool = False) -> np.ndarray:
     """Relaxed one-hot samples ``softmax((logits + g) / tau)`` (the Concrete distribution).
@@ -113,8 +107,12 @@ def gumbel_softmax(logits: object, tau: float, rng: object, n: int | None = None
     an exact categorical sample (Gumbel-max); the soft vectors are NOT: their mean differs from
     ``softmax(logits)`` for every ``tau > 0`` and tends to it only as ``tau -> 0``.
     """
-    a = _check_logits(logits)
-    shape = a.shape if n is None else (check_count("n", n, high=10**8),) + a.shape
+    a = logits
+    if np.isnan(a).any() or np.isposinf(a).any():
+        raise ValueError("logits must not contain NaN or +inf (-inf marks an impossible class)")
+    if np.isneginf(a).all(axis=-1).any():
+        raise ValueError("every row of logits needs at least one finite entry")
+    shape = a.shape if n is None else (n,) + a.shape
     g = sample_gumbel(shape, rng)
     scores = a + g
     if hard:
