@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = [
     "TinyRFCN", "bottleneck_stage_macs", "conv_macs_by_hooks", "detector_costs",
@@ -30,14 +30,17 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- PS-RoI pooling
-@checked(maps=arg.array(ndim=(3, 4), torch_ok=True, dtype=None), k=arg.count(high=32),
-         spatial_scale=arg.real(low=0, low_open=True, high=1e3))
+# maps (k^2 (C+1), H, W) with rois (R, 4), or batched maps (N, k^2 (C+1), H, W) with rois (R, 5)
+POOL = dict(maps=arg.array(ndim=(3, 4), torch_ok=True, dtype=None),
+            rois=arg.array(shape=(None, "maps.ndim + 1"), torch_ok=True), k=arg.count(high=32), spatial_scale=arg.real(low=0, low_open=True, high=1e3))
+
+
 def _pool_inputs(maps: object, rois: object, k: int, spatial_scale: float):
-    """Validated ``(maps, rois as float64 (R, 4|5), k, classes, is_torch)`` for the poolers."""
+    """``(maps, rois as float64 (R, 4|5), k, classes, is_torch)`` for the poolers, after the
+    conditions on the data that the rules cannot state."""
     is_torch = isinstance(maps, torch.Tensor)
     width = 4 if maps.ndim == 3 else 5
-    r = check_array("rois", rois.detach().numpy() if isinstance(rois, torch.Tensor) else rois,
-                    shape=(None, width))
+    r = np.asarray(torch.as_tensor(rois).detach(), dtype=np.float64)
     if maps.shape[-3] % (k * k):
         raise ValueError(f"maps has {maps.shape[-3]} channels, not a multiple of k^2 = {k * k}")
     if (r[:, -2] < r[:, -4]).any() or (r[:, -1] < r[:, -3]).any():
@@ -55,6 +58,7 @@ def _bin_edges(lo: np.ndarray, hi: np.ndarray, k: int, size: int) -> tuple[np.nd
     return start, np.maximum(end, start)
 
 
+@checked(**POOL)
 def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1.0) -> object:
     """Position-sensitive RoI pooling with an integral image: bin scores of shape (R, C+1, k, k).
 
@@ -86,7 +90,7 @@ def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1
     return out if is_torch else out.numpy()
 
 
-@checked(maps=arg.array(ndim=3))
+@checked(**dict(POOL, maps=arg.array(ndim=3)))
 def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatial_scale: float = 1.0) -> np.ndarray:
     """Triple-loop PS-RoI pooling of one map stack ``(k^2 (C+1), H, W)`` for ``rois`` (R, 4)."""
     maps, rois, k, spatial_scale, n_cls, _ = _pool_inputs(maps, rois, k, spatial_scale)
@@ -112,10 +116,11 @@ def plain_roi_pool(maps: np.ndarray, rois: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- synthetic scenes
-@checked(H=arg.count(high=4096), W=arg.count(high=4096), k=arg.count(high=32))
+@checked(H=arg.count(high=4096), W=arg.count(high=4096), boxes=arg.array(shape=(None, 4), integer=True, low=0,
+         high="max(H, W)"), k=arg.count(high=32))
 def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray:
     """Ideal part maps ``(k^2, H, W)``: map ``i k + j`` is 1 on part (i, j) of every box, else 0."""
-    b = check_array("boxes", boxes, shape=(None, 4), integer=True, low=0, high=max(H, W))
+    b = boxes
     maps = np.zeros((k * k, H, W))
     for x0, y0, x1, y1 in b:
         if (x1 - x0) % k or (y1 - y0) % k:
@@ -127,7 +132,6 @@ def part_maps_for_boxes(H: int, W: int, boxes: object, k: int = 3) -> np.ndarray
     return maps
 
 
-@checked(seed=arg.seed())
 def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
     """A noisy ``size x size`` image with two touching squares side by side: ``(image, boxes)``.
 
@@ -145,7 +149,6 @@ def _adjacent_squares_scene(size: int = 32, seed: int = 0, noise: float = 0.15) 
     return image.astype(np.float32), boxes
 
 
-@checked(seed=arg.seed())
 def _training_rois(boxes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """RoIs and labels for one scene: the exact boxes (label 1), boxes shifted by half a side
     (straddling the two squares), the union of both, and boxes offset by 2-3 px (label 0)."""
@@ -358,14 +361,12 @@ def rfcn_roi_ops(k: int = 3, num_classes: int = 20, roi_hw: int = 14) -> int:
     return (num_classes + 1) * (roi_hw * roi_hw + k * k)
 
 
-@checked(ax=arg.axes(), roi=arg.array(shape=(4,)), bins=arg.array(ndim=2))
+@checked(ax=arg.axes(), roi=arg.array(shape=(4,)), bins=arg.array(shape=("k", "k")))
 def draw_roi_bins(ax: object, roi: object, bins: np.ndarray, cmap: str = "viridis") -> None:
     """Overlay a RoI's ``k x k`` bins on ``ax``, each filled by its pooled value in [0, 1]."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    if bins.shape[0] != bins.shape[1]:
-        raise ValueError(f"bins must be a k x k array, got shape {bins.shape}")
     x0, y0, x1, y1 = roi
     k = bins.shape[0]
     w, h = (x1 - x0) / k, (y1 - y0) / k

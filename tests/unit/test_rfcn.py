@@ -171,7 +171,7 @@ def test_draw_roi_bins():
     fig, ax = plt.subplots()
     draw_roi_bins(ax, (0, 0, 9, 9), np.eye(3))
     assert len(ax.patches) == 9
-    with pytest.raises(ValueError, match="k x k"):
+    with pytest.raises(ValueError, match=r"bins must have shape \(k, k\)"):
         draw_roi_bins(ax, (0, 0, 9, 9), np.ones((2, 3)))
     plt.close(fig)
 
