@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from mlnotes.prob import logsumexp, softmax
-from mlnotes.validate import check_array, check_int, check_same_length, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = ["smooth_max", "soft_argmax", "soft_k_max", "weighted_softmax_topk", "threshold_topk",
            "soft_accuracy", "soft_f1", "softmax_regression_history", "finetune_soft_f1",
            "draw_soft_topk"]
 
 
-@checked(x=arg.array(min_ndim=1), tau=arg.positive())
+@checked(x=arg.array(min_ndim=1), tau=arg.positive(), axis=arg.int(low="-x.ndim", high="x.ndim - 1"))
 def smooth_max(x: object, tau: float = 1.0, axis: int = -1) -> np.ndarray:
     """Smooth maximum ``tau * log(sum_i exp(x_i / tau))`` along ``axis``.
 
@@ -34,7 +34,6 @@ def smooth_max(x: object, tau: float = 1.0, axis: int = -1) -> np.ndarray:
     :func:`mlnotes.prob.logsumexp`, which shifts by the maximum so nothing overflows.
     """
     a = x
-    axis = check_int("axis", axis, -a.ndim, a.ndim - 1)
     return logsumexp(np.moveaxis(a, axis, -1), axis=-1, tau=tau)   # (...) without `axis`
 
 
@@ -49,7 +48,7 @@ def soft_argmax(x: object, tau: float = 1.0) -> np.ndarray:
     return softmax(a, axis=-1, tau=tau) @ np.arange(a.shape[-1], dtype=np.float64)
 
 
-@checked(x=arg.array(min_ndim=1), tau=arg.positive())
+@checked(x=arg.array(min_ndim=1), k=arg.int(low=1, high="x.shape[-1]"), tau=arg.positive())
 def soft_k_max(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     """Su's soft top-k indicator of a vector (2019), shape ``(..., n)`` -> ``(..., n)``.
 
@@ -60,7 +59,6 @@ def soft_k_max(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     slightly at moderate ``tau``. With ``k == n`` it returns all ones.
     """
     a = x           # (..., n)
-    k = check_int("k", k, 1, a.shape[-1])
     if k == a.shape[-1]:
         return np.ones_like(a)
     a = a - a.min(axis=-1, keepdims=True)
@@ -70,7 +68,7 @@ def soft_k_max(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     return p
 
 
-@checked(x=arg.array(min_ndim=1), tau=arg.positive())
+@checked(x=arg.array(min_ndim=1), k=arg.int(low=1, high="x.shape[-1]"), tau=arg.positive())
 def weighted_softmax_topk(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     """The *flawed* recursion ``p <- p + softmax_w(x / tau)`` with weights ``w = 1 - p``.
 
@@ -80,7 +78,6 @@ def weighted_softmax_topk(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     entries instead of ``1, 1``. Kept to show why the masking must act inside the exponent.
     """
     a = x           # (..., n)
-    k = check_int("k", k, 1, a.shape[-1])
     p = softmax(a, axis=-1, tau=tau)
     # log(1 - p) after the first step, computed exactly: 1 - p_i = sum_{j != i} p_j
     n = a.shape[-1]
@@ -98,7 +95,8 @@ def weighted_softmax_topk(x: object, k: int, tau: float = 1.0) -> np.ndarray:
     return p
 
 
-@checked(x=arg.array(min_ndim=1), tau=arg.positive(), num_iters=arg.count(high=10_000))
+@checked(x=arg.array(min_ndim=1), k=arg.int(low=1, high="x.shape[-1] - 1"), tau=arg.positive(),
+         num_iters=arg.count(high=10_000))
 def threshold_topk(x: object, k: int, tau: float = 1.0, num_iters: int = 100) -> np.ndarray:
     """Soft top-k by a shifted sigmoid: ``sigmoid((x - t) / tau)`` with ``t`` set so rows sum to ``k``.
 
@@ -107,7 +105,7 @@ def threshold_topk(x: object, k: int, tau: float = 1.0, num_iters: int = 100) ->
     ``tau -> 0``. Shape ``(..., n)`` -> ``(..., n)``; ``1 <= k < n``.
     """
     a = x           # (..., n)
-    k = check_int("k", k, 1, a.shape[-1] - 1)          # k < n: every sigmoid is < 1
+    # k < n (the rule on k): every sigmoid is < 1
 
     def total(t: np.ndarray) -> np.ndarray:
         z = np.clip((a - t) / tau, -700, 700)
@@ -132,7 +130,8 @@ def _numpy(x: object) -> np.ndarray:
     return x.detach().cpu().numpy() if _is_tensor(x) else np.asarray(x)
 
 
-@checked(probs=arg.array(ndim=2, low=0.0, high=1.0, torch_ok=True))
+@checked(probs=arg.array(shape=("N", "C"), low=0.0, high=1.0, torch_ok=True),
+         y=arg.array(shape=("N",), integer=True, low=0, high="C - 1", torch_ok=True))
 def soft_accuracy(probs: object, y: object):
     """Mean probability of the true class: ``(1/N) sum_n probs[n, y_n]``.
 
@@ -140,8 +139,6 @@ def soft_accuracy(probs: object, y: object):
     shape ``(N,)``. With one-hot ``probs`` this is exactly the accuracy of ``argmax``.
     Accepts numpy arrays or torch tensors (the result is a differentiable tensor then).
     """
-    y = check_array("y", y, ndim=1, integer=True, low=0, high=probs.shape[1] - 1, torch_ok=True)  # (N,)
-    check_same_length(("probs", probs), ("y", y))
     rows, labels = np.arange(len(y)), _numpy(y)
     if _is_tensor(probs):
         import torch
@@ -149,7 +146,8 @@ def soft_accuracy(probs: object, y: object):
     return float(probs[rows, labels].mean())
 
 
-@checked(p=arg.array(ndim=1, low=0.0, high=1.0, torch_ok=True), t=arg.array(ndim=1, low=0.0, high=1.0, torch_ok=True))
+@checked(p=arg.array(shape=("N",), low=0.0, high=1.0, torch_ok=True),
+         t=arg.array(shape=("N",), values=(0, 1), torch_ok=True))
 def soft_f1(p: object, t: object):
     """Batch-level soft F1 for binary labels: ``2 sum(t * p) / sum(t + p)``.
 
@@ -158,10 +156,7 @@ def soft_f1(p: object, t: object):
     It is a ratio over the whole batch, not a mean of per-example terms. Accepts numpy arrays
     or torch tensors (autograd flows through ``p``).
     """
-    check_same_length(("p", p), ("t", t))
     p_values, t_values = _numpy(p), _numpy(t)
-    if not np.all((t_values == 0) | (t_values == 1)):
-        raise ValueError("t must hold 0/1 targets")
     if p_values.sum() + t_values.sum() == 0:
         raise ValueError("soft F1 is undefined when there are no positives in t and no predicted positives in p")
     if _is_tensor(p) and not _is_tensor(t):
@@ -173,8 +168,9 @@ def soft_f1(p: object, t: object):
     return result if _is_tensor(result) else float(result)
 
 
-@checked(X=arg.array(ndim=2), seed=arg.seed(), lr=arg.positive(), num_epochs=arg.count(high=10_000),
-         batch_size=arg.count(high=10**6))
+@checked(X=arg.array(shape=("N", "D")), y=arg.array(shape=("N",), integer=True, low=0, high=10_000),
+         X_test=arg.array(shape=("M", "D")), y_test=arg.array(shape=("M",), integer=True, low=0, high=10_000),
+         seed=arg.seed(), lr=arg.positive(), num_epochs=arg.count(high=10_000), batch_size=arg.count(high=10**6))
 def softmax_regression_history(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
                                lr: float = 0.5, num_epochs: int = 30, batch_size: int = 32,
                                seed: int = 0) -> dict[str, np.ndarray]:
@@ -184,9 +180,6 @@ def softmax_regression_history(X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
     ``num_epochs + 1`` (epoch 0 is the zero initialisation): ``"ce"`` test cross-entropy,
     ``"acc"`` test accuracy of argmax, ``"soft_acc"`` test mean true-class probability.
     """
-    X_test = check_array("X_test", X_test, shape=(None, X.shape[1]))                      # (M, d)
-    y = check_array("y", y, shape=(len(X),), integer=True, low=0, high=10_000)            # (N,)
-    y_test = check_array("y_test", y_test, shape=(len(X_test),), integer=True, low=0, high=10_000)
     rng = np.random.default_rng(seed)
     num_classes = int(max(y.max(), y_test.max())) + 1
     W, b = np.zeros((X.shape[1], num_classes)), np.zeros(num_classes)
@@ -212,7 +205,8 @@ def softmax_regression_history(X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
     return {name: np.array(values) for name, values in history.items()}
 
 
-@checked(X=arg.array(ndim=2), b0=arg.real(), lr=arg.positive(), num_steps=arg.count(high=10**5))
+@checked(X=arg.array(shape=("N", "D")), t=arg.array(shape=("N",), values=(0, 1)), w0=arg.array(shape=("D",)),
+         b0=arg.real(), lr=arg.positive(), num_steps=arg.count(high=10**5))
 def finetune_soft_f1(X: np.ndarray, t: np.ndarray, w0: np.ndarray, b0: float, lr: float = 0.01,
                      num_steps: int = 300) -> tuple[np.ndarray, float]:
     """Fine-tune a logistic model ``p = sigmoid(X @ w + b)`` with Adam on ``-soft_f1(p, t)``.
@@ -222,10 +216,6 @@ def finetune_soft_f1(X: np.ndarray, t: np.ndarray, w0: np.ndarray, b0: float, lr
     """
     import torch
 
-    t = check_array("t", t, shape=(len(X),), low=0.0, high=1.0)                            # (N,)
-    w0 = check_array("w0", w0, shape=(X.shape[1],))             # (d,)
-    if not np.all((t == 0) | (t == 1)):
-        raise ValueError("t must hold 0/1 targets")
     X_t = torch.as_tensor(X)
     t_t = torch.as_tensor(t)
     w = torch.tensor(w0, requires_grad=True)
@@ -240,7 +230,7 @@ def finetune_soft_f1(X: np.ndarray, t: np.ndarray, w0: np.ndarray, b0: float, lr
     return w.detach().numpy().copy(), float(b.detach())
 
 
-@checked(x=arg.array(ndim=1), tau=arg.positive())
+@checked(x=arg.array(ndim=1), tau=arg.positive(), k=arg.int(low=1, high="len(x)"))
 def draw_soft_topk(x: object, tau: float, k: int):
     """Two panels for one vector ``x`` (n,) at temperature ``tau``, as a figure.
 
@@ -250,7 +240,6 @@ def draw_soft_topk(x: object, tau: float, k: int):
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    k = check_int("k", k, 1, len(x))
     n, entries = len(x), np.arange(len(x))
     hard_k = np.zeros(n)
     hard_k[np.argsort(-x)[:k]] = 1                                                    # (n,)
