@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import check_array, check_same_length, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = ["augment", "binary_entropy", "fit_mlp", "homogeneous_best_fit", "make_mlp",
            "mean_bce_with_logits", "prior_logit", "sigmoid_midpoint", "sigmoid_neuron",
@@ -33,10 +33,9 @@ def augment(X: object) -> np.ndarray:
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
 
-@checked(X=arg.array(ndim=2, bool_ok=True), T=arg.real())
+@checked(X=arg.array(shape=(None, "D"), bool_ok=True), w=arg.array(shape=("D",)), T=arg.real())
 def threshold_unit(X: object, w: object, T: float) -> np.ndarray:
     """McCulloch-Pitts unit: ``1[w . x >= T]`` for each row of ``X`` (n, d); returns int (n,)."""
-    w = check_array("w", w, shape=(X.shape[1],))  # (d,)
     return (X @ w >= T).astype(np.int64)
 
 
@@ -80,15 +79,15 @@ def make_mlp(widths: Sequence[int], bias: bool = True, seed: int = 0):
         return nn.Sequential(*layers)
 
 
-@checked(model=arg.module(), num_epochs=arg.count(high=10**6), lr=arg.positive())
+@checked(model=arg.module(), x=arg.array(shape=("N",)), y=arg.array(shape=("N",)), num_epochs=arg.count(high=10**6),
+         lr=arg.positive())
 def fit_mlp(model, x: object, y: object, num_epochs: int = 600, lr: float = 0.01) -> list[float]:
     """Full-batch Adam on the mean squared error of a 1-D regression; returns the loss per step.
 
     ``x`` and ``y`` have shape (n,); the model sees ``x[:, None]`` and predicts ``(n, 1)``.
     """
-    n = check_same_length(("x", x), ("y", y))
-    X_t = torch.from_numpy(check_array("x", x, shape=(n,)))[:, None]  # (n, 1)
-    y_t = torch.from_numpy(check_array("y", y, shape=(n,)))[:, None]  # (n, 1)
+    X_t = torch.from_numpy(x)[:, None]  # (n, 1)
+    y_t = torch.from_numpy(y)[:, None]  # (n, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(num_epochs):
@@ -100,6 +99,7 @@ def fit_mlp(model, x: object, y: object, num_epochs: int = 600, lr: float = 0.01
     return losses
 
 
+@checked(x=arg.array(shape=("N",)), y=arg.array(shape=("N",)))
 def homogeneous_best_fit(x: object, y: object) -> tuple[float, float, float]:
     """Least-squares fit of ``f(x) = a_pos x`` for ``x > 0`` and ``a_neg x`` for ``x < 0``.
 
@@ -108,8 +108,6 @@ def homogeneous_best_fit(x: object, y: object) -> tuple[float, float, float]:
     ``(x, y)``. Each slope is ``sum(x y) / sum(x^2)`` over its half-line. Returns
     ``(a_pos, a_neg, mse)``.
     """
-    n = check_same_length(("x", x), ("y", y))
-    x, y = check_array("x", x, shape=(n,)), check_array("y", y, shape=(n,))  # (n,)
     slopes = []
     for side in (x > 0, x < 0):
         xs, ys = x[side], y[side]
@@ -131,16 +129,14 @@ def binary_entropy(pi: float) -> float:
     return float(-sum(p * np.log(p) for p in (pi, 1 - pi) if p > 0))
 
 
+@checked(logits=arg.array(shape=("N",)), y=arg.array(shape=("N",), values=(0, 1)))
 def mean_bce_with_logits(logits: object, y: object) -> float:
     """Mean binary cross-entropy ``mean(softplus(z) - y z)`` for logits ``z`` (n,), labels in {0, 1}."""
-    n = check_same_length(("logits", logits), ("y", y))
-    z, y = check_array("logits", logits, shape=(n,)), check_array("y", y, shape=(n,), low=0, high=1)
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ValueError("y must hold only 0 and 1 labels")
+    z = logits
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
 
-@checked(X=arg.array(ndim=2, shape=(None, 2)), angle_deg=arg.real(), b=arg.real())
+@checked(X=arg.array(shape=("N", 2)), y=arg.array(shape=("N",), low=0, high=1), angle_deg=arg.real(), b=arg.real())
 def draw_linear_unit(X: object, y: object, angle_deg: float, b: float):
     """One explorer frame: the unit ``1[w . x + b >= 0]`` with ``w = (cos a, sin a)`` on 2-D points
     ``X`` (n, 2) with 0/1 labels ``y`` (n,): shaded decision regions, the origin (+) and the
@@ -148,7 +144,6 @@ def draw_linear_unit(X: object, y: object, angle_deg: float, b: float):
     from mlnotes.plotting import new_figure, plot_decision_boundary
 
     angle = angle_deg
-    y = check_array("y", y, shape=(len(X),), low=0, high=1)
     w = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])  # (2,)
     predict = lambda P: (P @ w + b >= 0).astype(int)                        # (m, 2) -> (m,)
     fig, ax = new_figure(width=4.2, height=3.6)
