@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_array, check_int, check_real, check_same_length, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
            "gradient_noise_profile", "plot_noise_profile"]
@@ -22,7 +21,6 @@ __all__ = ["power_step", "incremental_mean", "robbins_monro", "sgd_lstsq",
 StepFn = Callable[[np.ndarray], np.ndarray]
 
 
-@checked(step_fn=arg.callable())
 def _steps(step_fn: object, K: int) -> np.ndarray:
     a = np.broadcast_to(np.asarray(step_fn(np.arange(1, K + 1, dtype=np.float64)), dtype=np.float64), (K,))
     if not np.isfinite(a).all() or (a < 0).any():
@@ -36,7 +34,7 @@ def power_step(a0: float = 1.0, p: float = 1.0, k0: float = 0.0) -> StepFn:
     return lambda k: a0 / (np.asarray(k, dtype=np.float64) + k0) ** p
 
 
-@checked(xs=arg.array(ndim=1), w0=arg.real())
+@checked(xs=arg.array(ndim=1), step=arg.optional(arg.real(low=0, high=1, low_open=True)), w0=arg.real())
 def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> np.ndarray:
     """Running estimates ``w_{k+1} = w_k - a_k (w_k - x_k)``, k = 1..K; returns (K,) = w_2..w_{K+1}.
 
@@ -44,7 +42,6 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     (``w0`` is then irrelevant). A constant ``step = a`` in (0, 1] gives the exponentially
     weighted average ``(1 - a)^k w0 + sum_i a (1 - a)^{k-i} x_i``.
     """
-    step = None if step is None else check_real("step", step, low=0, high=1, low_open=True)
     out = np.empty_like(xs)
     w = w0
     for k, x in enumerate(xs, start=1):
@@ -54,7 +51,8 @@ def incremental_mean(xs: object, step: float | None = None, w0: float = 0.0) -> 
     return out
 
 
-@checked(g=arg.callable(), K=arg.count(high=10**7), w0=arg.real())
+@checked(g=arg.callable(), w0=arg.real(), step_fn=arg.callable(), K=arg.count(high=10**7), noise_std=arg.real(low=0),
+         seed=arg.seed(), noise=arg.optional(arg.array(ndim=(1, 2))))
 def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: StepFn, K: int,
                   noise_std: float = 1.0, seed: int = 0, noise: object = None) -> np.ndarray:
     """Robbins-Monro root finding ``w_{k+1} = w_k - a_k (g(w_k) + eta_k)``, k = 1..K.
@@ -66,10 +64,9 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     """
     a = _steps(step_fn, K)
     if noise is None:
-        noise_std = check_real("noise_std", noise_std, low=0)
-        noise = noise_std * np.random.default_rng(check_seed(seed)).standard_normal(K)
-    noise = check_array("noise", noise, ndim=(1, 2))                                  # (K,) or (K, R)
-    check_same_length(("noise", noise), ("step sizes a_k, k = 1..K", a))
+        noise = noise_std * np.random.default_rng(seed).standard_normal(K)
+    if len(noise) != K:                                                             # (K,) or (K, R)
+        raise ValueError(f"noise must have K = {K} rows (one per step), got shape {noise.shape}")
     w = np.full(noise.shape[1:], float(w0))
     traj = np.empty((K + 1,) + noise.shape[1:])
     traj[0] = w
@@ -79,7 +76,8 @@ def robbins_monro(g: Callable[[np.ndarray], np.ndarray], w0: float, step_fn: Ste
     return traj
 
 
-@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), K=arg.count(high=10**7), shuffle=arg.bool(), seed=arg.seed())
+@checked(X=arg.array(shape=("N", "D")), y=arg.array(shape=("N",)), step_fn=arg.callable(), K=arg.count(high=10**7),
+         batch=arg.int(low=1, high="N"), seed=arg.seed(), shuffle=arg.bool(), w0=arg.optional(arg.array(shape=("D",))))
 def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, seed: int = 0,
               shuffle: bool = True, w0: object = None) -> np.ndarray:
     """(Mini-)batch gradient descent on ``J(w) = mean_i (x_i . w - y_i)^2 / 2``; trajectory (K + 1, d).
@@ -90,11 +88,9 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
     full-batch gradient descent (BGD).
     """
     n, d = X.shape
-    check_same_length(("X", X), ("y", y))
-    batch = check_int("batch", batch, 1, n)
     a = _steps(step_fn, K)                                                          # (K,)
     rng = np.random.default_rng(seed)
-    w = np.zeros(d) if w0 is None else check_array("w0", w0, shape=(d,)).copy()       # (d,)
+    w = np.zeros(d) if w0 is None else w0.copy()       # (d,)
     traj = np.empty((K + 1, d))
     traj[0] = w
     for k in range(K):
@@ -106,7 +102,8 @@ def sgd_lstsq(X: object, y: object, step_fn: StepFn, K: int, batch: int = 1, see
 
 
 # region: noise-profile
-@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), distances=arg.array(ndim=1, low=0))
+@checked(X=arg.array(shape=("N", "D")), y=arg.array(shape=("N",)), w_far=arg.array(shape=("D",)),
+         distances=arg.array(ndim=1, low=0))
 def gradient_noise_profile(X: object, y: object, w_far: object, distances: object) -> dict:
     """True gradient and per-sample gradient noise of least squares along a ray to the optimum.
 
@@ -117,7 +114,6 @@ def gradient_noise_profile(X: object, y: object, w_far: object, distances: objec
     and ``uphill`` = the fraction of samples whose gradient points uphill
     (``g_i . grad J < 0``, so that a step along ``-g_i`` increases ``J``). Shapes ``(len(t),)``.
     """
-    w_far = check_array("w_far", w_far, ndim=1, shape=(X.shape[1],))
     t = distances
     w_ls = np.linalg.lstsq(X, y, rcond=None)[0]
     W = w_ls + t[:, None] * (w_far - w_ls)                     # (T, d) points on the ray
@@ -132,14 +128,12 @@ def gradient_noise_profile(X: object, y: object, w_far: object, distances: objec
 # endregion
 
 
+@checked(profiles=arg.sequence(arg.mapping()))
 def plot_noise_profile(profiles: list[dict], axes: object) -> None:
     """Left: ``|grad J|``, gradient-noise sd and their ratio against the distance ``t``, one
     thin line per dataset; right: the fraction of per-sample gradients that point uphill."""
     from mlnotes.plotting import COLORS
     from mlnotes.validate import check_axes
-    if not isinstance(profiles, (list, tuple)) or not profiles or not all(
-            isinstance(p, dict) for p in profiles):
-        raise TypeError("profiles must be a non-empty list of gradient_noise_profile results")
     if not hasattr(axes, "__len__") or len(axes) != 2:
         raise TypeError("axes must be a pair of matplotlib Axes")
     ax0, ax1 = check_axes("axes", axes[0]), check_axes("axes", axes[1])
