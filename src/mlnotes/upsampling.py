@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlnotes.validate import check_array, check_count, check_tensor, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = [
     "bilinear_np", "checkerboard_score", "convT_output_size", "conv_transpose2d_via_conv",
@@ -115,7 +115,8 @@ def overlap_map(H: int, k: int, s: int) -> np.ndarray:
     return np.outer(counts, counts)
 
 
-@checked(y=arg.tensor(ndim=4), stride=arg.count(high=64))
+@checked(y=arg.tensor(shape=(None, "C", None, None)), w=arg.tensor(shape=("C", None, None, None)),
+         stride=arg.count(high=64), padding=arg.count(low=0, high="w.shape[-1] - 1"))
 def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: int = 0) -> object:
     """``F.conv_transpose2d(y, w, stride, padding)`` rebuilt from a plain convolution (torch tensors).
 
@@ -126,8 +127,6 @@ def conv_transpose2d_via_conv(y: object, w: object, stride: int = 1, padding: in
     import torch
     import torch.nn.functional as F
 
-    w = check_tensor("w", w, shape=(y.shape[1], None, None, None))
-    padding = check_count("padding", padding, low=0, high=w.shape[-1] - 1)
     k = w.shape[-1]
     N, C, H, W = y.shape
     dilated = y.new_zeros(N, C, (H - 1) * stride + 1, (W - 1) * stride + 1)
@@ -145,16 +144,13 @@ def psnr(a: object, b: object, data_range: float = 1.0) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
 
 
-@checked(n=arg.count(high=100_000), seed=arg.seed())
+@checked(images=arg.sequence(arg.array(ndim=2)), size=arg.count(high="min(min(im.shape) for im in images) - 1"),
+         n=arg.count(high=100_000), seed=arg.seed())
 def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
     """``n`` square crops of side ``size`` at random places, taken in turn from each 2-D image.
 
     Shape ``(n, size, size)``. Used to turn a one-crop comparison into a statistic.
     """
-    if not isinstance(images, (list, tuple)) or not images:
-        raise TypeError(f"images must be a non-empty list of 2-D arrays, got {type(images).__name__}")
-    images = [check_array(f"images[{i}]", im, ndim=2) for i, im in enumerate(images)]
-    size = check_count("size", size, high=min(min(im.shape) for im in images) - 1)
     rng = np.random.default_rng(seed)
     crops = []
     for i in range(n):
@@ -164,7 +160,7 @@ def random_crops(images: list, size: int, n: int, seed: int = 0) -> np.ndarray:
     return np.array(crops)
 
 
-@checked(y=arg.array(ndim=2))
+@checked(y=arg.array(ndim=2), r=arg.count(high="max(1, (min(y.shape) - 1) // 5)"))  # the interior needs a period
 def checkerboard_score(y: object, r: int) -> float:
     """How much an upsampled image depends on the sub-pixel phase: 0 for no checkerboard.
 
@@ -172,7 +168,6 @@ def checkerboard_score(y: object, r: int) -> float:
     score is the standard deviation of their means divided by the mean absolute value. On a
     constant input, any layer that treats all output phases alike scores exactly 0.
     """
-    r = check_count("r", r, high=max(1, (min(y.shape) - 1) // 5))       # the interior needs a period
     inner = y[2 * r:-2 * r, 2 * r:-2 * r]                         # away from the padded border
     phase_means = np.array([inner[i::r, j::r].mean() for i in range(r) for j in range(r)])
     return float(phase_means.std() / np.abs(inner).mean())
