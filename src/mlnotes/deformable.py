@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlnotes.validate import check_array, check_tensor, checked, arg
+from mlnotes.validate import arg, check_tensor, checked
 
 __all__ = [
     "DeformConv2d", "bilinear_sample", "content_adaptive_task", "content_scaled_offsets",
@@ -52,7 +52,8 @@ def bilinear_sample(x: torch.Tensor, py: torch.Tensor, px: torch.Tensor) -> torc
     return out
 
 
-@checked(x=arg.tensor(ndim=4), stride=arg.count(high=64), dilation=arg.count(high=64),
+@checked(x=arg.tensor(shape=(None, "C_in", None, None)), weight=arg.tensor(shape=("C_out", "C_in", None, None)),
+         bias=arg.optional(arg.tensor(shape=("C_out",))), stride=arg.count(high=64), dilation=arg.count(high=64),
          padding=arg.count(low=0, high=64))
 def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                   stride: int = 1, padding: int = 0, dilation: int = 1) -> torch.Tensor:
@@ -62,7 +63,6 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     torchvision's (dy, dx) layout. With zero offsets it is ``F.conv2d(x, weight, bias, stride, padding,
     dilation)``. Output (B, C_out, H_out, W_out).
     """
-    weight = check_tensor("weight", weight, shape=(None, x.shape[1], None, None))
     B, C_in, H, W = x.shape
     C_out, _, kh, kw = weight.shape
     H_out = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
@@ -70,7 +70,6 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, b
     if H_out < 1 or W_out < 1:
         raise ValueError("the kernel does not fit in the padded input")
     offset = check_tensor("offset", offset, shape=(B, 2 * kh * kw, H_out, W_out))
-    bias = None if bias is None else check_tensor("bias", bias, shape=(C_out,))
     base_y = (torch.arange(H_out, dtype=x.dtype) * stride - padding).reshape(1, H_out, 1)
     base_x = (torch.arange(W_out, dtype=x.dtype) * stride - padding).reshape(1, 1, W_out)
     out = x.new_zeros(B, C_out, H_out, W_out)
@@ -102,8 +101,8 @@ def dilation_offsets(k: int, d: int, H_out: int, W_out: int, B: int = 1, dtype: 
     return torch.tensor(per_tap, dtype=dtype).reshape(1, -1, 1, 1).expand(B, -1, H_out, W_out).clone()
 
 
-@checked(source=arg.tensor(ndim=2), steps=arg.count(high=100_000), lr=arg.real(low=0, low_open=True),
-         init=arg.array(shape=(2,)))
+@checked(source=arg.tensor(shape=("H", "W")), target=arg.tensor(shape=("H", "W")), steps=arg.count(high=100_000),
+         lr=arg.real(low=0, low_open=True), init=arg.array(shape=(2,)))
 def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 300, lr: float = 0.05,
                      init: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Learn one offset ``(dy, dx)`` shared by every position of a 1x1 deformable conv with weight 1.
@@ -111,7 +110,6 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     Minimizes ``mean((x(p + delta) - target(p))^2)`` with Adam. ``source`` and ``target`` are
     (H, W) tensors. Returns the trajectory of ``delta``, shape (steps + 1, 2), the start first.
     """
-    target = check_tensor("target", target, shape=source.shape)
     H, W = source.shape
     delta = torch.tensor(init, dtype=source.dtype, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=lr)
@@ -128,7 +126,8 @@ def fit_global_shift(source: torch.Tensor, target: torch.Tensor, steps: int = 30
     return np.array(path)
 
 
-@checked(ax=arg.axes(), k=arg.count(high=15), centre=arg.array(shape=(2,)), dilation=arg.count(high=64))
+@checked(ax=arg.axes(), k=arg.count(high=15), centre=arg.array(shape=(2,)), dilation=arg.count(high=64),
+         offsets=arg.optional(arg.array(shape=("k * k", 2))))
 def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: object, k: int = 3,
                          dilation: int = 1, **kw: object) -> None:
     """Mark the k x k sampling points of one output unit at ``centre`` (row, col) plus per-tap offsets.
@@ -137,8 +136,7 @@ def draw_sampling_points(ax: object, centre: tuple[float, float], offsets: objec
     coordinates (x = column, y = row).
     """
     grid = np.array([(i, j) for i in range(k) for j in range(k)], dtype=np.float64) - (k - 1) / 2
-    offsets = np.zeros((k * k, 2)) if offsets is None else check_array("offsets", offsets,
-                                                                      shape=(k * k, 2))
+    offsets = np.zeros((k * k, 2)) if offsets is None else offsets
     points = centre + dilation * grid + offsets
     style = {"s": 30, "color": "#D55E00", "edgecolors": "white", "linewidths": 0.8, "zorder": 3} | kw
     ax.scatter(points[:, 1], points[:, 0], **style)
