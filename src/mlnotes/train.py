@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_int, check_real, check_tensor, checked, arg
+from mlnotes.validate import arg, check_real, check_tensor, checked
 
 __all__ = ["Progbar", "power_iteration_sigma", "SpectralNormWrap", "RowNorm", "max_norm_", "HookRecorder",
            "AutoencoderWithLoss", "fit"]
@@ -33,19 +33,17 @@ class Progbar:
     in ``stateful_metrics`` show their last value instead (for quantities that are already averages).
     """
 
-    @checked(target=arg.count(), width=arg.count(high=1000))
+    @checked(target=arg.count(), width=arg.count(high=1000), stateful_metrics=arg.sequence(arg.text(), min_len=0))
     def __init__(self, target: int, width: int = 30, stateful_metrics: Iterable[str] = ()):
-        if isinstance(stateful_metrics, (str, bytes)) or not isinstance(stateful_metrics, Iterable):
-            raise TypeError(f"stateful_metrics must be a list of metric names, got {stateful_metrics!r:.60}")
         self.target, self.width = target, width
         self.stateful_metrics = set(stateful_metrics)
         self.current = 0
         self._sums: dict[str, list[float]] = {}  # name -> [weighted sum, total weight]
         self._order: list[str] = []
 
+    @checked(current=arg.int(low="self.current", high="self.target"))
     def update(self, current: int, values: Sequence[tuple[str, float]] | None = None) -> str:
         """Move to step ``current`` (cumulative, not an increment) and fold in ``values``; returns the line."""
-        current = check_int("current", current, self.current, self.target)
         steps = current - self.current
         for name, value in values or []:
             value = check_real(f"values[{name!r}]", value)
@@ -77,7 +75,7 @@ class Progbar:
         return f"{self.current:>{digits}}/{self.target} [{bar}]{metrics}"
 
 
-@checked(W=arg.tensor(ndim=2), n_iter=arg.count(high=10**5))
+@checked(W=arg.tensor(ndim=2), n_iter=arg.count(high=10**5), u=arg.optional(arg.tensor(shape=("W.shape[0]",))))
 def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | None = None):
     """Estimate ``sigma_max(W)`` by ``n_iter`` rounds of ``v <- normalize(W^T u)``, ``u <- normalize(W v)``.
 
@@ -85,7 +83,7 @@ def power_iteration_sigma(W: torch.Tensor, n_iter: int = 1, u: torch.Tensor | No
     normalised all-ones vector. Returns ``(sigma, u, v)`` with ``sigma = u^T W v`` (differentiable in
     ``W``; ``u`` and ``v`` are detached, as in spectral normalisation).
     """
-    u = torch.ones(W.shape[0], dtype=W.dtype) if u is None else check_tensor("u", u, shape=(W.shape[0],))
+    u = torch.ones(W.shape[0], dtype=W.dtype) if u is None else u
     with torch.no_grad():
         u = F.normalize(u.to(W.dtype), dim=0)           # (m,)
         for _ in range(n_iter):
@@ -138,14 +136,13 @@ class RowNorm(nn.Module):
         return self.c * W / W.norm(dim=1, keepdim=True)
 
 
-@checked(module=arg.module(), c=arg.positive())
+@checked(module=arg.module(), c=arg.positive(), dim=arg.int(low="module.weight.ndim * -1", high="module.weight.ndim - 1"))
 def max_norm_(module: nn.Module, c: float, dim: int = 1) -> None:
     """Project ``module.weight`` in place so every row (norm over ``dim``) has norm at most ``c``.
 
     Call it right after ``optimizer.step()``; it runs under ``torch.no_grad()``.
     """
-    weight = check_tensor("module.weight", getattr(module, "weight", None), min_ndim=1)    # (out, in)
-    dim = check_int("dim", dim, -weight.ndim, weight.ndim - 1)
+    weight = module.weight                                                              # (out, in)
     with torch.no_grad():
         norms = weight.norm(dim=dim, keepdim=True)                                      # (out, 1)
         weight.mul_(torch.clamp(c / norms.clamp_min(1e-12), max=1.0))
