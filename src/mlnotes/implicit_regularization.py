@@ -23,7 +23,7 @@ import torch
 from scipy.integrate import solve_ivp
 from sklearn.datasets import make_moons
 
-from mlnotes.validate import check_array, check_axes, check_same_length, check_tensor, checked, arg
+from mlnotes.validate import arg, check_axes, check_tensor, checked
 
 __all__ = ["toy_loss", "hyperbola_loss", "hyperbola_grad", "numpy_grad", "modified_gradient",
            "gradient_descent", "gradient_flow", "loglog_slope", "loss_grid", "lr_sweep",
@@ -94,7 +94,7 @@ def gradient_descent(grad: Grad, theta0: object, lr: float, num_steps: int) -> n
 
 
 @checked(loss=arg.callable(), theta0=arg.array(ndim=1), T=arg.positive(), lr=arg.positive(allow_zero=True),
-         rtol=arg.positive(), atol=arg.positive())
+         t_eval=arg.optional(arg.array(ndim=1, low=0.0, high="T")), rtol=arg.positive(), atol=arg.positive())
 def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval: object = None,
                   rtol: float = 1e-11, atol: float = 1e-12):
     """Solve the (modified) gradient flow ``dtheta/dt = -(g + (lr/2) H g)`` from ``theta0`` on ``[0, T]``.
@@ -104,8 +104,6 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
     dense output. Returns ``(t, thetas)`` with ``thetas`` of shape ``(len(t), d)``; ``t`` is
     ``t_eval`` if given, else the solver's steps.
     """
-    if t_eval is not None:
-        t_eval = check_array("t_eval", t_eval, ndim=1, low=0.0, high=T)                # (m,)
     sol = solve_ivp(lambda t, th: -modified_gradient(loss, th, lr), (0.0, T), theta0,
                     method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
     if not sol.success:
@@ -113,10 +111,10 @@ def gradient_flow(loss: Loss, theta0: object, T: float, lr: float = 0.0, t_eval:
     return sol.t, sol.y.T
 
 
-@checked(x=arg.array(ndim=1), y=arg.array(ndim=1))
+@checked(x=arg.array(shape=("N",)), y=arg.array(shape=("N",)))
 def loglog_slope(x: object, y: object) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (the order ``p`` in ``y ~ C x^p``)."""
-    if check_same_length(("x", x), ("y", y)) < 2 or np.any(x <= 0) or np.any(y <= 0):
+    if len(x) < 2 or np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("x and y need >= 2 points, all positive (to take logarithms)")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
@@ -213,10 +211,11 @@ def lr_sweep(lrs: object, T: float = 300.0, num_seeds: int = 5, n_train: int = 5
 # endregion
 
 
+@checked(sweep=arg.mapping())
 def plot_lr_sweep(sweep: dict[str, np.ndarray], axes: object) -> None:
     """Left: sharpness per seed against ``h`` with the stability bound ``2/h``; right: test error."""
     from mlnotes.plotting import COLORS
-    if not isinstance(sweep, dict) or not {"lrs", "sharpness", "test_error"} <= set(sweep):
+    if not {"lrs", "sharpness", "test_error"} <= set(sweep):
         raise TypeError("sweep must be the dict returned by lr_sweep")
     if not hasattr(axes, "__len__") or len(axes) != 2:
         raise TypeError("axes must be a pair of matplotlib Axes")
