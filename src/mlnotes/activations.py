@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from mlnotes.core import count_params
 from mlnotes.plotting import PALETTE, new_figure
-from mlnotes.validate import check_array, check_count, check_same_length, check_seed, checked, arg
+from mlnotes.validate import arg, checked
 
 __all__ = ["FFN", "GLUFFN", "LEAKY_SLOPE", "REGISTRY", "SELU_ALPHA", "SELU_LAMBDA", "apply",
            "derivative", "draw_signal_depth", "draw_swish", "gelu_tanh", "glu_hidden",
@@ -79,13 +79,16 @@ REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # endregion
 
 
-@checked(x=arg.array(torch_ok=True, finite=False))
+# x for the elementwise functions: numbers, numpy or torch, any shape; NaN and inf propagate.
+ELEMENTWISE = arg.array(torch_ok=True, finite=False)
+
+
 def _tensor(x: object) -> torch.Tensor:
     """``x`` (numbers, numpy or torch) as a tensor: a floating tensor as is, anything else float64."""
     return x if torch.is_tensor(x) and x.is_floating_point() else torch.as_tensor(x, dtype=torch.float64)
 
 
-@checked(name=arg.choice(REGISTRY))
+@checked(name=arg.choice(REGISTRY), x=ELEMENTWISE)
 def apply(name: str, x: object) -> np.ndarray:
     """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy.
     NaN and inf inputs propagate as the formula says (``relu(inf) = inf``)."""
@@ -94,7 +97,7 @@ def apply(name: str, x: object) -> np.ndarray:
         return f(_tensor(x).to(torch.float64)).numpy()
 
 
-@checked(name=arg.choice(REGISTRY))
+@checked(name=arg.choice(REGISTRY), x=ELEMENTWISE)
 def derivative(name: str, x: object) -> np.ndarray:
     """``f'(x)`` elementwise by autograd, float64, same shape as ``x``; NaN inputs propagate.
 
@@ -107,6 +110,7 @@ def derivative(name: str, x: object) -> np.ndarray:
     return grad.numpy()
 
 
+@checked(x=ELEMENTWISE)
 def gelu_tanh(x: object) -> torch.Tensor:
     """Tanh approximation of GELU: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
     NaN and inf inputs propagate."""
@@ -114,7 +118,7 @@ def gelu_tanh(x: object) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-@checked(beta=arg.positive())
+@checked(x=ELEMENTWISE, beta=arg.positive())
 def swish(x: object, beta: float = 1.0) -> torch.Tensor:
     """Swish ``x * sigmoid(beta x)``, ``beta > 0``; SiLU is ``beta = 1``, ReLU the limit ``beta -> inf``.
 
@@ -176,10 +180,10 @@ def glu_hidden(d: int, multiple_of: int = 1) -> int:
 class FFN(nn.Module):
     """Transformer feed-forward block ``act(x W1) W2``: ``(..., d) -> (..., d)``, hidden ``4d`` by default."""
 
-    @checked(d=arg.count(high=4096), act=arg.choice(_ACTS), bias=arg.bool())
+    @checked(d=arg.count(high=4096), hidden=arg.optional(arg.count(high=16384)), act=arg.choice(_ACTS), bias=arg.bool())
     def __init__(self, d: int, hidden: int | None = None, act: str = "relu", bias: bool = False):
         super().__init__()
-        hidden = check_count("hidden", 4 * d if hidden is None else hidden, high=16384)
+        hidden = 4 * d if hidden is None else hidden
         self.w1 = nn.Linear(d, hidden, bias=bias)
         self.w2 = nn.Linear(hidden, d, bias=bias)
         self.act = _ACTS[act]()
@@ -196,10 +200,10 @@ class GLUFFN(nn.Module):
     parameters of a bias-free ``4d`` FFN when 3 divides d.
     """
 
-    @checked(d=arg.count(high=4096), act=arg.choice(_ACTS), bias=arg.bool())
+    @checked(d=arg.count(high=4096), hidden=arg.optional(arg.count(high=16384)), act=arg.choice(_ACTS), bias=arg.bool())
     def __init__(self, d: int, hidden: int | None = None, act: str = "silu", bias: bool = False):
         super().__init__()
-        hidden = check_count("hidden", glu_hidden(d) if hidden is None else hidden, high=16384)
+        hidden = glu_hidden(d) if hidden is None else hidden
         self.w = nn.Linear(d, hidden, bias=bias)
         self.v = nn.Linear(d, hidden, bias=bias)
         self.w2 = nn.Linear(hidden, d, bias=bias)
@@ -220,8 +224,10 @@ class _DigitNet(nn.Module):
         return self.head(x + self.ffn(x))
 
 
-@checked(kind=arg.choice(("relu", "swiglu")), y=arg.array(ndim=1, integer=True, low=0, high=9),
-         num_epochs=arg.count(high=100_000), eval_every=arg.count(high=100_000), lr=arg.positive())
+@checked(kind=arg.choice(("relu", "swiglu")), X=arg.array(shape=("N", 64)),
+         y=arg.array(shape=("N",), integer=True, low=0, high=9), seed=arg.seed(), lr=arg.positive(),
+         train=arg.array(ndim=1, integer=True, low=0, high="N - 1"), num_epochs=arg.count(high=100_000),
+         test=arg.array(ndim=1, integer=True, low=0, high="N - 1"), eval_every=arg.count(high=100_000))
 def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object, seed: int = 0,
                     num_epochs: int = 100, lr: float = 5e-3, eval_every: int = 5) -> dict:
     """Full-batch Adam on ``head(x + FFN(x))`` with a ReLU ``FFN(64)`` (``kind="relu"``) or a
@@ -231,13 +237,11 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     Returns the training loss per step, the test loss every ``eval_every`` steps (and at the
     last), the test accuracy and the FFN's parameter count.
     """
-    n = check_same_length(("X", X), ("y", y))
-    X_t = torch.tensor(check_array("X", X, ndim=2, shape=(n, 64)), dtype=torch.float32)  # (n, 64)
+    X_t = torch.tensor(X, dtype=torch.float32)  # (n, 64)
     y_t = torch.as_tensor(y)    # (n,)
-    train, test = (torch.as_tensor(check_array(name, v, ndim=1, integer=True, low=0, high=n - 1))
-                   for name, v in (("train", train), ("test", test)))
+    train, test = torch.as_tensor(train), torch.as_tensor(test)
     with torch.random.fork_rng():
-        torch.manual_seed(check_seed(seed))
+        torch.manual_seed(seed)
         head = nn.Linear(64, 10)
         net = _DigitNet(FFN(64) if kind == "relu" else GLUFFN(64), head)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -256,14 +260,14 @@ def train_digit_ffn(kind: str, X: object, y: object, train: object, test: object
     return out
 
 
-@checked(variances=arg.array(ndim=2, low=0), title=arg.instance(str))
+@checked(variances=arg.array(shape=("S", "L"), low=0), grads=arg.array(shape=("S", "L"), low=0),
+         title=arg.instance(str))
 def draw_signal_depth(variances: object, grads: object, title: str = ""):
     """One frame of the depth explorer: ``log10`` of the forward variance (solid) and of the
     back-propagated gradient norm (dashed) at each layer, one thin line per seed.
 
     ``variances``, ``grads``: ``(seeds, depth + 1)`` arrays, rows from ``propagate_stats``.
     """
-    grads = check_array("grads", grads, ndim=2, shape=variances.shape, low=0)  # (seeds, depth + 1)
     fig, ax = new_figure(width=5.5, height=3)
     for i, (v, g) in enumerate(zip(variances, grads)):
         ax.plot(np.log10(np.maximum(v, 1e-300)), color=PALETTE["blue"], lw=1, alpha=0.8,
