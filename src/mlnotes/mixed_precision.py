@@ -319,11 +319,9 @@ def autocast_dtypes() -> dict[str, str]:
     return out
 
 
-@checked(ax=arg.axes())
+@checked(ax=arg.axes(), formats=arg.sequence())
 def draw_bit_layout(ax: object, formats: tuple[str, ...] = ("float32", "float16", "bfloat16")) -> None:
     """Draw one row of boxes per format: sign, exponent and fraction fields, one box per bit."""
-    if not isinstance(formats, (tuple, list)) or not formats:
-        raise ValueError(f"formats must be a non-empty tuple of format names, got {formats!r:.60}")
     formats = [check_choice("formats", _format_name(f), tuple(FORMATS)) for f in formats]
     colors = {"sign": "#D55E00", "exponent": "#0072B2", "fraction": "#E69F00"}
     for row, name in enumerate(formats):
