@@ -80,7 +80,7 @@ REGISTRY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 # x for the elementwise functions: numbers, numpy or torch, any shape; NaN and inf propagate.
-ELEMENTWISE = arg.array(torch_ok=True, finite=False)
+_ELEMENTWISE = arg.array(torch_ok=True, finite=False)
 
 
 def _tensor(x: object) -> torch.Tensor:
@@ -88,7 +88,7 @@ def _tensor(x: object) -> torch.Tensor:
     return x if torch.is_tensor(x) and x.is_floating_point() else torch.as_tensor(x, dtype=torch.float64)
 
 
-@checked(name=arg.choice(REGISTRY), x=ELEMENTWISE)
+@checked(name=arg.choice(REGISTRY), x=_ELEMENTWISE)
 def apply(name: str, x: object) -> np.ndarray:
     """``REGISTRY[name]`` applied elementwise to ``x`` (any shape), in float64; returns numpy.
     NaN and inf inputs propagate as the formula says (``relu(inf) = inf``)."""
@@ -97,7 +97,7 @@ def apply(name: str, x: object) -> np.ndarray:
         return f(_tensor(x).to(torch.float64)).numpy()
 
 
-@checked(name=arg.choice(REGISTRY), x=ELEMENTWISE)
+@checked(name=arg.choice(REGISTRY), x=_ELEMENTWISE)
 def derivative(name: str, x: object) -> np.ndarray:
     """``f'(x)`` elementwise by autograd, float64, same shape as ``x``; NaN inputs propagate.
 
@@ -110,7 +110,7 @@ def derivative(name: str, x: object) -> np.ndarray:
     return grad.numpy()
 
 
-@checked(x=ELEMENTWISE)
+@checked(x=_ELEMENTWISE)
 def gelu_tanh(x: object) -> torch.Tensor:
     """Tanh approximation of GELU: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
     NaN and inf inputs propagate."""
@@ -118,7 +118,7 @@ def gelu_tanh(x: object) -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-@checked(x=ELEMENTWISE, beta=arg.positive())
+@checked(x=_ELEMENTWISE, beta=arg.positive())
 def swish(x: object, beta: float = 1.0) -> torch.Tensor:
     """Swish ``x * sigmoid(beta x)``, ``beta > 0``; SiLU is ``beta = 1``, ReLU the limit ``beta -> inf``.
 

@@ -31,7 +31,7 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- PS-RoI pooling
 # maps (k^2 (C+1), H, W) with rois (R, 4), or batched maps (N, k^2 (C+1), H, W) with rois (R, 5)
-POOL = dict(maps=arg.array(ndim=(3, 4), torch_ok=True, dtype=None),
+_POOL = dict(maps=arg.array(ndim=(3, 4), torch_ok=True, dtype=None),
             rois=arg.array(shape=(None, "maps.ndim + 1"), torch_ok=True), k=arg.count(high=32), spatial_scale=arg.real(low=0, low_open=True, high=1e3))
 
 
@@ -58,7 +58,7 @@ def _bin_edges(lo: np.ndarray, hi: np.ndarray, k: int, size: int) -> tuple[np.nd
     return start, np.maximum(end, start)
 
 
-@checked(**POOL)
+@checked(**_POOL)
 def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1.0) -> object:
     """Position-sensitive RoI pooling with an integral image: bin scores of shape (R, C+1, k, k).
 
@@ -90,7 +90,7 @@ def ps_roi_pool(maps: object, rois: object, k: int = 3, spatial_scale: float = 1
     return out if is_torch else out.numpy()
 
 
-@checked(**dict(POOL, maps=arg.array(ndim=3)))
+@checked(**dict(_POOL, maps=arg.array(ndim=3)))
 def ps_roi_pool_reference(maps: np.ndarray, rois: np.ndarray, k: int = 3, spatial_scale: float = 1.0) -> np.ndarray:
     """Triple-loop PS-RoI pooling of one map stack ``(k^2 (C+1), H, W)`` for ``rois`` (R, 4)."""
     maps, rois, k, spatial_scale, n_cls, _ = _pool_inputs(maps, rois, k, spatial_scale)

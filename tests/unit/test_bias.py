@@ -120,15 +120,15 @@ def test_entropy_edges_and_bce_identity():
     (lambda: make_mlp("31"), TypeError, "widths must be a numeric array"),
     (lambda: make_mlp([1, 1], bias=1), TypeError, "bias must be True or False"),
     (lambda: make_mlp([1, 1], seed=-1), ValueError, "seed"),
-    (lambda: fit_mlp(make_mlp([1, 1]), [1.0, 2.0], [1.0]), ValueError, r"y must have shape \(2,\)"),
+    (lambda: fit_mlp(make_mlp([1, 1]), [1.0, 2.0], [1.0]), ValueError, r"y must have shape \(N,\) with N = 2"),
     (lambda: fit_mlp(make_mlp([1, 1]), [1.0], [1.0], num_epochs=0), ValueError, "num_epochs"),
     (lambda: fit_mlp(make_mlp([1, 1]), [1.0], [1.0], lr=-1.0), ValueError, "lr"),
     (lambda: fit_mlp("net", [1.0], [1.0]), TypeError, "Module"),
-    (lambda: homogeneous_best_fit([1.0], [1.0, 2.0]), ValueError, r"y must have shape \(1,\)"),
+    (lambda: homogeneous_best_fit([1.0], [1.0, 2.0]), ValueError, r"y must have shape \(N,\) with N = 1"),
     (lambda: prior_logit(1.0), ValueError, r"pi must be in \(0, 1\)"),
     (lambda: binary_entropy(1.5), ValueError, r"\[0, 1\]"),
     (lambda: mean_bce_with_logits([0.0], [0.5]), ValueError, "y must hold only the values 0, 1"),
-    (lambda: mean_bce_with_logits([0.0, 1.0], [0.0]), ValueError, r"y must have shape \(2,\)"),
+    (lambda: mean_bce_with_logits([0.0, 1.0], [0.0]), ValueError, r"y must have shape \(N,\) with N = 2"),
 ])
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):

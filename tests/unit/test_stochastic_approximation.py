@@ -82,7 +82,7 @@ def test_sgd_lstsq_reaches_least_squares_and_bgd_equivalence():
     (lambda: robbins_monro(lambda w: w, 0.0, power_step(), 10, noise=np.zeros(9)), ValueError, "noise"),
     (lambda: robbins_monro(lambda w: w, 0.0, power_step(), 10, noise_std=-1.0), ValueError, "noise_std"),
     (lambda: sgd_lstsq(np.ones(3), np.ones(3), power_step(), 5), ValueError, "shape"),
-    (lambda: sgd_lstsq(np.ones((3, 2)), np.ones(4), power_step(), 5), ValueError, r"y must have shape \(3,\)"),
+    (lambda: sgd_lstsq(np.ones((3, 2)), np.ones(4), power_step(), 5), ValueError, r"y must have shape \(N,\) with N = 3"),
     (lambda: sgd_lstsq(np.ones((3, 2)), np.ones(3), power_step(), 5, batch=4), ValueError, "batch"),
     (lambda: sgd_lstsq(np.ones((3, 2)), np.ones(3), power_step(), 5, w0=np.ones(3)), ValueError, "w0"),
 ])

@@ -110,7 +110,7 @@ def test__default_sentinel():
 
 
 def test_buckets_bad_inputs():
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match="rel must be an integer array"):
         relative_position_bucket(np.array([0.5]))
     with pytest.raises(ValueError, match="num_buckets"):
         relative_position_bucket(np.array([1]), num_buckets=2)
