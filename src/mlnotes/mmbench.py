@@ -96,12 +96,6 @@ def _check_question(q: object, name: str = "question") -> None:
     check_choice(f"{name}['answer']", q.get("answer"), list(options))
 
 
-def _check_questions(questions: object) -> Sequence:
-    check_instance("questions", questions, (list, tuple))
-    check_count("number of questions", len(questions))
-    return questions
-
-
 def circular_variants(question: Question) -> list[Question]:
     """The N cyclic shifts of a question's N options, answer letters remapped.
 
@@ -132,6 +126,7 @@ _EXPLICIT = [
 _NONE = re.compile(r"\b(?:none of (?:these|them|the above)|cannot (?:tell|determine)|no answer)\b", re.I)
 
 
+@checked(response=arg.text(min_len=0), options=arg.mapping(), fallback=arg.optional(arg.choice(("fuzzy",))))
 def extract_choice(response: str, options: Mapping[str, str], fallback: str | None = "fuzzy") -> str | None:
     """Map a free-form ``response`` to one option letter, or None when it picks none.
 
@@ -142,12 +137,6 @@ def extract_choice(response: str, options: Mapping[str, str], fallback: str | No
     4. ``fallback="fuzzy"`` (stand-in for MMBench's ChatGPT matcher): the option whose text best
        matches a word of the response by ``difflib`` ratio, if the ratio is >= 0.75 and unique.
     """
-    if not isinstance(response, str):
-        raise TypeError(f"response must be a str, got {type(response).__name__}")
-    if not isinstance(options, Mapping) or not options:
-        raise ValueError("options must be a non-empty mapping letter -> text")
-    if fallback not in ("fuzzy", None):
-        raise ValueError(f"fallback must be 'fuzzy' or None, got {fallback!r}")
     for pattern in _EXPLICIT:
         match = pattern.search(response)
         letter = next((g for g in match.groups() if g), None) if match else None
@@ -170,7 +159,8 @@ def extract_choice(response: str, options: Mapping[str, str], fallback: str | No
     return None
 
 
-@checked(answer_fn=arg.callable(), seed=arg.seed())
+@checked(answer_fn=arg.callable(), questions=arg.sequence(), seed=arg.seed(),
+         fallback=arg.optional(arg.choice(("fuzzy",))))
 def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int = 0,
                   fallback: str | None = "fuzzy") -> tuple[float, float, np.ndarray]:
     """Vanilla and circular accuracy of ``answer_fn(question, rng) -> response``.
@@ -179,7 +169,6 @@ def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int 
     go through :func:`extract_choice`; a failed extraction counts as wrong. Returns
     ``(vanilla_acc, circular_acc, per_question)`` with ``per_question`` a (Q, 2) bool array.
     """
-    questions = _check_questions(questions)
     rng = np.random.default_rng(seed)
     results = np.zeros((len(questions), 2), dtype=bool)
     for i, q in enumerate(questions):
@@ -191,7 +180,8 @@ def circular_eval(answer_fn: AnswerFn, questions: Sequence[Question], seed: int 
     return float(results[:, 0].mean()), float(results[:, 1].mean()), results
 
 
-@checked(correct=arg.array(ndim=1, bool_ok=True))
+@checked(questions=arg.sequence(), correct=arg.array(shape=("len(questions)",), bool_ok=True),
+         weight=arg.choice(("question", "ability")))
 def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: str = "question"
               ) -> dict[str, dict[str, float]]:
     """Scores per L3, L2, L1 and overall from per-question correctness.
@@ -200,12 +190,7 @@ def aggregate(correct: Sequence[bool], questions: Sequence[Question], weight: st
     mean over its questions, each higher level the unweighted mean of its children's scores.
     Returns ``{"L3": {...}, "L2": {...}, "L1": {...}, "overall": {"all": score}}``.
     """
-    correct, questions = correct.astype(float), _check_questions(questions)
-    if correct.ndim != 1 or len(correct) != len(questions) or len(correct) == 0:
-        raise ValueError(f"correct must be 1-D with one entry per question, got {correct.shape} "
-                         f"for {len(questions)} questions")
-    if weight not in ("question", "ability"):
-        raise ValueError(f"weight must be 'question' or 'ability', got {weight!r}")
+    correct = correct.astype(float)
     labels = {lvl: np.array([q[lvl] for q in questions]) for lvl in ("L1", "L2", "L3")}
     out: dict[str, dict[str, float]] = {"L3": {}, "L2": {}, "L1": {}}
     for l1, l2, l3 in l3_table():
@@ -266,15 +251,13 @@ _TEMPLATES = ["{letter}", "({letter})", "Answer: {lower}", "The answer is {lette
               "I think it's the {text}.", "It looks like a {text} to me.", "Definitely the {typo}!"]
 
 
-@checked(seed=arg.seed())
+@checked(model=arg.callable(), seed=arg.seed())
 def verbose(model: AnswerFn, seed: int = 0) -> AnswerFn:
     """Wrap ``model`` so it answers in free text (letters, option texts, sometimes misspelled).
 
     The template is drawn from a generator of its own (``seed``), so the wrapped model sees
     exactly the random numbers it would see unwrapped (common random numbers).
     """
-    if not callable(model):
-        raise TypeError("model must be callable")
     template_rng = np.random.default_rng(seed)
 
     def answer(question: Question, rng: np.random.Generator) -> str:
@@ -303,13 +286,11 @@ def circular_accuracy_biased(p: float, bias: float, n_options: Sequence[int]) ->
     return float(vanilla.mean()), float(circular.mean())
 
 
-@checked(seeds=arg.array(ndim=1, integer=True, low=0))
+@checked(models=arg.mapping(item=arg.callable()), seeds=arg.array(ndim=1, integer=True, low=0))
 def rank_stability(models: Mapping[str, AnswerFn], questions: Sequence[Question],
                    seeds: Sequence[int]) -> dict[str, np.ndarray]:
     """Vanilla and circular accuracy of every model under every seed: {"vanilla", "circular"}
     each an array (len(models), len(seeds)), rows in the order of ``models``."""
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError("models must be a non-empty dict name -> answer function")
     seeds = seeds.tolist()
     out = {"vanilla": np.zeros((len(models), len(seeds))),
            "circular": np.zeros((len(models), len(seeds)))}
