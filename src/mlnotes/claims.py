@@ -44,23 +44,16 @@ class Glued(str):
         pass
 
 
-def _check_fmt(fmt: object) -> str:
-    if not isinstance(fmt, str):
-        raise TypeError(f"fmt must be a format string like '{{:.2f}}', got {fmt!r}")
-    if "{" not in fmt:
-        raise ValueError(f"fmt must hold a {{}} placeholder for the value, got {fmt!r}")
-    return fmt
+_FMT = arg.text(contains="{")          # a format string such as "{:.2f}"
 
 
+@checked(name=arg.text(), fmt=_FMT)
 def glue(name: str, value: object, fmt: str = "{}") -> Glued:
     """Format ``value`` with ``fmt`` and register the text under ``name`` for the build.
 
     ``value`` is a finite number or any object ``fmt`` can format (text, a tuple for
     ``"{0[0]:.2f} ± {0[1]:.2f}"``); NaN and inf raise, since no page states them as a result.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
-    _check_fmt(fmt)
     if isinstance(value, numbers.Real) and not math.isfinite(value):
         raise ValueError(f"value must be finite, got {value!r}")
     try:
@@ -83,15 +76,10 @@ def glue(name: str, value: object, fmt: str = "{}") -> Glued:
     return text
 
 
-@checked(values=arg.array(ndim=1))
+@checked(values=arg.array(shape=("n >= 2",)), fmt=_FMT, unit=arg.text())
 def spread(values: object, fmt: str = "{:.3f}", unit: str = "seeds") -> str:
-    """``"mean ± sd (N seeds, min .., max ..)"`` of ``values``, each number formatted by ``fmt``."""
-    _check_fmt(fmt)
-    if not isinstance(unit, str):
-        raise TypeError(f"unit must be a word such as 'seeds' or 'splits', got {unit!r}")
+    """``"mean ± sd (N seeds, min .., max ..)"`` of ``values`` (at least 2), each number formatted by ``fmt``."""
     x = values
-    if x.size < 2:
-        raise ValueError(f"values must hold at least 2 measurements for a spread, got {x.size}")
     mean, sd = x.mean(), x.std(ddof=1)
     return (f"{fmt.format(mean)} ± {fmt.format(sd)} ({x.size} {unit}, "
             f"min {fmt.format(x.min())}, max {fmt.format(x.max())})")

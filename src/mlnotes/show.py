@@ -18,11 +18,13 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-from types import FunctionType, ModuleType
+from types import FunctionType, MethodType, ModuleType
 
 from IPython.display import Markdown
 
-__all__ = ["show", "source_of"]
+from mlnotes.validate import arg, checked
+
+__all__ = ["show"]
 
 _REGION = re.compile(r"^\s*# region: (?P<name>[\w.-]+)\s*$")
 _END = re.compile(r"^\s*# endregion\s*$")
@@ -42,14 +44,10 @@ def _regions(module: ModuleType) -> dict[str, str]:
     return regions
 
 
-def source_of(obj: object, region: str | None = None) -> str:
+def _source_of(obj: object, region: str | None = None) -> str:
     """The source text ``show`` displays: ``obj`` whole, or the named region of its module."""
-    if not isinstance(obj, (FunctionType, type, ModuleType)) and not inspect.ismethod(obj):
-        raise TypeError(f"obj must be a function, class, method or module, got {type(obj).__name__}")
     if region is None:
         return textwrap.dedent(inspect.getsource(obj)).rstrip()
-    if not isinstance(region, str):
-        raise TypeError(f"region must be a string naming a '# region: <name>' block, got {region!r}")
     module = obj if isinstance(obj, ModuleType) else inspect.getmodule(obj)
     regions = _regions(module)
     if region not in regions:
@@ -58,9 +56,11 @@ def source_of(obj: object, region: str | None = None) -> str:
     return regions[region].strip("\n")
 
 
+@checked(obj=arg.instance((FunctionType, MethodType, type, ModuleType)), region=arg.optional(arg.text()))
 def show(obj: object, region: str | None = None) -> Markdown:
-    """Display ``obj``'s source (or one region of its module) as highlighted Python."""
-    code = source_of(obj, region)
+    """Display ``obj``'s source (or one region of its module) as highlighted Python: a function,
+    method, class or module, or the ``# region: <name>`` block of its module."""
+    code = _source_of(obj, region)
     module = obj if isinstance(obj, ModuleType) else inspect.getmodule(obj)
     where = module.__name__ + ("" if isinstance(obj, ModuleType) else f".{obj.__qualname__}")
     title = f"`{where}`" + (f", region `{region}`" if region else "")

@@ -438,12 +438,15 @@ def check_tokens(name: str, tokens: object, *, vocab: Sequence[str] | None = Non
 
 
 # ----------------------------------------------------------------------------- text, sequences, fitted models
-def check_text(name: str, value: object, *, min_len: int = 1) -> str:
-    """A string of at least ``min_len`` characters (default: non-empty)."""
+def check_text(name: str, value: object, *, min_len: int = 1, contains: str | None = None) -> str:
+    """A string of at least ``min_len`` characters (default: non-empty), holding ``contains``
+    if given (``"{"`` for a format string)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {_type_name(value)}")
     if len(value) < min_len:
         raise ValueError(f"{name} must be a str of at least {min_len} characters, got {value!r:.40}")
+    if contains is not None and contains not in value:
+        raise ValueError(f"{name} must contain {contains!r}, got {value!r:.40}")
     return value
 
 

@@ -61,13 +61,13 @@ def test_glue_text_displays_nothing_as_a_cells_last_expression():
 
 
 def test_glue_rejects_bad_names_and_formats():
-    with pytest.raises(TypeError, match="name"):
+    with pytest.raises(ValueError, match="name must be a str of at least 1 characters"):
         glue("", 1.0)
     with pytest.raises(TypeError, match="fmt"):
         glue("x", 1.0, fmt=2)
     with pytest.raises(TypeError, match="value 'text' cannot be formatted by fmt"):
         glue("x", "text", "{:.2f}")  # a string formatted as a number
-    with pytest.raises(ValueError, match="placeholder"):
+    with pytest.raises(ValueError, match="fmt must contain '{'"):
         glue("x", 1.0, "1.00")  # constant text: nothing computed reaches the page
     with pytest.raises(ValueError, match="value must be finite"):
         glue("x", np.nan, "{:.2f}")

@@ -12,9 +12,9 @@ from IPython.display import Markdown
 
 import mlnotes.claims
 from mlnotes.claims import spread
-from mlnotes.show import show, source_of
+from mlnotes.show import _source_of, show
 
-ADVERSARIAL = {"show": Example(spread, None), "source_of": Example(spread, None)}
+ADVERSARIAL = {"show": Example(spread, None)}
 
 MODULE = '''\
 """A throwaway module with regions."""
@@ -54,40 +54,40 @@ def module(tmp_path, monkeypatch):
 def test_whole_function_is_its_source_dedented():
     import inspect
 
-    assert source_of(spread) == inspect.getsource(spread).rstrip()
-    first, second = source_of(spread).splitlines()[:2]  # the declared argument rules, then the def
+    assert _source_of(spread) == inspect.getsource(spread).rstrip()
+    first, second = _source_of(spread).splitlines()[:2]  # the declared argument rules, then the def
     assert first.startswith("@checked(values=") and second.startswith("def spread(values")
 
 
 def test_method_and_class_are_shown_whole_and_dedented(module):
-    assert source_of(module.Box.area) == "def area(self, w, h):\n    # region: area\n    return w * h\n    # endregion"
-    assert source_of(module.Box).startswith("class Box:\n    def area")
-    assert source_of(module.Box().area).startswith("def area")  # a bound method
+    assert _source_of(module.Box.area) == "def area(self, w, h):\n    # region: area\n    return w * h\n    # endregion"
+    assert _source_of(module.Box).startswith("class Box:\n    def area")
+    assert _source_of(module.Box().area).startswith("def area")  # a bound method
 
 
 def test_regions_are_dedented_and_found_from_the_module_or_any_member(module):
-    assert source_of(module, "loop") == "for i in range(x):\n    total += i"
-    assert source_of(module.outer, "area") == "return w * h"  # the member's module is searched
-    assert source_of(module, "top-level") == "LIMIT = 3"
+    assert _source_of(module, "loop") == "for i in range(x):\n    total += i"
+    assert _source_of(module.outer, "area") == "return w * h"  # the member's module is searched
+    assert _source_of(module, "top-level") == "LIMIT = 3"
 
 
 def test_an_unknown_region_names_the_known_ones(module):
     with pytest.raises(ValueError, match=r"'lop' is not marked in regions_demo; its regions are "
                                          r"\['area', 'loop', 'top-level'\]"):
-        source_of(module, "lop")
+        _source_of(module, "lop")
 
 
 @pytest.mark.parametrize("bad, region, error", [(3, None, TypeError), ("spread", None, TypeError),
                                                 (spread, 2, TypeError)])
 def test_bad_arguments_name_themselves(bad, region, error):
     with pytest.raises(error, match="obj" if region is None else "region"):
-        source_of(bad, region)
+        show(bad, region)
 
 
 def test_show_is_a_titled_python_fence(module):
     shown = show(spread)
     assert isinstance(shown, Markdown)
-    assert shown.data == f"`mlnotes.claims.spread`\n\n```python\n{source_of(spread)}\n```"
+    assert shown.data == f"`mlnotes.claims.spread`\n\n```python\n{_source_of(spread)}\n```"
     assert show(module, "loop").data == ("`regions_demo`, region `loop`\n\n```python\n"
                                          "for i in range(x):\n    total += i\n```")
     assert show(module.Box.area).data.startswith("`regions_demo.Box.area`")
@@ -106,4 +106,4 @@ def test_renamed_variables_do_not_break_a_region(module, tmp_path):
     (tmp_path / "regions_demo.py").write_text(renamed)
     sys.modules.pop("regions_demo", None)
     again = importlib.import_module("regions_demo")
-    assert source_of(again, "loop") == textwrap.dedent("for i in range(x):\n    acc += i")
+    assert _source_of(again, "loop") == textwrap.dedent("for i in range(x):\n    acc += i")

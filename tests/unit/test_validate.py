@@ -460,3 +460,11 @@ def test_item_rules_of_sequences_see_the_other_arguments():
     assert decode(["a", "b"], [1, 0]) == ["b", "a"]
     with pytest.raises(ValueError, match=r"ids\[1\] must be <= 1, got 2"):
         decode(["a", "b"], [1, 2])
+
+
+def test_text_may_have_to_contain_a_marker():
+    from mlnotes.validate import check_text
+
+    assert check_text("fmt", "{:.2f}", contains="{") == "{:.2f}"
+    with pytest.raises(ValueError, match="fmt must contain '{', got '1.00'"):
+        check_text("fmt", "1.00", contains="{")
