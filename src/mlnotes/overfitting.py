@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlnotes.linear import poly_design, ridge_closed_form
-from mlnotes.validate import check_array, check_int, check_seed, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["TRUE_FUNCTIONS", "toy_regression", "fit_poly", "predict_poly", "poly_train_test_mse",
            "generalization_gaps", "cv_select_degree", "cv_select_lam", "train_mlp_early_stopping",
@@ -35,7 +35,7 @@ def toy_regression(n: int, noise: float = 0.3, seed: int = 0, fn: str = "sin") -
     return x, TRUE_FUNCTIONS[fn](x) + noise * rng.standard_normal(n)
 
 
-@checked(x=arg.array(ndim=1), lam=arg.positive(allow_zero=True), penalty=arg.choice(PENALTIES))
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), degree=arg.int(0, 50), lam=arg.positive(allow_zero=True), penalty=arg.choice(PENALTIES))
 def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str = "l2") -> np.ndarray:
     """Legendre coefficients (degree + 1,) of the penalised least-squares polynomial fit to ``(x, y)``.
 
@@ -44,7 +44,6 @@ def fit_poly(x: object, y: object, degree: int, lam: float = 0.0, penalty: str =
     ``sklearn.linear_model.LassoLars`` with ``alpha = lam / (2 n)``), ``A = poly_design(x, degree)``.
     The constant ``P_0`` is a column of ``A``, so it is penalised like the other coefficients.
     """
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     A = poly_design(x, degree)                                                    # (n, degree + 1)
     if penalty == "l2" or lam == 0:
         return ridge_closed_form(A, y, lam)
@@ -59,13 +58,12 @@ def predict_poly(coef: object, x: object) -> np.ndarray:
     return poly_design(x, coef.size - 1) @ coef                                   # (m,)
 
 
-@checked(x_train=arg.array(ndim=1), x_test=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50))
+@checked(x_train=arg.array(shape=("n",)), y_train=arg.array(shape=("n",)), x_test=arg.array(shape=("m",)),
+         y_test=arg.array(shape=("m",)), degrees=arg.array(ndim=1, integer=True, low=0, high=50))
 def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test: object,
                         degrees: Sequence[int], lam: float = 0.0,
                         penalty: str = "l2") -> tuple[np.ndarray, np.ndarray]:
     """Train and test mean squared errors of polynomial fits, one per degree: two arrays (len(degrees),)."""
-    y_train = check_array("y_train", y_train, shape=x_train.shape)                # (n,)
-    y_test = check_array("y_test", y_test, shape=np.shape(x_test))
     train, test = [], []
     for degree in degrees:
         coef = fit_poly(x_train, y_train, int(degree), lam, penalty)
@@ -74,7 +72,8 @@ def poly_train_test_mse(x_train: object, y_train: object, x_test: object, y_test
     return np.array(train), np.array(test)
 
 
-@checked(degree=arg.int(0, 50), n_resamples=arg.count(high=10**5), n_test=arg.count(high=10**6), seed=arg.seed())
+@checked(degree=arg.int(0, 50), ns=arg.array(ndim=1, integer=True, low="degree + 1", high=10**6),
+         n_resamples=arg.count(high=10**5), n_test=arg.count(high=10**6), seed=arg.seed())
 def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, noise: float = 0.3,
                         n_test: int = 2000, seed: int = 0) -> np.ndarray:
     """Median over resampled training sets of ``test MSE - train MSE``, for each size in ``ns``.
@@ -82,7 +81,6 @@ def generalization_gaps(degree: int, ns: Sequence[int], n_resamples: int = 50, n
     Returns shape (len(ns),). Each resample draws a fresh training set of size n from
     ``toy_regression``; one fixed test set of ``n_test`` points is shared.
     """
-    ns = check_array("ns", ns, ndim=1, integer=True, low=degree + 1, high=10**6)
     x_test, y_test = toy_regression(n_test, noise, seed=seed + 10_000)
     gaps = np.empty((len(ns), n_resamples))                                      # (sizes, resamples)
     for i, n in enumerate(ns):
@@ -99,14 +97,14 @@ def _cv_mse(x, y, folds, degree, lam, penalty) -> float:
                           for tr, va in folds]))
 
 
-@checked(seed=arg.seed())
 def _folds(x: np.ndarray, k: int, seed: int) -> list:
     from sklearn.model_selection import KFold
 
-    return list(KFold(check_int("k", k, 2, len(x)), shuffle=True, random_state=seed).split(x))
+    return list(KFold(k, shuffle=True, random_state=seed).split(x))
 
 
-@checked(x=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50))
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), degrees=arg.array(ndim=1, integer=True, low=0, high=50), k=arg.int(low=2, high="n"),
+         seed=arg.seed())
 def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, seed: int = 0,
                      lam: float = 0.0) -> tuple[int, np.ndarray]:
     """Pick the degree with the lowest mean validation MSE over ``k`` shuffled folds.
@@ -114,27 +112,28 @@ def cv_select_degree(x: object, y: object, degrees: Sequence[int], k: int = 5, s
     Uses ``sklearn.model_selection.KFold(k, shuffle=True, random_state=seed)``. Returns
     ``(best_degree, cv_mse)`` with ``cv_mse`` of shape (len(degrees),).
     """
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     folds = _folds(x, k, seed)
     cv_mse = np.array([_cv_mse(x, y, folds, int(d), lam, "l2") for d in degrees])
     return int(degrees[int(np.argmin(cv_mse))]), cv_mse
 
 
-@checked(x=arg.array(ndim=1), degree=arg.int(0, 50), lams=arg.array(ndim=1, low=0))
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), degree=arg.int(0, 50), lams=arg.array(ndim=1, low=0), k=arg.int(low=2, high="n"),
+         seed=arg.seed(), penalty=arg.choice(PENALTIES))
 def cv_select_lam(x: object, y: object, degree: int, lams: Sequence[float], k: int = 5, seed: int = 0,
                   penalty: str = "l2") -> tuple[float, np.ndarray]:
     """Pick the penalty ``lam`` (of ``fit_poly``) with the lowest mean validation MSE over ``k`` folds.
 
     Same folds as :func:`cv_select_degree`. Returns ``(best_lam, cv_mse)``, ``cv_mse`` (len(lams),).
     """
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     folds = _folds(x, k, seed)
     cv_mse = np.array([_cv_mse(x, y, folds, degree, lam, penalty) for lam in lams])
     return float(lams[int(np.argmin(cv_mse))]), cv_mse
 
 
-@checked(width=arg.count(high=100_000), num_epochs=arg.count(high=10**6), lr=arg.positive(),
-         dropout=arg.probability(high_open=True))
+@checked(x_train=arg.array(shape=("n",)), y_train=arg.array(shape=("n",)), x_val=arg.array(shape=("nv",)),
+         y_val=arg.array(shape=("nv",)), x_test=arg.optional(arg.array(shape=("nt",))),
+         y_test=arg.optional(arg.array(shape=("nt",))), width=arg.count(high=100_000),
+         num_epochs=arg.count(high=10**6), lr=arg.positive(), seed=arg.seed(), dropout=arg.probability(high_open=True))
 def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_val: object,
                              width: int = 128, num_epochs: int = 1500, lr: float = 1e-2,
                              seed: int = 0, dropout: float = 0.0, x_test: object = None,
@@ -149,12 +148,11 @@ def train_mlp_early_stopping(x_train: object, y_train: object, x_val: object, y_
     """
     import torch
 
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither")
     sets = [(x_train, y_train), (x_val, y_val)] + ([] if x_test is None else [(x_test, y_test)])
-    names = ("train", "val", "test")
-    sets = [(check_array(f"x_{nm}", a, ndim=1), check_array(f"y_{nm}", b, shape=np.shape(a)))
-            for nm, (a, b) in zip(names, sets)]
     with torch.random.fork_rng():
-        torch.manual_seed(check_seed(seed))
+        torch.manual_seed(seed)
         return _train_mlp(sets, width, num_epochs, lr, dropout)
 
 
@@ -182,7 +180,7 @@ def _train_mlp(sets, width, num_epochs, lr, dropout):
     return tuple(curves)
 
 
-@checked(x=arg.array(ndim=1), copies=arg.count(low=0, high=10_000), sd=arg.real(low=0), seed=arg.seed())
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), copies=arg.count(low=0, high=10_000), sd=arg.real(low=0), seed=arg.seed())
 def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     """Data augmentation by input noise: each point plus ``copies`` jittered copies
     ``(x_i + eps, y_i)``, ``eps ~ N(0, sd^2)``; returns arrays of length ``n (copies + 1)``.
@@ -190,7 +188,6 @@ def jitter_augment(x: object, y: object, copies: int, sd: float, seed: int = 0):
     It encodes the belief that the rule barely changes over a distance ``sd``; for small
     ``sd`` training on it acts like a penalty on the fit's slope (Bishop, 1995).
     """
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     rng = np.random.default_rng(seed)
     x_new = x[None, :] + sd * rng.standard_normal((copies, x.size))               # (copies, n)
     return np.concatenate([x, x_new.ravel()]), np.concatenate([y, np.tile(y, copies)])
@@ -207,14 +204,13 @@ def _draw_fit(ax, x, y, coef, f_true, title: str) -> None:
     ax.set(ylim=(-2.5, 2.5), xlabel="input $x$", title=title)
 
 
-@checked(x=arg.array(ndim=1), degrees=arg.array(ndim=1, integer=True, low=0, high=50), f_true=arg.callable())
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), degrees=arg.array(ndim=1, integer=True, low=0, high=50), f_true=arg.callable())
 def plot_poly_fits(x: object, y: object, x_test: object, y_test: object, degrees: Sequence[int],
                    f_true=TRUE_FUNCTIONS["sin"]):
     """One panel per degree: the least-squares fit, the true rule and the training points; each
     title gives the training and test MSE. Returns the figure."""
     from mlnotes.plotting import new_figure
 
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     fig, axes = new_figure(ncols=len(degrees), width=3.3 * len(degrees), height=3.2, sharey=True)
     for ax, degree in zip(np.atleast_1d(axes), degrees):
         train, test = poly_train_test_mse(x, y, x_test, y_test, [degree])
@@ -225,14 +221,13 @@ def plot_poly_fits(x: object, y: object, x_test: object, y_test: object, degrees
     return fig
 
 
-@checked(x=arg.array(ndim=1), degree=arg.int(0, 50), f_true=arg.callable())
+@checked(x=arg.array(shape=("n",)), y=arg.array(shape=("n",)), degree=arg.int(0, 50), f_true=arg.callable())
 def draw_poly_fit(x: object, y: object, x_test: object, y_test: object, degree: int, lam: float = 0.0,
                   f_true=TRUE_FUNCTIONS["sin"]):
     """One explorer frame: the ridge fit of ``degree`` with penalty ``lam``; the title gives
     n, the training and the test MSE. Returns the figure."""
     from mlnotes.plotting import new_figure
 
-    y = check_array("y", y, shape=np.shape(x))  # (n,), (n,)
     train, test = poly_train_test_mse(x, y, x_test, y_test, [degree], lam=lam)
     fig, ax = new_figure(width=5.5, height=2.8)
     _draw_fit(ax, x, y, fit_poly(x, y, degree, lam), f_true,
@@ -242,15 +237,14 @@ def draw_poly_fit(x: object, y: object, x_test: object, y_test: object, degree: 
     return fig
 
 
-@checked(ax=arg.axes(), noise_var=arg.positive(), results=arg.instance(dict), log=arg.bool())
+@checked(ax=arg.axes(), noise_var=arg.positive(), results=arg.mapping(item=arg.array(ndim=1, low=0)), log=arg.bool())
 def plot_remedies(ax: object, results: dict, noise_var: float, log: bool = True) -> None:
     """Test MSE of each remedy, one dot per seed and a bar for the mean (geometric on a log
     axis), with the noise variance (the best possible test MSE) dotted. ``results`` maps a
     remedy's name to its test MSEs, one per seed; ``log=False`` draws a linear axis from 0."""
     from mlnotes.plotting import COLORS, PALETTE
 
-    for i, (name, values) in enumerate(results.items()):
-        values = check_array(f"results[{name!r}]", values, ndim=1, low=0)      # (seeds,)
+    for i, (name, values) in enumerate(results.items()):      # values: (seeds,)
         mean = np.exp(np.mean(np.log(values))) if log else values.mean()
         ax.scatter(i + np.linspace(-0.15, 0.15, len(values)), values, s=18,
                    color=COLORS[i % len(COLORS)], zorder=3)
