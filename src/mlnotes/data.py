@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlnotes.validate import check_bool, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["load_digits_scaled", "load_binarized_digits", "noisy_sine", "gaussian_blobs", "sample_image_gray",
            "lee_corpus"]
@@ -66,10 +66,10 @@ def sample_image_gray(name: str = "china.jpg", size: int = 128) -> np.ndarray:
     return square.reshape(size, factor, size, factor).mean(axis=(1, 3))
 
 
+@checked(lower=arg.bool())
 def lee_corpus(lower: bool = True) -> str:
     """Text of gensim's bundled ``lee_background.cor`` (300 Australian news stories, ~360 kB)."""
     from gensim.test.utils import datapath
 
-    check_bool("lower", lower)
     text = Path(datapath("lee_background.cor")).read_text(encoding="utf-8")
     return text.lower() if lower else text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import legendre
 
-from mlnotes.validate import check_array, check_instance, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["constrained_min_2d", "draw_coefficients", "draw_constrained_2d", "lasso_map_cd",
            "neg_log_posterior", "poly_design", "ridge_closed_form", "ridge_map", "soft_threshold"]
@@ -26,13 +26,12 @@ def soft_threshold(z: object, lam: float) -> np.ndarray:
     return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)
 
 
-@checked(X=arg.array(ndim=2), lam=arg.positive(allow_zero=True))
+@checked(X=arg.array(shape=("n", "d")), y=arg.array(shape=("n",)), lam=arg.positive(allow_zero=True))
 def ridge_closed_form(X: object, y: object, lam: float) -> np.ndarray:
     """``w = (X^T X + lam I)^{-1} X^T y`` (solved, not inverted); ``lam = 0`` is least squares.
 
     For ``lam = 0`` and a rank-deficient ``X`` it returns the minimum-norm least-squares solution.
     """
-    y = check_array("y", y, shape=(len(X),))  # (n,)
     if lam == 0:
         return np.linalg.lstsq(X, y, rcond=None)[0]
     return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ y)
@@ -49,8 +48,8 @@ def ridge_map(X: object, y: object, noise_sd: float, prior_sd: float) -> np.ndar
     return ridge_closed_form(X, y, s ** 2 / sigma ** 2)
 
 
-@checked(X=arg.array(ndim=2), noise_sd=arg.positive(), laplace_b=arg.positive(), iters=arg.count(high=10**6),
-         tol=arg.positive(allow_zero=True))
+@checked(X=arg.array(shape=("n", "d")), y=arg.array(shape=("n",)), noise_sd=arg.positive(), laplace_b=arg.positive(),
+         iters=arg.count(high=10**6), tol=arg.positive(allow_zero=True))
 def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters: int = 2000,
                  tol: float = 1e-12) -> np.ndarray:
     """MAP weights for ``y ~ N(Xw, s^2 I)`` with prior ``w_j ~ Laplace(0, b)``, by coordinate descent.
@@ -59,7 +58,6 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     with ``lam = s^2 / b``. Each sweep sets ``w_j = S_lam(X_j . r_j) / ||X_j||^2`` where ``r_j``
     is the residual without feature j. Stops when no weight moves more than ``tol``.
     """
-    y = check_array("y", y, shape=(len(X),))           # (n,)
     lam = noise_sd ** 2 / laplace_b
     col_sq = (X ** 2).sum(axis=0)
     w = np.zeros(X.shape[1])
@@ -80,14 +78,14 @@ def lasso_map_cd(X: object, y: object, noise_sd: float, laplace_b: float, iters:
     return w
 
 
-@checked(X=arg.array(ndim=2), noise_sd=arg.positive(), scale=arg.positive(), prior=arg.choice(("laplace", "gauss")))
+@checked(X=arg.array(shape=("n", "d")), y=arg.array(shape=("n",)), w=arg.array(shape=("d",)), noise_sd=arg.positive(),
+         scale=arg.positive(), prior=arg.choice(("laplace", "gauss")))
 def neg_log_posterior(w: object, X: object, y: object, noise_sd: float, prior: str, scale: float) -> float:
     """``||y - Xw||^2 / (2 s^2) + penalty(w)``, the negative log posterior up to a constant.
 
     ``prior='laplace'`` (scale ``b``): penalty ``sum |w_j| / b``. ``prior='gauss'`` (scale
     ``sigma``): penalty ``sum w_j^2 / (2 sigma^2)``.
     """
-    y, w = check_array("y", y, shape=(len(X),)), check_array("w", w, shape=(X.shape[1],))  # (n,), (d,)
     s = noise_sd
     data = float(np.sum((y - X @ w) ** 2)) / (2 * s ** 2)
     if prior == "laplace":
@@ -163,15 +161,13 @@ def draw_constrained_2d(H: object, w0: object, budget: float = 1.0):
     return fig
 
 
-@checked(coef=arg.array(ndim=1), title=arg.instance(str))
+@checked(coef=arg.array(ndim=1), names=arg.sequence(arg.text(min_len=0), min_len="len(coef)", max_len="len(coef)"),
+         title=arg.text(min_len=0))
 def draw_coefficients(coef: object, names: object, title: str = ""):
     """Bars of fitted coefficients ``coef`` (d,) labelled by ``names`` (d strings), on a fixed
     range of +-45 so that frames of an explorer compare; the title adds the count of exact zeros."""
     from mlnotes.plotting import PALETTE, new_figure
 
-    names = [check_instance("names", name, str) for name in check_instance("names", names, (list, tuple))]
-    if len(names) != len(coef):
-        raise ValueError(f"names must have one label per coefficient ({len(coef)}), got {len(names)}")
     fig, ax = new_figure(width=6, height=3)
     ax.bar(names, coef, color=PALETTE["blue"])
     ax.axhline(0, color=PALETTE["black"], lw=0.6)

@@ -15,33 +15,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlnotes.validate import as_numeric_array, check_int, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["sliding_max_brute", "sliding_max_heap", "sliding_max_blocks", "sliding_max_deque",
            "DequeStep", "comparison_counts", "harmonic", "mean_deque_length",
            "draw_window_state", "draw_scan_diagram"]
 
 
-def _check(nums: Sequence[float], k: int) -> list[float]:
-    values = as_numeric_array(nums, "nums", ndim=1, dtype=None)
-    if values.dtype == bool:
-        raise TypeError("nums must hold numbers, got dtype bool")
-    check_int("k", k, low=1, high=len(values))
-    return values.tolist()
+# The arguments every window function takes: n numbers (ints stay ints) and a window 1 <= k <= n.
+_WINDOW = dict(nums=arg.array(shape=("n",), dtype=None), k=arg.int(low=1, high="n"))
 
 
+@checked(**_WINDOW)
 def sliding_max_brute(nums: Sequence[float], k: int) -> list[float]:
     """Reference: the maximum of each window computed directly, Theta((n - k + 1) k)."""
-    a = _check(nums, k)
+    a = nums.tolist()
     return [max(a[i:i + k]) for i in range(len(a) - k + 1)]
 
 
+@checked(**_WINDOW)
 def sliding_max_heap(nums: Sequence[float], k: int) -> list[float]:
     """Max-heap of (-value, index) with lazy deletion: O(n log n).
 
     An expired top (index <= i - k) is popped only when it reaches the top.
     """
-    a = _check(nums, k)
+    a = nums.tolist()
     # region: heap
     heap: list[tuple[float, int]] = []          # (-value, index): heapq is a min-heap
     out = []
@@ -55,6 +53,7 @@ def sliding_max_heap(nums: Sequence[float], k: int) -> list[float]:
     # endregion
 
 
+@checked(**_WINDOW)
 def sliding_max_blocks(nums: Sequence[float], k: int) -> list[float]:
     """Block prefix/suffix maxima: O(n) with no deque.
 
@@ -62,7 +61,7 @@ def sliding_max_blocks(nums: Sequence[float], k: int) -> list[float]:
     ``suffix[j]`` the max from j to its block end; window [i, i + k - 1] spans at most two
     blocks, so its max is ``max(suffix[i], prefix[i + k - 1])``.
     """
-    a = _check(nums, k)
+    a = nums.tolist()
     n = len(a)
     prefix, suffix = a[:], a[:]
     for j in range(1, n):
@@ -85,6 +84,7 @@ class DequeStep:
     output: float | None      # the window maximum emitted at step i (None before i = k - 1)
 
 
+@checked(**_WINDOW)
 def sliding_max_deque(nums: Sequence[float], k: int, trace: bool = False):
     """Monotonic deque of indices: amortized O(n), O(k) extra memory.
 
@@ -96,7 +96,7 @@ def sliding_max_deque(nums: Sequence[float], k: int, trace: bool = False):
     Returns the maxima; with ``trace=True`` returns ``(maxima, steps, ops)`` where ``steps``
     is a list of :class:`DequeStep` and ``ops`` the number of pushes plus pops.
     """
-    a = _check(nums, k)
+    a = nums.tolist()
     steps: list[DequeStep] = []
     ops = 0
     # region: deque
@@ -133,6 +133,7 @@ class _Counted:
         return self.key < other.key
 
 
+@checked(**_WINDOW)
 def comparison_counts(nums: Sequence[float], k: int) -> dict[str, int]:
     """Element comparisons (value against value) each method makes on ``nums``.
 
@@ -141,7 +142,7 @@ def comparison_counts(nums: Sequence[float], k: int) -> dict[str, int]:
     deque: every ``a[back] <= x`` test. blocks: one per prefix/suffix step and one per
     window. Index bookkeeping (expiry tests) is not an element comparison.
     """
-    a = _check(nums, k)
+    a = nums.tolist()
     n = len(a)
     heap_counter = [0]
     heap: list[_Counted] = []
@@ -172,13 +173,14 @@ def harmonic(k: int) -> float:
     return math.fsum(1.0 / j for j in range(1, k + 1))
 
 
+@checked(**_WINDOW)
 def mean_deque_length(nums: Sequence[float], k: int) -> float:
     """Mean deque length over the full windows (i >= k - 1) of a scan of ``nums``."""
     _, steps, _ = sliding_max_deque(nums, k, trace=True)
     return float(np.mean([len(s.deque) for s in steps[k - 1:]]))
 
 
-@checked(ax=arg.axes())
+@checked(ax=arg.axes(), **_WINDOW, step=arg.instance(DequeStep))
 def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> None:
     """Bar chart of ``nums`` with the window ending at ``step.i`` shaded grey, deque indices
     blue, the front of the deque (the current maximum) vermillion, and a legend."""
@@ -186,9 +188,7 @@ def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> Non
 
     from mlnotes.plotting import PALETTE
 
-    a = _check(nums, k)
-    if not isinstance(step, DequeStep):
-        raise TypeError(f"step must be a DequeStep from sliding_max_deque(trace=True), got {type(step).__name__}")
+    a = nums.tolist()
     n = len(a)
     colors = ["white"] * n
     for rank, j in enumerate(step.deque):
@@ -204,12 +204,13 @@ def draw_window_state(ax, nums: Sequence[float], k: int, step: DequeStep) -> Non
             Patch(facecolor="#CCCCCC", label="window")]
 
 
+@checked(**_WINDOW)
 def draw_scan_diagram(nums: Sequence[float], k: int):
     """Whole scan in one figure: the input on top; below, column i lists the deque after
     step i (front vermillion, others blue) over the grey band of the window's indices."""
     from mlnotes.plotting import PALETTE, new_figure
 
-    a = _check(nums, k)
+    a = nums.tolist()
     n = len(a)
     _, steps, _ = sliding_max_deque(a, k, trace=True)
     fig, (top, bottom) = new_figure(nrows=2, width=6.4, height=5.2, sharex=True,

@@ -117,7 +117,7 @@ def test_draw_window_state_colours_front():
     ([[1, 2]], 1, ValueError, "nums must be a non-empty 1-D"),
     ([1.0, float("nan")], 1, ValueError, "nums must be finite"),
     (["a", "b"], 1, TypeError, "nums must be a numeric"),
-    ([True, False], 1, TypeError, "nums must hold numbers"),
+    ([True, False], 1, TypeError, "nums must be a numeric array, got bool"),
 ])
 def test_bad_inputs_are_rejected(method, nums, k, error, message):
     with pytest.raises(error, match=message):
