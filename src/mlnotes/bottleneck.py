@@ -20,31 +20,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes.vae import kl_std_normal, reparameterize
-from mlnotes.validate import check_positive, check_real, check_same_length, check_tensor, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["gaussian_mi_linear", "expected_kl_linear", "marginal_kl_linear", "VIBClassifier",
            "train_vib"]
 
 
-def _check_params(a: object, s: object, sigma: object) -> tuple[float, float, float]:
-    return check_real("a", a), check_positive("s", s), check_positive("sigma", sigma)
+# The linear-Gaussian channel x ~ N(0, s^2), z | x ~ N(a x, sigma^2).
+_CHANNEL = dict(a=arg.real(), s=arg.positive(), sigma=arg.positive())
 
 
+@checked(**_CHANNEL)
 def gaussian_mi_linear(a: float, s: float, sigma: float) -> float:
     """Mutual information ``I(X; Z)`` in nats for ``x ~ N(0, s^2)``, ``z | x ~ N(a x, sigma^2)``."""
-    a, s, sigma = _check_params(a, s, sigma)
     return 0.5 * float(np.log1p(a ** 2 * s ** 2 / sigma ** 2))
 
 
+@checked(**_CHANNEL)
 def expected_kl_linear(a: float, s: float, sigma: float) -> float:
     """``E_x KL(N(a x, sigma^2) || N(0, 1))`` in nats: the VIB / VAE penalty, an upper bound on I(X; Z)."""
-    a, s, sigma = _check_params(a, s, sigma)
     return 0.5 * (a ** 2 * s ** 2 + sigma ** 2 - np.log(sigma ** 2) - 1)
 
 
+@checked(**_CHANNEL)
 def marginal_kl_linear(a: float, s: float, sigma: float) -> float:
     """``KL(p(z) || N(0, 1))`` with ``p(z) = N(0, a^2 s^2 + sigma^2)``: the slack of the bound."""
-    a, s, sigma = _check_params(a, s, sigma)
     v = a ** 2 * s ** 2 + sigma ** 2
     return 0.5 * (v - np.log(v) - 1)
 
@@ -65,8 +65,8 @@ class VIBClassifier(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_z))
         self.classifier = nn.Linear(d_z, n_classes)
 
+    @checked(x=arg.tensor(shape=(None, "self.d_in")))
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = check_tensor("x", x, ndim=2, shape=(None, self.d_in))
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(-10.0, 10.0)
 
@@ -78,16 +78,13 @@ class VIBClassifier(nn.Module):
         return self.classifier(z), kl_std_normal(mu, log_var)
 
 
-@checked(lam=arg.positive(allow_zero=True), steps=arg.count(high=10**6), batch_size=arg.count(high=10**6),
+@checked(model=arg.instance(VIBClassifier), X=arg.tensor(shape=("n", "model.d_in")),
+         y=arg.tensor(shape=("n",), integer=True, low=0, high="model.classifier.out_features - 1"),
+         lam=arg.positive(allow_zero=True), steps=arg.count(high=10**6), batch_size=arg.count(high=10**6),
          seed=arg.seed(), lr=arg.positive())
 def train_vib(model: VIBClassifier, X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 600,
               lr: float = 3e-3, batch_size: int = 128, seed: int = 0) -> VIBClassifier:
     """Minimize ``cross-entropy + lam * mean KL`` with Adam on minibatches; returns the model in eval mode."""
-    if not isinstance(model, VIBClassifier):
-        raise TypeError(f"model must be a VIBClassifier, got {type(model).__name__}")
-    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
-    y = check_tensor("y", y, ndim=1, integer=True, low=0, high=model.classifier.out_features - 1)
-    check_same_length(("X", X), ("y", y))
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import norm
 
 from mlnotes.prob import as_generator, gumbel_max, sample_gumbel, softmax
-from mlnotes.validate import check_array, check_count, check_positive, check_real, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["TEST_FUNCTIONS", "pathwise_estimates", "score_function_estimates", "reparam_grad",
            "score_function_grad", "exact_categorical_grad", "score_function_categorical",
@@ -32,13 +32,12 @@ __all__ = ["TEST_FUNCTIONS", "pathwise_estimates", "score_function_estimates", "
 Fn = Callable[[np.ndarray], np.ndarray]
 
 
-def _check_gaussian(mu: object, sigma: object, n: object) -> tuple[float, float, int]:
-    return check_real("mu", mu), check_positive("sigma", sigma), check_count("n", n, high=10 ** 7)
+# Argument rules: n samples of z ~ N(mu, sigma^2); k >= 2 classes with one reward each.
+_GAUSSIAN = dict(mu=arg.real(), sigma=arg.positive(), n=arg.count(high=10 ** 7))
+_CATEGORICAL = dict(logits=arg.array(shape=("k >= 2",)), reward=arg.array(shape=("k",)))
 
 
 def _apply(fn: Fn, z: np.ndarray, name: str) -> np.ndarray:
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
     out = np.asarray(fn(z), dtype=np.float64)
     if out.shape != z.shape:
         raise ValueError(f"{name} must map an array of shape {z.shape} to the same shape, got {out.shape}")
@@ -46,6 +45,7 @@ def _apply(fn: Fn, z: np.ndarray, name: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- Gaussian
+@checked(f_prime=arg.callable(), **_GAUSSIAN)
 def pathwise_estimates(f_prime: Fn, mu: float, sigma: float, n: int, rng: object) -> np.ndarray:
     """Single-sample reparameterization gradients of ``E_{z ~ N(mu, sigma^2)}[f(z)]``.
 
@@ -53,12 +53,12 @@ def pathwise_estimates(f_prime: Fn, mu: float, sigma: float, n: int, rng: object
     Returns an (n, 2) array, columns (d/dmu, d/dsigma); its column means are unbiased when
     ``f`` is differentiable (almost everywhere is NOT enough for step functions).
     """
-    mu, sigma, n = _check_gaussian(mu, sigma, n)
     eps = as_generator(rng).standard_normal(n)
     df = _apply(f_prime, mu + sigma * eps, "f_prime")
     return np.stack([df, df * eps], axis=1)
 
 
+@checked(f=arg.callable(), **_GAUSSIAN, baseline=arg.real())
 def score_function_estimates(f: Fn, mu: float, sigma: float, n: int, rng: object,
                              baseline: float = 0.0) -> np.ndarray:
     """Single-sample score-function (REINFORCE) gradients of ``E_{z ~ N(mu, sigma^2)}[f(z)]``.
@@ -67,10 +67,6 @@ def score_function_estimates(f: Fn, mu: float, sigma: float, n: int, rng: object
     and ``((z - mu)^2 / sigma^2 - 1) / sigma = (eps^2 - 1) / sigma``. A constant baseline ``b``
     keeps the mean (the score has mean zero) and can cut the variance. Returns (n, 2).
     """
-    mu, sigma, n = _check_gaussian(mu, sigma, n)
-    if isinstance(baseline, bool) or not isinstance(baseline, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(baseline):
-        raise ValueError(f"baseline must be a finite number, got {baseline!r}")
     eps = as_generator(rng).standard_normal(n)
     centred = _apply(f, mu + sigma * eps, "f") - baseline
     return np.stack([centred * eps / sigma, centred * (eps ** 2 - 1) / sigma], axis=1)
@@ -113,34 +109,27 @@ TEST_FUNCTIONS: dict[str, tuple[Fn, Fn, Callable[[float, float], np.ndarray]]] =
 
 
 # ----------------------------------------------------------------------------- categorical
-def _check_logits_reward(logits: object, reward: object) -> tuple[np.ndarray, np.ndarray]:
-    lg = check_array("logits", logits, ndim=1)
-    if lg.size < 2:
-        raise ValueError(f"logits must hold k >= 2 classes, got shape {lg.shape}")
-    return lg, check_array("reward", reward, ndim=1, shape=lg.shape)
-
-
+@checked(**_CATEGORICAL)
 def exact_categorical_grad(logits: object, reward: object) -> np.ndarray:
     """``grad_logits E_{y ~ softmax(logits)}[reward_y] = p * (reward - p . reward)``, shape (k,)."""
-    lg, r = _check_logits_reward(logits, reward)
+    lg, r = logits, reward
     p = softmax(lg)
     return p * (r - p @ r)
 
 
+@checked(**_CATEGORICAL, baseline=arg.real())
 def score_function_categorical(logits: object, reward: object, n: int, rng: object,
                                baseline: float = 0.0) -> np.ndarray:
     """REINFORCE gradients w.r.t. logits of ``E_y[reward_y]``: ``(reward_y - b)(onehot(y) - p)``, (n, k).
 
     ``y`` is drawn exactly with the Gumbel-max trick; the estimator is unbiased.
     """
-    lg, r = _check_logits_reward(logits, reward)
-    if not np.isfinite(baseline):
-        raise ValueError(f"baseline must be finite, got {baseline}")
+    lg, r = logits, reward
     y = gumbel_max(lg, n, rng)
     return (r[y] - baseline)[:, None] * (np.eye(lg.size)[y] - softmax(lg))
 
 
-@checked(tau=arg.positive(), n=arg.count(high=10 ** 7))
+@checked(**_CATEGORICAL, tau=arg.positive(), n=arg.count(high=10 ** 7))
 def gumbel_softmax_categorical(logits: object, reward: object, tau: float, n: int, rng: object) -> np.ndarray:
     """Pathwise gradients w.r.t. logits of the RELAXED objective ``E_g[reward . y]``, (n, k).
 
@@ -148,13 +137,13 @@ def gumbel_softmax_categorical(logits: object, reward: object, tau: float, n: in
     gives ``y * (reward - y . reward) / tau``. Low variance, but biased for the categorical
     objective: its mean tends to :func:`exact_categorical_grad` only as ``tau -> 0``.
     """
-    lg, r = _check_logits_reward(logits, reward)
+    lg, r = logits, reward
     y = softmax(lg + sample_gumbel((int(n), lg.size), rng), tau=float(tau))
     return y * (r[None, :] - (y @ r)[:, None]) / tau
 
 
 # ----------------------------------------------------------------------------- torch
-@checked(logits=arg.tensor(min_ndim=1), tau=arg.positive(), hard=arg.bool())
+@checked(logits=arg.tensor(min_ndim=1, floating=True), tau=arg.positive(), hard=arg.bool())
 def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=None):
     """Gumbel-softmax in torch with an optional straight-through one-hot (``hard=True``).
 
@@ -166,8 +155,6 @@ def gumbel_softmax_st(logits, tau: float = 1.0, hard: bool = True, generator=Non
     """
     import torch
 
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
     gumbels = -torch.empty_like(logits).exponential_(generator=generator).log()
     y_soft = torch.softmax((logits + gumbels) / tau, dim=-1)
     if not hard:
@@ -190,13 +177,9 @@ def simplex_xy(P: object) -> np.ndarray:
     return P @ _CORNERS
 
 
-@checked(ax=arg.axes())
+@checked(ax=arg.axes(), labels=arg.sequence(arg.text(min_len=0), min_len=3, max_len=3))
 def draw_simplex(ax, labels: tuple[str, str, str] = ("class 0", "class 1", "class 2")) -> None:
     """Draw the triangle outline and corner labels on ``ax`` (equal aspect, no ticks)."""
-    if not isinstance(labels, (tuple, list)) or not all(isinstance(t, str) for t in labels):
-        raise TypeError(f"labels must be a tuple of 3 strings, got {labels!r}")
-    if len(labels) != 3:
-        raise ValueError(f"labels must hold 3 strings, got {len(labels)}")
     closed = np.vstack([_CORNERS, _CORNERS[:1]])
     ax.plot(closed[:, 0], closed[:, 1], color="black", lw=0.8)
     offsets = [(-0.05, -0.07), (0.05, -0.07), (0.0, 0.05)]

@@ -158,7 +158,7 @@ def test_simplex_helpers():
     plt.close(fig)
     with pytest.raises(ValueError, match="P must have shape"):
         simplex_xy(np.ones((2, 4)))
-    with pytest.raises(ValueError, match="3 strings"):
+    with pytest.raises(ValueError, match="labels must hold exactly 3 items, got 2"):
         draw_simplex(plt.subplots()[1], labels=("a", "b"))
 
 
