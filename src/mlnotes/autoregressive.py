@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_tensor, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["enumerate_binary", "empirical_pmf", "tv_distance", "FVSBN", "NADE", "MADE",
            "fit_fvsbn", "fit_density"]
@@ -33,28 +33,20 @@ def enumerate_binary(n: int) -> torch.Tensor:
     return ((k[:, None] >> torch.arange(n - 1, -1, -1)) & 1).to(torch.float64)
 
 
-@checked(K=arg.int(1, 10 ** 7))
+@checked(K=arg.int(1, 10 ** 7), codes=arg.array(ndim=1, integer=True, low=0, high="K - 1"))
 def empirical_pmf(codes: object, K: int) -> np.ndarray:
     """Frequencies of integer codes in ``[0, K)``: shape (K,), sums to 1."""
-    codes = check_array("codes", codes, ndim=1, integer=True, low=0, high=K - 1)
     return np.bincount(codes, minlength=K) / codes.size
 
 
-@checked(p=arg.array(ndim=1, low=0))
+@checked(p=arg.array(shape=("k",), low=0, sums_to=1), q=arg.array(shape=("k",), low=0, sums_to=1))
 def tv_distance(p: object, q: object) -> float:
     """Total variation distance ``0.5 * sum |p - q|`` between two pmfs of the same shape."""
-    q = check_array("q", q, ndim=1, shape=p.shape, low=0)
-    for name, v in (("p", p), ("q", q)):
-        if not np.isclose(v.sum(), 1):
-            raise ValueError(f"{name} must sum to 1, got {v.sum():g}")
     return float(0.5 * np.abs(p - q).sum())
 
 
-def _check_x(x: object, n: int, name: str = "x") -> torch.Tensor:
-    x = check_tensor(name, x, ndim=2, shape=(None, n), bool_ok=True)
-    if not ((x == 0) | (x == 1)).all():
-        raise ValueError(f"{name} must hold only 0/1 values")
-    return x
+# Binary rows (batch, n) for a model with n variables.
+_ROWS = arg.tensor(shape=(None, "self.n"), bool_ok=True, values=(0, 1))
 
 
 class _Autoregressive(nn.Module):
@@ -65,13 +57,14 @@ class _Autoregressive(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @checked(x=_ROWS)
     def conditionals(self, x: torch.Tensor) -> torch.Tensor:
         """``p(x_i = 1 | x_<i)`` for every row, shape (batch, n)."""
-        return torch.sigmoid(self.logits(_check_x(x, self.n).to(self._dtype())))
+        return torch.sigmoid(self.logits(x.to(self._dtype())))
 
+    @checked(x=_ROWS)
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) in nats, shape (batch,), via binary cross-entropy on logits (no log of a sigmoid)."""
-        x = _check_x(x, self.n)
         logits = self.logits(x.to(self._dtype()))
         return -F.binary_cross_entropy_with_logits(logits, x.to(logits.dtype), reduction="none").sum(1)
 
@@ -79,7 +72,8 @@ class _Autoregressive(nn.Module):
         return next(self.parameters()).dtype
 
     @torch.no_grad()
-    @checked(num_samples=arg.int(1))
+    @checked(num_samples=arg.int(1), x_known=arg.optional(arg.tensor(shape=("self.n",), bool_ok=True)),
+             known_mask=arg.optional(arg.tensor(shape=("self.n",), bool_ok=True)))
     def sample(self, num_samples: int, generator: torch.Generator | None = None,
                x_known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Ancestral samples (num_samples, n); pixels where ``known_mask`` is True are set to ``x_known``.
@@ -89,9 +83,8 @@ class _Autoregressive(nn.Module):
         """
         if (x_known is None) != (known_mask is None):
             raise ValueError("give both x_known and known_mask, or neither")
-        if known_mask is not None:
-            if x_known.shape != (self.n,) or known_mask.shape != (self.n,) or known_mask.dtype != torch.bool:
-                raise ValueError(f"x_known must have shape ({self.n},) and known_mask be a bool tensor of that shape")
+        if known_mask is not None and known_mask.dtype != torch.bool:
+            raise TypeError(f"known_mask must be a bool tensor, got dtype {known_mask.dtype}")
         x = torch.zeros(num_samples, self.n, dtype=self._dtype())
         state = self._init_state(num_samples)
         for i in range(self.n):
@@ -122,11 +115,9 @@ class FVSBN(_Autoregressive):
         return W.index_put((self._rows, self._cols), self.packed)
 
     @torch.no_grad()
+    @checked(bias=arg.array(shape=("self.n",)), weight=arg.array(shape=("self.n", "self.n")))
     def set_weights(self, bias: object, weight: object) -> "FVSBN":
         """Copy a bias (n,) and a weight matrix (n, n) (only its strict lower triangle is used)."""
-        bias, weight = np.asarray(bias, dtype=np.float64), np.asarray(weight, dtype=np.float64)
-        if bias.shape != (self.n,) or weight.shape != (self.n, self.n):
-            raise ValueError(f"bias must be ({self.n},) and weight ({self.n}, {self.n}), got {bias.shape}, {weight.shape}")
         self.bias.copy_(torch.from_numpy(bias))
         self.packed.copy_(torch.from_numpy(weight)[self._rows, self._cols])
         return self
@@ -157,9 +148,9 @@ class NADE(_Autoregressive):
         self.V = nn.Parameter(torch.randn(self.n, self.d, generator=gen, dtype=dtype) / np.sqrt(self.d))
         self.b = nn.Parameter(torch.zeros(self.n, dtype=dtype))
 
+    @checked(x=arg.tensor(shape=(None, "self.n")))
     def preactivations(self, x: torch.Tensor) -> torch.Tensor:
         """``a_i = c + W[:, :i] x_<i`` for all i at once, (batch, n, d): an exclusive cumsum of W[:, j] x_j."""
-        x = check_tensor("x", x, ndim=2, shape=(None, self.n))
         contrib = x[:, :, None] * self.W.T[None]  # (batch, n, d): W[:, j] x_j
         return self.c + torch.cumsum(contrib, dim=1) - contrib
 
@@ -167,9 +158,10 @@ class NADE(_Autoregressive):
         h = torch.sigmoid(self.preactivations(x))
         return self.b + (h * self.V).sum(-1)
 
+    @checked(x=_ROWS)
     def logits_naive(self, x: torch.Tensor) -> torch.Tensor:
         """The same logits recomputed from scratch for every i with a mask (O(n^2 d)); for checking."""
-        x = _check_x(x, self.n).to(self.W.dtype)
+        x = x.to(self.W.dtype)
         out = []
         for i in range(self.n):
             mask = (torch.arange(self.n) < i).to(x.dtype)
@@ -256,7 +248,9 @@ def fit_fvsbn(X: np.ndarray, C: float = 1.0, alpha: float = 1.0) -> FVSBN:
     return FVSBN(n).set_weights(bias, weight)
 
 
-@checked(steps=arg.int(1, 10 ** 6), batch_size=arg.int(1, 10 ** 6), lr=arg.positive(),
+@checked(X=arg.tensor(shape=(None, "model.n"), bool_ok=True, values=(0, 1)),
+         X_eval=arg.optional(arg.tensor(shape=(None, "model.n"), bool_ok=True, values=(0, 1))),
+         steps=arg.int(1, 10 ** 6), batch_size=arg.int(1, 10 ** 6), lr=arg.positive(),
          weight_decay=arg.positive(allow_zero=True), eval_every=arg.int(1, 10 ** 6), seed=arg.seed())
 def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float = 1e-2, batch_size: int = 128,
                 seed: int = 0, weight_decay: float = 0.0, X_eval: torch.Tensor | None = None,
@@ -268,9 +262,7 @@ def fit_density(model: _Autoregressive, X: torch.Tensor, steps: int, lr: float =
     """
     if not isinstance(model, _Autoregressive):
         raise TypeError(f"model must be an FVSBN, NADE or MADE, got {type(model).__name__}")
-    X = _check_x(X, model.n, "X").to(model._dtype())
-    if X_eval is not None:
-        X_eval = _check_x(X_eval, model.n, "X_eval")
+    X = X.to(model._dtype())
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"step": [], "train_nll": [], "eval_nll": []}
