@@ -124,7 +124,7 @@ def test_bad_inputs():
         NADE(4, 0)
     with pytest.raises(TypeError, match="int"):
         FVSBN(4.5)
-    with pytest.raises(ValueError, match="bias must be"):
+    with pytest.raises(ValueError, match=r"bias must have shape \(self.n,\) with self.n = 3, got shape \(2,\)"):
         FVSBN(3).set_weights(np.zeros(2), np.zeros((3, 3)))
     with pytest.raises(TypeError, match="FVSBN, NADE or MADE"):
         fit_density(torch.nn.Linear(2, 2), torch.zeros(2, 2), steps=1)
