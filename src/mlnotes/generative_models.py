@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import minimize
 
-from mlnotes.validate import check_array, check_count, check_positive, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["entropy_categorical", "kl_categorical", "kl_gauss", "norm_logpdf", "mc_kl",
            "gmm1d_pdf", "fit_gauss_kl", "binarized_digits", "bernoulli_mle", "bernoulli_loglik",
@@ -22,46 +22,36 @@ __all__ = ["entropy_categorical", "kl_categorical", "kl_gauss", "norm_logpdf", "
 LOG_2PI = np.log(2.0 * np.pi)
 
 
-def _as_prob(p: object, name: str) -> np.ndarray:
-    p = check_array(name, p, ndim=1, low=0)
-    if not np.isclose(p.sum(), 1.0):
-        raise ValueError(f"{name} must sum to 1, got sum {p.sum()}")
-    return p
+# Argument rules: a pmf over k outcomes; binary data (n, d) as 0/1 (bools allowed).
+_PMF = arg.array(shape=("k",), low=0, sums_to=1)
+_BINARY = arg.array(shape=("n", "d"), bool_ok=True, values=(0, 1))
 
 
-def _check_scale(name: str, value: object) -> float:
-    return check_positive(name, value)
-
-
+@checked(p=_PMF)
 def entropy_categorical(p: object) -> float:
     """Entropy ``H(p) = -sum_i p_i log p_i`` in nats (0 log 0 = 0)."""
-    p = _as_prob(p, "p")
     nz = p > 0
     return float(-np.sum(p[nz] * np.log(p[nz])))
 
 
+@checked(p=_PMF, q=_PMF)
 def kl_categorical(p: object, q: object) -> float:
     """``KL(p || q) = sum_i p_i log(p_i / q_i)`` in nats; ``inf`` if some ``q_i = 0 < p_i``."""
-    p, q = _as_prob(p, "p"), _as_prob(q, "q")
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same length, got {p.size} and {q.size}")
     nz = p > 0
     if np.any(q[nz] == 0):
         return float("inf")
     return float(np.sum(p[nz] * (np.log(p[nz]) - np.log(q[nz]))))
 
 
-@checked(m1=arg.real(), m2=arg.real())
+@checked(m1=arg.real(), s1=arg.positive(), m2=arg.real(), s2=arg.positive())
 def kl_gauss(m1: float, s1: float, m2: float, s2: float) -> float:
     """``KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2``."""
-    s1, s2 = _check_scale("s1", s1), _check_scale("s2", s2)
     return float(np.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5)
 
 
-@checked(mu=arg.real(), x=arg.array(min_ndim=1))
+@checked(mu=arg.real(), sigma=arg.positive(), x=arg.array(min_ndim=1))
 def norm_logpdf(x: object, mu: float, sigma: float) -> np.ndarray:
     """Log density of N(mu, sigma^2) at x, same shape as x."""
-    sigma = _check_scale("sigma", sigma)
     return -0.5 * LOG_2PI - np.log(sigma) - 0.5 * ((x - mu) / sigma) ** 2
 
 
@@ -71,19 +61,16 @@ def mc_kl(samples: object, logp: Callable[[np.ndarray], np.ndarray], logq: Calla
     return float(np.mean(logp(samples) - logq(samples)))
 
 
-@checked(x=arg.array(min_ndim=1))
+@checked(x=arg.array(min_ndim=1), weights=_PMF, means=arg.array(shape=("k",)), sds=arg.array(shape=("k",)))
 def gmm1d_pdf(x: object, weights: object, means: object, sds: object) -> np.ndarray:
     """Density of the 1-D mixture ``sum_k w_k N(x | m_k, s_k^2)``, same shape as x."""
-    weights = _as_prob(weights, "weights")
-    means = check_array("means", means, ndim=1, shape=weights.shape)
-    sds = check_array("sds", sds, ndim=1, shape=weights.shape)
     if np.any(sds <= 0):
         raise ValueError("every sd in sds must be > 0")
     return sum(w * np.exp(norm_logpdf(x, m, s)) for w, m, s in zip(weights, means, sds))
 
 
-@checked(grid=arg.array(ndim=1), direction=arg.choice(("forward", "reverse")), init=arg.array(ndim=1, shape=(2,)),
-         eps=arg.positive())
+@checked(grid=arg.array(shape=("n >= 3",)), p_pdf=arg.array(shape=("n",), low=0),
+         direction=arg.choice(("forward", "reverse")), init=arg.array(shape=(2,)), eps=arg.positive())
 def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: tuple[float, float] = (0.5, 1.0),
                  eps: float = 1e-300) -> tuple[float, float]:
     """Fit ``q = N(mu, sigma^2)`` to a density tabulated on a uniform ``grid`` by minimizing a KL.
@@ -93,9 +80,7 @@ def fit_gauss_kl(p_pdf: object, grid: object, direction: str = "forward", init: 
     integrals are Riemann sums on the grid, logs are guarded by ``eps``; Nelder-Mead on
     ``(mu, log sigma)`` from ``init`` (start off-centre: the symmetric point is a saddle for reverse KL).
     """
-    if grid.size < 3:
-        raise ValueError(f"grid needs at least 3 points, got {grid.size}")
-    p = check_array("p_pdf", p_pdf, ndim=1, shape=grid.shape, low=0)
+    p = p_pdf
     if not init[1] > 0:
         raise ValueError(f"init must be (mu, sigma) with sigma > 0, got {tuple(init)}")
     dx = grid[1] - grid[0]
@@ -127,30 +112,21 @@ def binarized_digits(threshold: float = 0.5, n_train: int = 1400, seed: int = 0)
     return X[order[:n_train]], X[order[n_train:]]
 
 
-def _as_binary(X: object) -> np.ndarray:
-    X = check_array("X", X, ndim=2, bool_ok=True)
-    if not np.all((X == 0) | (X == 1)):
-        raise ValueError("X must hold only 0 and 1")
-    return X
-
-
-@checked(alpha=arg.positive(allow_zero=True))
+@checked(X=_BINARY, alpha=arg.positive(allow_zero=True))
 def bernoulli_mle(X: object, alpha: float = 0.0) -> np.ndarray:
     """Per-pixel probabilities of the independent-Bernoulli model: ``(sum_i x_id + alpha) / (n + 2 alpha)``.
 
     ``alpha = 0`` is the maximum-likelihood estimate (the training mean); ``alpha = 1`` is Laplace smoothing.
     """
-    X = _as_binary(X)
     return (X.sum(axis=0) + alpha) / (X.shape[0] + 2 * alpha)
 
 
+@checked(X=_BINARY, theta=arg.array(shape=("d",), low=0, high=1))
 def bernoulli_loglik(X: object, theta: object) -> np.ndarray:
     """``log p(x) = sum_d [x_d log theta_d + (1 - x_d) log(1 - theta_d)]`` per row of X, in nats, shape (n,).
 
     Returns ``-inf`` for an image that has a pixel the model deems impossible (theta 0 or 1).
     """
-    X = _as_binary(X)
-    theta = check_array("theta", theta, ndim=1, shape=(X.shape[1],), low=0, high=1)
     with np.errstate(divide="ignore"):
         log_on, log_off = np.log(theta), np.log1p(-theta)
     on = np.where(X == 1, log_on, 0.0)
@@ -165,11 +141,10 @@ def sample_bernoulli(theta: object, n: int, seed: int = 0) -> np.ndarray:
     return (rng.random((n, theta.size)) < theta).astype(np.uint8)
 
 
-@checked(ax=arg.axes(), side=arg.count(high=1024))
+@checked(ax=arg.axes(), side=arg.count(high=1024), images=arg.array(shape=(None, "side * side")),
+         nrow=arg.count(high="len(images)"))
 def image_grid(images: object, nrow: int, ax: object, side: int = 8) -> None:
     """Tile flattened ``side x side`` images in [0, 1] into one picture with ``nrow`` rows on ``ax`` (grey 1-pixel gaps)."""
-    images = check_array("images", images, ndim=2, shape=(None, side * side))
-    nrow = check_count("nrow", nrow, high=images.shape[0])
     ncol = -(-images.shape[0] // nrow)
     canvas = np.full((nrow * (side + 1) - 1, ncol * (side + 1) - 1), 0.3)      # light grey gaps
     for k, img in enumerate(images):
