@@ -541,7 +541,12 @@ class Rule:
                 options[key] = _lookup(options[key], scope, name)
         spec = options.get("shape")
         if isinstance(spec, str):                      # another argument's whole shape: "x.shape"
-            options["shape"] = spec = tuple(_lookup(spec, scope, name))
+            want, spec = tuple(_lookup(options.pop("shape"), scope, name)), None
+            out = self.validator(name, value, *args, **options)
+            if tuple(np.shape(out)) != want:
+                raise ValueError(f"{name} must have shape {self.kwargs['shape']} = {want}, got shape "
+                                 f"{tuple(np.shape(out))}")
+            return out
         axes = None if spec is None else tuple(spec[1:] if spec[:1] == ("...",) else spec)
         if axes is not None:                           # the validator checks the numbers, then the names
             known = tuple(None if isinstance(a, str) else a for a in axes)

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from mlnotes.transformer import TinyGPT
-from mlnotes.validate import check_array, check_axes, check_int, check_positive, check_seed, check_tensor, checked, arg
+from mlnotes.validate import check_axes, check_int, checked, arg
 
 __all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmeans_codebook",
            "image_patches", "patches_to_images", "GridPrior", "TinyVQVAE", "train_vqvae",
@@ -33,37 +33,30 @@ __all__ = ["quantize", "straight_through", "vq_losses", "adaptive_weight", "kmea
 Tensor = torch.Tensor
 
 
-@checked(z=arg.tensor(ndim=2))
+@checked(z=arg.tensor(shape=("N", "D")), codebook=arg.tensor(shape=("K", "D")))
 def quantize(z: Tensor, codebook: Tensor) -> tuple[Tensor, Tensor]:
     """Nearest codeword for each row: ``z`` (N, D), ``codebook`` (K, D) -> (idx (N,) long, z_q (N, D)).
 
     ``idx_n = argmin_k ||z_n||^2 - 2 z_n . e_k + ||e_k||^2`` (ties: smallest k); ``z_q = codebook[idx]``.
     """
-    codebook = check_tensor("codebook", codebook, ndim=2, shape=(None, z.shape[1]))
     d2 = (z ** 2).sum(1, keepdim=True) - 2 * z @ codebook.T + (codebook ** 2).sum(1)[None]
     idx = d2.argmin(dim=1)
     return idx, codebook[idx]
 
 
-@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(min_ndim=1))
+@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(shape="z.shape"))
 def straight_through(z: Tensor, zq: Tensor) -> Tensor:
     """``z + sg(z_q - z)``: forward value ``z_q``, gradient passed unchanged to ``z``."""
-    if z.shape != zq.shape:
-        raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
-                         f"and zq {tuple(zq.shape)}")
     return z + (zq - z).detach()
 
 
-@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(min_ndim=1), beta=arg.positive(allow_zero=True), legacy=arg.bool())
+@checked(z=arg.tensor(min_ndim=1), zq=arg.tensor(shape="z.shape"), beta=arg.positive(allow_zero=True), legacy=arg.bool())
 def vq_losses(z: Tensor, zq: Tensor, beta: float = 0.25, legacy: bool = False) -> tuple[Tensor, Tensor]:
     """(codebook term, commitment term), both mean squared errors with stop-gradients.
 
     ``legacy=False`` (VQ-VAE paper): ``||sg[z] - z_q||^2`` and ``beta ||z - sg[z_q]||^2``.
     ``legacy=True`` (taming-transformers' default flag): beta moves to the codebook term.
     """
-    if z.shape != zq.shape:
-        raise ValueError(f"z and zq must have the same shape, got z {tuple(z.shape)} "
-                         f"and zq {tuple(zq.shape)}")
     codebook = ((z.detach() - zq) ** 2).mean()
     commit = ((z - zq.detach()) ** 2).mean()
     return (beta * codebook, commit) if legacy else (codebook, beta * commit)
@@ -92,23 +85,21 @@ def kmeans_codebook(X: np.ndarray, K: int, seed: int = 0) -> np.ndarray:
         return KMeans(n_clusters=int(K), n_init=1, random_state=seed).fit(X).cluster_centers_
 
 
-@checked(images=arg.array(ndim=3))
+@checked(images=arg.array(ndim=3), p=arg.int(low=1, high="min(images.shape[1:])"))
 def image_patches(images: np.ndarray, p: int = 2) -> np.ndarray:
     """Non-overlapping ``p x p`` patches: (N, H, W) -> (N, (H/p)(W/p), p*p), raster order."""
     n, h, w = images.shape
-    p = check_int("p", p, 1, min(h, w))
     if h % p or w % p:
         raise ValueError(f"patch size p={p} must divide H={h} and W={w}")
     return images.reshape(n, h // p, p, w // p, p).transpose(0, 1, 3, 2, 4).reshape(n, (h // p) * (w // p), p * p)
 
 
-@checked(H=arg.int(1, 4096), W=arg.int(1, 4096))
+@checked(H=arg.int(1, 4096), W=arg.int(1, 4096), p=arg.int(low=1, high="min(H, W)"),
+         patches=arg.array(shape=(None, "(H // p) * (W // p)", "p * p")))
 def patches_to_images(patches: np.ndarray, H: int, W: int, p: int = 2) -> np.ndarray:
     """Inverse of :func:`image_patches`: (N, (H/p)(W/p), p*p) -> (N, H, W)."""
-    p = check_int("p", p, 1, min(H, W))
     if H % p or W % p:
         raise ValueError(f"patch size p={p} must divide H={H} and W={W}")
-    patches = check_array("patches", patches, ndim=3, shape=(None, (H // p) * (W // p), p * p))
     n = patches.shape[0]
     return patches.reshape(n, H // p, W // p, p, p).transpose(0, 1, 3, 2, 4).reshape(n, H, W)
 
@@ -129,22 +120,18 @@ class GridPrior:
         up = maps[:, i - 1, j] if i > 0 else np.full(len(maps), self.K)
         return left, up
 
+    @checked(maps=arg.array(shape=(None, "self.h", "self.w"), integer=True, low=0, high="self.K - 1"))
     def fit(self, maps: np.ndarray) -> "GridPrior":
         """Add the counts of token maps (N, h, w) with values in [0, K)."""
-        maps = np.asarray(maps)
-        if maps.ndim != 3 or maps.shape[1:] != (self.h, self.w):
-            raise ValueError(f"maps must have shape (N, {self.h}, {self.w}), got {maps.shape}")
-        if maps.min() < 0 or maps.max() >= self.K:
-            raise ValueError(f"token ids must lie in [0, {self.K})")
         for i in range(self.h):
             for j in range(self.w):
                 left, up = self._context(maps, i, j)
                 np.add.at(self.counts[i, j], (left, up, maps[:, i, j]), 1.0)
         return self
 
+    @checked(maps=arg.array(shape=(None, "self.h", "self.w"), integer=True, low=0, high="self.K - 1"))
     def log2_prob(self, maps: np.ndarray) -> np.ndarray:
         """Bits ``log2 p(s)`` of each map (N,)."""
-        maps = np.asarray(maps)
         total = np.zeros(len(maps))
         for i in range(self.h):
             for j in range(self.w):
@@ -153,10 +140,9 @@ class GridPrior:
                 total += np.log2(c[np.arange(len(maps)), maps[:, i, j]] / c.sum(1))
         return total
 
+    @checked(n=arg.count(high=10**6), rng=arg.generator())
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` token maps (n, h, w), drawn token by token in raster order."""
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
         maps = np.zeros((n, self.h, self.w), dtype=np.int64)
         for i in range(self.h):
             for j in range(self.w):
@@ -210,7 +196,8 @@ class TinyVQVAE(nn.Module):
     # endregion
 
 
-@checked(images=arg.array(ndim=3, shape=(None, 8, 8)), steps=arg.int(1, 10 ** 6), batch=arg.int(1, 10 ** 6))
+@checked(images=arg.array(shape=(None, 8, 8)), seeds=arg.sequence(arg.seed()), steps=arg.int(1, 10 ** 6),
+         batch=arg.int(1, 10 ** 6), lr=arg.positive())
 def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, D: int = 4,
                 hidden: int = 32, steps: int = 150, batch: int = 128,
                 lr: float = 1e-2) -> tuple[list[TinyVQVAE], np.ndarray]:
@@ -222,12 +209,6 @@ def train_vqvae(images: np.ndarray, seeds: tuple[int, ...] = (0,), K: int = 32, 
     """
     X = torch.tensor(images,
                      dtype=torch.float32)[:, None]                    # (N, 1, 8, 8)
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
-    seeds = [check_seed(s, "seeds") for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    check_positive("lr", lr)
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
@@ -256,17 +237,16 @@ def _bos_inputs(codes: Tensor, K: int) -> Tensor:
     return torch.cat([torch.full((len(codes), 1), K), codes[:, :-1]], dim=1)
 
 
-@checked(K=arg.int(1, 2 ** 16), seed=arg.seed(), steps=arg.int(1, 10 ** 6), d=arg.int(4, 1024), lr=arg.positive())
+@checked(K=arg.int(1, 2 ** 16), codes=arg.array(ndim=2, integer=True, low=0, high="K - 1"), seed=arg.seed(),
+         steps=arg.int(1, 10 ** 6), d=arg.int(4, 1024, multiple_of=4), lr=arg.positive())
 def train_code_prior(codes: np.ndarray, K: int, steps: int = 150, d: int = 32, seed: int = 0,
                      lr: float = 3e-3) -> TinyGPT:
     """Stage 2: a causal TinyGPT over raster-ordered code sequences ``codes`` (N, L), values < K.
 
     Cross-entropy of each code given the codes before it (a start symbol K comes first).
     """
-    codes = torch.as_tensor(check_array("codes", codes, ndim=2, integer=True, low=0, high=K - 1))
+    codes = torch.as_tensor(codes)
     torch.manual_seed(seed)
-    if d % 4:
-        raise ValueError(f"d must be a multiple of 4 (four attention heads), got {d}")
     gpt = TinyGPT(vocab_size=K + 1, d=d, n_layer=1, n_head=4,
                   max_len=codes.shape[1])
     inputs, gen = _bos_inputs(codes, K), torch.Generator().manual_seed(seed)
@@ -281,27 +261,21 @@ def train_code_prior(codes: np.ndarray, K: int, steps: int = 150, d: int = 32, s
     return gpt.eval()
 
 
+@checked(gpt=arg.instance(TinyGPT),
+         codes=arg.array(shape=(None, "L <= gpt.max_len"), integer=True, low=0, high="gpt.vocab_size - 2"))
 def code_bits(gpt: TinyGPT, codes: np.ndarray) -> np.ndarray:
     """Code length ``-log2 p(s)`` in bits of each sequence (N,) under a trained prior."""
-    if not isinstance(gpt, TinyGPT):
-        raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
     K = gpt.vocab_size - 1
-    codes = torch.as_tensor(check_array("codes", codes, ndim=2, integer=True, low=0, high=K - 1,
-                                        shape=(None, None)))
-    if codes.shape[1] > gpt.max_len:
-        raise ValueError(f"codes must have at most {gpt.max_len} columns, got {codes.shape[1]}")
+    codes = torch.as_tensor(codes)
     with torch.no_grad():
         logp = torch.log_softmax(gpt(_bos_inputs(codes, K))[..., :K], -1)
     picked = logp.gather(-1, codes[..., None])[..., 0]              # (N, L)
     return (-picked.sum(1) / np.log(2)).numpy()
 
 
-@checked(n=arg.int(1, 10 ** 5), seed=arg.seed())
+@checked(gpt=arg.instance(TinyGPT), n=arg.int(1, 10 ** 5), length=arg.int(low=1, high="gpt.max_len"), seed=arg.seed())
 def sample_codes(gpt: TinyGPT, n: int, length: int, seed: int = 0) -> np.ndarray:
     """``n`` code sequences (n, length) drawn one code at a time from the prior (ancestral)."""
-    if not isinstance(gpt, TinyGPT):
-        raise TypeError(f"gpt must be a TinyGPT, got {type(gpt).__name__}")
-    length = check_int("length", length, 1, gpt.max_len)
     K, gen = gpt.vocab_size - 1, torch.Generator().manual_seed(seed)
     seq = torch.full((n, 1), K)
     with torch.no_grad():
@@ -317,12 +291,10 @@ def _mosaic(images: np.ndarray, pad: int = 1) -> np.ndarray:
     return np.concatenate(list(padded), axis=1)
 
 
+@checked(rows=arg.mapping(item=arg.array(ndim=3)))
 def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
     """One labelled strip of 8x8 images per axes: ``rows`` maps a label to images (N, H, W)."""
-    if not isinstance(rows, dict) or not rows:
-        raise TypeError(f"rows must be a non-empty dict label -> images, got {type(rows).__name__}")
     axes = [check_axes("axes", ax) for ax in np.atleast_1d(axes)]
-    rows = {k: check_array("rows", v, ndim=3) for k, v in rows.items()}
     for ax, (label, imgs) in zip(axes, rows.items()):
         ax.imshow(_mosaic(imgs), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set(xticks=[], yticks=[])
@@ -331,15 +303,13 @@ def plot_image_rows(axes, rows: dict[str, np.ndarray]) -> None:
 
 
 @checked(ax=arg.axes(), codebook=arg.tensor(ndim=2, shape=(None, 2)), points=arg.array(ndim=2, shape=(None, 2)),
-         lim=arg.array(ndim=1, shape=(2,)))
+         lim=arg.array(shape=(2,)), title=arg.text(min_len=0))
 def plot_voronoi(ax, codebook: Tensor, points: np.ndarray, lim: tuple[float, float],
                  title: str) -> None:
     """Voronoi cells of a 2-D ``codebook`` (K, 2) over a square, the data and the codewords."""
     lim = tuple(lim)
     if not lim[0] < lim[1]:
         raise ValueError(f"lim must be (low, high) with low < high, got {lim}")
-    if not isinstance(title, str):
-        raise TypeError(f"title must be a string, got {type(title).__name__}")
     axis = np.linspace(*lim, 200)
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
     cells = quantize(torch.tensor(grid, dtype=codebook.dtype), codebook)[0].numpy()

@@ -350,7 +350,7 @@ def test_rules_refer_to_other_arguments_and_their_attributes():
         f(5, np.array([0, 1]), model, np.zeros((2, 3)), k=3)
     same = checked(a=arg.array(), b=arg.array(shape="a.shape"))(lambda a, b: b)
     assert same(np.zeros((2, 3)), np.ones((2, 3))).shape == (2, 3)
-    with pytest.raises(ValueError, match=r"b must have shape \(2, 3\), got shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"b must have shape a.shape = \(2, 3\), got shape \(3, 2\)"):
         same(np.zeros((2, 3)), np.ones((3, 2)))
     with pytest.raises(TypeError, match=r"model must provide model.d_in \(needed to check x\), got str"):
         f(5, np.array([0, 1]), "model", np.zeros((2, 3)))
