@@ -13,23 +13,18 @@ from scipy.special import logsumexp, xlogy
 
 
 from mlnotes.prob import as_generator
-from mlnotes.validate import check_array, check_positive, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["param_counts", "bayes_net_param_count", "chain_rule_conditionals",
            "joint_from_conditionals", "fit_markov_chain", "markov_chain_log_likelihood",
            "IndependentBernoulli", "BernoulliNaiveBayes"]
 
 
-# ----------------------------------------------------------------------------- validation
-def _check_binary(X: object, n: int | None = None) -> np.ndarray:
-    X = check_array("X", X, ndim=2, shape=(None, n), bool_ok=True)
-    if not np.isin(X, (0, 1)).all():
-        raise ValueError("X must hold only 0/1 values")
-    return X
-
-
-def _check_alpha(alpha: object) -> float:
-    return check_positive("alpha", alpha, allow_zero=True)
+# Argument rules: binary images (m, n) as 0/1 (bools allowed), a smoothing count alpha >= 0.
+_BINARY = arg.array(shape=("m", "n"), bool_ok=True, values=(0, 1))
+_ALPHA = arg.positive(allow_zero=True)
+_FITTED_NB = dict(self=arg.fitted("classes_"), X=arg.array(shape=(None, "self.theta_.shape[1]"), bool_ok=True,
+                                                         values=(0, 1)))
 
 
 def _bernoulli_log_prob(X: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -117,13 +112,13 @@ def joint_from_conditionals(conds: list[np.ndarray]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- Markov chain BN
+@checked(X=_BINARY)
 def fit_markov_chain(X: object) -> tuple[float, np.ndarray]:
     """Maximum-likelihood CPTs of the chain x_0 -> x_1 -> ... -> x_{n-1}: normalized counts.
 
     Returns ``p0 = P(x_0 = 1)`` and ``cpt`` (n - 1, 2) with ``cpt[i - 1, v] = P(x_i = 1 | x_{i-1} = v)``
     (0.5 when ``x_{i-1} = v`` never occurs). 1 + 2(n - 1) = 2n - 1 parameters.
     """
-    X = _check_binary(X)
     prev, cur = X[:, :-1], X[:, 1:]
     ones = np.stack([((prev == v) * cur).sum(0) for v in (0, 1)], axis=1)
     totals = np.stack([(prev == v).sum(0) for v in (0, 1)], axis=1)
@@ -131,11 +126,9 @@ def fit_markov_chain(X: object) -> tuple[float, np.ndarray]:
     return float(X[:, 0].mean()), cpt
 
 
-@checked(p0=arg.probability())
+@checked(X=_BINARY, p0=arg.probability(), cpt=arg.array(shape=("n - 1", 2), low=0, high=1))
 def markov_chain_log_likelihood(X: object, p0: float, cpt: object) -> float:
     """Total log-likelihood (nats) of the rows of X under a chain Bayes net (see :func:`fit_markov_chain`)."""
-    X = _check_binary(X)
-    cpt = check_array("cpt", cpt, ndim=2, shape=(X.shape[1] - 1, 2), low=0, high=1)
     p = np.where(X[:, :-1] == 1, cpt[:, 1], cpt[:, 0])  # P(x_i = 1 | parent value), (m, n - 1)
     first = xlogy(X[:, 0], p0) + xlogy(1 - X[:, 0], 1 - p0)
     return float(first.sum() + (xlogy(X[:, 1:], p) + xlogy(1 - X[:, 1:], 1 - p)).sum())
@@ -145,28 +138,24 @@ def markov_chain_log_likelihood(X: object, p0: float, cpt: object) -> float:
 class IndependentBernoulli:
     """``p(x) = prod_j p_j^{x_j} (1 - p_j)^{1 - x_j}``: n parameters, smoothed by ``alpha``."""
 
+    @checked(alpha=_ALPHA)
     def __init__(self, alpha: float = 1.0):
-        self.alpha = _check_alpha(alpha)
+        self.alpha = alpha
         self.p_: np.ndarray | None = None
 
+    @checked(X=_BINARY)
     def fit(self, X: object) -> "IndependentBernoulli":
-        X = _check_binary(X)
         self.p_ = (X.sum(0) + self.alpha) / (X.shape[0] + 2 * self.alpha)
         return self
 
-    def _fitted(self) -> np.ndarray:
-        if self.p_ is None:
-            raise ValueError("call fit(X) first")
-        return self.p_
-
+    @checked(self=arg.fitted("p_"), X=arg.array(shape=(None, "self.p_.size"), bool_ok=True, values=(0, 1)))
     def log_prob(self, X: object) -> np.ndarray:
         """log p(x) in nats for each row, shape (m,)."""
-        p = self._fitted()
-        return _bernoulli_log_prob(_check_binary(X, p.size), p)
+        return _bernoulli_log_prob(X, self.p_)
 
-    @checked(n_samples=arg.int(1))
+    @checked(self=arg.fitted("p_"), n_samples=arg.int(1))
     def sample(self, n_samples: int, rng: object) -> np.ndarray:
-        p = self._fitted()
+        p = self.p_
         return (as_generator(rng).random((n_samples, p.size)) < p).astype(np.uint8)
 
 
@@ -177,15 +166,13 @@ class BernoulliNaiveBayes:
     the empirical frequency (as in ``sklearn.naive_bayes.BernoulliNB`` with ``fit_prior=True``).
     """
 
+    @checked(alpha=_ALPHA)
     def __init__(self, alpha: float = 1.0):
-        self.alpha = _check_alpha(alpha)
+        self.alpha = alpha
         self.classes_: np.ndarray | None = None
 
+    @checked(X=_BINARY, y=arg.array(shape=("m",), dtype=None))
     def fit(self, X: object, y: object) -> "BernoulliNaiveBayes":
-        X = _check_binary(X)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
         self.classes_, idx = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError("y must hold at least two classes")
@@ -195,31 +182,29 @@ class BernoulliNaiveBayes:
         self.log_prior_ = np.log(counts / counts.sum())
         return self
 
-    def _joint(self, X: object) -> np.ndarray:
-        if self.classes_ is None:
-            raise ValueError("call fit(X, y) first")
-        X = _check_binary(X, self.theta_.shape[1])
+    def _joint(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_t, log_1t = np.log(self.theta_), np.log1p(-self.theta_)
         return self.log_prior_ + X @ log_t.T + (1 - X) @ log_1t.T  # log p(x, y), (m, c)
 
+    @checked(**_FITTED_NB)
     def predict_log_proba(self, X: object) -> np.ndarray:
         """log p(y | x), shape (m, c), columns in the order of ``classes_``."""
         joint = self._joint(X)
         return joint - logsumexp(joint, axis=1, keepdims=True)
 
+    @checked(**_FITTED_NB)
     def predict(self, X: object) -> np.ndarray:
         return self.classes_[np.argmax(self._joint(X), axis=1)]
 
+    @checked(**_FITTED_NB)
     def log_prob(self, X: object) -> np.ndarray:
         """Marginal density log p(x) = logsumexp_y [log p(y) + log p(x | y)], shape (m,)."""
         return logsumexp(self._joint(X), axis=1)
 
-    @checked(n_samples=arg.int(1))
+    @checked(self=arg.fitted("classes_"), n_samples=arg.int(1))
     def sample(self, n_samples: int, rng: object, y: object = None) -> np.ndarray:
         """Samples from p(x) (class drawn from the prior) or from p(x | y) when ``y`` is given."""
-        if self.classes_ is None:
-            raise ValueError("call fit(X, y) first")
         rng = as_generator(rng)
         if y is None:
             rows = rng.choice(self.classes_.size, size=n_samples, p=np.exp(self.log_prior_))

@@ -87,7 +87,7 @@ def test_markov_chain_mle_and_normalization():
         markov_chain_log_likelihood(X, p0, cpt[:2])
     with pytest.raises(ValueError, match="p0 must be in"):
         markov_chain_log_likelihood(X, 1.5, cpt)
-    with pytest.raises(ValueError, match="0/1"):
+    with pytest.raises(ValueError, match="X must hold only the values 0, 1"):
         fit_markov_chain(X * 2)
     with pytest.raises(ValueError, match="non-empty"):
         fit_markov_chain(np.zeros((0, 3)))
@@ -152,3 +152,10 @@ ADVERSARIAL = {
     "IndependentBernoulli": Example(alpha=1.0, accepts={"alpha": "0"}),  # no smoothing
     "BernoulliNaiveBayes": Example(alpha=1.0, accepts={"alpha": "0"}),
 }
+
+
+def test_models_say_when_they_are_not_fitted():
+    with pytest.raises(ValueError, match="this IndependentBernoulli is not fitted yet"):
+        IndependentBernoulli().log_prob(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="this BernoulliNaiveBayes is not fitted yet"):
+        BernoulliNaiveBayes().predict(np.zeros((1, 3)))
