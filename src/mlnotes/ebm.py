@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlnotes.validate import check_instance, check_int, check_positive, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["langevin", "mala", "hist_tv", "grid_nll_and_grad", "pcd_quadratic", "MLPEnergy",
            "langevin_torch", "ReplayBuffer", "train_ebm", "tilted_well_fit", "energy_grid",
@@ -24,27 +24,26 @@ Tensor = torch.Tensor
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 
-def _check_steps(eps: float, n_steps: int) -> None:
-    check_positive("eps", eps)
-    check_int("n_steps", n_steps, 0, 10 ** 6)
+# Langevin step size and number of steps, and an optional noise scale (sqrt(eps) by default).
+_STEPS = dict(eps=arg.positive(), n_steps=arg.int(0, 10 ** 6), noise=arg.optional(arg.positive(allow_zero=True)))
 
 
-@checked(grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1))
+@checked(grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1), **_STEPS)
 def langevin(grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int, rng: np.random.Generator,
              noise: float | None = None) -> np.ndarray:
     """ULA: ``n_steps`` of ``x <- x - (eps/2) grad_U(x) + noise * xi``, ``noise = sqrt(eps)`` by default.
 
     A smaller ``noise`` samples a colder law, approximately ``exp(-U / T)`` with ``T = noise^2 / eps``.
     """
-    _check_steps(eps, n_steps)
-    noise = np.sqrt(eps) if noise is None else check_positive("noise", noise, allow_zero=True)
+    noise = np.sqrt(eps) if noise is None else noise
     x = x0.copy()
     for _ in range(n_steps):
         x = x - 0.5 * eps * grad_U(x) + noise * rng.standard_normal(x.shape)
     return x
 
 
-@checked(U=arg.callable(), grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1))
+@checked(U=arg.callable(), grad_U=arg.callable(), rng=arg.generator(), x0=arg.array(min_ndim=1),
+         eps=arg.positive(), n_steps=arg.int(0, 10 ** 6))
 def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
          rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Metropolis-adjusted Langevin for independent 1-D particles: (samples, acceptance rate).
@@ -52,7 +51,6 @@ def mala(U: ArrayFn, grad_U: ArrayFn, x0: np.ndarray, eps: float, n_steps: int,
     Proposal ``y = x - (eps/2) grad U(x) + sqrt(eps) xi``; accept with probability
     ``min(1, exp(-U(y) + U(x)) q(x|y) / q(y|x))``, ``q(y|x) = N(y; x - (eps/2) grad U(x), eps)``.
     """
-    _check_steps(eps, n_steps)
     x = x0.copy()
     accepted = 0.0
 
@@ -88,14 +86,12 @@ def hist_tv(samples: np.ndarray, density: ArrayFn, bins: int = 50, lo: float = -
     return 0.5 * (np.abs(counts - mass).sum() + (1 - counts.sum()))
 
 
-@checked(theta=arg.array(ndim=1), stats=arg.callable(), data=arg.array(ndim=1), grid=arg.array(ndim=1))
+@checked(theta=arg.array(ndim=1), stats=arg.callable(), data=arg.array(ndim=1), grid=arg.array(shape=("g >= 2",)))
 def grid_nll_and_grad(theta: np.ndarray, stats: Callable[[np.ndarray], np.ndarray], data: np.ndarray,
                       grid: np.ndarray) -> tuple[float, np.ndarray]:
     """For ``U_theta(x) = theta . T(x)``: the NLL ``mean U(data) + log Z`` (Z by the trapezoid rule on
     ``grid``) and its gradient by the two-phase formula ``E_data[T] - E_model[T]``.
     """
-    if len(grid) < 2:
-        raise ValueError(f"grid needs at least two points, got {len(grid)}")
     T_data, T_grid = stats(data), stats(grid)
     if T_data.shape[1] != theta.size or T_grid.shape[1] != theta.size:
         raise ValueError("stats(x) must return (n, len(theta)) sufficient statistics")
@@ -112,7 +108,7 @@ def grid_nll_and_grad(theta: np.ndarray, stats: Callable[[np.ndarray], np.ndarra
     return nll, T_data.mean(0) - e_model
 
 
-@checked(data=arg.array(ndim=1), n_updates=arg.count(high=10 ** 6), n_chains=arg.count(high=10 ** 7),
+@checked(data=arg.array(shape=("n >= 2",)), n_updates=arg.count(high=10 ** 6), n_chains=arg.count(high=10 ** 7),
          k=arg.int(0, 10 ** 4), eps=arg.positive(), lr=arg.positive(), seed=arg.seed())
 def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000, k: int = 10, eps: float = 0.01,
                   lr: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -121,8 +117,6 @@ def pcd_quadratic(data: np.ndarray, n_updates: int = 1500, n_chains: int = 1000,
     Each update runs ``k`` ULA steps on persistent chains, then ``theta -= lr (E_data[T] - E_chains[T])``
     with ``T = (x^2, x)``. The MLE is ``a = 1 / (2 var)``, ``b = -2 a mean``.
     """
-    if data.size < 2:
-        raise ValueError("data must hold at least two points")
     rng = np.random.default_rng(seed)
     a, b = 0.5, 0.0
     chains = rng.standard_normal(n_chains)
@@ -149,14 +143,13 @@ class MLPEnergy(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-@checked(energy=arg.module(), x=arg.tensor(min_ndim=1), grad_clip=arg.positive())
+@checked(energy=arg.module(), x=arg.tensor(min_ndim=1), **_STEPS, grad_clip=arg.positive())
 def langevin_torch(energy: nn.Module, x: Tensor, n_steps: int, eps: float, noise: float | None = None,
                    grad_clip: float = 10.0, generator: torch.Generator | None = None) -> Tensor:
     """ULA on a torch energy: returns detached samples. Each step starts from a fresh leaf
     (``x.detach().requires_grad_()``) so no graph grows across steps; gradients are clamped.
     """
-    _check_steps(eps, n_steps)
-    noise = eps ** 0.5 if noise is None else check_positive("noise", noise, allow_zero=True)
+    noise = eps ** 0.5 if noise is None else noise
     try:
         with torch.no_grad():
             energy(x[:1])
@@ -202,14 +195,14 @@ class ReplayBuffer:
 
 
 @checked(energy=arg.module(), data_fn=arg.callable(), n_iter=arg.count(high=10 ** 6), batch=arg.count(high=10 ** 6),
-         k=arg.int(0, 10 ** 4), eps=arg.positive(), reg=arg.positive(allow_zero=True), lr=arg.positive())
+         k=arg.int(0, 10 ** 4), eps=arg.positive(), reg=arg.positive(allow_zero=True), lr=arg.positive(),
+         buffer=arg.optional(arg.instance(ReplayBuffer)))
 def train_ebm(energy: nn.Module, data_fn: Callable[[int], Tensor], n_iter: int = 300, batch: int = 128,
               k: int = 20, eps: float = 0.01, reg: float = 0.1, lr: float = 1e-3,
               buffer: ReplayBuffer | None = None, generator: torch.Generator | None = None) -> list[float]:
     """Du & Mordatch style training: loss = mean U(real) - mean U(fake) + reg (U(real)^2 + U(fake)^2),
     negatives from ``k`` Langevin steps started from the replay buffer. Returns the losses.
     """
-    buffer = None if buffer is None else check_instance("buffer", buffer, ReplayBuffer)
     buffer = buffer if buffer is not None else ReplayBuffer(10_000, 2, -4.0, 4.0, generator=generator)
     opt = torch.optim.Adam(energy.parameters(), lr=lr, betas=(0.0, 0.999))
     losses = []
