@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlnotes.validate import check_array, check_tensor, checked, arg
+from mlnotes.validate import checked, arg
 
-__all__ = ["kl_std_normal", "simple_regularizer", "reparameterize", "MLPVAE", "train_vae",
+__all__ = ["kl_std_normal", "reparameterize", "MLPVAE", "train_vae",
            "evaluate", "decode_grid", "jitter_reconstruction", "draw_ellipses",
            "log_px_estimates", "ConditionalVAE", "train_cvae", "sample_images", "code_holes"]
 
@@ -26,31 +26,29 @@ LOG_VAR_RANGE = (-10.0, 10.0)
 
 
 
-@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
+# A diagonal Gaussian's mean and log-variance, same shape (..., k).
+_GAUSS = dict(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(shape="mu.shape", floating=True))
+_DATA = arg.tensor(shape=(None, "model.d_in"))                 # rows of a model's input width
+
+
+@checked(**_GAUSS)
 def kl_std_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """``KL(N(mu, diag e^log_var) || N(0, I))`` per row, summed over the last dimension.
 
     ``0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1)``: the second moment ``mu^2 + sigma^2``
     minus the log-variance minus 1, halved. Shapes (..., k) -> (...).
     """
-    if mu.shape != log_var.shape:
-        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return 0.5 * (mu ** 2 + log_var.exp() - log_var - 1).sum(-1)
 
 
-@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
-def simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+def _simple_regularizer(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """The naive "pull every ellipse to the unit circle" penalty ``||mu||^2 + ||sigma - 1||^2`` per row."""
-    if mu.shape != log_var.shape:
-        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     return (mu ** 2 + (torch.exp(0.5 * log_var) - 1) ** 2).sum(-1)
 
 
-@checked(mu=arg.tensor(min_ndim=1, floating=True), log_var=arg.tensor(min_ndim=1, floating=True))
+@checked(**_GAUSS)
 def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """``z = mu + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``: a sample that gradients can pass."""
-    if mu.shape != log_var.shape:
-        raise ValueError(f"mu and log_var must have the same shape, got {tuple(mu.shape)} and {tuple(log_var.shape)}")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
     return mu + torch.exp(0.5 * log_var) * eps
 
@@ -71,19 +69,15 @@ class MLPVAE(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, 2 * d_latent))
         self.decoder = nn.Sequential(nn.Linear(d_latent, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_in))
 
-    @checked(x=arg.tensor(min_ndim=1, floating=True))
+    @checked(x=arg.tensor(shape=(None, "self.d_in"), floating=True))
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, log_var)``, each (batch, d_latent); log_var is clamped to ``LOG_VAR_RANGE``."""
-        if x.ndim != 2 or x.shape[1] != self.d_in:
-            raise ValueError(f"x must have shape (batch, {self.d_in}), got {tuple(x.shape)}")
         mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(*LOG_VAR_RANGE)
 
-    @checked(z=arg.tensor(min_ndim=1, floating=True))
+    @checked(z=arg.tensor(shape=("...", "self.d_latent"), floating=True))
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel logits (batch, d_in); ``torch.sigmoid`` gives the Bernoulli means."""
-        if z.shape[-1] != self.d_latent:
-            raise ValueError(f"z must have last dimension {self.d_latent}, got {tuple(z.shape)}")
         return self.decoder(z)
 
     @checked(regularizer=arg.choice(("kl", "simple")), beta=arg.positive(allow_zero=True))
@@ -97,20 +91,19 @@ class MLPVAE(nn.Module):
         mu, log_var = self.encode(x)
         if self.variational:
             z = reparameterize(mu, log_var, generator)
-            reg = (kl_std_normal if regularizer == "kl" else simple_regularizer)(mu, log_var).mean()
+            reg = (kl_std_normal if regularizer == "kl" else _simple_regularizer)(mu, log_var).mean()
         else:
             z, reg = mu, torch.zeros((), dtype=mu.dtype)
         rec = F.binary_cross_entropy_with_logits(self.decode(z), x, reduction="none").sum(-1).mean()
         return rec + beta * reg, rec, reg
 
 
-@checked(model=arg.instance(MLPVAE), steps=arg.count(high=10 ** 6), lr=arg.positive(),
+@checked(model=arg.instance(MLPVAE), X=_DATA, steps=arg.count(high=10 ** 6), lr=arg.positive(),
          batch_size=arg.count(high=10 ** 6), beta=arg.positive(allow_zero=True),
          regularizer=arg.choice(("kl", "simple")), log_every=arg.count(high=10 ** 6), seed=arg.seed())
 def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3, batch_size: int = 256,
               beta: float = 1.0, seed: int = 0, regularizer: str = "kl", log_every: int = 25) -> dict[str, list[float]]:
     """Adam on random minibatches of ``X`` (rows in [0, 1]); returns ``{"step", "rec", "reg"}`` batch values."""
-    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history: dict[str, list[float]] = {"step": [], "rec": [], "reg": []}
@@ -128,10 +121,10 @@ def train_vae(model: MLPVAE, X: torch.Tensor, steps: int = 500, lr: float = 3e-3
 
 
 @torch.no_grad()
-@checked(model=arg.instance(MLPVAE), seed=arg.seed())
+@checked(model=arg.instance(MLPVAE), X=_DATA, seed=arg.seed())
 def evaluate(model: MLPVAE, X: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction BCE from mu (``rec_mu``), from a sample (``rec_sample``), mean KL and mean sigma."""
-    mu, log_var = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
+    mu, log_var = model.encode(X)
     gen = torch.Generator().manual_seed(seed)
     z = reparameterize(mu, log_var, gen) if model.variational else mu
 
@@ -158,26 +151,25 @@ def decode_grid(model: MLPVAE, lim: float = 3.0, steps: int = 15) -> np.ndarray:
 
 
 @torch.no_grad()
-@checked(model=arg.instance(MLPVAE), radius=arg.positive(allow_zero=True), seed=arg.seed())
+@checked(model=arg.instance(MLPVAE), X=_DATA, radius=arg.positive(allow_zero=True), seed=arg.seed())
 def jitter_reconstruction(model: MLPVAE, X: torch.Tensor, radius: float, seed: int = 0) -> float:
     """Mean BCE (nats) when decoding ``mu + radius * std(mu) * eps`` instead of ``mu``.
 
     ``std(mu)`` is the per-dimension spread of the codes over ``X``, which makes the jitter
     comparable between an autoencoder (arbitrary code scale) and a VAE.
     """
-    mu, _ = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))
+    mu, _ = model.encode(X)
     gen = torch.Generator().manual_seed(seed)
     eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
     z = mu + radius * mu.std(0) * eps
     return F.binary_cross_entropy_with_logits(model.decode(z), X, reduction="none").sum(-1).mean().item()
 
 
-@checked(ax=arg.axes(), mu=arg.array(ndim=2, shape=(None, 2)), n_std=arg.positive())
+@checked(ax=arg.axes(), mu=arg.array(shape=(None, 2)), sigma=arg.array(shape="mu.shape", low=0), n_std=arg.positive())
 def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **kw) -> None:
     """Draw axis-aligned ellipses with centres ``mu`` (m, 2) and semi-axes ``n_std * sigma`` (m, 2)."""
     from matplotlib.patches import Ellipse
 
-    sigma = check_array("sigma", sigma, ndim=2, shape=mu.shape, low=0)
     style = {"fill": False, "lw": 0.8, "color": "black", "alpha": 0.7} | kw
     for (x, y), (sx, sy) in zip(mu, sigma):
         ax.add_patch(Ellipse((x, y), 2 * n_std * sx, 2 * n_std * sy, **style))
@@ -185,7 +177,7 @@ def draw_ellipses(ax, mu: np.ndarray, sigma: np.ndarray, n_std: float = 2.0, **k
 
 # region: importance-sampling
 @torch.no_grad()
-@checked(model=arg.instance(MLPVAE), K=arg.int(1, 10 ** 5), seed=arg.seed())
+@checked(model=arg.instance(MLPVAE), X=_DATA, K=arg.int(1, 10 ** 5), seed=arg.seed())
 def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per-image ELBO and importance-sampled ``log p(x)`` (nats), each (N,).
@@ -196,7 +188,6 @@ def log_px_estimates(model: MLPVAE, X: torch.Tensor, K: int = 1000,
     """
     if not model.variational:
         raise TypeError("model must be a variational MLPVAE (variational=True)")
-    X = check_tensor("X", X, ndim=2, shape=(None, model.d_in))
     mu, log_var = model.encode(X)                                     # (N, k)
     gen = torch.Generator().manual_seed(seed)
     eps = torch.randn((K, *mu.shape), generator=gen, dtype=mu.dtype)  # (K, N, k)
@@ -245,13 +236,12 @@ class ConditionalVAE(nn.Module):
         return (rec.sum(-1) + kl_std_normal(mu, log_var)).mean()
 
 
-@checked(X=arg.tensor(ndim=2, shape=(None, 64)), batch_size=arg.count(high=10 ** 6), lr=arg.positive(),
-         steps=arg.count(high=10 ** 6))
+@checked(X=arg.tensor(shape=("n", 64)), y=arg.array(shape=("n",), integer=True, low=0, high=9),
+         batch_size=arg.count(high=10 ** 6), lr=arg.positive(), steps=arg.count(high=10 ** 6))
 def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
                lr: float = 3e-3, batch_size: int = 256) -> ConditionalVAE:
     """Adam on the conditional negative ELBO over minibatches of (``X`` (N, 64), ``y`` (N,))."""
-    y = torch.as_tensor(check_array("y", y, ndim=1, integer=True, low=0, high=9,
-                                    shape=(X.shape[0],)))
+    y = torch.as_tensor(y)
     model = ConditionalVAE(seed=seed)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -265,7 +255,8 @@ def train_cvae(X: torch.Tensor, y: np.ndarray, steps: int = 400, seed: int = 0,
 
 
 @torch.no_grad()
-@checked(model=arg.instance((MLPVAE, ConditionalVAE)), n=arg.int(1, 10 ** 5), scale=arg.positive(), seed=arg.seed())
+@checked(model=arg.instance((MLPVAE, ConditionalVAE)), n=arg.int(1, 10 ** 5), scale=arg.positive(), seed=arg.seed(),
+         labels=arg.optional(arg.array(shape=("n",), integer=True)))
 def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | None = None,
                   scale: float = 1.0) -> np.ndarray:
     """Bernoulli means (n, 64) decoded from ``z ~ N(0, scale^2 I)`` (with ``labels`` for a CVAE)."""
@@ -273,12 +264,12 @@ def sample_images(model: nn.Module, n: int, seed: int = 0, labels: np.ndarray | 
     z = scale * torch.randn(n, model.d_latent, generator=gen)
     if labels is None:
         return torch.sigmoid(model.decode(z)).numpy()
-    labels = torch.as_tensor(check_array("labels", labels, ndim=1, integer=True, shape=(n,)))
+    labels = torch.as_tensor(labels)
     return torch.sigmoid(model.decode(z, labels)).numpy()
 
 
 @torch.no_grad()
-@checked(model=arg.instance(MLPVAE), radius=arg.positive(), gap=arg.positive(), steps=arg.int(2, 1000))
+@checked(model=arg.instance(MLPVAE), X=_DATA, radius=arg.positive(), gap=arg.positive(), steps=arg.int(2, 1000))
 def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float = 0.3,
                steps: int = 41) -> tuple[float, np.ndarray, np.ndarray]:
     """Holes in a 2-D code space, measured on the *standardized* codes ``(mu - mean) / std``.
@@ -289,7 +280,7 @@ def code_holes(model: MLPVAE, X: torch.Tensor, radius: float = 2.0, gap: float =
     """
     if model.d_latent != 2:
         raise ValueError(f"model must have a 2-D latent space, got d_latent={model.d_latent}")
-    mu = model.encode(check_tensor("X", X, ndim=2, shape=(None, model.d_in)))[0]
+    mu = model.encode(X)[0]
     codes = ((mu - mu.mean(0)) / mu.std(0)).numpy()                   # (N, 2)
     axis = np.linspace(-radius, radius, steps)
     grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.distributions import Normal, kl_divergence
 
-from mlnotes.vae import (MLPVAE, decode_grid, evaluate, kl_std_normal, reparameterize, simple_regularizer,
+from mlnotes.vae import (MLPVAE, _simple_regularizer, decode_grid, evaluate, kl_std_normal, reparameterize,
                          train_vae)
 
 
@@ -22,9 +22,9 @@ def test_kl_matches_torch(pairs):
 def test_kl_edges_and_simple_regularizer():
     zeros = torch.zeros(3, 2)
     assert torch.equal(kl_std_normal(zeros, zeros), torch.zeros(3))
-    assert torch.equal(simple_regularizer(zeros, zeros), torch.zeros(3))
+    assert torch.equal(_simple_regularizer(zeros, zeros), torch.zeros(3))
     mu = torch.tensor([[1.0, 2.0]]); log_var = torch.log(torch.tensor([[4.0, 1.0]]))
-    assert torch.allclose(simple_regularizer(mu, log_var), torch.tensor([1 + 4 + 1.0]))
+    assert torch.allclose(_simple_regularizer(mu, log_var), torch.tensor([1 + 4 + 1.0]))
 
 
 def test_reparameterize_moments_and_gradient():
@@ -40,20 +40,18 @@ def test_reparameterize_moments_and_gradient():
 def test_bad_inputs():
     with pytest.raises(TypeError, match="torch tensor"):
         kl_std_normal(np.zeros(2), torch.zeros(2))
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match=r"log_var must have shape mu.shape = \(2,\), got shape \(3,\)"):
         kl_std_normal(torch.zeros(2), torch.zeros(3))
-    with pytest.raises(ValueError, match="same shape"):
-        simple_regularizer(torch.zeros(2), torch.zeros(3))
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match=r"log_var must have shape mu.shape = \(2,\), got shape \(1, 2\)"):
         reparameterize(torch.zeros(2), torch.zeros(1, 2))
     with pytest.raises(ValueError, match="non-empty"):
         reparameterize(torch.zeros(0), torch.zeros(0))
     with pytest.raises(ValueError, match="d_latent must be"):
         MLPVAE(d_latent=0)
     model = MLPVAE()
-    with pytest.raises(ValueError, match=r"\(batch, 64\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(any, self.d_in\) with self.d_in = 64"):
         model.encode(torch.zeros(2, 10))
-    with pytest.raises(ValueError, match="last dimension"):
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., self.d_latent\) with self.d_latent = 2"):
         model.decode(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="regularizer"):
         model.loss(torch.zeros(2, 64), regularizer="l2")
@@ -164,7 +162,6 @@ from mlnotes.vae import ConditionalVAE as _CVAE  # noqa: E402
 _XV = (torch.rand(12, 64, generator=torch.Generator().manual_seed(0)) < 0.3).float()
 ADVERSARIAL = {
     "kl_std_normal": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
-    "simple_regularizer": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
     "reparameterize": Example(torch.zeros(3, 2), torch.zeros(3, 2)),
     "MLPVAE": Example(d_in=8, d_hidden=4, d_latent=2, variational=True, seed=0),
     "train_vae": Example(timeout=20, X=_XV, steps=2, lr=1e-3, batch_size=4, beta=1.0, seed=0,
