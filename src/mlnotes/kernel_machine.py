@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from mlnotes.validate import check_array, check_count, check_int, check_real, check_same_length, checked, arg
+from mlnotes.validate import check_array, check_count, check_real, checked, arg
 
 __all__ = ["TanhMLP", "mlp", "jacobian", "empirical_ntk", "path_kernel_trace", "train_gd",
            "linear_path_coefficients", "hinge_path_coefficients", "plot_hinge_svm", "draw_retrieval",
@@ -194,7 +194,8 @@ def train_gd(model: nn.Module, X: object, y: object, lr: float, num_steps: int) 
     return model
 
 
-@checked(X=arg.array(ndim=2), lr=arg.real(low=0, low_open=True), num_steps=arg.count(low=0, high=10**6))
+@checked(X=arg.array(shape=("n", "d")), y=arg.array(shape=("n",)), w0=arg.array(shape=("d",)),
+         lr=arg.real(low=0, low_open=True), num_steps=arg.count(low=0, high=10**6))
 def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
                              num_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """GD on the linear model ``f(x) = w . x`` with ``L = 0.5 sum (Xw - y)^2``, as a kernel machine.
@@ -203,7 +204,7 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
     ``f_T(x) - f_0(x) = sum_i c_i (x . x_i)``: the NTK of a linear model is the constant ``x . x'``.
     """
     Xt = X                                                 # (N, d)
-    y, w = check_array("y", y, shape=(len(Xt),)), check_array("w0", w0, shape=(Xt.shape[1],)).copy()
+    w = w0.copy()
     c = np.zeros(Xt.shape[0])
     for _ in range(num_steps):
         r = Xt @ w - y
@@ -213,8 +214,8 @@ def linear_path_coefficients(X: object, y: object, w0: object, lr: float,
 
 
 # region: hinge-svm
-@checked(X=arg.array(ndim=2), y=arg.array(ndim=1), lam=arg.real(low=0, low_open=True), num_steps=arg.count(high=10**6),
-         seed=arg.seed())
+@checked(X=arg.array(shape=("n", "d")), y=arg.array(shape=("n",), values=(-1, 1)), lam=arg.real(low=0, low_open=True),
+         num_steps=arg.count(high=10**6), batch_size=arg.optional(arg.count(high="n")), seed=arg.seed())
 def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
                             batch_size: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
     """(Sub)gradient descent on the linear SVM's primal, kept as a kernel machine.
@@ -226,11 +227,8 @@ def hinge_path_coefficients(X: object, y: object, lam: float, num_steps: int,
     and violates the margin (``y_i f(x_i) < 1``), so that ``w = sum_i alpha_i x_i``.
     ``X`` is ``(N, d)``, ``y`` in ``{-1, +1}``. Returns ``w (d,)``, ``b`` and ``alpha (N,)``.
     """
-    check_same_length(("X", X), ("y", y))
-    if not np.all(np.abs(y) == 1):
-        raise ValueError("y must hold labels -1 and +1")
     n = len(y)
-    batch_size = n if batch_size is None else check_count("batch_size", batch_size, high=n)
+    batch_size = n if batch_size is None else batch_size
     rng = np.random.default_rng(seed)
     w, b, alpha = np.zeros(X.shape[1]), 0.0, np.zeros(n)
     for k in range(1, num_steps + 1):
@@ -270,7 +268,9 @@ def plot_hinge_svm(X: object, y: object, fit: dict, svm: object, ax: object) -> 
     ax.set(xlabel="$x_1$", ylabel="$x_2$", ylim=(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5))
 
 
-@checked(X_test=arg.array(ndim=1), X=arg.array(ndim=1), title=arg.instance(str))
+@checked(X_test=arg.array(shape=("m",)), X=arg.array(shape=("n",)), y=arg.array(shape=("n",)),
+         f_test=arg.array(shape=("m",)), contributions=arg.array(shape=("n",)), query=arg.int(low=0, high="m - 1"),
+         title=arg.text(min_len=0))
 def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contributions: object,
                    query: int, title: str = ""):
     """The retrieval view of one prediction, as a figure of two panels. Left: the trained
@@ -280,9 +280,7 @@ def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contrib
     of :func:`path_kernel_trace`'s ``"contributions"`` (m, n)."""
     from mlnotes.plotting import COLORS, new_figure
 
-    f_test = check_array("f_test", f_test, shape=X_test.shape)                         # (m,)
-    y, c = check_array("y", y, shape=X.shape), check_array("contributions", contributions, shape=X.shape)
-    query = check_int("query", query, 0, len(X_test) - 1)
+    c = contributions
     fig, (ax0, ax1) = new_figure(ncols=2, width=9.5, height=3.4)
     ax0.plot(X_test, f_test, color=COLORS[0], label="trained network $f_T$")
     ax0.scatter(X, y, s=10 + 400 * np.abs(c) / max(np.abs(c).max(), 1e-300), color=COLORS[1],
@@ -297,14 +295,14 @@ def draw_retrieval(X: object, y: object, X_test: object, f_test: object, contrib
     return fig
 
 
-@checked(ax=arg.axes(), trace=arg.instance(dict), X=arg.array(ndim=1), X_test=arg.array(ndim=1))
+@checked(ax=arg.axes(), trace=arg.instance(dict), X=arg.array(shape=("n",)), y=arg.array(shape=("n",)),
+         X_test=arg.array(ndim=1))
 def plot_reconstruction(ax: object, X: object, y: object, X_test: object, trace: dict) -> None:
     """One panel of the path-kernel check for a :func:`path_kernel_trace` result ``trace``: the
     actual change ``f_T - f_0`` on ``X_test`` (m,) (thick), its reconstruction
     ``sum_k -lr K_k(x, X) r(k)`` (dashed) and the targets ``y - f_0`` at the inputs ``X`` (n,)."""
     from mlnotes.plotting import COLORS
 
-    y = check_array("y", y, shape=X.shape)                                            # (n,)
     change = trace["fT_test"] - trace["f0_test"]                                      # (m,)
     ax.plot(X_test, change, color=COLORS[0], lw=3, label="actual $f_T - f_0$")
     ax.plot(X_test, trace["contributions"].sum(axis=1), color=COLORS[1], ls="--",
