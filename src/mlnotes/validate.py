@@ -257,7 +257,7 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
         raise TypeError(f"{name} must be a numeric array, got bool dtype (convert with .astype(float))")
     if kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if integer and kind not in "iu":
+    if integer and kind not in "iu" and not (allow_empty and array.size == 0):   # [] has no integer dtype
         raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
     if floating and kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {array.dtype}")

@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mlnotes.core import check_seed
-from mlnotes.validate import check_array, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["synthetic_animal_corpus", "build_vocab", "skipgram_pairs", "corpus_pairs",
            "subsample_keep_prob", "noise_distribution", "one_hot", "log_sigmoid", "SGNS",
@@ -62,19 +61,13 @@ def synthetic_animal_corpus(n_sent: int, seed: int = 0, n_species: int = 3,
     return sentences
 
 
-def _check_sentences(sentences: object) -> list[list[str]]:
-    if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
-        raise ValueError("sentences must be a non-empty list of lists of str")
-    for s in sentences:
-        if isinstance(s, str) or not isinstance(s, Sequence) or not all(isinstance(w, str) for w in s):
-            raise TypeError(f"each sentence must be a list of str, got {s!r:.60}")
-    return [list(s) for s in sentences]
+# A corpus: a non-empty list of sentences, each a list of word strings.
+_SENTENCES = arg.sequence(arg.sequence(arg.text(min_len=0), min_len=0))
 
 
-@checked(min_count=arg.int(1))
+@checked(sentences=_SENTENCES, min_count=arg.int(1))
 def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple[list[str], np.ndarray]:
     """Vocabulary sorted by frequency (ties alphabetically) and counts: ``(words, counts (V,))``."""
-    sentences = _check_sentences(sentences)
     counts = Counter(w for s in sentences for w in s)
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     if not words:
@@ -82,80 +75,61 @@ def build_vocab(sentences: Sequence[Sequence[str]], min_count: int = 1) -> tuple
     return words, np.array([counts[w] for w in words], dtype=np.int64)
 
 
-@checked(window=arg.int(1, 10**4))
+@checked(ids=arg.array(ndim=1, integer=True, allow_empty=True), window=arg.int(1, 10**4))
 def skipgram_pairs(ids: Sequence[int], window: int) -> np.ndarray:
     """All (centre, context) pairs of one sentence: ``(ids[t], ids[t+j])`` for ``0 < |j| <= window``.
 
     Returns an int array of shape (P, 2), P = sum_t min(window, t) + min(window, T-1-t).
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-        raise TypeError(f"ids must be a 1-D sequence of ints, got shape {ids.shape} dtype {ids.dtype}")
+    return _pairs(ids, window)
+
+
+def _pairs(ids: Sequence[int], window: int) -> np.ndarray:
     T = len(ids)
     pairs = [(ids[t], ids[t + j]) for t in range(T) for j in range(-window, window + 1)
              if j != 0 and 0 <= t + j < T]
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-@checked(window=arg.int(1, 10**4))
+@checked(sentences=_SENTENCES, vocab=arg.sequence(arg.text()), window=arg.int(1, 10**4))
 def corpus_pairs(sentences: Sequence[Sequence[str]], vocab: Sequence[str], window: int) -> np.ndarray:
     """Skip-gram pairs of every sentence, words mapped to their index in ``vocab``: (P, 2).
 
     Words outside ``vocab`` are dropped before pairing (as word2vec does).
     """
-    sentences = _check_sentences(sentences)
-    if isinstance(vocab, str) or not isinstance(vocab, Sequence):
-        raise TypeError(f"vocab must be a list of words, got {type(vocab).__name__}")
     index = {w: i for i, w in enumerate(vocab)}
-    if not index:
-        raise ValueError("vocab is empty")
-    chunks = [skipgram_pairs([index[w] for w in s if w in index], window) for s in sentences]
+    chunks = [_pairs([index[w] for w in s if w in index], window) for s in sentences]
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
 
 
-def _check_positive_array(name: str, x: object) -> np.ndarray:
-    a = check_array(name, x, ndim=1)                        # real, finite, non-empty
-    if np.any(a < 0):
-        raise ValueError(f"{name} must be finite and >= 0")
-    return a
-
-
+@checked(freq=arg.array(ndim=1, low=0, high=1), t=arg.probability(low_open=True, high_open=True),
+         variant=arg.choice(("c", "paper")))
 def subsample_keep_prob(freq: object, t: float = 1e-3, variant: str = "c") -> np.ndarray:
     """Probability of keeping each occurrence of a word of relative frequency ``z``.
 
     ``variant="c"`` (word2vec's C code): ``(sqrt(z / t) + 1) * t / z``; ``"paper"``:
     ``sqrt(t / z)`` (the paper discards with ``1 - sqrt(t / z)``). Both clipped to [0, 1].
     """
-    z = _check_positive_array("freq", freq)
-    if np.any(z > 1) or np.any(z == 0):
+    z = freq
+    if np.any(z == 0):
         raise ValueError("freq holds relative frequencies: each must be in (0, 1]")
-    if not 0 < t < 1:
-        raise ValueError(f"t must be in (0, 1), got {t}")
-    if variant == "c":
-        keep = (np.sqrt(z / t) + 1) * t / z
-    elif variant == "paper":
-        keep = np.sqrt(t / z)
-    else:
-        raise ValueError(f"variant must be 'c' or 'paper', got {variant!r}")
+    keep = (np.sqrt(z / t) + 1) * t / z if variant == "c" else np.sqrt(t / z)
     return np.minimum(keep, 1.0)
 
 
+@checked(counts=arg.array(ndim=1, low=0), power=arg.probability())
 def noise_distribution(counts: object, power: float = 0.75) -> np.ndarray:
     """Negative-sampling distribution ``counts**power / sum(counts**power)``, shape (V,)."""
-    c = _check_positive_array("counts", counts)
+    c = counts
     if not c.sum() > 0:
         raise ValueError("counts must not all be zero")
-    if not 0 <= power <= 1:
-        raise ValueError(f"power must be in [0, 1], got {power}")
     p = np.where(c > 0, c ** power, 0.0)
     return p / p.sum()
 
 
-@checked(V=arg.int(1, 10**7), i=arg.int(0))
+@checked(V=arg.int(1, 10**7), i=arg.int(low=0, high="V - 1"))
 def one_hot(i: int, V: int) -> np.ndarray:
     """The ``V``-dimensional unit vector e_i (float64)."""
-    if i >= V:
-        raise ValueError(f"i must be in [0, V={V}), got {i}")
     e = np.zeros(V)
     e[i] = 1.0
     return e
@@ -185,12 +159,8 @@ class SGNS:
     ``W_in`` starts uniform in +-0.5/dim and ``W_out`` at zero, as in word2vec.
     """
 
-    @checked(dim=arg.int(1, 4096), seed=arg.seed())
+    @checked(vocab=arg.vocab(), dim=arg.int(1, 4096), seed=arg.seed())
     def __init__(self, vocab: Sequence[str], dim: int = 16, seed: int = 0):
-        if isinstance(vocab, str) or not isinstance(vocab, Sequence) or not vocab:
-            raise ValueError("vocab must be a non-empty list of words")
-        if len(set(vocab)) != len(vocab):
-            raise ValueError("vocab has repeated words")
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
         self.dim = dim
@@ -199,6 +169,8 @@ class SGNS:
         self.W_in = self.rng.uniform(-0.5 / dim, 0.5 / dim, size=(V, dim))
         self.W_out = np.zeros((V, dim))
 
+    @checked(c=arg.int(low=0, high="len(self.vocab) - 1"), o=arg.int(low=0, high="len(self.vocab) - 1"),
+             negs=arg.array(integer=True, low=0, high="len(self.vocab) - 1"))
     def loss_and_grads(self, c: int, o: int, negs: Sequence[int]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """Loss of one (c, o, negatives) example and its gradients.
 
@@ -206,10 +178,7 @@ class SGNS:
         ``d v_c = (sigma(s_o) - 1) u_o + sum_k sigma(s_k) u_k``, ``d u_o = (sigma(s_o) - 1) v_c``,
         ``d u_k = sigma(s_k) v_c`` where ``s = u . v_c``.
         """
-        negs = np.asarray(negs, dtype=np.int64).reshape(-1)
-        V = len(self.vocab)
-        if not (0 <= c < V and 0 <= o < V and np.all((negs >= 0) & (negs < V))):
-            raise ValueError(f"word ids must be in [0, {V})")
+        negs = negs.reshape(-1)
         # region: loss-and-grads
         v, u_o, u_n = self.W_in[c], self.W_out[o], self.W_out[negs]
         s_o, s_n = u_o @ v, u_n @ v
@@ -219,7 +188,9 @@ class SGNS:
         return float(loss), g_o * u_o + g_n @ u_n, g_o * v, g_n[:, None] * v[None, :]
         # endregion
 
-    @checked(epochs=arg.int(1), batch=arg.int(1), K=arg.int(1))
+    @checked(pairs=arg.array(shape=(None, 2), integer=True, low=0, high="len(self.vocab) - 1"),
+             noise=arg.array(shape=("len(self.vocab)",), low=0, sums_to=1), lr=arg.real(0, 1, low_open=True),
+             epochs=arg.int(1), batch=arg.int(1), K=arg.int(1))
     def fit(self, pairs: np.ndarray, noise: np.ndarray, epochs: int = 5, lr: float = 0.02,
             batch: int = 128, K: int = 5) -> list[float]:
         """Mini-batch SGD over shuffled ``pairs`` (P, 2); returns the mean loss of each epoch.
@@ -228,18 +199,7 @@ class SGNS:
         Per-pair gradients are summed into the rows they touch (a scatter-add, like ``np.add.at``).
         Calling ``fit`` again continues training with the model's own random stream.
         """
-        pairs = np.asarray(pairs)
-        V = len(self.vocab)
-        if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0:
-            raise ValueError(f"pairs must have shape (P, 2) with P >= 1, got {pairs.shape}")
-        if pairs.min() < 0 or pairs.max() >= V:
-            raise ValueError(f"pair ids must be in [0, {V})")
-        noise = np.asarray(noise, dtype=np.float64)
-        if noise.shape != (V,) or np.any(noise < 0) or not np.isclose(noise.sum(), 1.0):
-            raise ValueError(f"noise must be a probability vector of shape ({V},)")
-        if not 0 < lr <= 1:
-            raise ValueError(f"lr must be in (0, 1], got {lr}")
-        cdf = np.cumsum(noise)
+        V, cdf = len(self.vocab), np.cumsum(noise)
         history = []
         for _ in range(epochs):
             order = self.rng.permutation(len(pairs))
@@ -279,10 +239,12 @@ class SGNS:
         va, vb = self.vector(a), self.vector(b)
         return float(va @ vb / max(np.linalg.norm(va) * np.linalg.norm(vb), 1e-12))
 
+    @checked(topn=arg.int(1))
     def most_similar(self, word: str, topn: int = 5) -> list[tuple[str, float]]:
         """The ``topn`` words with the largest cosine to ``word`` (the word itself excluded)."""
         return self._nearest(self.vector(word), {word}, topn)
 
+    @checked(topn=arg.int(1))
     def analogy(self, a: str, b: str, c: str, topn: int = 5) -> list[tuple[str, float]]:
         """Words closest (cosine) to ``a - b + c`` on unit vectors, excluding a, b, c.
 
@@ -294,23 +256,19 @@ class SGNS:
         target = n[self.index[a]] - n[self.index[b]] + n[self.index[c]]
         return self._nearest(target, {a, b, c}, topn)
 
-    @checked(topn=arg.int(1))
     def _nearest(self, target: np.ndarray, exclude: set[str], topn: int) -> list[tuple[str, float]]:
         sims = self._normed() @ (target / max(np.linalg.norm(target), 1e-12))
         order = [i for i in np.argsort(-sims, kind="stable") if self.vocab[i] not in exclude]
         return [(self.vocab[i], float(sims[i])) for i in order[:topn]]
 
 
-@checked(ax=arg.axes(), xy=arg.array(ndim=2, shape=(7, 2)))
+@checked(ax=arg.axes(), xy=arg.array(shape=(7, 2)), words=arg.sequence(arg.text(), min_len=7, max_len=7),
+         title=arg.text(min_len=0))
 def draw_embedding(ax, xy: np.ndarray, words: Sequence[str], title: str) -> None:
     """Scatter of the 2-D coordinates ``xy`` (7, 2) of the four animals then three devices,
     labelled, with the cat-kitten-puppy-dog loop dashed."""
     from mlnotes.plotting import PALETTE
 
-    if isinstance(words, str) or not isinstance(words, Sequence) or len(words) != 7:
-        raise TypeError("words must be a list of the 7 words whose coordinates xy holds")
-    if not isinstance(title, str):
-        raise TypeError(f"title must be a str, got {type(title).__name__}")
     ax.scatter(xy[:4, 0], xy[:4, 1], color=PALETTE["orange"], label="animals")
     ax.scatter(xy[4:, 0], xy[4:, 1], color=PALETTE["green"], marker="s", label="devices")
     for i, ((x, y), w) in enumerate(zip(xy, words)):
