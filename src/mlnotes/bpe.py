@@ -236,9 +236,6 @@ class BPE:
     @checked(word=arg.text())
     def encode_word(self, word: str) -> list[str]:
         """Segment one chunk by replaying merges in rank order (lowest rank first), not greedily."""
-        return self._encode_word(word)
-
-    def _encode_word(self, word: str) -> list[str]:
         if word in self._cache:
             return list(self._cache[word])
         symbols = self.symbols(word)
@@ -253,7 +250,7 @@ class BPE:
 
     def tokenize(self, text: str) -> list[str]:
         """Token strings of ``text``: pre-tokenize, then :meth:`encode_word` on every chunk."""
-        return [tok for chunk in self.pretokenize(text) for tok in self._encode_word(chunk)]
+        return [tok for chunk in self.pretokenize(text) for tok in self.encode_word(chunk)]
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; raises ValueError on a symbol outside the vocabulary."""

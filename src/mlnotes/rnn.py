@@ -30,42 +30,12 @@ PARAM_NAMES = ("U", "W", "V", "b", "c")
 ACTIVATIONS = ("tanh", "linear", "relu")
 
 
-# ----------------------------------------------------------------------------- validation
-def _check_params(params: object) -> tuple[int, int]:
-    if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise TypeError(f"params must be a dict with keys {PARAM_NAMES}, got {got}")
-    for name in PARAM_NAMES:
-        if not isinstance(params[name], np.ndarray) or not np.issubdtype(params[name].dtype, np.floating):
-            raise TypeError(f"params[{name!r}] must be a float numpy array")
-    n_h, vocab = params["U"].shape
-    expected = {"U": (n_h, vocab), "W": (n_h, n_h), "V": (vocab, n_h), "b": (n_h,), "c": (vocab,)}
-    for name, shape in expected.items():
-        if params[name].shape != shape:
-            raise ValueError(f"params[{name!r}] must have shape {shape}, got {params[name].shape}")
-    return n_h, vocab
-
-
-def _check_ids(ids: object, vocab: int, name: str) -> np.ndarray:
-    a = np.asarray(ids)
-    if a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence, got an empty one")
-    if a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
-        raise TypeError(f"{name} must be integer token ids, got dtype {a.dtype}")
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {a.shape}")
-    if a.min() < 0 or a.max() >= vocab:
-        raise ValueError(f"{name} must lie in [0, {vocab}), got values in [{a.min()}, {a.max()}]")
-    return a
-
-
-def _check_h0(h0: object, n_h: int) -> np.ndarray:
-    if h0 is None:
-        return np.zeros(n_h)
-    h = np.asarray(h0, dtype=np.float64)
-    if h.shape != (n_h,):
-        raise ValueError(f"h0 must have shape ({n_h},), got {h.shape}")
-    return h
+# Argument rules: the parameter dict (n_h hidden units, vocab tokens), token ids, the start state.
+_PARAMS = arg.mapping(fields=dict(U=arg.array(shape=("n_h", "vocab")), W=arg.array(shape=("n_h", "n_h")),
+                                  V=arg.array(shape=("vocab", "n_h")), b=arg.array(shape=("n_h",)),
+                                  c=arg.array(shape=("vocab",))))
+_IDS = arg.array(shape=("T",), integer=True, low=0, high="vocab - 1")
+_H0 = arg.optional(arg.array(shape=("n_h",)))
 
 
 # ----------------------------------------------------------------------------- model
@@ -77,6 +47,7 @@ def init_params(vocab: int, n_h: int, seed: int = 0, scale: float = 0.1) -> dict
             "V": rng.normal(0, scale, (vocab, n_h)), "b": np.zeros(n_h), "c": np.zeros(vocab)}
 
 
+@checked(params=_PARAMS, xs=_IDS, ys=_IDS, h0=_H0)
 def rnn_forward(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int],
                 h0: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
     """Run the RNN over token ids ``xs`` (T,) with targets ``ys`` (T,): ``(loss, hs, probs)``.
@@ -84,11 +55,12 @@ def rnn_forward(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[i
     ``hs`` (T, n_h) holds h_1..h_T, ``probs`` (T, vocab) holds yhat_1..yhat_T, and ``loss`` is the
     summed cross-entropy. ``h0`` defaults to zeros.
     """
-    n_h, vocab = _check_params(params)
-    xs, ys = _check_ids(xs, vocab, "xs"), _check_ids(ys, vocab, "ys")
-    if len(xs) != len(ys):
-        raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {len(ys)}")
-    h = _check_h0(h0, n_h)
+    return _forward(params, xs, ys, h0)
+
+
+def _forward(params, xs, ys, h0):
+    n_h = params["W"].shape[0]
+    h = np.zeros(n_h) if h0 is None else h0
     U, W, V, b, c = (params[k] for k in PARAM_NAMES)
     hs = np.empty((len(xs), n_h))
     for t, x in enumerate(xs):
@@ -99,6 +71,7 @@ def rnn_forward(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[i
     return loss, hs, np.exp(log_probs)
 
 
+@checked(params=_PARAMS, xs=_IDS, ys=_IDS, h0=_H0)
 def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int],
              h0: np.ndarray | None = None) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
     """Loss, gradients of all five parameters and the last hidden state, by BPTT.
@@ -108,9 +81,8 @@ def rnn_bptt(params: dict[str, np.ndarray], xs: Sequence[int], ys: Sequence[int]
     ``g_t = (1 - h_t^2) * delta_t``; ``dW = sum g_t h_{t-1}^T``, ``dU = sum g_t x_t^T``,
     ``db = sum g_t``, ``dV = sum e_t h_t^T``, ``dc = sum e_t``.
     """
-    loss, hs, probs = rnn_forward(params, xs, ys, h0)
-    xs, ys = np.asarray(xs), np.asarray(ys)
-    h0 = _check_h0(h0, hs.shape[1])
+    loss, hs, probs = _forward(params, xs, ys, h0)
+    h0 = np.zeros(hs.shape[1]) if h0 is None else h0
     h_prev = np.vstack([h0[None], hs[:-1]])  # h_{t-1} for every t
     E = probs.copy()
     E[np.arange(len(ys)), ys] -= 1.0  # e_t = yhat_t - y_t
@@ -235,14 +207,13 @@ def train_char_rnn(text: str, n_h: int = 32, seq_len: int = 24, iters: int = 150
     return params, losses, snapshots
 
 
-@checked(n=arg.int(0, 10**6), seed=arg.seed())
+@checked(params=_PARAMS, start=arg.int(low=0, high="vocab - 1"), n=arg.int(0, 10**6), seed=arg.seed(), h0=_H0)
 def sample(params: dict[str, np.ndarray], start: int, n: int, seed: int = 0,
            h0: np.ndarray | None = None) -> list[int]:
     """Generate ``n`` token ids after ``start`` by sampling from the RNN's softmax outputs."""
-    n_h, vocab = _check_params(params)
-    _check_ids([start], vocab, "start")
+    n_h, vocab = params["U"].shape
     rng = np.random.default_rng(seed)
-    h, x, out = _check_h0(h0, n_h), int(start), []
+    h, x, out = np.zeros(n_h) if h0 is None else h0, start, []
     for _ in range(n):
         h = np.tanh(params["U"][:, x] + params["W"] @ h + params["b"])
         logits = params["V"] @ h + params["c"]

@@ -257,7 +257,7 @@ def check_array(name: str, x: object, *, ndim: int | Sequence[int] | None = None
         raise TypeError(f"{name} must be a numeric array, got bool dtype (convert with .astype(float))")
     if kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
-    if integer and kind not in "iu" and not (allow_empty and array.size == 0):   # [] has no integer dtype
+    if integer and kind not in "iu" and array.size:         # [] has no dtype to check; emptiness is next
         raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
     if floating and kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {array.dtype}")
@@ -467,12 +467,18 @@ def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_
 
 
 def check_mapping(name: str, value: object, key: "Rule | None" = None, item: "Rule | None" = None, *,
-                  min_len: int = 1) -> dict:
+                  min_len: int = 1, fields: "dict[str, Rule] | None" = None) -> dict:
     """A mapping (a dict) with at least ``min_len`` entries; ``key`` and ``item`` rules check each
     key and value (the value under the name ``name[key]``), which are then returned as a new
-    dict. Without rules the mapping itself is returned (no copy)."""
+    dict. Without rules the mapping itself is returned (no copy). ``fields`` (key -> rule) asks
+    for exactly those keys, each value checked by its own rule (a record such as a model's
+    parameters: ``fields=dict(W=arg.array(shape=("h", "h")), b=arg.array(shape=("h",)))``)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a dict, got {_type_name(value)}")
+    if fields is not None:
+        if set(value) != set(fields):
+            raise ValueError(f"{name} must have the keys {sorted(fields)}, got {sorted(value, key=str)}")
+        return {k: rule(f"{name}[{k!r}]", value[k]) for k, rule in fields.items()}
     if len(value) < min_len:
         raise ValueError(f"{name} must hold at least {min_len} entries, got {len(value)}")
     if key is None and item is None:
@@ -535,6 +541,8 @@ class Rule:
             return check_seed(value, name)
         scope = {} if scope is None else scope
         options = {k: _scoped(v, scope) if isinstance(v, Rule) else v for k, v in self.kwargs.items()}
+        if isinstance(options.get("fields"), dict):
+            options["fields"] = {k: _scoped(v, scope) for k, v in options["fields"].items()}
         args = [_scoped(a, scope) if isinstance(a, Rule) else a for a in self.args]
         for key in _REFERABLE:
             if isinstance(options.get(key), str):
@@ -646,9 +654,23 @@ def checked(**rules: Rule) -> Callable:
         signature = inspect.signature(fn)
         missing = set(rules) - set(signature.parameters)
         assert not missing, f"{fn.__qualname__} has no parameter {sorted(missing)}"
+        params = signature.parameters.values()
+        plain = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params)
+        names = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+        defaults = {p.name: p.default for p in params if p.default is not p.empty}
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
+            # fast path (no *args/**kwargs in the signature): name the arguments by position,
+            # fill the defaults; anything unusual goes through inspect's bind, which raises
+            # Python's own TypeError for a missing or unknown argument
+            if plain and len(args) <= len(names) and not kwargs.keys() & names[:len(args)]:
+                values = {**defaults, **dict(zip(names, args)), **kwargs}
+                if len(values) == len(signature.parameters) and values.keys() == signature.parameters.keys():
+                    scope = dict(values)                        # arguments, then named axes
+                    for name, rule in rules.items():
+                        scope[name] = values[name] = rule(name, values[name], scope)
+                    return fn(**values)
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             scope = dict(bound.arguments)

@@ -80,7 +80,7 @@ def test_early_stopping_curves():
     (lambda: fit_poly([0.0, 1.0], [1.0, 2.0], 1, penalty="l0"), ValueError, "penalty"),
     (lambda: fit_poly([0.0, 1.0], [1.0, 2.0], 1, lam=-1.0), ValueError, "lam"),
     (lambda: predict_poly([], [0.0]), ValueError, "coef"),
-    (lambda: poly_train_test_mse([0.0], [1.0], [0.0], [1.0], []), TypeError, "degrees"),
+    (lambda: poly_train_test_mse([0.0], [1.0], [0.0], [1.0], []), ValueError, "degrees must be a non-empty"),
     (lambda: poly_train_test_mse([0.0], [1.0], [0.0], [1.0], np.array([], dtype=int)), ValueError,
      "degrees"),
     (lambda: generalization_gaps(5, [3]), ValueError, "ns"),

@@ -70,17 +70,17 @@ def test_length_one_and_probs():
 
 def test_forward_bad_input():
     params, xs, ys, h0 = problem()
-    with pytest.raises(TypeError, match="keys"):
+    with pytest.raises(ValueError, match=r"params must have the keys \['U', 'V', 'W', 'b', 'c'\], got \['U'\]"):
         rnn_forward({"U": params["U"]}, xs, ys)
     with pytest.raises(ValueError, match="shape"):
         rnn_forward({**params, "W": np.zeros((2, 2))}, xs, ys)
-    with pytest.raises(TypeError, match="float numpy"):
-        rnn_forward({**params, "b": [0.0] * 6}, xs, ys)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(TypeError, match=r"params\['b'\] must be a numeric array"):
+        rnn_forward({**params, "b": ["a"] * 6}, xs, ys)
+    with pytest.raises(ValueError, match=r"ys must have shape \(T,\) with T = "):
         rnn_forward(params, xs, ys[:3])
-    with pytest.raises(ValueError, match=r"lie in \[0, 5\)"):
+    with pytest.raises(ValueError, match=r"xs must have values in \[0, 4\]"):
         rnn_forward(params, xs + 10, ys)
-    with pytest.raises(TypeError, match="integer token ids"):
+    with pytest.raises(TypeError, match="xs must be an integer array"):
         rnn_forward(params, xs.astype(float), ys)
     with pytest.raises(ValueError, match="non-empty"):
         rnn_forward(params, [], [])

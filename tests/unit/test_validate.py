@@ -468,3 +468,17 @@ def test_text_may_have_to_contain_a_marker():
     assert check_text("fmt", "{:.2f}", contains="{") == "{:.2f}"
     with pytest.raises(ValueError, match="fmt must contain '{', got '1.00'"):
         check_text("fmt", "1.00", contains="{")
+
+
+def test_mapping_fields_check_a_record_with_shared_axes():
+    from mlnotes.validate import arg, checked
+
+    rules = dict(W=arg.array(shape=("h", "h")), b=arg.array(shape=("h",)))
+    f = checked(params=arg.mapping(fields=rules), x=arg.array(shape=("h",)))(lambda params, x: params["W"] @ x)
+    assert f({"W": np.eye(2), "b": np.zeros(2)}, [1.0, 2.0]).tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"params must have the keys \['W', 'b'\], got \['W'\]"):
+        f({"W": np.eye(2)}, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"params\['b'\] must have shape \(h,\) with h = 2, got shape \(3,\)"):
+        f({"W": np.eye(2), "b": np.zeros(3)}, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"x must have shape \(h,\) with h = 2"):
+        f({"W": np.eye(2), "b": np.zeros(2)}, [1.0, 2.0, 3.0])
