@@ -45,10 +45,6 @@ def causal_mask(length: int, prefix: int = 0, prefix_from: int = 0) -> Tensor:
     with ``prefix_from = t`` only positions ``t`` and later do, as if the slots sat between
     positions ``t - 1`` and ``t`` (an *infix*).
     """
-    return _causal_mask(length, prefix, prefix_from)
-
-
-def _causal_mask(length: int, prefix: int = 0, prefix_from: int = 0) -> Tensor:
     content = torch.ones(length, length, dtype=torch.bool).tril()
     visible = (torch.arange(length) >= prefix_from)[:, None].expand(length, prefix)
     return torch.cat([visible, content], dim=1)
@@ -192,7 +188,7 @@ class TinyGPT(nn.Module):
         x = self.embed(ids, soft_prompt)
         for i, block in enumerate(self.blocks):
             kv = None if prefix_kv is None else prefix_kv[i]
-            mask = _causal_mask(x.shape[1], 0 if kv is None else kv[0].shape[-2], prefix_from)
+            mask = causal_mask(x.shape[1], 0 if kv is None else kv[0].shape[-2], prefix_from)
             x = block(x, mask=mask, prefix_kv=kv)
         logits = self.head(self.ln(x))
         return logits[:, x.shape[1] - ids.shape[1]:]
