@@ -53,8 +53,8 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Collection, Mapping
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -455,7 +455,7 @@ def check_sequence(name: str, value: object, item: "Rule | None" = None, *, min_
     """A list or tuple (any collection but a string or a mapping with ``unordered``: a set, dict
     keys) of ``min_len`` to ``max_len`` items, each checked by the rule ``item`` (``arg.<kind>(...)``,
     under the name ``name[i]``); returned as a list of canonical items."""
-    kinds = (Collection,) if unordered else (list, tuple)
+    kinds = (Collection,) if unordered else (Sequence,)          # a list, tuple or range
     if not isinstance(value, kinds) or isinstance(value, (str, bytes, Mapping)):
         allowed = "a collection (list, tuple, set)" if unordered else "a list or tuple"
         raise TypeError(f"{name} must be {allowed}, got {_type_name(value)}")
