@@ -19,8 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mlnotes.validate import (check_instance, check_tokens, check_vocab, check_array, check_int, check_same_length,
-                              check_tensor, checked, arg)
+from mlnotes.validate import check_tensor, checked, arg
 
 __all__ = ["CLS", "IGNORE", "MASK", "PAD", "SEP", "SPECIALS", "best_span", "best_span_brute", "encode",
            "draw_masking_grid", "draw_top_fillers", "mask_tokens", "masked_cross_entropy", "synthetic_topic_sentences", "topic_vocab", "two_clause_qa"]
@@ -43,9 +42,9 @@ TOPICS: dict[str, dict[str, list[str]]] = {
 SLOTS = ["subj", "verb", "the", "adj", "apple", "prep", "a", "place"]
 
 
+@checked(ambiguous=arg.text())
 def topic_vocab(ambiguous: str = "apple") -> list[str]:
     """Token strings: the 4 specials, then ``the``, ``a``, the ambiguous noun and every topic word."""
-    check_vocab("ambiguous", [ambiguous])  # one non-empty word (str)
     words = ["the", "a", ambiguous] + [w for t in TOPICS.values() for slot in t.values() for w in slot]
     if len(set(words)) != len(words):
         raise ValueError(f"ambiguous word {ambiguous!r} collides with a topic word")
@@ -78,13 +77,11 @@ def synthetic_topic_sentences(n: int, rng: np.random.Generator, ambiguous: str =
         sentences.append(words)
     return sentences, topics
 
-@checked(sentences=arg.instance((list, tuple)), max_len=arg.count(low=3, high=10**5))
+@checked(sentences=arg.sequence(arg.tokens(allow_empty=True)), vocab=arg.vocab(),
+         max_len=arg.count(low=3, high=10**5))
 def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) -> Tensor:
     """Ids (n, max_len): ``[CLS] words [SEP]`` then ``[PAD]``; raises on unknown words or overflow."""
-    sentences = [check_tokens(f"sentences[{i}]", w, allow_empty=True) for i, w in enumerate(sentences)]
-    index = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}
-    if len(sentences) == 0:
-        raise ValueError("sentences must not be empty")
+    index = {w: i for i, w in enumerate(vocab)}
     ids = torch.full((len(sentences), max_len), PAD, dtype=torch.long)
     for row, words in enumerate(sentences):
         if len(words) + 2 > max_len:
@@ -96,7 +93,10 @@ def encode(sentences: Sequence[Sequence[str]], vocab: Sequence[str], max_len: in
     return ids
 
 
-@checked(vocab_size=arg.count(high=10**7), p=arg.probability(), split=arg.array(shape=(3,), low=0.0))
+@checked(vocab_size=arg.count(high=10**7), ids=arg.tensor(ndim=2, integer=True, low=0, high="vocab_size - 1"),
+         special_ids=arg.array(ndim=1, integer=True, low=0, high="vocab_size - 1"), p=arg.probability(),
+         split=arg.array(shape=(3,), low=0.0, sums_to=1), mask_id=arg.int(low=0, high="vocab_size - 1"),
+         gen=arg.optional(arg.instance(torch.Generator)))
 def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD, CLS, SEP, MASK),
                 p: float = 0.15, split: Sequence[float] = (0.8, 0.1, 0.1), mask_id: int = MASK,
                 gen: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -106,12 +106,6 @@ def mask_tokens(ids: Tensor, vocab_size: int, special_ids: Sequence[int] = (PAD,
     ``mask_id`` with prob. ``split[0]``, a uniform random *ordinary* token with prob. ``split[1]``
     and stays with prob. ``split[2]``. ``labels`` = original id where selected, -100 elsewhere.
     """
-    ids = check_tensor("ids", ids, ndim=2, integer=True, low=0, high=vocab_size - 1)  # (B, L)
-    special_ids = check_array("special_ids", special_ids, ndim=1, integer=True, low=0, high=vocab_size - 1)
-    mask_id = check_int("mask_id", mask_id, 0, vocab_size - 1)
-    if abs(split.sum() - 1) > 1e-9:
-        raise ValueError(f"split must be three fractions (mask, random, keep) summing to 1, got {split}")
-    gen = None if gen is None else check_instance("gen", gen, torch.Generator)
     special = torch.zeros(vocab_size, dtype=torch.bool)
     special[special_ids.tolist()] = True
     ordinary = torch.nonzero(~special).flatten()
@@ -144,14 +138,13 @@ def masked_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = IGN
     return -log_p.gather(1, labels[keep][:, None]).mean()
 
 
-@checked(start_logits=arg.array(ndim=1), end_logits=arg.array(ndim=1), max_len=arg.count())
+@checked(start_logits=arg.array(shape=("n",)), end_logits=arg.array(shape=("n",)), max_len=arg.count())
 def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
     """Best answer span ``(i, j, s_i + e_j)`` with ``i <= j < i + max_len``, in O(n * max_len).
 
     Ties go to the smallest ``i`` then the smallest ``j``.
     """
-    s, e = start_logits, end_logits
-    check_same_length(("start_logits", s), ("end_logits", e)), max_len
+    s, e = start_logits, end_logits                       # (n,) each
     best = (0, 0, -np.inf)
     for i in range(s.size):
         window = e[i: i + max_len]
@@ -161,17 +154,16 @@ def best_span(start_logits: object, end_logits: object, max_len: int) -> tuple[i
     return best
 
 
-@checked(start_logits=arg.array(ndim=1), end_logits=arg.array(ndim=1), max_len=arg.count())
+@checked(start_logits=arg.array(shape=("n",)), end_logits=arg.array(shape=("n",)), max_len=arg.count())
 def best_span_brute(start_logits: object, end_logits: object, max_len: int) -> tuple[int, int, float]:
     """Reference for :func:`best_span`: score every pair, O(n^2)."""
     s, e = start_logits, end_logits
-    check_same_length(("start_logits", s), ("end_logits", e)), max_len
     pairs = [(s[i] + e[j], -i, -j) for i in range(s.size) for j in range(i, min(s.size, i + max_len))]
     score, i, j = max(pairs)
     return -i, -j, float(score)
 
 
-@checked(n=arg.count(high=10**6), rng=arg.generator(), max_len=arg.count(high=10**4))
+@checked(n=arg.count(high=10**6), rng=arg.generator(), vocab=arg.vocab(), max_len=arg.count(high=10**4))
 def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_len: int = 24
                   ) -> tuple[Tensor, Tensor, Tensor, np.ndarray]:
     """Extractive QA whose answer position depends on content: ``[CLS] q [SEP] c1 c2 [SEP]``.
@@ -181,7 +173,7 @@ def two_clause_qa(n: int, rng: np.random.Generator, vocab: Sequence[str], max_le
     ``prep a place``. Returns ids (n, max_len), answer start and end positions (n,) and which
     clause was asked (n,): a reader that ignores the question is right half the time.
     """
-    index = {w: i for i, w in enumerate(check_vocab("vocab", vocab))}
+    index = {w: i for i, w in enumerate(vocab)}
     ids = torch.full((n, max_len), PAD, dtype=torch.long)
     start, end = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     asked = rng.integers(0, 2, size=n)
@@ -237,7 +229,8 @@ def draw_masking_grid(ax, p: float = 0.15, recipe: str = "80/10/10", rows: int =
     return fractions
 
 
-@checked(words=arg.tokens(), tokens=arg.tokens())
+@checked(words=arg.tokens(), position=arg.int(low=0, high="len(words) - 1"), tokens=arg.tokens(),
+         probs=arg.array(shape=("len(tokens)",), low=0.0, high=1.0))
 def draw_top_fillers(words: Sequence[str], position: int, tokens: Sequence[str], probs: object):
     """The candidate fillers of one hidden word as horizontal bars, best on top, as a figure.
 
@@ -247,8 +240,6 @@ def draw_top_fillers(words: Sequence[str], position: int, tokens: Sequence[str],
     """
     from mlnotes.plotting import COLORS, new_figure
 
-    position = check_int("position", position, 0, len(words) - 1)
-    probs = check_array("probs", probs, shape=(len(tokens),), low=0.0, high=1.0)      # (k,)
     shown = " ".join("[MASK]" if i == position else str(w) for i, w in enumerate(words))
     rows = np.arange(len(tokens))[::-1]                                               # best on top
     fig, ax = new_figure(width=6, height=2.8)
