@@ -3,7 +3,7 @@
 Labels are in {-1, +1}
 throughout, so that the margin of a score ``f(x)`` is ``s = y f(x)``.
 
-- :func:`rbf` and :func:`linear_kernel`: Gram matrices.
+- :func:`rbf` (and the linear kernel ``X Y^T``): Gram matrices.
 - :func:`surrogate_losses`, :func:`hinge_objective`: the SVM as L2-regularized hinge loss.
 - :class:`KernelLogReg`: ``min_beta (lam/N) beta^T K beta + (1/N) sum_n log(1 + exp(-y_n (K beta)_n))``
   by Newton's method (the representer theorem puts ``w = sum_m beta_m z_m``).
@@ -18,35 +18,28 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from mlnotes.validate import as_numeric_array, check_array, checked, arg
+from mlnotes.validate import checked, arg
 
-__all__ = ["KernelLogReg", "hinge_objective", "linear_kernel", "logreg_primal", "platt_fit", "rbf",
+__all__ = ["KernelLogReg", "hinge_objective", "logreg_primal", "platt_fit", "rbf",
            "surrogate_losses"]
 
 KERNELS = ("rbf", "linear")
 
 
-def _as_pm1(y: object, n: int) -> np.ndarray:
-    y = check_array("y", y, shape=(n,))
-    if not np.all(np.isin(y, (-1, 1))):
-        raise ValueError("labels y must be -1 or +1 (map {0, 1} with 2 * y - 1)")
-    return y.astype(np.float64)
+# Argument rules: data (n, d) and labels in {-1, +1} (map {0, 1} with 2 y - 1).
+_X = arg.array(shape=("n", "d"))
+_PM1 = arg.array(shape=("n",), values=(-1, 1))
 
 
-@checked(X=arg.numeric_array(2), Y=arg.numeric_array(2), gamma=arg.positive())
+@checked(X=arg.array(shape=("N", "D")), Y=arg.array(shape=("M", "D")), gamma=arg.positive())
 def rbf(X: object, Y: object, gamma: float) -> np.ndarray:
     """Gaussian kernel matrix ``K[i, j] = exp(-gamma |x_i - y_j|^2)``, shape (N, M)."""
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
     sq = np.sum(X ** 2, 1)[:, None] + np.sum(Y ** 2, 1)[None, :] - 2.0 * X @ Y.T
     return np.exp(-gamma * np.maximum(sq, 0.0))
 
 
-@checked(X=arg.numeric_array(2), Y=arg.numeric_array(2))
-def linear_kernel(X: object, Y: object) -> np.ndarray:
+def _linear_kernel(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Linear kernel matrix ``K = X Y^T``, shape (N, M)."""
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(f"X and Y need the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
     return X @ Y.T
 
 
@@ -61,11 +54,9 @@ def surrogate_losses(s: object) -> dict[str, np.ndarray]:
             "scaled logistic": np.logaddexp(0.0, -s) / np.log(2.0), "squared": (1.0 - s) ** 2}
 
 
-@checked(X=arg.numeric_array(2), b=arg.real(), C=arg.positive())
+@checked(X=_X, y=_PM1, w=arg.array(shape=("d",)), b=arg.real(), C=arg.positive())
 def hinge_objective(w: object, b: float, X: object, y: object, C: float) -> float:
     """Unconstrained soft-margin SVM objective ``0.5 |w|^2 + C sum_n max(0, 1 - y_n (w . x_n + b))``."""
-    y = _as_pm1(y, X.shape[0])
-    w = check_array("w", w, shape=(X.shape[1],))
     return float(0.5 * w @ w + C * np.sum(np.maximum(0.0, 1.0 - y * (X @ w + b))))
 
 
@@ -84,19 +75,17 @@ class KernelLogReg:
     {-1, +1}. ``beta_`` has one (generally nonzero) entry per training point.
     """
 
-    @checked(lam=arg.positive(), gamma=arg.positive())
+    @checked(lam=arg.positive(), kernel=arg.choice(KERNELS), gamma=arg.positive())
     def __init__(self, lam: float = 0.01, kernel: str = "rbf", gamma: float = 1.0):
         self.lam = lam
-        if kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         self.kernel = kernel
         self.gamma = gamma
 
     def gram(self, X: object, Y: object) -> np.ndarray:
         """Kernel matrix between the rows of X and Y, shape (N, M)."""
-        return rbf(X, Y, self.gamma) if self.kernel == "rbf" else linear_kernel(X, Y)
+        return rbf(X, Y, self.gamma) if self.kernel == "rbf" else _linear_kernel(X, Y)
 
-    @checked(X=arg.numeric_array(2), tol=arg.positive())
+    @checked(X=_X, y=_PM1, tol=arg.positive())
     def fit(self, X: object, y: object, tol: float = 1e-10, max_iter: int = 100) -> "KernelLogReg":
         """Fit ``beta_`` on training data ``X`` (N, D) with labels ``y`` (N,) in {-1, +1}.
 
@@ -106,7 +95,6 @@ class KernelLogReg:
         ``((2 lam/N) I + W K / N) delta = (2 lam/N) beta + d/N`` (K itself need not be inverted).
         Stops when the gradient's largest entry is below ``tol``.
         """
-        y = _as_pm1(y, X.shape[0])
         K = self.gram(X, X)
         beta = np.zeros(len(y))
         loss, grad = _logistic_objective(beta, K, y, self.lam)
@@ -134,13 +122,9 @@ class KernelLogReg:
             self.n_iter_ += 1
         return beta, loss
 
-    @checked(X=arg.numeric_array(2))
+    @checked(self=arg.fitted("beta_"), X=arg.array(shape=(None, "self.X_.shape[1]")))
     def decision_function(self, X: object) -> np.ndarray:
         """Scores ``f(x) = sum_m beta_m K(x_m, x)`` for the rows of X, shape (M,)."""
-        if not hasattr(self, "beta_"):
-            raise ValueError("call fit(X, y) before decision_function")
-        if X.shape[1] != self.X_.shape[1]:
-            raise ValueError(f"X must have {self.X_.shape[1]} columns, got {X.shape[1]}")
         return self.gram(X, self.X_) @ self.beta_
 
     def predict_proba(self, X: object) -> np.ndarray:
@@ -152,18 +136,15 @@ class KernelLogReg:
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
-@checked(X=arg.numeric_array(2), lam=arg.positive())
+@checked(X=_X, y=_PM1, lam=arg.positive(), w0=arg.optional(arg.array(shape=("d",))))
 def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12,
                   w0: object | None = None) -> np.ndarray:
     """Weights of ``min_w (lam/N)|w|^2 + (1/N) sum_n log(1 + exp(-y_n w . x_n))`` (no intercept), by L-BFGS.
 
     ``w0`` (D,) is the starting point (default: zeros, which keeps every iterate in span(X)).
     """
-    y = _as_pm1(y, X.shape[0])
     N = len(y)
-    w0 = np.zeros(X.shape[1]) if w0 is None else as_numeric_array(w0, "w0", 1)
-    if w0.shape != (X.shape[1],):
-        raise ValueError(f"w0 must have shape ({X.shape[1]},), got {w0.shape}")
+    w0 = np.zeros(X.shape[1]) if w0 is None else w0
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         scores = X @ w
@@ -175,15 +156,12 @@ def logreg_primal(X: object, y: object, lam: float, gtol: float = 1e-12,
     return result.x
 
 
-@checked(scores=arg.array(ndim=1))
+@checked(scores=arg.array(shape=("n >= 2",)), y=_PM1)
 def platt_fit(scores: object, y: object) -> tuple[float, float]:
     """Platt scaling: ``(A, B)`` maximizing the likelihood of ``P(y = 1 | s) = sigmoid(A s + B)``.
 
     ``scores`` (N,) are decision values on data *not* used to train the classifier; ``y`` in {-1, +1}.
     """
-    if scores.size < 2:
-        raise ValueError(f"scores must hold at least 2 values, got {scores.size}")
-    y = _as_pm1(y, len(scores))
     if len(np.unique(y)) < 2:
         raise ValueError("y must contain both classes to fit a sigmoid")
 
