@@ -21,7 +21,7 @@ from torch import nn
 
 from mlnotes.positional import t5_bucket as relative_position_bucket  # one implementation, kept in posenc
 from mlnotes.transformer import Block, causal_mask
-from mlnotes.validate import check_generator, check_array, check_count, check_int, check_same_length, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["TinySeq2Seq", "apply_sentinels", "greedy_decode", "prune_vocab", "relative_position_bucket",
            "span_corruption_mask", "t5_param_count", "undo_sentinels"]
@@ -54,21 +54,19 @@ def span_corruption_mask(length: int, noise_density: float = 0.15, mean_span: fl
     return mask
 
 
-@checked(i=arg.int(0))
 def _default_sentinel(i: int) -> str:
     """The i-th sentinel string, ``<extra_id_i>`` (T5 maps it to id ``vocab_size - 1 - i``), ``i >= 0``."""
     return f"<extra_id_{i}>"
 
 
-@checked(mask=arg.array(ndim=1, dtype=None, bool_ok=True), sentinel=arg.callable(),
-         tokens=arg.tokens(allow_empty=True, mixed=True))
+@checked(tokens=arg.tokens(allow_empty=True, mixed=True),
+         mask=arg.array(shape=("len(tokens)",), dtype=None, bool_ok=True), sentinel=arg.callable())
 def apply_sentinels(tokens: Sequence, mask: Sequence[bool],
                     sentinel: Callable[[int], object] = _default_sentinel) -> tuple[list, list]:
     """T5 (inputs, targets): each noise span becomes one sentinel in the inputs; the targets list
     ``sentinel_i`` followed by span i's tokens, for every span, then one closing sentinel.
     """
     mask = mask.astype(bool)
-    check_same_length(("tokens", tokens), ("mask", mask))
     inputs, targets, span = [], [], 0
     for i, (tok, noisy) in enumerate(zip(tokens, mask)):
         if noisy and (i == 0 or not mask[i - 1]):
@@ -104,7 +102,8 @@ def undo_sentinels(inputs: Sequence, targets: Sequence,
     return out
 
 
-@checked(gated=arg.bool(), tied=arg.bool())
+@checked(**{name: arg.count(high=10**9) for name in ("vocab", "d_model", "d_ff", "n_enc", "n_dec", "n_heads", "d_kv",
+                                                   "num_buckets")}, gated=arg.bool(), tied=arg.bool())
 def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, n_heads: int, d_kv: int,
                    gated: bool = True, tied: bool = False, num_buckets: int = 32) -> dict[str, int]:
     """Closed-form parameter count of a bias-free (m)T5 model; returns ``embedding``, ``other``, ``total``.
@@ -114,9 +113,6 @@ def t5_param_count(vocab: int, d_model: int, d_ff: int, n_enc: int, n_dec: int, 
     RMS-norm weights: ``d`` each (2 per encoder layer, 3 per decoder layer, 1 final per stack).
     Relative-position bias: ``num_buckets * h`` in the first layer of each stack.
     """
-    vocab, d_model, d_ff, n_enc, n_dec, n_heads, d_kv, num_buckets = (check_count(name, value, high=10**9) for name, value in (
-        ("vocab", vocab), ("d_model", d_model), ("d_ff", d_ff), ("n_enc", n_enc), ("n_dec", n_dec),
-        ("n_heads", n_heads), ("d_kv", d_kv), ("num_buckets", num_buckets)))
     attn = 4 * d_model * n_heads * d_kv
     ffn = (3 if gated else 2) * d_model * d_ff
     enc = n_enc * (attn + ffn + 2 * d_model) + d_model + num_buckets * n_heads
@@ -133,12 +129,11 @@ class TinySeq2Seq(nn.Module):
     ``pad_id`` positions of ``src`` are hidden from attention.
     """
 
+    @checked(**{name: arg.count(high=10**6) for name in ("vocab_size", "d", "heads", "n_enc", "n_dec", "max_len")},
+             pad_id=arg.int(low=0, high="vocab_size - 1"))
     def __init__(self, vocab_size: int, d: int = 64, heads: int = 4, n_enc: int = 2, n_dec: int = 2,
                  max_len: int = 16, pad_id: int = 0) -> None:
         super().__init__()
-        vocab_size, d, heads, n_enc, n_dec, max_len = (check_count(name, value, high=10**6) for name, value in (
-            ("vocab_size", vocab_size), ("d", d), ("heads", heads), ("n_enc", n_enc), ("n_dec", n_dec), ("max_len", max_len)))
-        pad_id = check_int("pad_id", pad_id, 0, vocab_size - 1)
         self.pad_id, self.max_len = pad_id, max_len
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max_len, d)
         self.encoder = nn.ModuleList(Block(d, heads) for _ in range(n_enc))
@@ -175,10 +170,11 @@ class TinySeq2Seq(nn.Module):
 
 
 @torch.no_grad()
-@checked(model=arg.instance(TinySeq2Seq), src=arg.tensor(ndim=2, integer=True))
+@checked(model=arg.instance(TinySeq2Seq), src=arg.tensor(ndim=2, integer=True),
+         bos_id=arg.int(low=0, high="model.head.out_features - 1"), eos_id=arg.int(low=0, high="model.head.out_features - 1"),
+         max_new=arg.count(high="model.max_len - 1"))
 def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max_new: int) -> Tensor:
     """Batched greedy decoding: (B, max_new) ids; after ``eos_id`` a row keeps emitting ``eos_id``."""
-    max_new, bos_id, eos_id = check_count("max_new", max_new, high=model.max_len - 1), check_int("bos_id", bos_id, 0, model.head.out_features - 1), check_int("eos_id", eos_id, 0, model.head.out_features - 1)
     memory, key_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
     done = torch.zeros(src.shape[0], dtype=torch.bool)
@@ -190,14 +186,14 @@ def greedy_decode(model: TinySeq2Seq, src: Tensor, bos_id: int, eos_id: int, max
     return out[:, 1:]
 
 
-@checked(head_weight=arg.tensor(ndim=2))
+@checked(head_weight=arg.tensor(ndim=2), keep=arg.array(ndim=1, integer=True, low=0, high="head_weight.shape[0] - 1"))
 def prune_vocab(head_weight: Tensor, keep: Sequence[int]) -> tuple[Tensor, dict[int, int]]:
     """Keep only the rows ``keep`` of an output-head (or embedding) matrix (V, d).
 
     Returns the (len(keep), d) slice and the old-id -> new-id map. Logits of the pruned head are
     the full logits restricted to ``keep``, so its log-softmax is the full one renormalised over ``keep``.
     """
-    keep = [int(k) for k in check_array("keep", keep, ndim=1, integer=True, low=0, high=head_weight.shape[0] - 1)]
+    keep = keep.tolist()
     if len(set(keep)) != len(keep):
         raise ValueError("keep must hold distinct token ids")
     return head_weight[keep].clone(), {old: new for new, old in enumerate(keep)}
