@@ -498,7 +498,7 @@ def _live_explorer(render: Renderer, specs: list[_Spec], defaults: dict[str, Val
     return box
 
 
-@checked(render=arg.callable(), autoscale=arg.bool())
+@checked(render=arg.callable(), title=arg.text(), defaults=arg.optional(arg.mapping(min_len=0)), autoscale=arg.bool())
 def explorer(render: Renderer, title: str = "Explore", defaults: dict[str, Value] | None = None,
              autoscale: bool = False, **controls: Control | Sequence[Value]):
     """An interactive figure: ``render(**params) -> Figure`` driven by one control per keyword.
@@ -510,10 +510,6 @@ def explorer(render: Renderer, title: str = "Explore", defaults: dict[str, Value
     Returns an ipywidgets box in a live kernel, a :class:`StaticExplorer` when
     ``MLNOTES_STATIC_EXPLORERS=1``.
     """
-    if not isinstance(title, str) or not title:
-        raise TypeError("title must be a non-empty string")
-    if not isinstance(defaults, (dict, type(None))):
-        raise TypeError(f"defaults must be a dict of control name -> value, got {type(defaults).__name__}")
     specs = _specs(controls)
     defaults = dict(defaults or {})
     names = [s.name for s in specs]

@@ -359,7 +359,7 @@ def test_bad_controls_are_rejected(static, kwargs, error, message):
 def test_bad_render_and_title_are_rejected(static):
     with pytest.raises(TypeError, match="callable"):
         mw.explorer("render", k=AMPS)
-    with pytest.raises(TypeError, match="title"):
+    with pytest.raises(ValueError, match="title must be a str of at least 1 characters"):
         mw.explorer(render, title="", k=AMPS)
 
 
