@@ -659,6 +659,11 @@ def checked(**rules: Rule) -> Callable:
         names = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
         defaults = {p.name: p.default for p in params if p.default is not p.empty}
 
+        def apply_rules(values: dict) -> None:
+            scope = dict(values)                                # arguments, then named axes
+            for name, rule in rules.items():
+                scope[name] = values[name] = rule(name, values[name], scope)
+
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             # fast path (no *args/**kwargs in the signature): name the arguments by position,
@@ -666,16 +671,12 @@ def checked(**rules: Rule) -> Callable:
             # Python's own TypeError for a missing or unknown argument
             if plain and len(args) <= len(names) and not kwargs.keys() & names[:len(args)]:
                 values = {**defaults, **dict(zip(names, args)), **kwargs}
-                if len(values) == len(signature.parameters) and values.keys() == signature.parameters.keys():
-                    scope = dict(values)                        # arguments, then named axes
-                    for name, rule in rules.items():
-                        scope[name] = values[name] = rule(name, values[name], scope)
+                if values.keys() == signature.parameters.keys():
+                    apply_rules(values)
                     return fn(**values)
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            scope = dict(bound.arguments)
-            for name, rule in rules.items():
-                scope[name] = bound.arguments[name] = rule(name, bound.arguments[name], scope)
+            apply_rules(bound.arguments)
             return fn(*bound.args, **bound.kwargs)
 
         return run
