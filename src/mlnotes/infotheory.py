@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from scipy.special import logsumexp
 from torch import nn
 
-from mlnotes.validate import check_count, checked, arg
+from mlnotes.validate import checked, arg
 
 __all__ = ["gaussian_mi", "correlated_gaussians", "gaussian_log_ratio", "dv_bound", "jsd_bound",
            "infonce_bound", "SeparableCritic", "train_critic", "DIMEncoder", "train_dim", "train_local_dim", "encode", "plot_mi_estimates",
@@ -218,14 +218,13 @@ def _global_dim_loss(global_code: torch.Tensor, summary: torch.Tensor) -> torch.
 # endregion
 
 
-@checked(images=arg.array(shape=("n", "h", "h"), dtype=np.float32), objective=arg.choice(("local", "global")),
+@checked(images=arg.array(shape=("n >= 2", "h", "h"), dtype=np.float32), objective=arg.choice(("local", "global")),
          lr=arg.positive(), steps=arg.count(high=_MAX_DIM), batch=arg.count(low=2, high=_MAX_DIM), seed=arg.seed())
 def train_dim(images: np.ndarray, objective: str = "local", steps: int = 300, batch: int = 64,
               lr: float = 2e-3, seed: int = 0, channels: int = 32,
               stride: int = 1) -> tuple[DIMEncoder, list[float]]:
-    """Train a :class:`DIMEncoder` on square ``images`` (n, h, h) with the local or global loss
-    (InfoNCE over batches of ``min(batch, n)`` images)."""
-    check_count("len(images)", len(images), low=2)       # one image has no negatives
+    """Train a :class:`DIMEncoder` on square ``images`` (n >= 2, h, h: one image has no negatives)
+    with the local or global loss (InfoNCE over batches of ``min(batch, n)`` images)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = DIMEncoder(channels=channels, size=images.shape[1], stride=stride)
